@@ -1,0 +1,1 @@
+"""jaxgan: GANs in JAX with explicit state and a one-program train step."""

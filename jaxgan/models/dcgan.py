@@ -1,0 +1,92 @@
+"""DCGAN (Radford et al. 2015): transposed-conv G and strided-conv D with BatchNorm, any resolution 4*2^n or 7*2^n.
+
+G projects z to a `base` x `base` map (a Dense layer, the same function as PyTorch's 4x4 transposed conv on a 1x1
+input), then doubles the resolution with 4x4 stride-2 transposed convs, halving the width each time; D mirrors it
+and ends in a `base` x `base` valid conv written as an einsum. Widths follow PyTorch's DCGAN example (ngf = ndf = 64).
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxgan.models.layers import ConvTranspose
+from jaxgan.models.outputs import output_activation
+
+# DCGAN's initialisation: N(0, 0.02) for conv weights, N(1, 0.02) for BatchNorm scales.
+conv_init = nn.initializers.normal(0.02)
+
+
+def bn_scale_init(key, shape, dtype=jnp.float32):
+    return 1.0 + 0.02 * jax.random.normal(key, shape, dtype)
+
+
+def num_upsamplings(resolution: int) -> tuple[int, int]:
+    """(n, base): resolution = base * 2^n with base in 4..7, e.g. 64 -> (4, 4), 28 -> (2, 7)."""
+    n = 0
+    while resolution % (2 ** (n + 1)) == 0 and resolution // 2 ** (n + 1) >= 4:
+        n += 1
+    base = resolution // 2**n
+    if n == 0 or base > 7:
+        raise ValueError(
+            f"DCGAN needs a resolution of 4*2^n or 7*2^n (e.g. 28, 32, 64, 128), got {resolution}; "
+            "set data.image_size accordingly."
+        )
+    return n, base
+
+
+def _batch_norm(train: bool, dtype) -> nn.BatchNorm:
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype,
+                        scale_init=bn_scale_init)
+
+
+class DCGANGenerator(nn.Module):
+    """z -> base x base x (ngf * 2^(n-1)) -> ... -> resolution x resolution x channels in [-1, 1]."""
+
+    resolution: int = 64
+    channels: int = 3
+    ngf: int = 64
+    activation: str = "tanh"
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, z: jax.Array, labels: jax.Array | None = None, train: bool = True):
+        n, base = num_upsamplings(self.resolution)
+        width = self.ngf * 2 ** (n - 1)
+        h = nn.Dense(base * base * width, use_bias=False, kernel_init=conv_init, dtype=self.dtype)(
+            z.astype(self.dtype))
+        h = h.reshape((z.shape[0], base, base, width))
+        h = nn.relu(_batch_norm(train, self.dtype)(h))
+        for i in range(n - 1):
+            width //= 2
+            h = ConvTranspose(width, use_bias=False, kernel_init=conv_init, dtype=self.dtype,
+                              name=f"up{i}")(h)
+            h = nn.relu(_batch_norm(train, self.dtype)(h))
+        h = ConvTranspose(self.channels, use_bias=False, kernel_init=conv_init, dtype=self.dtype,
+                          name="to_image")(h)
+        return output_activation(h, self.activation)
+
+
+class DCGANDiscriminator(nn.Module):
+    """Image -> stride-2 4x4 convs (leaky ReLU 0.2, BatchNorm after the first) -> one logit."""
+
+    resolution: int = 64
+    ndf: int = 64
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array, labels: jax.Array | None = None, train: bool = True):
+        n, base = num_upsamplings(self.resolution)
+        h = x.astype(self.dtype)
+        width = self.ndf
+        for i in range(n):
+            h = nn.Conv(width, (4, 4), (2, 2), padding=((1, 1), (1, 1)), use_bias=False,
+                        kernel_init=conv_init, dtype=self.dtype, name=f"down{i}")(h)
+            if i > 0:
+                h = _batch_norm(train, self.dtype)(h)
+            h = nn.leaky_relu(h, 0.2)
+            width *= 2
+        # The final base x base valid conv to one logit is a contraction over H, W and C.
+        kernel = self.param("logit_kernel", conv_init, (base, base, h.shape[-1]))
+        return jnp.einsum("bhwc,hwc->b", h, kernel.astype(self.dtype)).astype(jnp.float32)

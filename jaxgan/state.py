@@ -1,0 +1,85 @@
+"""The explicit train state: one pytree with everything a GAN run changes, and its constructor.
+
+`GANState` holds only arrays, so it can be jitted, donated, sharded and checkpointed as it is. The things that do
+not change during a run (the modules, the optimizers, the latent size) live in the static `GAN` spec beside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+PyTree = Any
+
+
+@struct.dataclass
+class NetState:
+    """One network's learned params, its mutable collections (e.g. batch_stats) and its optimizer state."""
+
+    params: PyTree
+    collections: PyTree  # dict of non-param collections, {} when the network has none
+    opt_state: PyTree
+
+    def variables(self) -> dict:
+        """The variables dict that `Module.apply` takes."""
+        return {"params": self.params, **self.collections}
+
+
+@struct.dataclass
+class GANState:
+    """Step counter, base RNG key, G, D and an optional EMA of G's params (None when EMA is off)."""
+
+    step: jax.Array
+    rng: jax.Array
+    g: NetState
+    d: NetState
+    g_ema_params: PyTree | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class GAN:
+    """What stays fixed during a run: the two networks, their optimizers and the latent size."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    g_tx: optax.GradientTransformation
+    d_tx: optax.GradientTransformation
+    z_dim: int
+    num_classes: int | None = None  # set for class-conditional models: G and D then receive labels
+
+    def generate(self, g_variables: dict, z: jax.Array, labels: jax.Array | None = None,
+                 train: bool = False) -> jax.Array:
+        """G(z) in inference mode (BatchNorm uses its running averages) unless `train`."""
+        return self.generator.apply(g_variables, z, labels, train=train, mutable=False)
+
+
+def _init_net(module: nn.Module, tx: optax.GradientTransformation, key: jax.Array, *inputs) -> NetState:
+    variables = module.init(key, *inputs, train=False)
+    params = variables.pop("params") if hasattr(variables, "pop") else variables["params"]
+    collections = {k: v for k, v in variables.items() if k != "params"}
+    return NetState(params=params, collections=collections, opt_state=tx.init(params))
+
+
+def create_state(gan: GAN, example_shape: Sequence[int], seed: int, ema: bool = False) -> GANState:
+    """Initialise G, D and their optimizer states from `seed`; examples have `example_shape`."""
+    root = jax.random.PRNGKey(seed)
+    g_key, d_key, run_key = jax.random.split(root, 3)
+    z = jnp.zeros((1, gan.z_dim), jnp.float32)
+    x = jnp.zeros((1, *example_shape), jnp.float32)
+    labels = None if gan.num_classes is None else jnp.zeros((1,), jnp.int32)
+    g = _init_net(gan.generator, gan.g_tx, g_key, z, labels)
+    d = _init_net(gan.discriminator, gan.d_tx, d_key, x, labels)
+    g_ema = jax.tree.map(jnp.copy, g.params) if ema else None
+    return GANState(step=jnp.zeros((), jnp.int32), rng=run_key, g=g, d=d, g_ema_params=g_ema)
+
+
+def param_count(params: PyTree) -> int:
+    """Number of scalars in a params tree."""
+    return sum(int(x.size) for x in jax.tree.leaves(params))

@@ -1,0 +1,116 @@
+"""The one-program train step: its G gradient, its effect on the state, and that it compiles once."""
+
+import chex
+import jax
+import jax.flatten_util
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxgan.config import base_config
+from jaxgan.factory import build_gan, build_train_step
+from jaxgan.losses import get_loss
+from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
+from jaxgan.state import GAN, create_state
+from jaxgan.train_step import d_step_keys, jit_train_step, make_train_step, sample_latents
+
+SHAPE = (6,)
+
+
+def small_gan(lr=0.1):
+    g = MLPGenerator(SHAPE, hidden=(16,), activation="linear")
+    d = MLPDiscriminator(hidden=(16,))
+    return GAN(g, d, optax.sgd(lr), optax.sgd(lr), z_dim=4)
+
+
+def real_batch(n_disc=1, batch=8, seed=0, shape=SHAPE):
+    x = jax.random.normal(jax.random.PRNGKey(seed), (n_disc, batch, *shape))
+    return {"x": x}
+
+
+def test_g_gradient_is_taken_through_the_updated_d_and_matches_finite_differences():
+    lr = 0.1
+    gan = small_gan(lr)
+    loss = get_loss("non_saturating")
+    state = create_state(gan, SHAPE, seed=0)
+    batch = real_batch()
+    new_state, _ = make_train_step(gan, loss)(state, batch)
+
+    # Reference: D takes its SGD step first, then G's loss is measured through the new D.
+    z = sample_latents(d_step_keys(state, 0)[0], 8, gan.z_dim)
+    G = lambda p: gan.generator.apply({"params": p}, z)
+    D = lambda p, x: gan.discriminator.apply({"params": p}, x)
+    d_grad = jax.grad(lambda p: loss.d_loss(D(p, batch["x"][0]), D(p, G(state.g.params))))(state.d.params)
+    d_new = jax.tree.map(lambda p, g: p - lr * g, state.d.params, d_grad)
+    chex.assert_trees_all_close(new_state.d.params, d_new, rtol=1e-5, atol=1e-6)
+    g_loss = lambda p: loss.g_loss(D(d_new, G(p)))
+
+    step_grad = jax.tree.map(lambda a, b: (a - b) / lr, state.g.params, new_state.g.params)
+    # Finite differences of the composite loss along random directions, in float64 numpy arithmetic.
+    flat, unravel = jax.flatten_util.ravel_pytree(state.g.params)
+    step_flat, _ = jax.flatten_util.ravel_pytree(step_grad)
+    rng = np.random.default_rng(0)
+    eps = 1e-2
+    for _ in range(3):
+        v = rng.standard_normal(flat.shape).astype(np.float32)
+        fd = (float(g_loss(unravel(flat + eps * v))) - float(g_loss(unravel(flat - eps * v)))) / (2 * eps)
+        np.testing.assert_allclose(float(step_flat @ v), fd, rtol=2e-2, atol=1e-4)
+
+
+def test_one_step_changes_both_networks_and_keeps_structure_and_dtypes():
+    config = base_config()
+    config.model.name = "dcgan"
+    config.model.ngf = config.model.ndf = 8
+    gan = build_gan(config, (32, 32, 1))
+    state = create_state(gan, (32, 32, 1), seed=0, ema=True)
+    before = jax.tree.map(np.asarray, state)
+    step = jit_train_step(build_train_step(config, gan))
+    state, metrics = step(state, real_batch(shape=(32, 32, 1)))
+    chex.assert_trees_all_equal_shapes_and_dtypes(before, state)
+    assert jax.tree.structure(before) == jax.tree.structure(state)
+    for net in ("g", "d"):
+        for old, new in zip(jax.tree.leaves(getattr(before, net).params),
+                            jax.tree.leaves(getattr(state, net).params), strict=True):
+            assert not np.allclose(old, new), f"{net} params did not change"
+    # BatchNorm running statistics moved too, and the EMA started tracking G.
+    assert not np.allclose(jax.tree.leaves(before.g.collections)[0], jax.tree.leaves(state.g.collections)[0])
+    assert int(state.step) == 1
+    for key in ("Loss/D", "Loss/G", "D/real", "D/fake", "D/real_prob", "Grad/D_norm", "Grad/G_norm"):
+        assert np.isfinite(float(metrics[key])), key
+
+
+def test_step_compiles_once_across_calls():
+    gan = small_gan()
+    traces = []
+    inner = make_train_step(gan, get_loss("hinge"), n_disc=2)
+
+    def counted(state, batch):
+        traces.append(1)
+        return inner(state, batch)
+
+    step = jit_train_step(counted)
+    state = create_state(gan, SHAPE, seed=0)
+    for i in range(4):
+        state, _ = step(state, real_batch(n_disc=2, seed=i))
+    assert len(traces) == 1
+    assert int(state.step) == 4
+
+
+def test_n_disc_updates_d_n_times_per_step():
+    gan = small_gan()
+    state = create_state(gan, SHAPE, seed=0)
+    state, _ = jax.jit(make_train_step(gan, get_loss("wasserstein"), n_disc=3))(state, real_batch(3))
+    # optax's sgd keeps no count, so read the number of D updates off a counting optimizer instead.
+    counting = GAN(gan.generator, gan.discriminator, optax.sgd(0.1),
+                   optax.chain(optax.scale_by_adam(), optax.sgd(0.1)), z_dim=4)
+    state = create_state(counting, SHAPE, seed=0)
+    state, _ = jax.jit(make_train_step(counting, get_loss("wasserstein"), n_disc=3))(state, real_batch(3))
+    assert int(state.d.opt_state[0].count) == 3
+
+
+def test_latents_do_not_depend_on_batch_split():
+    key = jax.random.PRNGKey(3)
+    full = sample_latents(key, 8, 5)
+    assert full.shape == (8, 5)
+    np.testing.assert_allclose(full[:4], sample_latents(key, 4, 5))
+    assert float(jnp.abs(jnp.mean(sample_latents(key, 4096, 5)))) < 0.05
