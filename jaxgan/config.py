@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ml_collections
 
+from jaxgan.data import default_config as data_default_config
 from jaxgan.losses import LOSSES
 from jaxgan.models import COMPUTE_DTYPES, MODELS
 from jaxgan.models.outputs import OUTPUT_ACTIVATIONS
@@ -36,17 +37,9 @@ def base_config() -> ml_collections.ConfigDict:
     """Every key with its default: the seeds' MLP GAN on scikit-learn's digits, upscaled to 28x28."""
     c = ml_collections.ConfigDict()
     c.seed = 0  # seeds params, data order and the RNG stream of the run
-    c.data = ml_collections.ConfigDict(dict(
-        name="digits",      # digits | tfds | folder | npz | ring8 | grid25
-        tfds_name="mnist",  # with name=tfds: mnist, fashion_mnist, cifar10, celeb_a, ...
-        split="train",
-        data_dir="",        # tfds data dir ("" = tfds default)
-        path="",            # folder or .npz path for name=folder|npz
-        image_size=28,      # resize images to this square size (0 = keep)
-        channels=1,         # 1 or 3 (0 = keep)
-        remainder="drop",   # last partial batch of an epoch: drop | pad (fill from the next epoch)
-        center_crop=False,  # crop to a square before resizing
-    ))
+    c.data = data_default_config()  # see jaxgan/data/build.py for every field
+    c.data.image_size = 28  # the seeds' MLP is MNIST-sized: upscale the 8x8 digits to 28x28
+    c.data.channels = 1
     c.model = ml_collections.ConfigDict(dict(
         name="mlp",         # mlp | dcgan
         z_dim=100,          # latent size
@@ -88,7 +81,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
     _check_choice(config.model.name, MODELS, "model.name")
     _check_choice(config.model.compute_dtype, COMPUTE_DTYPES, "model.compute_dtype")
     _check_choice(config.model.output_activation, OUTPUT_ACTIVATIONS, "model.output_activation")
-    _check_choice(config.data.remainder, ("drop", "pad"), "data.remainder")
     for net in ("g", "d"):
         _check_choice(config.optim[net].name, OPTIMIZERS, f"optim.{net}.name")
         _check_choice(config.optim[net].schedule, SCHEDULES, f"optim.{net}.schedule")

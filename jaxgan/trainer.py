@@ -24,8 +24,9 @@ from jaxgan.config import validate
 from jaxgan.data import build_dataset, prefetch_to_device, stack_batches
 from jaxgan.factory import build_gan, build_train_step
 from jaxgan.images import sample_picture, save_png
+from jaxgan.sharding import batch_sharding, check_divisible, data_mesh, jit_data_parallel, replicated
 from jaxgan.state import GAN, GANState, create_state
-from jaxgan.train_step import jit_train_step, sample_latents
+from jaxgan.train_step import sample_latents
 from jaxgan.writers import MetricWriter, Progress
 
 log = logging.getLogger(__name__)
@@ -53,12 +54,15 @@ def check_finite(step_metrics: list[tuple[int, dict[str, float]]]) -> None:
             )
 
 
-def train_batches(dataset, config: ml_collections.ConfigDict, start_step: int) -> Iterator[dict]:
-    """Batches for the step: `n_disc` real batches stacked per step, starting at the data position of `start_step`."""
+def train_batches(dataset, config: ml_collections.ConfigDict, start_step: int, sharding) -> Iterator[dict]:
+    """Device batches for the step: `n_disc` real batches stacked per step, from the data position of `start_step`.
+
+    Each process reads only its rows of the global batch; two batches are prefetched to the devices ahead.
+    """
     n = config.n_disc
     host = dataset.batches(config.train.batch_size, start_batch=start_step * n,
                            process_index=jax.process_index(), process_count=jax.process_count())
-    return prefetch_to_device(stack_batches(host, n), size=2)
+    return prefetch_to_device(stack_batches(host, n), size=2, sharding=sharding)
 
 
 def make_sampler(gan: GAN):
@@ -107,8 +111,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     is_main = jax.process_index() == 0
     dataset = build_dataset(config.data, seed=config.seed)
     gan = build_gan(config, dataset.example_shape, dataset.num_classes)
-    step_fn = jit_train_step(build_train_step(config, gan))
+    mesh = data_mesh()
+    check_divisible(config.train.batch_size, mesh)
+    step_fn = jit_data_parallel(build_train_step(config, gan), mesh)
     state = create_state(gan, dataset.example_shape, config.seed, ema=config.ema.decay > 0)
+    state = jax.device_put(state, replicated(mesh))
     ckpt = Checkpointer(workdir / "checkpoints", keep=config.train.keep_checkpoints)
     state, start = restore_or_init(ckpt, state)
     if is_main:
@@ -117,7 +124,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     progress = Progress(config.train.num_steps, start, enabled=is_main and config.train.progress)
     sampler = make_sampler(gan)
     fixed_z = sample_latents(jax.random.PRNGKey(config.seed + 1), config.train.num_samples, gan.z_dim)
-    batches = train_batches(dataset, config, start)
+    batches = train_batches(dataset, config, start, batch_sharding(mesh))
     pending: list[tuple[int, dict]] = []
     t0, images_seen = time.perf_counter(), 0
 

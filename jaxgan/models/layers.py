@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -36,24 +37,24 @@ def _conv_transpose_impl(x, kernel, stride, padding):
     return y
 
 
-@jax.custom_vjp
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def _conv_transpose(x, kernel, stride, padding):
     return _conv_transpose_impl(x, kernel, stride, padding)
 
 
 def _conv_transpose_fwd(x, kernel, stride, padding):
-    return _conv_transpose_impl(x, kernel, stride, padding), (x, kernel, stride, padding)
+    return _conv_transpose_impl(x, kernel, stride, padding), (x, kernel)
 
 
-def _conv_transpose_bwd(res, dy):
-    x, kernel, stride, padding = res
+def _conv_transpose_bwd(stride, padding, res, dy):
+    x, kernel = res
     w = _as_forward_kernel(kernel)
     dx = _strided_conv(dy, w, stride, padding)  # an ordinary forward conv (cuDNN fprop)
     # <dy, T(w)^T x> = <conv(dy, w), x>, so dL/dw is the kernel VJP of conv(dy, .) at x (cuDNN wgrad).
     _, kernel_vjp = jax.vjp(lambda w_: _strided_conv(dy, w_, stride, padding), w)
     (dw,) = kernel_vjp(x)
     dkernel = jnp.swapaxes(dw, 2, 3)[::-1, ::-1]
-    return dx, dkernel, None, None
+    return dx, dkernel
 
 
 _conv_transpose.defvjp(_conv_transpose_fwd, _conv_transpose_bwd)

@@ -1,0 +1,101 @@
+"""Build a Dataset from the `config.data` block of an experiment config."""
+
+import ml_collections
+
+from jaxgan.data import mixtures, sources
+from jaxgan.data.images import output_shape
+from jaxgan.data.indexing import REMAINDERS
+from jaxgan.data.pipeline import Dataset, ImageDataset, MixtureDataset
+
+IMAGE_NAMES = ("digits", "tfds", "folder", "npz")
+MIXTURE_NAMES = ("ring8", "grid25")
+NAMES = IMAGE_NAMES + MIXTURE_NAMES
+
+
+def default_config() -> ml_collections.ConfigDict:
+    """Return a `config.data` block with every field the data pipeline reads."""
+    return ml_collections.ConfigDict(
+        {
+            "name": "digits",  # one of NAMES
+            "tfds_name": "mnist",  # tfds dataset when name="tfds"
+            "split": "train",  # tfds split
+            "data_dir": "",  # tfds data_dir ("" = tfds default)
+            "path": "",  # folder or .npz path for name="folder" / "npz"
+            "image_size": 0,  # resize to image_size x image_size (0 = keep)
+            "channels": 0,  # 1 or 3 (0 = keep)
+            "remainder": "drop",  # last partial batch of an epoch: "drop" or "pad"
+            "center_crop": False,  # crop to a central square before resizing
+        }
+    )
+
+
+def _check_config(cfg: ml_collections.ConfigDict, seed: int) -> None:
+    """Raise ValueError naming the bad field of `cfg` (or seed)."""
+    if cfg.name not in NAMES:
+        raise ValueError(f"unknown data.name={cfg.name!r}; valid names are {', '.join(NAMES)}.")
+    if cfg.remainder not in REMAINDERS:
+        raise ValueError(f"data.remainder={cfg.remainder!r} is not one of {REMAINDERS}.")
+    if cfg.channels not in (0, 1, 3):
+        raise ValueError(f"data.channels={cfg.channels} must be 0 (keep), 1 or 3.")
+    if cfg.image_size < 0:
+        raise ValueError(f"data.image_size={cfg.image_size} must be >= 0 (0 keeps the size).")
+    if seed < 0:
+        raise ValueError(f"seed={seed} must be >= 0.")
+
+
+def _load_source(cfg: ml_collections.ConfigDict) -> sources.ImageSource:
+    """Open the image source `cfg.name` names."""
+    if cfg.name == "digits":
+        return sources.load_digits()
+    if cfg.name == "npz":
+        return sources.load_npz(cfg.path)
+    if cfg.name == "folder":
+        return sources.load_folder(cfg.path, image_size=cfg.image_size, channels=cfg.channels)
+    return sources.load_tfds(cfg.tfds_name, split=cfg.split, data_dir=cfg.data_dir)
+
+
+def _mixture(name: str, seed: int) -> MixtureDataset:
+    """Build the ring8 or grid25 mixture."""
+    if name == "ring8":
+        modes, std = mixtures.ring_modes(), mixtures.RING8_STD
+    else:
+        modes, std = mixtures.grid_modes(), mixtures.GRID25_STD
+    return MixtureDataset(
+        name=name,
+        kind="points",
+        example_shape=(2,),
+        num_classes=None,
+        num_examples=None,
+        seed=seed,
+        modes=modes,
+        mode_std=std,
+    )
+
+
+def build_dataset(cfg: ml_collections.ConfigDict, *, seed: int) -> Dataset:
+    """Build the dataset `cfg` (the config.data block) describes, shuffled with `seed`."""
+    _check_config(cfg, seed)
+    if cfg.name in MIXTURE_NAMES:
+        return _mixture(cfg.name, seed)
+    source = _load_source(cfg)
+    height, width, channels = source.image_shape
+    if not cfg.image_size and (height is None or width is None):
+        raise ValueError(f"{source.name} images have no fixed size; set data.image_size to resize them.")
+    shape = output_shape(
+        (height, width, channels),
+        image_size=cfg.image_size,
+        channels=cfg.channels,
+        center_crop=cfg.center_crop,
+    )
+    return ImageDataset(
+        name=source.name,
+        kind="image",
+        example_shape=shape,
+        num_classes=source.num_classes,
+        num_examples=source.num_examples,
+        seed=seed,
+        source=source,
+        remainder=cfg.remainder,
+        image_size=cfg.image_size,
+        center_crop=cfg.center_crop,
+    )

@@ -1,0 +1,234 @@
+"""Image sources: random access to raw examples from sklearn digits, tfds, a folder or an .npz."""
+
+import dataclasses
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+# PIL modes read as one gray channel; every other mode is read as RGB (alpha is dropped).
+GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
+
+Images = np.ndarray | list[np.ndarray]
+Reader = Callable[[np.ndarray], tuple[Images, np.ndarray | None]]
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageSource:
+    """Random access to raw HWC images (values in `value_range`) and optional integer labels."""
+
+    name: str
+    num_examples: int
+    image_shape: tuple[int | None, int | None, int | None]  # None where it varies or is unknown
+    value_range: tuple[float, float]
+    num_classes: int | None
+    read: Reader  # indices -> (images, int labels or None)
+
+
+def array_source(
+    name: str,
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    value_range: tuple[float, float],
+    num_classes: int | None = None,
+) -> ImageSource:
+    """Wrap in-memory NHWC images (and labels) as a source."""
+    if labels is not None and num_classes is None:
+        num_classes = int(labels.max()) + 1
+
+    def read(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return images[indices], None if labels is None else labels[indices]
+
+    return ImageSource(name, len(images), images.shape[1:], value_range, num_classes, read)
+
+
+def load_digits() -> ImageSource:
+    """Load sklearn's 1797 8x8 handwritten digits (values 0..16, 10 classes); no download."""
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    digits = sklearn_digits()
+    images = digits.images.astype(np.float32)[..., None]
+    return array_source("digits", images, digits.target.astype(np.int32), (0.0, 16.0), 10)
+
+
+def infer_value_range(images: np.ndarray) -> tuple[float, float]:
+    """Guess the value range of stored images: integers and floats above 1 are [0, 255]."""
+    if np.issubdtype(images.dtype, np.integer):
+        return (0.0, 255.0)
+    if images.size and float(images.min()) < 0.0:
+        return (-1.0, 1.0)
+    if images.size and float(images.max()) <= 1.0:
+        return (0.0, 1.0)
+    return (0.0, 255.0)
+
+
+def load_npz(path: str) -> ImageSource:
+    """Load images under key `images`/`x` (NHW or NHWC) and labels under `labels`/`y` from .npz."""
+    if not path or not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"data.path={path!r} is not an existing .npz file; set data.path to an .npz holding "
+            "an image array under key 'images' or 'x'."
+        )
+    with np.load(path) as npz:
+        keys = list(npz.keys())
+        image_key = next((k for k in ("images", "x") if k in npz), None)
+        label_key = next((k for k in ("labels", "y") if k in npz), None)
+        if image_key is None:
+            raise ValueError(f"{path} has no image array: expected key 'images' or 'x', found {keys}.")
+        images = npz[image_key]
+        labels = None if label_key is None else npz[label_key]
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3) or len(images) == 0:
+        raise ValueError(
+            f"{path}[{image_key!r}] has shape {images.shape}; expected a non-empty NHW or NHWC "
+            "array with 1 or 3 channels."
+        )
+    if labels is not None:
+        labels = _check_labels(labels, len(images), f"{path}[{label_key!r}]")
+    return array_source(Path(path).stem, images, labels, infer_value_range(images))
+
+
+def _check_labels(labels: np.ndarray, count: int, where: str) -> np.ndarray:
+    """Return labels as int32 after checking they are non-negative integers, one per image."""
+    if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{where} must be integer labels of shape ({count},); got {labels.dtype} {labels.shape}.")
+    if labels.min() < 0:
+        raise ValueError(f"{where} has negative labels; use class ids 0..num_classes-1.")
+    return labels.astype(np.int32)
+
+
+def _find_images(root: Path) -> list[Path]:
+    """List image files under root recursively (by extension, case-insensitive, skipping hidden
+    files and folders), sorted."""
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in IMAGE_EXTENSIONS
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        and p.is_file()
+    )
+
+
+def _read_image(path: Path) -> np.ndarray:
+    """Decode one file to uint8 HWC: gray modes as 1 channel, everything else as RGB."""
+    with Image.open(path) as image:
+        image = image.convert("L" if image.mode in GRAY_MODES else "RGB")
+        array = np.asarray(image)
+    return array[..., None] if array.ndim == 2 else array
+
+
+def _scan_images(paths: list[Path], need_size: bool) -> tuple[tuple[int, int] | None, int]:
+    """Read file headers: the common (H, W) (None if not needed) and 3 if any file is colour."""
+    first_size, first_path, channels = None, None, 1
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                size, mode = (image.height, image.width), image.mode
+        except OSError as error:
+            raise ValueError(f"cannot read image {path}: {error}") from error
+        if mode not in GRAY_MODES:
+            channels = 3
+        if not need_size:
+            continue
+        if first_size is None:
+            first_size, first_path = size, path
+        elif size != first_size:
+            raise ValueError(
+                f"images have differing sizes: {first_path} is {first_size[0]}x{first_size[1]} "
+                f"and {path} is {size[0]}x{size[1]} (HxW); set data.image_size to resize them "
+                "to one size."
+            )
+    return first_size, channels
+
+
+def load_folder(path: str, *, image_size: int, channels: int) -> ImageSource:
+    """Index a folder of images (recursively); sorted sub-folder names are labels if all are dirs.
+
+    File headers are scanned once when data.image_size=0 (sizes must agree) or data.channels=0
+    (3 channels if any file is colour, else 1); set both to skip the scan on large folders.
+    """
+    root = Path(path) if path else None
+    if root is None or not root.is_dir():
+        raise FileNotFoundError(
+            f"data.path={path!r} is not an existing folder; set data.path to a folder of images "
+            f"({', '.join(IMAGE_EXTENSIONS)})."
+        )
+    children = [c for c in root.iterdir() if not c.name.startswith(".")]
+    class_dirs = sorted(c for c in children if c.is_dir())
+    labelled = bool(children) and len(class_dirs) == len(children)
+    if labelled:
+        per_class = [_find_images(d) for d in class_dirs]
+        paths = [p for files in per_class for p in files]
+        labels = np.concatenate([np.full(len(f), i, np.int32) for i, f in enumerate(per_class)])
+    else:
+        paths, labels = _find_images(root), None
+    if not paths:
+        raise FileNotFoundError(
+            f"no image files ({', '.join(IMAGE_EXTENSIONS)}) found under {root} (searched "
+            "recursively); put images there or fix data.path."
+        )
+    size, channels_found = (None, channels)
+    if not (image_size and channels):
+        size, channels_found = _scan_images(paths, need_size=not image_size)
+    height, width = size if size else (None, None)
+
+    def read(indices: np.ndarray) -> tuple[list[np.ndarray], np.ndarray | None]:
+        images = [_read_image(paths[i]) for i in indices]
+        return images, None if labels is None else labels[indices]
+
+    num_classes = len(class_dirs) if labelled else None
+    shape = (height, width, channels or channels_found)
+    return ImageSource(root.name, len(paths), shape, (0.0, 255.0), num_classes, read)
+
+
+def _not_prepared_message(name: str, split: str, data_dir: str, error: Exception) -> str:
+    """Explain how to get a tfds dataset onto a machine that cannot download it."""
+    where = data_dir or "~/tensorflow_datasets"
+    return (
+        f"tfds could not open {name!r} split {split!r} from {where} ({type(error).__name__}: "
+        f"{str(error).splitlines()[0] if str(error) else ''}). This machine cannot download "
+        f"datasets, so prepare it where you have internet with\n"
+        f"  tfds build {name} --data_dir {where} --file_format=array_record\n"
+        "(building may need `pip install tensorflow`; random access needs the array_record "
+        "format), then copy it here, or set data.data_dir to a folder that already holds it."
+    )
+
+
+def load_tfds(name: str, *, split: str, data_dir: str) -> ImageSource:
+    """Open a prepared tfds dataset with `tfds.data_source` (random access, no TensorFlow)."""
+    import tensorflow_datasets as tfds
+
+    try:
+        source = tfds.data_source(name, split=split, data_dir=data_dir or None, download=False)
+    except tfds.core.registered.DatasetNotFoundError as error:
+        raise ValueError(f"unknown tfds dataset data.tfds_name={name!r}; see tfds.list_builders().") from error
+    except Exception as error:  # tfds raises many types when a dataset is not prepared
+        raise FileNotFoundError(_not_prepared_message(name, split, data_dir, error)) from error
+    features = source.dataset_info.features
+    image_keys = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
+    if not image_keys:
+        raise ValueError(
+            f"tfds dataset {name!r} has no image feature (features: {list(features.keys())}); "
+            "choose an image dataset such as mnist or cifar10."
+        )
+    image_key = "image" if "image" in image_keys else image_keys[0]
+    label_keys = [k for k, f in features.items() if isinstance(f, tfds.features.ClassLabel) and not f.shape]
+    label_key = "label" if "label" in label_keys else (label_keys[0] if label_keys else None)
+    image_feature = features[image_key]
+    dtype = np.dtype(image_feature.np_dtype)
+    top = float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
+
+    def read(indices: np.ndarray) -> tuple[list[np.ndarray], np.ndarray | None]:
+        examples = [source[int(i)] for i in indices]
+        images = [np.asarray(e[image_key]) for e in examples]
+        if label_key is None:
+            return images, None
+        return images, np.array([e[label_key] for e in examples], np.int32)
+
+    num_classes = features[label_key].num_classes if label_key else None
+    shape = tuple(image_feature.shape)
+    return ImageSource(name, len(source), shape, (0.0, top), num_classes, read)
