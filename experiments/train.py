@@ -6,7 +6,8 @@ Any config field can be overridden on the command line, e.g. `--config.train.num
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxgan.trainer import train_and_evaluate
+from jaxgan import trainer
+from jaxgan.translation import trainer as translation_trainer
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Path to an experiment config file.", lock_config=True)
@@ -18,7 +19,10 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
-    train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    if FLAGS.config.get("task", "gan") in ("pix2pix", "cyclegan"):
+        translation_trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    else:
+        trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)
 
 
 if __name__ == "__main__":

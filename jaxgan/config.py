@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import ml_collections
 
+from jaxgan.augment import parse_policy
 from jaxgan.data import default_config as data_default_config
-from jaxgan.losses import LOSSES
+from jaxgan.losses import LOSSES, SIGMOID_LOSSES
 from jaxgan.models import COMPUTE_DTYPES, MODELS
+from jaxgan.models.conditional import D_HEADS, G_CONDITIONING
 from jaxgan.models.outputs import OUTPUT_ACTIVATIONS
 from jaxgan.optim import OPTIMIZERS, SCHEDULES
 
@@ -41,7 +43,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.image_size = 28  # the seeds' MLP is MNIST-sized: upscale the 8x8 digits to 28x28
     c.data.channels = 1
     c.model = ml_collections.ConfigDict(dict(
-        name="mlp",         # mlp | dcgan
+        name="mlp",         # mlp | dcgan | resnet
         z_dim=100,          # latent size
         g_hidden=(128, 128),  # MLP G widths
         d_hidden=(128, 128),  # MLP D widths
@@ -49,6 +51,15 @@ def base_config() -> ml_collections.ConfigDict:
         ndf=64,             # DCGAN D base width
         output_activation="tanh",  # tanh | sigmoid (rescaled to [-1, 1]) | linear (2-D points)
         compute_dtype="float32",   # float32 | bfloat16 (params and optimizer state stay float32)
+        fast_image_layers=True,    # DCGAN: D's first / G's last layer as space-to-depth + 2x2 conv (same function)
+        g_widths=(256, 256, 256, 256),  # ResNet G: width at 4x4, then after each 2x up-block (SNGAN, CIFAR-10)
+        d_widths=(128, 128, 128, 128),  # ResNet D: width of each block (SNGAN, CIFAR-10)
+        d_down=2,           # ResNet D: the first d_down blocks halve the resolution
+        spectral_norm=False,  # spectral norm on every D layer (Miyato et al. 2018); mlp and resnet
+        g_cond="none",      # G's class conditioning: none | cbn (conditional BatchNorm, resnet) | embed (label vector)
+        d_cond="none",      # D's class conditioning: none | projection (Miyato & Koyama 2018) | acgan (Odena et al.)
+        label_embed_dim=64,  # size of the label embedding concatenated to z (g_cond=embed)
+        acgan_weight=1.0,   # weight of the AC-GAN class cross-entropy in D's and G's losses (d_cond=acgan)
     ))
     c.loss = "non_saturating"  # minimax | non_saturating | wasserstein | hinge | least_squares
     c.n_disc = 1               # D updates per G update
@@ -56,16 +67,40 @@ def base_config() -> ml_collections.ConfigDict:
     c.ema = ml_collections.ConfigDict(dict(
         decay=0.0,          # EMA of G's params when > 0; samples then come from the EMA
         warmup=True,        # decay min(decay, (1+t)/(10+t)) early on
+        half_life_images=0,  # when > 0: decay = 0.5 ** (batch_size / half_life_images), StyleGAN's ema_kimg * 1000
+    ))
+    c.reg = ml_collections.ConfigDict(dict(
+        gp_weight=0.0,      # WGAN-GP gradient penalty lambda on interpolates (Gulrajani et al. 2017: 10)
+        r1_gamma=0.0,       # R1 penalty gamma on reals (Mescheder et al. 2018: 10)
+        r2_gamma=0.0,       # R2 penalty gamma on fakes
+        lazy_interval=1,    # R1/R2 every k steps, scaled by k; D's Adam lr and betas get ** k/(k+1) (StyleGAN2: 16)
+        instance_noise_std=0.0,  # std of Gaussian noise added to D's inputs, real and fake (Sonderby et al. 2017)
+        instance_noise_anneal_steps=0,  # anneal that std linearly to 0 over N train steps (0 = keep it constant)
+        label_smoothing=0.0,  # one-sided: D's real target is 1 - s, BCE losses only (Salimans et al. 2016: 0.1)
+    ))
+    c.augment = ml_collections.ConfigDict(dict(
+        policy="",          # DiffAugment (Zhao et al. 2020): "" or a subset of "color,translation,cutout"
+        translation_ratio=0.125,  # max shift as a fraction of the image size
+        cutout_ratio=0.5,   # cutout square side as a fraction of the image size
     ))
     c.train = ml_collections.ConfigDict(dict(
         batch_size=64,      # global batch, split over devices and hosts
-        num_steps=3000,     # train steps (each = n_disc D updates + 1 G update)
+        num_steps=10_000,   # train steps (each = n_disc D updates + 1 G update)
         log_every=100,      # write metrics (and check they are finite) every N steps
         sample_every=1000,  # write a sample grid every N steps
         checkpoint_every=1000,  # save every N steps (and at the end)
         keep_checkpoints=3,  # checkpoints kept
         num_samples=64,     # images in a sample grid
         progress=True,      # show a progress bar
+        steps_per_dispatch=1,  # K train steps per compiled call (lax.scan); K > 1 keeps small models off dispatch
+        num_devices=0,      # devices of the data-parallel mesh: the first N of jax.devices() (0 = all)
+        eval_every=0,       # run the trainer's eval_fn every N steps and save a checkpoint there (0 = never)
+        best_metric="",     # also keep the best checkpoint by this eval metric, e.g. "eval/fid" ("" = off)
+        best_mode="min",    # min | max: which value of best_metric is best
+        async_checkpoint=True,  # write checkpoints in the background while training goes on
+    ))
+    c.parallel = ml_collections.ConfigDict(dict(
+        sync_batch_norm=True,  # BatchNorm statistics over the global batch; False: per device (ghost batch norm)
     ))
     return c
 
@@ -90,9 +125,49 @@ def validate(config: ml_collections.ConfigDict) -> None:
                 "train.batch_size": config.train.batch_size, "train.num_steps": config.train.num_steps,
                 "train.log_every": config.train.log_every, "train.sample_every": config.train.sample_every,
                 "train.checkpoint_every": config.train.checkpoint_every,
-                "train.keep_checkpoints": config.train.keep_checkpoints}
+                "train.keep_checkpoints": config.train.keep_checkpoints,
+                "train.steps_per_dispatch": config.train.steps_per_dispatch}
     for key, value in positive.items():
         if value < 1:
             raise ValueError(f"{key} must be >= 1, got {value}.")
     if not 0.0 <= config.ema.decay < 1.0:
         raise ValueError(f"ema.decay must be in [0, 1), got {config.ema.decay}.")
+    _validate_toolbox(config)
+    _validate_checkpointing(config.train)
+
+
+def _validate_toolbox(config: ml_collections.ConfigDict) -> None:
+    """Check the regulariser, augmentation, EMA half-life and conditioning keys (issue 7's toolbox)."""
+    _check_choice(config.model.g_cond, G_CONDITIONING, "model.g_cond")
+    _check_choice(config.model.d_cond, D_HEADS, "model.d_cond")
+    parse_policy(config.augment.policy)
+    non_negative = {"reg.gp_weight": config.reg.gp_weight, "reg.r1_gamma": config.reg.r1_gamma,
+                    "reg.r2_gamma": config.reg.r2_gamma, "reg.instance_noise_std": config.reg.instance_noise_std,
+                    "reg.instance_noise_anneal_steps": config.reg.instance_noise_anneal_steps,
+                    "ema.half_life_images": config.ema.half_life_images,
+                    "model.acgan_weight": config.model.acgan_weight}
+    for key, value in non_negative.items():
+        if value < 0:
+            raise ValueError(f"{key} must be >= 0, got {value}.")
+    if config.reg.lazy_interval < 1:
+        raise ValueError(f"reg.lazy_interval must be >= 1 (1 = regularise every step), got {config.reg.lazy_interval}.")
+    if not 0.0 <= config.reg.label_smoothing < 1.0:
+        raise ValueError(f"reg.label_smoothing must be in [0, 1), got {config.reg.label_smoothing}.")
+    if config.reg.label_smoothing > 0 and config.loss not in SIGMOID_LOSSES:
+        raise ValueError(f"reg.label_smoothing needs a BCE loss (loss={sorted(SIGMOID_LOSSES)}), got loss="
+                         f"{config.loss!r}; set reg.label_smoothing=0.")
+    for key in ("translation_ratio", "cutout_ratio"):
+        if not 0.0 <= config.augment[key] <= 1.0:
+            raise ValueError(f"augment.{key} must be in [0, 1], got {config.augment[key]}.")
+
+
+def _validate_checkpointing(train: ml_collections.ConfigDict) -> None:
+    """Check the evaluation, best-checkpoint and device-count keys of the `train` block (issue 4)."""
+    _check_choice(train.best_mode, ("min", "max"), "train.best_mode")
+    for key in ("eval_every", "num_devices"):
+        if train[key] < 0:
+            raise ValueError(f"train.{key} must be >= 0 (0 = {'never' if key == 'eval_every' else 'all'}), "
+                             f"got {train[key]}.")
+    if train.best_metric and train.eval_every == 0:
+        raise ValueError(f"train.best_metric={train.best_metric!r} ranks checkpoints by an evaluation metric, but "
+                         "train.eval_every=0 never evaluates; set train.eval_every > 0 or train.best_metric=''.")

@@ -1,40 +1,129 @@
-"""From a config to the objects of a run: the static `GAN` spec and its train step."""
+"""From a config to the objects of a run: the static `GAN` spec and its train step, with the toolbox options wired in.
+
+Everything a config key switches on is built here, in one place: the models (`model.*`), the optimizers with the
+lazy-regularisation correction (`reg.lazy_interval`), the loss variants (`reg.label_smoothing`, `model.d_cond=acgan`),
+D's penalties (`reg.gp_weight`, `reg.r1_gamma`, `reg.r2_gamma`), D's input transform (`augment.*`,
+`reg.instance_noise_*`) and the EMA decay (`ema.decay` or `ema.half_life_images`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import jax
 import ml_collections
 
-from jaxgan.losses import SIGMOID_LOSSES, get_loss
-from jaxgan.models import build_models
+from jaxgan.augment import make_diff_augment
+from jaxgan.losses import SIGMOID_LOSSES, GANLoss, get_loss
+from jaxgan.models import build_models, is_conditional
+from jaxgan.models.conditional import with_auxiliary_classifier
 from jaxgan.optim import build_optimizer
+from jaxgan.regularizers import GradientPenalty, InstanceNoise, one_sided_label_smoothing, r1_penalty, r2_penalty
 from jaxgan.state import GAN
-from jaxgan.train_step import make_train_step
+from jaxgan.train_step import DPenalty, InputTransform, make_train_step
+
+
+def lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
+    """c = k / (k + 1) when R1/R2 run lazily every k > 1 steps, else 1 (Karras et al. 2020, Appendix B)."""
+    k = config.reg.lazy_interval
+    if k < 1:
+        raise ValueError(f"reg.lazy_interval must be >= 1 (1 = regularise every step), got {k}.")
+    if k == 1 or (config.reg.r1_gamma == 0 and config.reg.r2_gamma == 0):
+        return 1.0
+    return k / (k + 1)
+
+
+def lazy_regularization_optimizer(opt_cfg: ml_collections.ConfigDict, ratio: float) -> ml_collections.ConfigDict:
+    """A copy of an optimizer block with lr * c, b1 ** c and b2 ** c: StyleGAN2's lazy-regularisation correction.
+
+    StyleGAN2 runs the regulariser as its own optimizer step every k minibatches, so Adam takes k + 1 steps per k
+    minibatches; scaling lr and the betas by c = k / (k + 1) keeps its time constants per minibatch. jaxgan adds the
+    k-scaled term to the D update of every k-th step instead (no extra step), and keeps the correction so that
+    StyleGAN2's hyper-parameters transfer as published.
+    """
+    out = ml_collections.ConfigDict(opt_cfg.to_dict())
+    if ratio != 1.0:
+        out.lr, out.b1, out.b2 = opt_cfg.lr * ratio, opt_cfg.b1**ratio, opt_cfg.b2**ratio
+    return out
+
+
+def ema_decay(config: ml_collections.ConfigDict) -> float:
+    """G's EMA decay per step: `ema.decay`, or 0.5 ** (batch / half-life) when `ema.half_life_images` > 0 (StyleGAN)."""
+    if config.ema.half_life_images > 0:
+        return 0.5 ** (config.train.batch_size / config.ema.half_life_images)
+    return config.ema.decay
 
 
 def build_gan(config: ml_collections.ConfigDict, example_shape: Sequence[int],
               num_classes: int | None = None) -> GAN:
-    """G, D and their optimizers for examples of `example_shape`."""
-    g, d = build_models(config.model, example_shape)
+    """G, D and their optimizers for examples of `example_shape` with `num_classes` labels (None: unlabelled)."""
+    g, d = build_models(config.model, example_shape, num_classes)
     steps = config.train.num_steps
+    d_optim = lazy_regularization_optimizer(config.optim.d, lazy_regularization_ratio(config))
     return GAN(
         generator=g,
         discriminator=d,
         g_tx=build_optimizer(config.optim.g, steps),
-        d_tx=build_optimizer(config.optim.d, steps * config.n_disc),
+        d_tx=build_optimizer(d_optim, steps * config.n_disc),
         z_dim=config.model.z_dim,
-        num_classes=None,
+        num_classes=num_classes if is_conditional(config.model) else None,
     )
 
 
-def build_train_step(config: ml_collections.ConfigDict, gan: GAN) -> Callable:
+def build_loss(config: ml_collections.ConfigDict) -> GANLoss:
+    """The adversarial loss with its variants: one-sided label smoothing and the AC-GAN classifier terms."""
+    loss = get_loss(config.loss)
+    if config.reg.label_smoothing > 0:
+        loss = one_sided_label_smoothing(loss, config.reg.label_smoothing)
+    if config.model.d_cond == "acgan":
+        loss = with_auxiliary_classifier(loss, config.model.acgan_weight)
+    return loss
+
+
+def build_d_penalties(config: ml_collections.ConfigDict) -> tuple[DPenalty, ...]:
+    """D's gradient penalties named by the `reg` block, in a fixed order (GP, R1, R2)."""
+    reg = config.reg
+    penalties: list[DPenalty] = []
+    if reg.gp_weight > 0:
+        penalties.append(GradientPenalty(reg.gp_weight))
+    if reg.r1_gamma > 0:
+        penalties.append(r1_penalty(reg.r1_gamma, reg.lazy_interval))
+    if reg.r2_gamma > 0:
+        penalties.append(r2_penalty(reg.r2_gamma, reg.lazy_interval))
+    return tuple(penalties)
+
+
+def build_d_input(config: ml_collections.ConfigDict, example_shape: Sequence[int] | None = None
+                  ) -> InputTransform | None:
+    """D's input transform: DiffAugment, then instance noise (either or both), or None when both are off."""
+    aug = config.augment
+    augment = make_diff_augment(aug.policy, aug.translation_ratio, aug.cutout_ratio)
+    if augment is not None and example_shape is not None and len(example_shape) != 3:
+        raise ValueError(f"augment.policy={aug.policy!r} transforms images, but the examples have shape "
+                         f"{tuple(example_shape)}; set augment.policy='' for non-image data.")
+    noise = None
+    if config.reg.instance_noise_std > 0:
+        noise = InstanceNoise(config.reg.instance_noise_std, config.reg.instance_noise_anneal_steps)
+    if augment is None or noise is None:
+        return augment or noise
+
+    def augment_then_noise(x: jax.Array, key: jax.Array, step: jax.Array) -> jax.Array:
+        k_aug, k_noise = jax.random.split(key)
+        return noise(augment(x, k_aug, step), k_noise, step)
+
+    return augment_then_noise
+
+
+def build_train_step(config: ml_collections.ConfigDict, gan: GAN,
+                     example_shape: Sequence[int] | None = None) -> Callable:
     """The un-jitted `(state, batch) -> (state, metrics)` step that `config` describes."""
     return make_train_step(
         gan,
-        get_loss(config.loss),
+        build_loss(config),
         n_disc=config.n_disc,
-        ema_decay=config.ema.decay,
+        d_penalties=build_d_penalties(config),
+        ema_decay=ema_decay(config),
         ema_warmup=config.ema.warmup,
         report_probs=config.loss in SIGMOID_LOSSES,
+        d_input=build_d_input(config, example_shape),
     )

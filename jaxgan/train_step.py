@@ -11,7 +11,8 @@ G(z), and G's gradient is the pullback of dL_G/dG(z) computed through the update
 (PyTorch DCGAN's `netD(fake.detach())` then `netD(fake)`) without the second G forward pass.
 
 Researchers change the objective by passing functions in: `loss` is a `GANLoss`, `d_penalties` are extra terms of
-D's loss (gradient penalty, R1, ...), `g_penalties` extra terms of G's loss.
+D's loss (gradient penalty, R1, ...), `g_penalties` extra terms of G's loss, and `d_input` transforms every input of
+D, real or fake, in both phases and inside the penalties (DiffAugment, instance noise).
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ Batch = dict[str, jax.Array]
 # D in training mode with the params being differentiated: (examples, labels) -> logits.
 DiscriminatorFn = Callable[[jax.Array, jax.Array | None], jax.Array]
 GeneratorFn = Callable[[jax.Array, jax.Array | None], jax.Array]
+# A differentiable transform of D's inputs: (examples, key, step) -> examples.
+InputTransform = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+_INPUT_STREAM = 2**31 - 1  # fold_in data of the input transform's keys, apart from the penalties' 0, 1, ...
+
+
+def adversarial_logits(d_out: jax.Array) -> jax.Array:
+    """D's real/fake logits: `d_out` itself, or its first column when D also has an auxiliary output (AC-GAN)."""
+    return d_out if d_out.ndim == 1 else d_out[:, 0]
 
 
 class DPenalty(Protocol):
@@ -92,6 +101,7 @@ def make_train_step(
     ema_decay: float = 0.999,
     ema_warmup: bool = True,
     report_probs: bool = False,
+    d_input: InputTransform | None = None,
 ) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
     """Return the pure, un-jitted step `(state, batch) -> (state, metrics)`; see `jit_train_step`.
 
@@ -102,21 +112,27 @@ def make_train_step(
         raise ValueError(f"n_disc must be >= 1, got {n_disc}.")
     G, D = gan.generator, gan.discriminator
 
+    def seen(x, key, step, i):
+        """What D sees of `x`: `d_input` applied with the i-th key of its own stream (x itself without one)."""
+        if d_input is None:
+            return x
+        return d_input(x, jax.random.fold_in(jax.random.fold_in(key, _INPUT_STREAM), i), step)
+
     def d_phase(state: GANState, real, fake, labels, key) -> tuple[GANState, Metrics]:
         """One D update: minimise loss.d_loss(D(x), D(G(z))) plus the D penalties."""
         fake = jax.lax.stop_gradient(fake)
 
         def loss_fn(params):
             net = state.d.replace(params=params)
-            real_logits, coll = _apply_train(D, net, real, labels)
-            fake_logits, coll = _apply_train(D, net.replace(collections=coll), fake, labels)
+            real_logits, coll = _apply_train(D, net, seen(real, key, state.step, 0), labels)
+            fake_logits, coll = _apply_train(D, net.replace(collections=coll), seen(fake, key, state.step, 1), labels)
             value = loss.d_loss(real_logits, fake_logits)
-            metrics = {"Loss/D": value, "D/real": jnp.mean(real_logits),
-                       "D/fake": jnp.mean(fake_logits)}
+            real_adv, fake_adv = adversarial_logits(real_logits), adversarial_logits(fake_logits)
+            metrics = {"Loss/D": value, "D/real": jnp.mean(real_adv), "D/fake": jnp.mean(fake_adv)}
             if report_probs:
-                metrics["D/real_prob"] = jnp.mean(jax.nn.sigmoid(real_logits))
-                metrics["D/fake_prob"] = jnp.mean(jax.nn.sigmoid(fake_logits))
-            d_fn = lambda x, y: _apply_train(D, net.replace(collections=coll), x, y)[0]
+                metrics["D/real_prob"] = jnp.mean(jax.nn.sigmoid(real_adv))
+                metrics["D/fake_prob"] = jnp.mean(jax.nn.sigmoid(fake_adv))
+            d_fn = lambda x, y: _apply_train(D, net.replace(collections=coll), seen(x, key, state.step, 2), y)[0]
             total = value
             for i, penalty in enumerate(d_penalties):
                 term, m = penalty(d_fn, real, fake, labels, jax.random.fold_in(key, i), state.step)
@@ -133,7 +149,7 @@ def make_train_step(
         """One G update through the just-updated D: pull dL_G/dG(z) back through G's forward pass."""
 
         def loss_wrt_fake(fake):
-            fake_logits, coll = _apply_train(D, state.d, fake, labels)
+            fake_logits, coll = _apply_train(D, state.d, seen(fake, key, state.step, 0), labels)
             return loss.g_loss(fake_logits), coll
 
         (value, d_coll), dfake = jax.value_and_grad(loss_wrt_fake, has_aux=True)(fake)

@@ -1,28 +1,39 @@
-"""The training loop: data in, steps run, numbers, samples and checkpoints out.
+"""The training loop: data in, steps run, numbers, samples, evaluations and checkpoints out.
 
 Samples are drawn with G in inference mode, so BatchNorm uses its running averages (as PyTorch's `netG.eval()`);
 that makes a sample depend only on z and the checkpoint, never on the rest of the sample batch. With an EMA, samples
 come from the EMA params (with G's running BatchNorm statistics).
+
+Resuming: running the same command on the same workdir restores the newest readable checkpoint, i.e. the step and
+the RNG key (each step's keys are fold_in(rng, step)) and the optimizer states, and reads the data from the stored
+position (batch i depends only on (seed, i)), so 2N steps straight and N steps + stop + N more give bit-identical
+params. On SIGTERM or SIGINT the loop finishes the step in flight, saves, says so and returns (exit status 0); a
+second signal stops at once without saving.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import logging
 import math
+import signal
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgan.checkpoint import Checkpointer
+from jaxgan.checkpoint import Checkpointer, run_meta
 from jaxgan.config import validate
 from jaxgan.data import build_dataset, prefetch_to_device, stack_batches
-from jaxgan.factory import build_gan, build_train_step
+from jaxgan.factory import build_gan, build_train_step, ema_decay
 from jaxgan.images import sample_picture, save_png
 from jaxgan.sharding import batch_sharding, check_divisible, data_mesh, jit_data_parallel, replicated
 from jaxgan.state import GAN, GANState, create_state
@@ -30,6 +41,10 @@ from jaxgan.train_step import sample_latents
 from jaxgan.writers import MetricWriter, Progress
 
 log = logging.getLogger(__name__)
+
+# eval_fn(state, step) -> {"eval/fid": ..., ...}: run every train.eval_every steps; values are logged and saved
+# with the checkpoint written at that step (train.best_metric ranks checkpoints by one of them).
+EvalFn = Callable[[GANState, int], dict[str, float]]
 
 
 class NonFiniteError(FloatingPointError):
@@ -54,26 +69,166 @@ def check_finite(step_metrics: list[tuple[int, dict[str, float]]]) -> None:
             )
 
 
-def train_batches(dataset, config: ml_collections.ConfigDict, start_step: int, sharding) -> Iterator[dict]:
-    """Device batches for the step: `n_disc` real batches stacked per step, from the data position of `start_step`.
+def due(prev_step: int, step: int, every: int) -> bool:
+    """Whether a multiple of `every` lies in (prev_step, step]: one call may run several steps."""
+    return every > 0 and step // every > prev_step // every
+
+
+def select_devices(num_devices: int) -> list:
+    """The first `num_devices` devices (0 = all) for the data-parallel mesh."""
+    devices = jax.devices()
+    if num_devices > len(devices):
+        raise ValueError(f"train.num_devices={num_devices}, but only {len(devices)} {devices[0].platform} devices "
+                         "are visible; use 0 for all of them.")
+    return devices if num_devices == 0 else devices[:num_devices]
+
+
+def train_batches(dataset, config: ml_collections.ConfigDict, start_batch: int, sharding) -> Iterator[dict]:
+    """Device batches for the step: `n_disc` real batches stacked per step, from data position `start_batch`.
 
     Each process reads only its rows of the global batch; two batches are prefetched to the devices ahead.
     """
-    n = config.n_disc
-    host = dataset.batches(config.train.batch_size, start_batch=start_step * n,
+    host = dataset.batches(config.train.batch_size, start_batch=start_batch,
                            process_index=jax.process_index(), process_count=jax.process_count())
-    return prefetch_to_device(stack_batches(host, n), size=2, sharding=sharding)
+    return prefetch_to_device(stack_batches(host, config.n_disc), size=2, sharding=sharding)
+
+
+@dataclasses.dataclass(frozen=True)
+class Dispatch:
+    """The device-side metrics of one call: steps first_step .. first_step + size - 1 (stacked when size > 1)."""
+
+    first_step: int
+    size: int
+    metrics: dict
+
+    @property
+    def last_step(self) -> int:
+        return self.first_step + self.size - 1
+
+
+@dataclasses.dataclass
+class StepRunner:
+    """How the loop advances the state: each call runs one compiled dispatch of `steps_per_call` train steps.
+
+    The loop only calls it and reads `Dispatch` metrics, so K steps per dispatch (`train.steps_per_dispatch`, the
+    `lax.scan` of `jaxgan.multistep`) plugs in through `make_step_runner` without touching the loop.
+    """
+
+    step_fn: Callable[[GANState, dict], tuple[GANState, dict]]
+    batches: Iterator[dict]
+    steps_per_call: int = 1
+
+    def __call__(self, state: GANState, step: int) -> tuple[GANState, Dispatch]:
+        """Run the steps after `step`; returns the new state and their metrics, still on the device."""
+        state, metrics = self.step_fn(state, next(self.batches))
+        return state, Dispatch(step + 1, self.steps_per_call, metrics)
+
+
+def make_step_runner(config: ml_collections.ConfigDict, gan: GAN, mesh, dataset, start_batch: int) -> StepRunner:
+    """One data-parallel train step per call, fed from data position `start_batch`."""
+    if config.train.steps_per_dispatch != 1:
+        raise ValueError(f"train.steps_per_dispatch={config.train.steps_per_dispatch} is not wired into the trainer "
+                         "yet (jaxgan.multistep has the K-step scan); use 1.")
+    step_fn = jit_data_parallel(build_train_step(config, gan, dataset.example_shape), mesh)
+    return StepRunner(step_fn, train_batches(dataset, config, start_batch, batch_sharding(mesh)))
+
+
+def host_rows(pending: list[Dispatch]) -> list[tuple[int, dict[str, float]]]:
+    """Bring the queued metrics to the host in one transfer, as one (step, metrics) row per train step."""
+    host = jax.device_get([d.metrics for d in pending])
+    rows = []
+    for dispatch, metrics in zip(pending, host, strict=True):
+        for i in range(dispatch.size):
+            pick = (lambda v: v) if dispatch.size == 1 else (lambda v, i=i: np.asarray(v)[i])
+            rows.append((dispatch.first_step + i, {k: float(pick(v)) for k, v in metrics.items()}))
+    return rows
+
+
+class MetricLog:
+    """Queues step metrics on the device; `flush` checks them for NaNs and writes the newest row and images/s."""
+
+    def __init__(self, writer: MetricWriter, progress: Progress, images_per_step: int):
+        self._writer, self._progress, self._images_per_step = writer, progress, images_per_step
+        self._pending: list[Dispatch] = []
+        self._t0 = time.perf_counter()
+
+    def add(self, dispatch: Dispatch) -> None:
+        self._pending.append(dispatch)
+
+    def flush(self) -> None:
+        """Fetch, check (raises NonFiniteError) and write what is queued."""
+        if not self._pending:
+            return
+        rows = host_rows(self._pending)
+        self._pending.clear()
+        check_finite(rows)
+        elapsed, self._t0 = time.perf_counter() - self._t0, time.perf_counter()
+        step, last = rows[-1]
+        last = {**last, "images_per_sec": len(rows) * self._images_per_step / max(elapsed, 1e-9)}
+        self._writer.scalars(step, last)
+        self._progress.update(len(rows), {"D": last["Loss/D"], "G": last["Loss/G"], "img/s": last["images_per_sec"]})
+
+
+class StopRequest:
+    """Turns SIGTERM and SIGINT into a request to stop after the step in flight; a second signal stops at once.
+
+    Multi-process runs leave the signals to JAX's preemption service and ask its sync point instead, so that every
+    process stops at the same step (needs `jax_enable_preemption_service`, on by default with jax.distributed).
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.signal_name: str | None = None
+        self._previous: dict = {}
+        self._multi_process = jax.process_count() > 1
+
+    def __enter__(self) -> StopRequest:
+        if not self._multi_process and threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.signal_name is not None:
+            raise KeyboardInterrupt(f"second signal ({name}): stopping without saving")
+        self.signal_name = name
+        log.warning("Received %s: finishing the step in flight, then saving a checkpoint and exiting.", name)
+
+    def requested(self, step: int) -> bool:
+        """Whether to stop after `step` (all processes agree in multi-process runs)."""
+        if not self._multi_process:
+            return self.signal_name is not None
+        from jax.experimental import multihost_utils
+
+        try:
+            return multihost_utils.reached_preemption_sync_point(step)
+        except RuntimeError as error:  # preemption service off: no coordinated stop
+            log.warning("No coordinated preemption: %s", error)
+            self._multi_process = False
+            return False
 
 
 def make_sampler(gan: GAN):
-    """A jitted `(state, z) -> samples` that uses the EMA params when present and BatchNorm running stats."""
+    """A jitted `(state, z, labels=None) -> samples` from the EMA params when present, with BatchNorm running stats."""
 
     @jax.jit
-    def sample(state: GANState, z: jax.Array) -> jax.Array:
+    def sample(state: GANState, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
         params = state.g.params if state.g_ema_params is None else state.g_ema_params
-        return gan.generate({"params": params, **state.g.collections}, z)
+        return gan.generate({"params": params, **state.g.collections}, z, labels)
 
     return sample
+
+
+def grid_labels(n: int, num_classes: int | None) -> jax.Array | None:
+    """Class labels for a sample grid of n (ceil(sqrt(n)) per row): row r shows class r mod K; None if unconditional."""
+    if num_classes is None:
+        return None
+    return jnp.asarray((np.arange(n) // math.ceil(math.sqrt(n))) % num_classes, jnp.int32)
 
 
 def write_samples(workdir: Path, step: int, samples: np.ndarray, writer: MetricWriter, modes=None) -> Path:
@@ -89,83 +244,183 @@ def write_config(workdir: Path, config: ml_collections.ConfigDict) -> None:
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2) + "\n")
 
 
-def restore_or_init(ckpt: Checkpointer, state: GANState) -> tuple[GANState, int]:
-    """Resume from the latest checkpoint in the workdir, or start at step 0."""
+def trim_metrics(workdir: Path, last_step: int) -> None:
+    """Drop metrics.jsonl rows after `last_step`: a resumed run recomputes those steps."""
+    path = workdir / "metrics.jsonl"
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= last_step]
+    if len(kept) != len(lines):
+        path.write_text("".join(kept))
+
+
+def open_checkpointer(workdir: Path, config: ml_collections.ConfigDict) -> Checkpointer:
+    """The run's checkpoints under workdir/checkpoints: last `keep_checkpoints`, plus the best by `best_metric`."""
+    train = config.train
+    return Checkpointer(workdir / "checkpoints", keep=train.keep_checkpoints, async_save=train.async_checkpoint,
+                        best_metric=train.best_metric or None, best_mode=train.best_mode)
+
+
+def config_changes(stored: dict, config: ml_collections.ConfigDict) -> list[str]:
+    """`key: old -> new` for each config value that differs from the one a checkpoint was written with."""
+    old = _flatten(stored)
+    new = _flatten(json.loads(config.to_json_best_effort()))
+    return [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(old.keys() & new.keys()) if old[k] != new[k]]
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def restore_or_init(ckpt: Checkpointer, init: Callable[[], GANState], config: ml_collections.ConfigDict
+                    ) -> tuple[GANState, int, int]:
+    """(state, step, data position) from the newest readable checkpoint in the workdir, else (init(), 0, 0).
+
+    The restore target is `init`'s abstract output (shapes, dtypes, shardings), so nothing is initialised in vain.
+    Raises CheckpointMismatchError (naming the differing arrays) when the checkpoint is of another model.
+    """
     if ckpt.latest_step() is None:
-        return state, 0
-    state, meta = ckpt.restore(state)
-    log.info("Resumed from step %d", int(state.step))
-    return state, int(state.step)
+        return init(), 0, 0
+    state, meta = ckpt.restore(jax.eval_shape(init))
+    step = int(state.step)
+    changes = config_changes(meta.get("config", {}), config)
+    if changes:
+        log.warning("Resuming with a config that differs from the checkpoint's in: %s", "; ".join(changes))
+    log.warning("Resumed from the checkpoint of step %d in %s.", step, ckpt.directory)
+    return state, step, int(meta.get("data_batches", step * config.n_disc))
 
 
-def _fetch(pending: list[tuple[int, dict]]) -> list[tuple[int, dict[str, float]]]:
-    """Bring the step metrics queued on the device to the host in one transfer."""
-    host = jax.device_get([m for _, m in pending])
-    return [(s, {k: float(v) for k, v in m.items()}) for (s, _), m in zip(pending, host, strict=True)]
+@dataclasses.dataclass
+class Run:
+    """What the loop writes to: the workdir, metrics, checkpoints, and the optional evaluation."""
+
+    config: ml_collections.ConfigDict
+    workdir: Path
+    gan: GAN
+    dataset: Any
+    ckpt: Checkpointer
+    writer: MetricWriter
+    metrics: MetricLog
+    eval_fn: EvalFn | None
+    start_step: int
+    start_batch: int
+
+    def __post_init__(self):
+        self.is_main = jax.process_index() == 0
+        self._sampler = make_sampler(self.gan)
+        n = self.config.train.num_samples
+        self._z = sample_latents(jax.random.PRNGKey(self.config.seed + 1), n, self.gan.z_dim)
+        self._labels = grid_labels(n, self.gan.num_classes)
+
+    def write_samples(self, state: GANState, step: int) -> None:
+        """The sample grid of the fixed latents (process 0 only)."""
+        if self.is_main:
+            samples = np.asarray(jax.device_get(self._sampler(state, self._z, self._labels)))
+            write_samples(self.workdir, step, samples, self.writer, self.dataset.modes)
+
+    def evaluate(self, state: GANState, step: int) -> dict[str, float] | None:
+        """Run eval_fn, log its values; None without an eval_fn."""
+        if self.eval_fn is None:
+            return None
+        values = {k: float(v) for k, v in self.eval_fn(state, step).items()}
+        best = self.config.train.best_metric
+        if best and best not in values:
+            raise ValueError(f"train.best_metric={best!r} is not among the evaluation results {sorted(values)}; "
+                             "set it to one of them.")
+        self.writer.scalars(step, values)
+        return values
+
+    def save(self, state: GANState, step: int, metrics: dict[str, float] | None = None) -> None:
+        """Check the queued metrics (never save a state whose metrics were not checked), then save asynchronously."""
+        self.metrics.flush()
+        position = self.start_batch + (step - self.start_step) * self.config.n_disc
+        meta = run_meta(self.config, step, position, self.dataset.example_shape, self.gan.num_classes)
+        self.ckpt.save(step, state, meta, metrics)
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> GANState:
-    """Train the GAN that `config` describes, writing config, metrics, samples and checkpoints to `workdir`."""
-    validate(config)
-    workdir = Path(workdir)
-    is_main = jax.process_index() == 0
-    dataset = build_dataset(config.data, seed=config.seed)
-    gan = build_gan(config, dataset.example_shape, dataset.num_classes)
-    mesh = data_mesh()
-    check_divisible(config.train.batch_size, mesh)
-    step_fn = jit_data_parallel(build_train_step(config, gan), mesh)
-    state = create_state(gan, dataset.example_shape, config.seed, ema=config.ema.decay > 0)
-    state = jax.device_put(state, replicated(mesh))
-    ckpt = Checkpointer(workdir / "checkpoints", keep=config.train.keep_checkpoints)
-    state, start = restore_or_init(ckpt, state)
-    if is_main:
-        write_config(workdir, config)
-    writer = MetricWriter(workdir, enabled=is_main)
-    progress = Progress(config.train.num_steps, start, enabled=is_main and config.train.progress)
-    sampler = make_sampler(gan)
-    fixed_z = sample_latents(jax.random.PRNGKey(config.seed + 1), config.train.num_samples, gan.z_dim)
-    batches = train_batches(dataset, config, start, batch_sharding(mesh))
-    pending: list[tuple[int, dict]] = []
-    t0, images_seen = time.perf_counter(), 0
-
-    def flush() -> None:
-        nonlocal t0, images_seen
-        if not pending:
-            return
-        rows = _fetch(pending)
-        pending.clear()
-        check_finite(rows)
-        elapsed = time.perf_counter() - t0
-        step, last = rows[-1]
-        last = {**last, "images_per_sec": images_seen / max(elapsed, 1e-9)}
-        writer.scalars(step, last)
-        progress.update(len(rows), {"D": last["Loss/D"], "G": last["Loss/G"],
-                                    "img/s": last["images_per_sec"]})
-        t0, images_seen = time.perf_counter(), 0
-
-    try:
-        for step in range(start + 1, config.train.num_steps + 1):
-            state, metrics = step_fn(state, next(batches))
-            pending.append((step, metrics))
-            images_seen += config.train.batch_size * config.n_disc
-            last_step = step == config.train.num_steps
-            if step % config.train.log_every == 0 or last_step:
-                flush()
-            if is_main and (step % config.train.sample_every == 0 or last_step):
-                samples = np.asarray(jax.device_get(sampler(state, fixed_z)))
-                write_samples(workdir, step, samples, writer, dataset.modes)
-            if step % config.train.checkpoint_every == 0 or last_step:
-                flush()  # never save a state whose metrics were not checked
-                ckpt.save(step, state, {"step": step, "data_batches": step * config.n_disc,
-                                        "config": json.loads(config.to_json_best_effort())})
-    finally:
-        progress.close()
-        writer.close()
-        ckpt.close()
+def train_loop(run: Run, runner: StepRunner, state: GANState) -> GANState:
+    """Run steps from `run.start_step` to `train.num_steps`: log, sample, evaluate, save; stop on request."""
+    train = run.config.train
+    step = run.start_step
+    with StopRequest() as stop:
+        while step < train.num_steps:
+            prev = step
+            state, dispatch = runner(state, step)
+            step = dispatch.last_step
+            run.metrics.add(dispatch)
+            final = step >= train.num_steps
+            if due(prev, step, train.log_every) or final:
+                run.metrics.flush()
+            if due(prev, step, train.sample_every) or final:
+                run.write_samples(state, step)
+            evaluated = run.evaluate(state, step) if due(prev, step, train.eval_every) else None
+            stopping = stop.requested(step) and not final
+            if due(prev, step, train.checkpoint_every) or final or evaluated is not None or stopping:
+                run.save(state, step, evaluated)
+            if stopping:
+                run.ckpt.wait()
+                log.warning("Stopped by %s after step %d; saved the checkpoint %s. Run the same command to resume.",
+                            stop.signal_name or "preemption", step, run.ckpt.directory / str(step))
+                break
     return state
 
 
-def generate_samples(gan: GAN, state: GANState, key: jax.Array, n: int) -> jax.Array:
-    """n samples from G (EMA params when present) in inference mode."""
+def state_initializer(config: ml_collections.ConfigDict, gan: GAN, example_shape, mesh) -> Callable[[], GANState]:
+    """A jitted `() -> state` from `config.seed`, replicated over the mesh: one compile instead of op-by-op init."""
+    init = functools.partial(create_state, gan, tuple(example_shape), config.seed, ema=ema_decay(config) > 0)
+    return jax.jit(init, out_shardings=replicated(mesh))
+
+
+def initial_state(config: ml_collections.ConfigDict, gan: GAN, example_shape, mesh) -> GANState:
+    """A fresh state from `config.seed`, replicated over the mesh (also the restore target's layout)."""
+    return state_initializer(config, gan, example_shape, mesh)()
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
+                       eval_fn: EvalFn | None = None) -> GANState:
+    """Train the GAN that `config` describes in `workdir`, resuming from its checkpoints; returns the final state.
+
+    Writes config.json, metrics.jsonl, TensorBoard events, samples/*.png and checkpoints/. `eval_fn(state, step)`
+    runs every `train.eval_every` steps (see EvalFn).
+    """
+    validate(config)
+    workdir = Path(workdir)
+    if config.train.eval_every and eval_fn is None:
+        log.warning("train.eval_every=%d but no eval_fn was given: nothing is evaluated.", config.train.eval_every)
+    dataset = build_dataset(config.data, seed=config.seed)
+    gan = build_gan(config, dataset.example_shape, dataset.num_classes)
+    mesh = data_mesh(select_devices(config.train.num_devices))
+    check_divisible(config.train.batch_size, mesh)
+    ckpt = open_checkpointer(workdir, config)
+    writer = progress = None
+    try:
+        init = state_initializer(config, gan, dataset.example_shape, mesh)
+        state, start, start_batch = restore_or_init(ckpt, init, config)
+        is_main = jax.process_index() == 0
+        if is_main:
+            write_config(workdir, config)
+            trim_metrics(workdir, start)
+        runner = make_step_runner(config, gan, mesh, dataset, start_batch)
+        writer = MetricWriter(workdir, enabled=is_main)
+        progress = Progress(config.train.num_steps, start, enabled=is_main and config.train.progress)
+        metrics = MetricLog(writer, progress, config.train.batch_size * config.n_disc)
+        run = Run(config, workdir, gan, dataset, ckpt, writer, metrics, eval_fn, start, start_batch)
+        return train_loop(run, runner, state)
+    finally:
+        for closable in (progress, writer, ckpt):
+            if closable is not None:
+                closable.close()
+
+
+def generate_samples(gan: GAN, state: GANState, key: jax.Array, n: int,
+                     labels: jax.Array | None = None) -> jax.Array:
+    """n samples from G (EMA params when present) in inference mode, of classes `labels` for conditional G."""
     z = sample_latents(key, n, gan.z_dim)
-    return make_sampler(gan)(state, z.astype(jnp.float32))
+    return make_sampler(gan)(state, z.astype(jnp.float32), labels)

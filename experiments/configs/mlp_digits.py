@@ -6,7 +6,8 @@ MNIST-sized one. Command:
 
     python experiments/train.py --config experiments/configs/mlp_digits.py --workdir runs/mlp_digits
 
-Expected: a few minutes on 2 CPU cores; the grids under samples/ turn from noise into digit-like strokes.
+Expected: about 1 minute on 2 idle CPU cores (10,000 steps); by step 10,000 the grids under samples/ show
+recognisable, if blurry, digits (3, 5, 8, 9 ...).
 """
 
 from jaxgan.config import base_config

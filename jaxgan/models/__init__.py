@@ -8,10 +8,18 @@ import flax.linen as nn
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from jaxgan.models.conditional import LabelEmbedGenerator
+from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator, num_upsamplings
 from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
+from jaxgan.models.mlp_head import MLPHeadDiscriminator
+from jaxgan.models.resnet import (
+    ResNetDiscriminator,
+    ResNetGenerator,
+    check_discriminator_widths,
+    check_generator_widths,
+)
 
-MODELS = ("mlp", "dcgan")
+MODELS = ("mlp", "dcgan", "resnet")
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
@@ -22,21 +30,71 @@ def compute_dtype(name: str) -> jnp.dtype:
     return COMPUTE_DTYPES[name]
 
 
-def build_models(cfg: ml_collections.ConfigDict, example_shape: Sequence[int]) -> tuple[nn.Module, nn.Module]:
-    """Return (G, D) for `cfg` (the config's `model` block) and examples of `example_shape`."""
+def is_conditional(cfg: ml_collections.ConfigDict) -> bool:
+    """Whether the `model` block asks for a class-conditional GAN."""
+    return cfg.g_cond != "none" or cfg.d_cond != "none"
+
+
+def check_toolbox_options(cfg: ml_collections.ConfigDict, num_classes: int | None) -> None:
+    """Raise a clear error for option combinations the models cannot build."""
+    if is_conditional(cfg):
+        if num_classes is None:
+            raise ValueError(
+                f"model.g_cond={cfg.g_cond!r} / model.d_cond={cfg.d_cond!r} make a class-conditional GAN, but the "
+                "dataset has no labels. Use a labelled dataset (digits, tfds mnist or cifar10, a folder with one "
+                "subfolder per class) or set model.g_cond='none' and model.d_cond='none'."
+            )
+        if "none" in (cfg.g_cond, cfg.d_cond):
+            raise ValueError(
+                f"Condition both networks or neither: got model.g_cond={cfg.g_cond!r}, model.d_cond={cfg.d_cond!r}. "
+                "A conditional G with an unconditional D (or the reverse) gets no signal to use the labels."
+            )
+    if cfg.g_cond == "cbn" and cfg.name != "resnet":
+        raise ValueError(f"model.g_cond='cbn' (conditional BatchNorm) exists in the ResNet G only, not in "
+                         f"model.name={cfg.name!r}; use model.g_cond='embed' or model.name='resnet'.")
+    if cfg.name == "dcgan" and (cfg.spectral_norm or cfg.d_cond != "none"):
+        raise ValueError(
+            "The DCGAN D cannot take spectral norm or a conditional head: it ends in a raw einsum kernel "
+            "(no layer to normalise or to project from) and uses BatchNorm. Use model.name='resnet' (or 'mlp') "
+            "for model.spectral_norm / model.d_cond."
+        )
+
+
+def _square_image(example_shape: Sequence[int], name: str) -> tuple[int, int]:
+    if len(example_shape) != 3 or example_shape[0] != example_shape[1]:
+        raise ValueError(
+            f"{name} needs square images (H, W, C), got examples of shape {tuple(example_shape)}; "
+            "use model.name='mlp' for non-image data or set data.image_size."
+        )
+    return example_shape[0], example_shape[2]
+
+
+def build_models(cfg: ml_collections.ConfigDict, example_shape: Sequence[int],
+                 num_classes: int | None = None) -> tuple[nn.Module, nn.Module]:
+    """Return (G, D) for `cfg` (the config's `model` block), examples of `example_shape` and `num_classes` labels."""
     dtype = compute_dtype(cfg.compute_dtype)
+    check_toolbox_options(cfg, num_classes)
+    head = dict(head=cfg.d_cond, num_classes=num_classes, spectral_norm=cfg.spectral_norm, dtype=dtype)
     if cfg.name == "mlp":
         g = MLPGenerator(tuple(example_shape), tuple(cfg.g_hidden), cfg.output_activation, dtype=dtype)
-        d = MLPDiscriminator(tuple(cfg.d_hidden), dtype=dtype)
-        return g, d
-    if cfg.name == "dcgan":
-        if len(example_shape) != 3 or example_shape[0] != example_shape[1]:
-            raise ValueError(
-                f"DCGAN needs square images (H, W, C), got examples of shape {tuple(example_shape)}; "
-                "use model.name='mlp' for non-image data or set data.image_size."
-            )
-        res, channels = example_shape[0], example_shape[2]
+        if cfg.spectral_norm or cfg.d_cond != "none":
+            d = MLPHeadDiscriminator(tuple(cfg.d_hidden), **head)
+        else:
+            d = MLPDiscriminator(tuple(cfg.d_hidden), dtype=dtype)
+    elif cfg.name == "dcgan":
+        res, channels = _square_image(example_shape, "DCGAN")
+        num_upsamplings(res)  # fail now, with the resolution in the message, not at the first apply
         g = DCGANGenerator(res, channels, cfg.ngf, cfg.output_activation, dtype=dtype)
         d = DCGANDiscriminator(res, cfg.ndf, dtype=dtype)
-        return g, d
-    raise ValueError(f"Unknown model {cfg.name!r}; choose one of {MODELS} (config key `model.name`).")
+    elif cfg.name == "resnet":
+        res, channels = _square_image(example_shape, "The ResNet GAN")
+        check_generator_widths(res, cfg.g_widths)
+        check_discriminator_widths(res, cfg.d_widths, cfg.d_down)
+        g = ResNetGenerator(tuple(cfg.g_widths), channels, cfg.output_activation,
+                            num_classes=num_classes if cfg.g_cond == "cbn" else None, dtype=dtype)
+        d = ResNetDiscriminator(tuple(cfg.d_widths), cfg.d_down, **head)
+    else:
+        raise ValueError(f"Unknown model {cfg.name!r}; choose one of {MODELS} (config key `model.name`).")
+    if cfg.g_cond == "embed":
+        g = LabelEmbedGenerator(g, num_classes, cfg.label_embed_dim)
+    return g, d

@@ -3,6 +3,10 @@
 G projects z to a `base` x `base` map (a Dense layer, the same function as PyTorch's 4x4 transposed conv on a 1x1
 input), then doubles the resolution with 4x4 stride-2 transposed convs, halving the width each time; D mirrors it
 and ends in a `base` x `base` valid conv written as an einsum. Widths follow PyTorch's DCGAN example (ngf = ndf = 64).
+
+`fast_image_layers` writes D's first and G's last layer (the 3-channel image layers) as space-to-depth + a 2x2 conv
+(same params, same function, faster on XLA:GPU). `bn_groups` > 1 computes BatchNorm statistics per group of examples,
+one group per device when replicas do not synchronise them (`parallel.sync_batch_norm=False`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models.fast_layers import DepthToSpaceConvTranspose, GhostBatchNorm, SpaceToDepthConv
 from jaxgan.models.layers import ConvTranspose
 from jaxgan.models.outputs import output_activation
 
@@ -36,9 +41,11 @@ def num_upsamplings(resolution: int) -> tuple[int, int]:
     return n, base
 
 
-def _batch_norm(train: bool, dtype) -> nn.BatchNorm:
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype,
-                        scale_init=bn_scale_init)
+def _batch_norm(train: bool, dtype, groups: int, index: int) -> nn.Module:
+    """The i-th BatchNorm, named as flax auto-names it, so both forms share one params tree."""
+    kwargs = dict(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype, scale_init=bn_scale_init,
+                  name=f"BatchNorm_{index}")
+    return nn.BatchNorm(**kwargs) if groups == 1 else GhostBatchNorm(groups, **kwargs)
 
 
 class DCGANGenerator(nn.Module):
@@ -49,6 +56,8 @@ class DCGANGenerator(nn.Module):
     ngf: int = 64
     activation: str = "tanh"
     dtype: jnp.dtype = jnp.float32
+    fast_image_layers: bool = True
+    bn_groups: int = 1
 
     @nn.compact
     def __call__(self, z: jax.Array, labels: jax.Array | None = None, train: bool = True):
@@ -57,14 +66,14 @@ class DCGANGenerator(nn.Module):
         h = nn.Dense(base * base * width, use_bias=False, kernel_init=conv_init, dtype=self.dtype)(
             z.astype(self.dtype))
         h = h.reshape((z.shape[0], base, base, width))
-        h = nn.relu(_batch_norm(train, self.dtype)(h))
+        h = nn.relu(_batch_norm(train, self.dtype, self.bn_groups, 0)(h))
         for i in range(n - 1):
             width //= 2
             h = ConvTranspose(width, use_bias=False, kernel_init=conv_init, dtype=self.dtype,
                               name=f"up{i}")(h)
-            h = nn.relu(_batch_norm(train, self.dtype)(h))
-        h = ConvTranspose(self.channels, use_bias=False, kernel_init=conv_init, dtype=self.dtype,
-                          name="to_image")(h)
+            h = nn.relu(_batch_norm(train, self.dtype, self.bn_groups, i + 1)(h))
+        to_image = DepthToSpaceConvTranspose if self.fast_image_layers else ConvTranspose
+        h = to_image(self.channels, use_bias=False, kernel_init=conv_init, dtype=self.dtype, name="to_image")(h)
         return output_activation(h, self.activation)
 
 
@@ -74,6 +83,8 @@ class DCGANDiscriminator(nn.Module):
     resolution: int = 64
     ndf: int = 64
     dtype: jnp.dtype = jnp.float32
+    fast_image_layers: bool = True
+    bn_groups: int = 1
 
     @nn.compact
     def __call__(self, x: jax.Array, labels: jax.Array | None = None, train: bool = True):
@@ -81,10 +92,14 @@ class DCGANDiscriminator(nn.Module):
         h = x.astype(self.dtype)
         width = self.ndf
         for i in range(n):
-            h = nn.Conv(width, (4, 4), (2, 2), padding=((1, 1), (1, 1)), use_bias=False,
-                        kernel_init=conv_init, dtype=self.dtype, name=f"down{i}")(h)
+            if i == 0 and self.fast_image_layers:
+                conv = SpaceToDepthConv(width, kernel_init=conv_init, dtype=self.dtype, name=f"down{i}")
+            else:
+                conv = nn.Conv(width, (4, 4), (2, 2), padding=((1, 1), (1, 1)), use_bias=False,
+                               kernel_init=conv_init, dtype=self.dtype, name=f"down{i}")
+            h = conv(h)
             if i > 0:
-                h = _batch_norm(train, self.dtype)(h)
+                h = _batch_norm(train, self.dtype, self.bn_groups, i - 1)(h)
             h = nn.leaky_relu(h, 0.2)
             width *= 2
         # The final base x base valid conv to one logit is a contraction over H, W and C.

@@ -1,0 +1,35 @@
+"""DCGAN (Radford, Metz & Chintala 2015, "Unsupervised Representation Learning with Deep Convolutional GANs").
+
+Paper (Sec. 3-4): transposed-conv G and strided-conv D with BatchNorm, ReLU in G, leaky ReLU (slope 0.2) in D, tanh
+output, weights from N(0, 0.02), z of 100, minibatch 128, Adam lr 2e-4 with beta1 0.5, the non-saturating BCE loss.
+The PyTorch example's widths (ngf = ndf = 64) at 64x64; here ngf = ndf = 32 at 32x32 so it runs on a CPU. Command:
+
+    python experiments/train.py --config experiments/configs/dcgan_radford2015.py --workdir runs/dcgan_radford2015
+
+Expected (not yet measured at full length with jaxgan): the digit grids under samples/ show digit strokes after
+about 1,000 steps (minutes on a GPU). Other data:
+
+    --config.data.name=tfds --config.data.tfds_name=mnist                          # MNIST (tfds must reach it)
+    --config.data.name=tfds --config.data.tfds_name=cifar10 --config.data.channels=3
+    --config.data.name=folder --config.data.path=/path/to/images --config.data.channels=3
+    --config.data.image_size=64 --config.model.ngf=64 --config.model.ndf=64        # the paper's 64x64 network
+"""
+
+from jaxgan.config import base_config
+
+
+def get_config():
+    c = base_config()
+    c.data.image_size = 32         # digits upscaled to 32x32 (DCGAN needs 4 * 2^n)
+    c.model.name = "dcgan"
+    c.model.z_dim = 100            # paper: 100-d z
+    c.model.ngf = c.model.ndf = 32  # paper: 64 (CPU-sized here)
+    c.loss = "non_saturating"      # paper: BCE, G maximises log D(G(z))
+    c.optim.g.lr = c.optim.d.lr = 2e-4  # paper: Adam lr 0.0002
+    c.optim.g.b1 = c.optim.d.b1 = 0.5   # paper: beta1 0.5 (0.9 oscillated)
+    c.train.batch_size = 128       # paper: minibatch 128
+    c.train.num_steps = 3000
+    c.train.log_every = 50
+    c.train.sample_every = 500
+    c.train.checkpoint_every = 1000
+    return c

@@ -1,0 +1,238 @@
+"""Evaluate a sampler: generate and featurise batch by batch, then compute the chosen metrics.
+
+Only one batch of images exists at a time. The pool features stream into float64 mean/covariance
+(`FeatureStats`); KID and precision/recall need the features themselves, and IS the logits, so
+those are kept on the host (8 KB per sample for 2048-d features) only when asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgan.metrics.extractors import Extractor
+from jaxgan.metrics.frechet import frechet_distance
+from jaxgan.metrics.inception_score import inception_score
+from jaxgan.metrics.kid import kernel_inception_distance
+from jaxgan.metrics.mode_coverage import DEFAULT_MIN_COUNT, mode_coverage
+from jaxgan.metrics.precision_recall import precision_recall
+from jaxgan.metrics.stats import (
+    FeatureStats,
+    ReferenceStats,
+    cache_key,
+    load_reference_stats,
+    reference_stats_path,
+    save_reference_stats,
+)
+
+METRICS = ("fid", "kid", "is", "pr")
+RANGE_TOLERANCE = 1e-3  # images may overshoot [-1, 1] by this much (float rounding of tanh)
+
+SampleFn = Callable[[jax.Array, int], Any]
+
+
+def check_image_range(images: Any, where: str = "images") -> jax.Array:
+    """Return images as a float32 NHWC device array; raise ValueError unless they lie in [-1, 1]."""
+    images = jnp.asarray(images, dtype=jnp.float32)
+    if images.ndim != 4:
+        raise ValueError(f"{where} must be NHWC (N, H, W, C); got shape {images.shape}.")
+    lo, hi = (float(v) for v in jax.device_get((jnp.min(images), jnp.max(images))))
+    if lo < -1.0 - RANGE_TOLERANCE or hi > 1.0 + RANGE_TOLERANCE or not np.isfinite(lo + hi):
+        raise ValueError(
+            f"{where} must lie in [-1, 1] (jaxgan's convention); got values in [{lo:.4g}, {hi:.4g}]. "
+            "Map uint8 images with x / 127.5 - 1 and [0, 1] images with 2 * x - 1."
+        )
+    return images
+
+
+def sample_batches(sample_fn: SampleFn, *, num_samples: int, batch_size: int, seed: int):
+    """Yield full batches `sample_fn(fold_in(key(seed), i), batch_size)` covering num_samples.
+
+    Every call asks for a full batch, so the sampler and the extractor compile one shape each;
+    `featurise(..., limit=num_samples)` drops the surplus of the last batch.
+    """
+    if num_samples < 1 or batch_size < 1:
+        raise ValueError(f"num_samples and batch_size must be >= 1; got {num_samples}, {batch_size}.")
+    key = jax.random.key(seed)
+    for i in range(-(-num_samples // batch_size)):
+        yield sample_fn(jax.random.fold_in(key, i), batch_size)
+
+
+def featurise(batches: Iterable[Any], extractor: Extractor, *, keep_features: bool,
+              keep_logits: bool, limit: int | None = None
+              ) -> tuple[FeatureStats, np.ndarray | None, np.ndarray | None]:
+    """Return streaming stats of the pool features and, if asked, all features and logits.
+
+    A batch smaller than the first is padded to its size (and the padding's outputs dropped) so
+    the extractor compiles one shape. With `limit`, only the first `limit` images count and
+    iteration stops once they are seen.
+    """
+    stats, features, logits, seen, size = None, [], [], 0, None
+    for images in batches:
+        images = jnp.asarray(images)
+        count = images.shape[0] if limit is None else min(images.shape[0], limit - seen)
+        size = size or images.shape[0]
+        if images.shape[0] < size:
+            images = jnp.concatenate([images, jnp.repeat(images[-1:], size - images.shape[0], 0)])
+        pool, batch_logits = extractor.features(images)
+        pool, batch_logits = pool[:count], batch_logits[:count]
+        seen += pool.shape[0]
+        stats = (stats or FeatureStats.empty(pool.shape[-1])).update(pool)
+        if keep_features:
+            features.append(np.asarray(pool, np.float32))
+        if keep_logits:
+            logits.append(np.asarray(batch_logits, np.float32))
+        if limit is not None and seen >= limit:
+            break
+    if stats is None:
+        raise ValueError("no images to featurise.")
+    return (stats, np.concatenate(features) if keep_features else None,
+            np.concatenate(logits) if keep_logits else None)
+
+
+def compute_reference_stats(batches: Iterable[Any], extractor: Extractor, *,
+                            max_features: int | None = None,
+                            key: dict[str, str] | None = None) -> ReferenceStats:
+    """Return reference statistics of image batches (in [-1, 1]), keeping up to `max_features`."""
+    checked = (check_image_range(b, "reference images") for b in batches)
+    keep = max_features is None or max_features > 0
+    stats, features, _ = featurise(checked, extractor, keep_features=keep, keep_logits=False)
+    if features is not None and max_features is not None:
+        features = features[:max_features]
+    return ReferenceStats(stats.mean, stats.covariance(), stats.count, features, dict(key or {}))
+
+
+def cached_reference_stats(
+    cache_dir: str | Path,
+    make_batches: Callable[[], Iterable[Any]],
+    extractor: Extractor,
+    *,
+    dataset: str,
+    split: str,
+    resolution: int,
+    max_features: int | None = None,
+) -> ReferenceStats:
+    """Load reference statistics from the cache, or compute them from `make_batches()` and save."""
+    key = cache_key(dataset=dataset, split=split, resolution=resolution, extractor=extractor.name)
+    path = reference_stats_path(cache_dir, **key)
+    if path.is_file():
+        return load_reference_stats(path, expected_key=key)
+    stats = compute_reference_stats(make_batches(), extractor, max_features=max_features, key=key)
+    save_reference_stats(path, stats)
+    return stats
+
+
+def feature_metrics(
+    stats: FeatureStats,
+    features: np.ndarray | None,
+    logits: np.ndarray | None,
+    reference: ReferenceStats,
+    metrics: Sequence[str],
+    *,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    is_splits: int = 10,
+    pr_k: int = 3,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Return the chosen metrics of generated features against the reference statistics."""
+    out: dict[str, float] = {}
+    if "fid" in metrics:
+        out["fid"] = frechet_distance(stats.mean, stats.covariance(), reference.mu, reference.sigma)
+    if "kid" in metrics:
+        size = min(kid_subset_size, len(features), len(reference.features))
+        out["kid_mean"], out["kid_std"] = kernel_inception_distance(
+            features, reference.features, num_subsets=kid_subsets, subset_size=size, seed=seed)
+        out["kid_subset_size"] = float(size)
+    if "is" in metrics:
+        out["is_mean"], out["is_std"] = inception_score(logits, splits=min(is_splits, len(logits)))
+    if "pr" in metrics:
+        out["precision"], out["recall"] = precision_recall(reference.features, features, k=pr_k)
+    return out
+
+
+def _check_request(metrics: Sequence[str], reference: ReferenceStats) -> None:
+    """Raise ValueError for unknown metrics or a reference that lacks what they need."""
+    unknown = sorted(set(metrics) - set(METRICS))
+    if unknown:
+        raise ValueError(f"unknown metrics {unknown}; choose from {list(METRICS)}.")
+    if {"kid", "pr"} & set(metrics) and reference.features is None:
+        raise ValueError(
+            "KID and precision/recall need reference features, but the reference statistics hold "
+            "only mu and sigma; rebuild them with compute_reference_stats(..., max_features=None) "
+            "or ask for metrics=('fid', 'is')."
+        )
+
+
+def evaluate_batches(
+    batches: Iterable[Any],
+    *,
+    extractor: Extractor,
+    reference_stats: ReferenceStats,
+    metrics: Sequence[str] = METRICS,
+    seed: int = 0,
+    limit: int | None = None,
+    **metric_options: Any,
+) -> dict[str, float | int | str]:
+    """Return the metrics of image batches (NHWC in [-1, 1]) plus num_samples and extractor.
+
+    With `limit`, only the first `limit` images are evaluated.
+    """
+    _check_request(metrics, reference_stats)
+    checked = (check_image_range(b) for b in batches)
+    stats, features, logits = featurise(checked, extractor,
+                                        keep_features=bool({"kid", "pr"} & set(metrics)),
+                                        keep_logits="is" in metrics, limit=limit)
+    out: dict[str, float | int | str] = dict(feature_metrics(
+        stats, features, logits, reference_stats, metrics, seed=seed, **metric_options))
+    out.update(num_samples=stats.count, extractor=extractor.name)
+    return out
+
+
+def evaluate_samples(
+    sample_fn: SampleFn,
+    *,
+    num_samples: int,
+    batch_size: int,
+    seed: int,
+    extractor: Extractor,
+    reference_stats: ReferenceStats,
+    metrics: Sequence[str] = METRICS,
+    **metric_options: Any,
+) -> dict[str, float | int | str]:
+    """Return one flat dict of metrics of `num_samples` samples plus num_samples and extractor.
+
+    `sample_fn(key, n)` returns n images, NHWC in [-1, 1]; batch i uses fold_in(key(seed), i).
+    Keys: fid, kid_mean, kid_std, kid_subset_size, is_mean, is_std, precision, recall (those
+    asked for by `metrics`). `metric_options` go to `feature_metrics` (kid_subsets,
+    kid_subset_size, is_splits, pr_k).
+    """
+    _check_request(metrics, reference_stats)
+    batches = sample_batches(sample_fn, num_samples=num_samples, batch_size=batch_size, seed=seed)
+    return evaluate_batches(batches, extractor=extractor, reference_stats=reference_stats,
+                            metrics=metrics, seed=seed, limit=num_samples, **metric_options)
+
+
+def evaluate_mixture_samples(
+    sample_fn: SampleFn,
+    *,
+    num_samples: int,
+    batch_size: int,
+    seed: int,
+    centres: Any,
+    std: float,
+    min_count: int = DEFAULT_MIN_COUNT,
+) -> dict[str, float | int | str]:
+    """Return mode-coverage metrics of a 2-D sampler (`sample_fn(key, n) -> (n, 2)` points)."""
+    key = jax.random.key(seed)
+    chunks = [np.asarray(sample_fn(jax.random.fold_in(key, i), batch_size))
+              for i in range(-(-num_samples // batch_size))]
+    points = np.concatenate(chunks)[:num_samples]
+    out: dict[str, float | int | str] = dict(mode_coverage(points, centres, std, min_count=min_count))
+    out.update(num_samples=len(points), extractor="none")
+    return out

@@ -1,0 +1,100 @@
+"""Feature extractors for the metrics: `.name` and `.features(images) -> (pool, logits)`.
+
+Images are jaxgan's convention, NHWC float in [-1, 1]. `InceptionExtractor` wraps the FID Inception
+(weights from a local .npz made by tools/convert_inception.py); the digits classifier's extractor
+lives in `classifier.py`.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgan.metrics.inception import FIDInceptionV3, fid_inception_variables, fid_preprocess
+from jaxgan.metrics.inception_convert import flatten_variables, unflatten_variables
+
+FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
+FID_WEIGHTS_URL = (
+    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + FID_WEIGHTS_NAME
+)
+
+
+class Extractor(Protocol):
+    """What the evaluator needs from a feature network."""
+
+    name: str
+
+    def features(self, images: Any) -> tuple[jax.Array, jax.Array]:
+        """Return (pool features (N, D), class logits (N, K)) of NHWC images in [-1, 1]."""
+        ...
+
+
+def _missing_weights_message(path: Path) -> str:
+    """Return the error text for a missing FID Inception weights file: where to get and convert."""
+    return (
+        f"FID Inception weights not found at {path}. jaxgan downloads nothing at run time: get "
+        f"pytorch-fid's FID Inception weights {FID_WEIGHTS_NAME} from {FID_WEIGHTS_URL} and "
+        f"convert them (needs torch) with\n"
+        f"    python tools/convert_inception.py {FID_WEIGHTS_NAME} {path}"
+    )
+
+
+@functools.cache
+def _expected_shapes() -> dict[str, tuple[int, ...]]:
+    """Return {flat name: shape} of the FID Inception's variables (traced once, no compute)."""
+    return {k: tuple(v.shape) for k, v in flatten_variables(fid_inception_variables()).items()}
+
+
+def load_inception_variables(path: str | Path) -> dict[str, Any]:
+    """Load FID Inception variables from our .npz (tools/convert_inception.py) and check them."""
+    path = Path(path)
+    if path.suffix in (".pth", ".pt"):
+        raise ValueError(
+            f"{path} is a torch file; convert it first with\n"
+            f"    python tools/convert_inception.py {path} {path.with_suffix('.npz')}"
+        )
+    if not path.is_file():
+        raise FileNotFoundError(_missing_weights_message(path))
+    with np.load(path) as data:
+        flat = {name: np.asarray(data[name]) for name in data.files}
+    expected = _expected_shapes()
+    missing = sorted(set(expected) - set(flat))
+    extra = sorted(set(flat) - set(expected))
+    wrong = sorted(k for k in expected if k in flat and flat[k].shape != expected[k])
+    if missing or extra or wrong:
+        raise ValueError(
+            f"{path} is not an FID Inception weights file: {len(missing)} missing (e.g. "
+            f"{missing[:3]}), {len(extra)} unexpected (e.g. {extra[:3]}), {len(wrong)} with wrong "
+            f"shapes (e.g. {wrong[:3]}). Re-create it with tools/convert_inception.py."
+        )
+    return unflatten_variables({k: jnp.asarray(v, jnp.float32) for k, v in flat.items()})
+
+
+class InceptionExtractor:
+    """FID Inception features: 2048-d pool3 and 1008 logits without fc bias (as the IS code)."""
+
+    name = "inception"
+
+    def __init__(self, variables: dict[str, Any]):
+        """Wrap loaded variables (see `load_inception_variables` / `from_file`)."""
+        self.variables = variables
+        model = FIDInceptionV3(logits_bias=False)
+        self._apply = jax.jit(lambda v, x: model.apply(v, fid_preprocess(x)))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> InceptionExtractor:
+        """Return the extractor with weights from our .npz file at `path`."""
+        return cls(load_inception_variables(path))
+
+    def features(self, images: Any) -> tuple[jax.Array, jax.Array]:
+        """Return (pool3 (N, 2048), logits (N, 1008)) of NHWC images in [-1, 1].
+
+        Any size (resized to 299x299 as pytorch-fid does) and 1 or 3 channels (gray is repeated
+        to RGB); see `fid_preprocess`.
+        """
+        return self._apply(self.variables, jnp.asarray(images, jnp.float32))

@@ -1,0 +1,161 @@
+"""Image layers that compute the same function as the plain ones, written for XLA:GPU, and a per-group BatchNorm.
+
+A 4x4 stride-2 conv on a 3-channel image (D's first layer) and a 4x4 stride-2 transposed conv to a 3-channel image
+(G's last layer) are poor shapes for cuDNN: 3 channels fill few lanes. Space-to-depth turns both into a 2x2 stride-1
+conv over 4x the channels, which computes the same values with the same parameters (the 4x4 kernel is regrouped,
+never stored twice), so a checkpoint works with either form.
+
+`GhostBatchNorm` computes statistics per group of examples: with one group per device it is the BatchNorm of a
+data-parallel run whose replicas do not synchronise their statistics (`parallel.sync_batch_norm=False`).
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+_DIMS = ("NHWC", "HWIO", "NHWC")
+_PAD1 = ((0, 0), (1, 1), (1, 1), (0, 0))
+
+
+def space_to_depth(x: jax.Array) -> jax.Array:
+    """(B, H, W, C) -> (B, H/2, W/2, 4C); the new channel index is (row in block, column in block, c)."""
+    b, h, w, c = x.shape
+    if h % 2 or w % 2:
+        raise ValueError(f"space_to_depth needs an even height and width, got {(h, w)}.")
+    x = x.reshape(b, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, h // 2, w // 2, 4 * c)
+
+
+def depth_to_space(x: jax.Array) -> jax.Array:
+    """(B, H, W, 4C) -> (B, 2H, 2W, C); the inverse of `space_to_depth`."""
+    b, h, w, c4 = x.shape
+    c = c4 // 4
+    x = x.reshape(b, h, w, 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, 2 * h, 2 * w, c)
+
+
+def _check_kernel(kernel: jax.Array) -> None:
+    if kernel.shape[:2] != (4, 4):
+        raise ValueError(f"space-to-depth layers take a 4x4 kernel, got {kernel.shape[:2]}.")
+
+
+def s2d_conv_kernel(kernel: jax.Array) -> jax.Array:
+    """(4, 4, C, O) kernel of a stride-2 conv -> (2, 2, 4C, O) kernel of the equal stride-1 conv after s2d."""
+    _check_kernel(kernel)
+    c, o = kernel.shape[2:]
+    k = kernel.reshape(2, 2, 2, 2, c, o)  # (block row, row in block, block col, col in block, c, o)
+    return k.transpose(0, 2, 1, 3, 4, 5).reshape(2, 2, 4 * c, o)
+
+
+def d2s_conv_transpose_kernel(kernel: jax.Array) -> jax.Array:
+    """(4, 4, I, C) kernel of `nn.ConvTranspose` (stride 2, PyTorch padding 1) -> (2, 2, I, 4C) before d2s.
+
+    Output row 2q + b - 1 of the transposed conv reads input rows q - 1 and q (taps 3 - b and 1 - b of the
+    flax-ordered kernel), so a 2x2 conv over the 1-padded input makes the 4 output phases as channels.
+    """
+    _check_kernel(kernel)
+    i, c = kernel.shape[2:]
+    k = kernel.reshape(2, 2, 2, 2, i, c)[:, ::-1, :, ::-1]  # tap 2r + s -> (r, phase b = 1 - s)
+    return k.transpose(0, 2, 4, 1, 3, 5).reshape(2, 2, i, 4 * c)
+
+
+def s2d_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """The 4x4 stride-2 padding-1 conv of `x` with `kernel` (4, 4, C, O), as space-to-depth + a 2x2 conv."""
+    u = space_to_depth(jnp.pad(x, _PAD1))
+    return lax.conv_general_dilated(u, s2d_conv_kernel(kernel), (1, 1), "VALID", dimension_numbers=_DIMS)
+
+
+def d2s_conv_transpose(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """The 4x4 stride-2 transposed conv (PyTorch padding 1, output 2H x 2W), as a 2x2 conv + depth-to-space."""
+    y = lax.conv_general_dilated(jnp.pad(x, _PAD1), d2s_conv_transpose_kernel(kernel), (1, 1), "VALID",
+                                 dimension_numbers=_DIMS)
+    return depth_to_space(y)[:, 1:-1, 1:-1]
+
+
+class SpaceToDepthConv(nn.Module):
+    """Drop-in for `nn.Conv(features, (4, 4), (2, 2), padding=1)`: the same `kernel` param, the same values."""
+
+    features: int
+    use_bias: bool = False
+    dtype: jnp.dtype | None = None
+    param_dtype: jnp.dtype = jnp.float32
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features), self.param_dtype)
+        dtype = self.dtype or x.dtype
+        y = s2d_conv(x.astype(dtype), kernel.astype(dtype))
+        if self.use_bias:
+            y = y + self.param("bias", nn.initializers.zeros, (self.features,), self.param_dtype).astype(dtype)
+        return y
+
+
+class DepthToSpaceConvTranspose(nn.Module):
+    """Drop-in for `layers.ConvTranspose(features)` (4x4, stride 2, padding 1): the same params and values."""
+
+    features: int
+    use_bias: bool = False
+    dtype: jnp.dtype | None = None
+    param_dtype: jnp.dtype = jnp.float32
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features), self.param_dtype)
+        dtype = self.dtype or x.dtype
+        y = d2s_conv_transpose(x.astype(dtype), kernel.astype(dtype))
+        if self.use_bias:
+            y = y + self.param("bias", nn.initializers.zeros, (self.features,), self.param_dtype).astype(dtype)
+        return y
+
+
+def _group_stats(x: jax.Array, groups: int) -> tuple[jax.Array, jax.Array]:
+    """Per-group (mean, var) over all axes but the last, in float32: each (groups, C)."""
+    xg = x.astype(jnp.float32).reshape(groups, x.shape[0] // groups, -1, x.shape[-1])
+    mean = jnp.mean(xg, axis=(1, 2))
+    mean2 = jnp.mean(jnp.square(xg), axis=(1, 2))
+    return mean, jnp.maximum(0.0, mean2 - jnp.square(mean))  # flax's fast variance, clipped at 0
+
+
+class GhostBatchNorm(nn.Module):
+    """BatchNorm with statistics per group of B/groups consecutive examples (groups=1: `nn.BatchNorm`).
+
+    Params (`scale`, `bias`) and running statistics (`batch_stats`: `mean`, `var`) are named and shaped as in
+    `nn.BatchNorm`; the running averages move towards the mean over groups of the group statistics.
+    """
+
+    groups: int = 1
+    use_running_average: bool = False
+    momentum: float = 0.99
+    epsilon: float = 1e-5
+    dtype: jnp.dtype | None = None
+    param_dtype: jnp.dtype = jnp.float32
+    scale_init: nn.initializers.Initializer = nn.initializers.ones
+    bias_init: nn.initializers.Initializer = nn.initializers.zeros
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        c = x.shape[-1]
+        ra_mean = self.variable("batch_stats", "mean", lambda: jnp.zeros((c,), jnp.float32))
+        ra_var = self.variable("batch_stats", "var", lambda: jnp.ones((c,), jnp.float32))
+        scale = self.param("scale", self.scale_init, (c,), self.param_dtype)
+        bias = self.param("bias", self.bias_init, (c,), self.param_dtype)
+        if self.use_running_average:
+            mean, var = ra_mean.value[None], ra_var.value[None]
+        else:
+            if x.shape[0] % self.groups:
+                raise ValueError(f"GhostBatchNorm: batch {x.shape[0]} is not divisible by groups={self.groups}; "
+                                 "use a batch size that is a multiple of the device count.")
+            mean, var = _group_stats(x, self.groups)
+            if not self.is_initializing():
+                ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * jnp.mean(mean, axis=0)
+                ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * jnp.mean(var, axis=0)
+        groups = mean.shape[0]
+        xg = x.reshape(groups, x.shape[0] // groups, *x.shape[1:])
+        bshape = (groups,) + (1,) * (x.ndim - 1) + (c,)
+        y = (xg - mean.reshape(bshape)) * (lax.rsqrt(var.reshape(bshape) + self.epsilon) * scale) + bias
+        return y.reshape(x.shape).astype(self.dtype or jnp.result_type(x, scale))

@@ -1,0 +1,64 @@
+"""K train steps per dispatch: one `lax.scan` over K stacked step-batches, so small models are not dispatch-bound.
+
+A K-step call computes exactly what K calls of the one-step function compute (same keys, since each step folds
+`state.step` into the run's key, and the same data order); it returns every step's metrics stacked on a leading
+axis of K, so the loop can log each step and check each for NaNs. Batches for it have leaves of shape
+(K, n_disc, B, ...): use `stack_batches(stack_batches(host_batches, n_disc), K)` and `batch_sharding(mesh, 2)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import Mesh
+
+from jaxgan.sharding import jit_data_parallel
+from jaxgan.train_step import jit_train_step
+
+StepFn = Callable[[Any, dict], tuple[Any, dict]]
+K_AXIS_EXAMPLE_AXIS = 2  # example axis of a K-step batch: (K, n_disc, B, ...)
+
+
+def make_multi_step(step_fn: StepFn, k: int) -> StepFn:
+    """Return `(state, batches) -> (state, metrics)` running `step_fn` over the K leading slices of `batches`."""
+    if k < 1:
+        raise ValueError(f"train.steps_per_dispatch must be >= 1, got {k}.")
+
+    def multi_step(state, batches: dict) -> tuple[Any, dict]:
+        """K steps in one program; metrics leaves get a leading axis of K."""
+        lead = {leaf.shape[0] for leaf in jax.tree.leaves(batches)}
+        if lead != {k}:
+            raise ValueError(f"A {k}-step dispatch needs batch leaves with a leading axis of {k} "
+                             f"(shape (K, n_disc, B, ...)), got leading sizes {sorted(lead)}.")
+        return jax.lax.scan(step_fn, state, batches)
+
+    return multi_step
+
+
+def jit_multi_step(step_fn: StepFn, k: int, mesh: Mesh | None = None) -> StepFn:
+    """jit the K-step function (state donated); with `mesh`, state replicated and examples split over devices."""
+    multi = make_multi_step(step_fn, k)
+    if mesh is None:
+        return jit_train_step(multi)
+    return jit_data_parallel(multi, mesh, example_axis=K_AXIS_EXAMPLE_AXIS)
+
+
+def split_metrics(metrics: dict[str, Any], first_step: int) -> list[tuple[int, dict[str, float]]]:
+    """Host rows `(step, {name: float})` for each of the K steps of a dispatch, numbered from `first_step`."""
+    host = {name: np.asarray(value) for name, value in jax.device_get(metrics).items()}
+    k = {v.shape[0] for v in host.values()}
+    if len(k) != 1:
+        raise ValueError(f"K-step metrics must share one leading axis, got sizes {sorted(k)}.")
+    return [(first_step + i, {name: float(v[i]) for name, v in host.items()}) for i in range(k.pop())]
+
+
+def dispatch_sizes(start: int, stop: int, k: int) -> Iterator[int]:
+    """Steps per dispatch to go from step `start` to `stop`: K while K fit, then the remainder as single steps."""
+    step = start
+    while step < stop:
+        size = k if stop - step >= k else 1
+        yield size
+        step += size

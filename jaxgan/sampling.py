@@ -1,0 +1,165 @@
+"""Sampling from a trained G: latent interpolation (lerp, slerp), the truncation trick, per-class grids, sample sets.
+
+The truncation trick here is BigGAN's (Brock et al. 2019): every component of z with |z_i| > threshold is redrawn
+until it falls inside, i.e. z ~ N(0, I) truncated to [-threshold, threshold]^d (drawn directly with
+`jax.random.truncated_normal`). It trades variety for fidelity as the threshold shrinks. `scale_toward_mean` is
+the other common form (StyleGAN's psi, applied in z space): z' = mean + psi * (z - mean).
+
+Every latent is drawn with one key per example index (`train_step.sample_latents`), so a seed gives the same
+images whatever the batch size or device count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgan.images import image_grid, sample_picture, save_png
+from jaxgan.state import GAN
+from jaxgan.train_step import sample_latents
+
+INTERPOLATIONS = ("lerp", "slerp")
+_PARALLEL_EPS = 1e-6  # below this sin(angle), slerp falls back to lerp
+
+
+def lerp(z0: jax.Array, z1: jax.Array, t: jax.Array) -> jax.Array:
+    """(len(t), d) points on the segment from z0 to z1 at fractions t."""
+    t = jnp.asarray(t, jnp.float32)[:, None]
+    return (1.0 - t) * z0[None] + t * z1[None]
+
+
+def slerp(z0: jax.Array, z1: jax.Array, t: jax.Array) -> jax.Array:
+    """(len(t), d) spherical interpolation (White 2016): constant angular speed, keeps the norm when |z0| = |z1|."""
+    cos = jnp.dot(z0, z1) / (jnp.linalg.norm(z0) * jnp.linalg.norm(z1))
+    omega = jnp.arccos(jnp.clip(cos, -1.0, 1.0))
+    sin = jnp.sin(omega)
+    t = jnp.asarray(t, jnp.float32)[:, None]
+    safe = jnp.where(sin < _PARALLEL_EPS, 1.0, sin)
+    spherical = (jnp.sin((1.0 - t) * omega) * z0[None] + jnp.sin(t * omega) * z1[None]) / safe
+    return jnp.where(sin < _PARALLEL_EPS, lerp(z0, z1, t[:, 0]), spherical)
+
+
+def interpolation_latents(key: jax.Array, pairs: int, steps: int, z_dim: int, method: str = "slerp") -> jax.Array:
+    """(pairs * steps, z_dim): for each of `pairs` random (z0, z1), `steps` points from z0 to z1, row by row."""
+    if method not in INTERPOLATIONS:
+        raise ValueError(f"Unknown interpolation {method!r}; choose one of {INTERPOLATIONS}.")
+    if pairs < 1 or steps < 2:
+        raise ValueError(f"Need pairs >= 1 and steps >= 2, got pairs={pairs}, steps={steps}.")
+    ends = sample_latents(key, 2 * pairs, z_dim)
+    path = lerp if method == "lerp" else slerp
+    t = jnp.linspace(0.0, 1.0, steps)
+    return jnp.concatenate([path(ends[2 * i], ends[2 * i + 1], t) for i in range(pairs)])
+
+
+def truncated_latents(key: jax.Array, n: int, z_dim: int, threshold: float) -> jax.Array:
+    """(n, z_dim) z ~ N(0, I) with every component redrawn until |z_i| <= threshold (BigGAN's truncation)."""
+    if threshold <= 0:
+        raise ValueError(f"The truncation threshold must be > 0, got {threshold}.")
+    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(n))
+    return jax.vmap(lambda k: jax.random.truncated_normal(k, -threshold, threshold, (z_dim,)))(keys)
+
+
+def scale_toward_mean(z: jax.Array, psi: float, mean: jax.Array | float = 0.0) -> jax.Array:
+    """z' = mean + psi * (z - mean): the other truncation trick (psi = 1 keeps z, psi = 0 gives the mean)."""
+    return mean + psi * (z - mean)
+
+
+def class_labels(num_classes: int, per_class: int) -> jax.Array:
+    """(num_classes * per_class,) labels, class c filling row c of a grid with `per_class` columns."""
+    return jnp.repeat(jnp.arange(num_classes, dtype=jnp.int32), per_class)
+
+
+def make_generate(gan: GAN, g_variables: dict, batch_size: int = 256) -> Callable[..., np.ndarray]:
+    """`generate(z, labels=None) -> np.ndarray`: G in inference mode, jitted, in fixed-size batches (padded)."""
+
+    @jax.jit
+    def forward(z: jax.Array, labels: jax.Array | None) -> jax.Array:
+        return gan.generate(g_variables, z, labels)
+
+    def generate(z: jax.Array, labels: jax.Array | None = None) -> np.ndarray:
+        if gan.num_classes is not None and labels is None:
+            raise ValueError(f"This G is class-conditional ({gan.num_classes} classes): pass labels.")
+        n = z.shape[0]
+        size = min(batch_size, n)
+        out = []
+        for start in range(0, n, size):
+            zb = _pad(z[start:start + size], size)
+            lb = None if labels is None else _pad(jnp.asarray(labels[start:start + size], jnp.int32), size)
+            out.append(np.asarray(forward(zb, lb))[: min(size, n - start)])
+        return np.concatenate(out)
+
+    return generate
+
+
+def _pad(x: jax.Array, size: int) -> jax.Array:
+    """Pad the first axis to `size` rows with zeros (G in inference mode treats rows independently)."""
+    return x if x.shape[0] == size else jnp.concatenate([x, jnp.zeros((size - x.shape[0], *x.shape[1:]), x.dtype)])
+
+
+def make_sample_fn(gan: GAN, g_variables: dict, batch_size: int = 256) -> Callable[[jax.Array, int], np.ndarray]:
+    """`sample_fn(key, n) -> (n, ...)` samples in [-1, 1] (for evaluation); conditional G gets uniform random labels."""
+    generate = make_generate(gan, g_variables, batch_size)
+
+    def sample_fn(key: jax.Array, n: int) -> np.ndarray:
+        z_key, label_key = jax.random.split(key)
+        z = sample_latents(z_key, n, gan.z_dim)
+        labels = None
+        if gan.num_classes is not None:
+            labels = jax.random.randint(label_key, (n,), 0, gan.num_classes, jnp.int32)
+        return generate(z, labels)
+
+    return sample_fn
+
+
+def _picture(samples: np.ndarray, cols: int | None = None) -> np.ndarray:
+    """A grid with `cols` columns for images, a point cloud for 2-D points."""
+    if samples.ndim == 4:
+        return image_grid(samples, cols=cols)
+    return sample_picture(samples)
+
+
+def _labels_for(gan: GAN, key: jax.Array, n: int) -> jax.Array | None:
+    return None if gan.num_classes is None else jax.random.randint(key, (n,), 0, gan.num_classes, jnp.int32)
+
+
+def write_sample_set(gan: GAN, g_variables: dict, out_dir: str | Path, *, num: int = 64, seed: int = 0,
+                     grid: int = 64, truncation: float = 0.5, interp_pairs: int = 8, interp_steps: int = 10,
+                     per_class: int = 8, batch_size: int = 256) -> dict[str, Path]:
+    """Write samples.npz (num samples, their z and labels), samples.png (the first `grid`), interp_lerp.png and
+    interp_slerp.png (one row per latent pair), truncated.png (+ in the npz), and classes.png (one row per class)
+    for class-conditional G. The same seed gives the same files. Returns {name: path}."""
+    if num < 1:
+        raise ValueError(f"--num must be >= 1, got {num}.")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    generate = make_generate(gan, g_variables, batch_size)
+    k_z, k_labels, k_interp, k_trunc, k_trunc_labels = jax.random.split(jax.random.PRNGKey(seed), 5)
+    z = sample_latents(k_z, num, gan.z_dim)
+    labels = _labels_for(gan, k_labels, num)
+    samples = generate(z, labels)
+    shown = min(grid, num)
+    paths = {"samples_png": save_png(_picture(samples[:shown]), out_dir / "samples.png")}
+    for method in INTERPOLATIONS:
+        zi = interpolation_latents(k_interp, interp_pairs, interp_steps, gan.z_dim, method)
+        li = None if labels is None else jnp.repeat(_labels_for(gan, k_interp, interp_pairs), interp_steps)
+        paths[f"interp_{method}"] = save_png(_picture(generate(zi, li), cols=interp_steps),
+                                             out_dir / f"interp_{method}.png")
+    zt = truncated_latents(k_trunc, shown, gan.z_dim, truncation)
+    truncated = generate(zt, _labels_for(gan, k_trunc_labels, shown))
+    paths["truncated"] = save_png(_picture(truncated), out_dir / "truncated.png")
+    if gan.num_classes is not None:
+        lc = class_labels(gan.num_classes, per_class)
+        zc = jnp.tile(sample_latents(k_z, per_class, gan.z_dim), (gan.num_classes, 1))  # same z in every row
+        paths["classes"] = save_png(_picture(generate(zc, lc), cols=per_class), out_dir / "classes.png")
+    arrays = {"samples": samples, "z": np.asarray(z), "truncated": truncated, "truncated_z": np.asarray(zt),
+              "truncation": np.float32(truncation)}
+    if labels is not None:
+        arrays["labels"] = np.asarray(labels)
+    paths["npz"] = out_dir / "samples.npz"
+    np.savez(paths["npz"], **arrays)
+    return paths
+

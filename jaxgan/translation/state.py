@@ -1,0 +1,111 @@
+"""The translation train state (arrays only) and the static spec of its networks and optimizers.
+
+Networks are named by what they do: `g_ab` maps domain A to B, `g_ba` B to A (CycleGAN only); `d_b` judges
+domain B (for pix2pix: an (A, B) pair), `d_a` domain A (CycleGAN only). The history pools are named by the
+domain of the fakes they hold: pool "b" holds G_ab's outputs for D_b, pool "a" G_ba's for D_a.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxgan.state import NetState
+from jaxgan.translation.pool import ImagePool, empty_pool
+
+TASKS = ("pix2pix", "cyclegan")
+# Translation direction -> the generator that performs it.
+GENERATORS = {"AtoB": "g_ab", "BtoA": "g_ba"}
+
+
+@struct.dataclass
+class TranslationState:
+    """Step counter, base RNG key, every network's params/collections/optimizer state, and the history pools."""
+
+    step: jax.Array
+    rng: jax.Array
+    nets: dict[str, NetState]
+    pools: dict[str, ImagePool]
+
+
+@dataclasses.dataclass(frozen=True)
+class TranslationModels:
+    """What stays fixed during a run: the modules, their optimizers and the pool capacity."""
+
+    task: str  # pix2pix | cyclegan
+    generators: Mapping[str, nn.Module]  # g_ab [, g_ba]
+    discriminators: Mapping[str, nn.Module]  # d_b [, d_a]
+    g_tx: optax.GradientTransformation
+    d_tx: optax.GradientTransformation
+    pool_size: int = 0  # history pool capacity per D (CycleGAN: 50; 0 = no pool)
+
+    def directions(self) -> list[str]:
+        """The directions this model translates: ["AtoB"] for pix2pix, ["AtoB", "BtoA"] for CycleGAN."""
+        return [d for d, g in GENERATORS.items() if g in self.generators]
+
+    def module(self, name: str) -> nn.Module:
+        """The generator or discriminator called `name`."""
+        return {**self.generators, **self.discriminators}[name]
+
+
+def _init_net(module: nn.Module, tx: optax.GradientTransformation, key: jax.Array, shape) -> NetState:
+    variables = dict(module.init(key, jnp.zeros((1, *shape), jnp.float32), train=False))
+    params = variables.pop("params")
+    return NetState(params=params, collections=variables, opt_state=tx.init(params))
+
+
+def create_state(models: TranslationModels, example_shape: Sequence[int], seed: int) -> TranslationState:
+    """Initialise every network and optimizer state from `seed`; images have `example_shape` (H, W, C).
+
+    Runs as one jitted program (op by op is far slower on the CPU) with the non-partitionable threefry, which XLA:CPU
+    compiles about 5x faster (measured: 5 s instead of 25 s of CPU for a small pix2pix). Initialisation runs
+    unsharded, so partitionable random bits would buy nothing; the values stay a pure function of `seed`.
+    """
+    init = jax.jit(lambda key: _init_state(models, tuple(example_shape), key))
+    with jax.threefry_partitionable(False):
+        return init(jax.random.PRNGKey(seed))
+
+
+def _init_state(models: TranslationModels, example_shape: tuple[int, int, int], root: jax.Array) -> TranslationState:
+    h, w, c = example_shape
+    d_shape = (h, w, 2 * c) if models.task == "pix2pix" else (h, w, c)  # pix2pix's D sees (input, output)
+    names = sorted(models.generators) + sorted(models.discriminators)
+    keys = jax.random.split(root, len(names) + 1)
+    nets = {}
+    for name, key in zip(names, keys[1:], strict=True):
+        is_g = name in models.generators
+        nets[name] = _init_net(models.module(name), models.g_tx if is_g else models.d_tx, key,
+                               example_shape if is_g else d_shape)
+    pools = {}
+    if models.task == "cyclegan":
+        pools = {dom: empty_pool(models.pool_size, example_shape) for dom in ("a", "b")}
+    return TranslationState(step=jnp.zeros((), jnp.int32), rng=keys[0], nets=nets, pools=pools)
+
+
+def apply_train(module: nn.Module, net: NetState, x: jax.Array, key: jax.Array | None, params=None
+                ) -> tuple[jax.Array, dict]:
+    """Run `module` in training mode (batch statistics, dropout from `key`); returns (output, collections)."""
+    variables = {"params": net.params if params is None else params, **net.collections}
+    rngs = {} if key is None else {"dropout": key}
+    out, updates = module.apply(variables, x, train=True, mutable=list(net.collections), rngs=rngs)
+    return out, {**net.collections, **updates}
+
+
+def update(tx: optax.GradientTransformation, net: NetState, grads) -> NetState:
+    """Apply one optimizer update to `net`."""
+    updates, opt_state = tx.update(grads, net.opt_state, net.params)
+    return net.replace(params=optax.apply_updates(net.params, updates), opt_state=opt_state)
+
+
+def translate(models: TranslationModels, state: TranslationState, direction: str, images: jax.Array) -> jax.Array:
+    """Translate `images` in inference mode (BatchNorm running averages, no dropout)."""
+    if direction not in GENERATORS or GENERATORS[direction] not in models.generators:
+        raise ValueError(f"{models.task} translates {models.directions()}, not {direction!r}.")
+    name = GENERATORS[direction]
+    return models.generators[name].apply(state.nets[name].variables(), images, train=False)

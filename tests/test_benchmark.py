@@ -1,0 +1,68 @@
+"""tools/benchmark.py: a --quick run on the CPU prints every kind of row with consistent fields (no timing asserts)."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
+sys.path.insert(0, str(TOOLS))
+
+import benchmark  # noqa: E402
+import torch_dcgan  # noqa: E402
+
+JAXGAN_FIELDS = {"model", "batch", "dtype", "k", "devices", "fast_image_layers", "steps", "images_per_s",
+                 "ms_per_step", "flops_per_step", "tflops_per_s", "compile_s", "finite"}
+
+
+def test_quick_run_reports_jaxgan_torch_ratio_and_input_rows(capsys):
+    returned = benchmark.main(["--quick", "--ks", "1,2", "--dtypes", "bfloat16", "--torch-variants", "eager_fp32"])
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["kind"] for r in printed] == [r["kind"] for r in returned]
+    rows = {}
+    for row in printed:
+        rows.setdefault(row["kind"], []).append(row)
+    assert rows["env"][0]["backend"] == "cpu"
+    assert {(r["model"], r["k"]) for r in rows["jaxgan"]} == {("mlp", 1), ("mlp", 2), ("dcgan", 1), ("dcgan", 2)}
+    for r in rows["jaxgan"]:
+        assert JAXGAN_FIELDS <= r.keys() and r["finite"]
+        assert r["images_per_s"] > 0 and r["flops_per_step"] > 0
+        assert r["steps"] % r["k"] == 0
+        assert r["ms_per_step"] * r["images_per_s"] / 1e3 == pytest.approx(r["batch"], rel=1e-2)
+        assert r["tflops_per_s"] == pytest.approx(r["flops_per_step"] * r["images_per_s"] / r["batch"] / 1e12,
+                                                  rel=1e-2, abs=1e-4)
+    # One FLOP count per (model, batch, dtype), whatever K is; DCGAN costs more than the MLP.
+    flops = {r["model"]: r["flops_per_step"] for r in rows["jaxgan"]}
+    assert flops["dcgan"] > flops["mlp"]
+    (torch_row,) = rows["torch"]
+    assert torch_row["variant"] == "eager_fp32" and torch_row["status"] == "ok" and torch_row["images_per_s"] > 0
+    (ratio,) = rows["ratio"]
+    best = max(r["images_per_s"] for r in rows["jaxgan"] if r["model"] == "dcgan")
+    assert ratio["ratio"] == pytest.approx(best / torch_row["images_per_s"], rel=1e-3)
+    assert {r["source"] for r in rows["input"]} == {"digits28", "npz64x64x3"}
+    assert all(r["host_images_per_s"] > 0 and r["device_images_per_s"] > 0 for r in rows["input"])
+
+
+def test_a_crashing_torch_variant_is_reported_not_raised(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("inductor assert in conv backward")
+
+    monkeypatch.setattr(torch_dcgan, "build_models", broken)
+    row = torch_dcgan.time_variant(torch_dcgan.Variant(compile=True, channels_last=True), batch=2, resolution=8,
+                                   ngf=2, ndf=2, steps=1, warmup=0, device=torch_dcgan.torch.device("cpu"))
+    assert row["status"] == "crashed" and "inductor assert" in row["error"]
+    assert row["variant"] == "compile_fp32_channels_last"
+
+
+def test_torch_reference_is_the_classic_dcgan():
+    g, d = torch_dcgan.build_models(64)
+    z = torch_dcgan.torch.zeros(2, 100, 1, 1)
+    assert tuple(g(z).shape) == (2, 3, 64, 64) and tuple(d(g(z)).shape) == (2, 1, 1, 1)
+    # PyTorch examples/dcgan (nz 100, ngf = ndf = 64): convs 100*512*16 + 512*256*16 + 256*128*16 + 128*64*16
+    # + 64*3*16 = 3,574,784 plus BatchNorm 2*(512+256+128+64) = 1,920; D: 3*64*16 + 64*128*16 + 128*256*16
+    # + 256*512*16 + 512*16 = 2,763,776 plus BatchNorm 2*(128+256+512) = 1,792.
+    assert sum(p.numel() for p in g.parameters()) == 3_576_704
+    assert sum(p.numel() for p in d.parameters()) == 2_765_568
+    with pytest.raises(ValueError, match="power-of-two"):
+        torch_dcgan.build_models(28)

@@ -1,0 +1,170 @@
+"""The digit classifier's domain metrics, the evaluator and tools/evaluate.py, end to end."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+from jaxgan.metrics.classifier import DigitsExtractor, load_digits_images, split_digits
+from jaxgan.metrics.evaluator import (
+    compute_reference_stats,
+    evaluate_mixture_samples,
+    evaluate_samples,
+)
+from jaxgan.metrics.frechet import frechet_distance_from_features
+from jaxgan.metrics.inception_score import inception_score
+from jaxgan.metrics.kid import kernel_inception_distance
+from jaxgan.metrics.precision_recall import precision_recall
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tool(name):
+    """Import tools/<name>.py as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """((train images, labels), (held-out images, labels)) of the 28x28 digits, as the tool splits."""
+    return split_digits(*load_digits_images(28), seed=0)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(classifier path, held-out accuracy) from a short run of tools/train_classifier.py."""
+    path = tmp_path_factory.mktemp("classifier") / "digits.npz"
+    result = _tool("train_classifier").main(
+        ["--out", str(path), "--steps", "100", "--batch-size", "32", "--learning-rate", "3e-3",
+         "--widths", "16,32", "--feature-dim", "64"])
+    return path, result["accuracy"]
+
+
+@pytest.fixture(scope="module")
+def extractor(trained):
+    return DigitsExtractor.from_file(trained[0])
+
+
+def _features(extractor, images):
+    pool, logits = extractor.features(images)
+    return np.asarray(pool), np.asarray(logits)
+
+
+def test_classifier_is_accurate_on_held_out_digits(trained):
+    assert trained[1] > 0.9
+
+
+def test_domain_fid_ranks_real_below_noisy_below_noise(extractor, digits):
+    (train, _), (held_out, _) = digits
+    rng = np.random.default_rng(0)
+    noisy = np.clip(held_out + 0.5 * rng.standard_normal(held_out.shape), -1, 1)
+    noise = rng.uniform(-1, 1, held_out.shape)
+    reference = _features(extractor, train)[0]
+    assert np.sqrt(np.mean(reference**2)) == pytest.approx(1.0, rel=1e-4)  # saved feature scale
+    fids = [frechet_distance_from_features(reference, _features(extractor, x.astype(np.float32))[0])
+            for x in (held_out, noisy, noise)]
+    assert fids[0] < fids[1] < fids[2]
+
+
+def test_extractor_resizes_and_converts_rgb(extractor, digits):
+    held_out = digits[1][0][:4]
+    rgb = np.repeat(held_out, 3, axis=-1)
+    np.testing.assert_allclose(_features(extractor, rgb)[0], _features(extractor, held_out)[0],
+                               atol=1e-5)
+    assert _features(extractor, np.zeros((2, 8, 8, 1), np.float32))[0].shape == (2, 64)
+
+
+def test_evaluate_samples_equals_the_metrics_on_all_features(extractor, digits):
+    (train, _), (held_out, _) = digits
+    reference = compute_reference_stats(
+        (train[i : i + 500] for i in range(0, len(train), 500)), extractor)
+    pool = jax.numpy.asarray(held_out)
+
+    def sample_fn(key, n):  # a "generator" that draws held-out digits
+        return pool[jax.random.randint(key, (n,), 0, len(held_out))]
+
+    got = evaluate_samples(sample_fn, num_samples=250, batch_size=64, seed=3, extractor=extractor,
+                           reference_stats=reference, kid_subset_size=200, is_splits=5)
+    key = jax.random.key(3)
+    images = np.concatenate([np.asarray(sample_fn(jax.random.fold_in(key, i), 64))
+                             for i in range(4)])[:250]
+    feats, logits = _features(extractor, images)
+    ref_feats = _features(extractor, train)[0]
+    assert got["num_samples"] == 250 and got["extractor"] == "digits"
+    assert got["fid"] == pytest.approx(frechet_distance_from_features(feats, ref_feats), rel=1e-4)
+    kid_mean, kid_std = kernel_inception_distance(feats, ref_feats, subset_size=200, seed=3)
+    assert (got["kid_mean"], got["kid_std"]) == pytest.approx((kid_mean, kid_std), rel=1e-3,
+                                                             abs=1e-6)
+    assert (got["is_mean"], got["is_std"]) == pytest.approx(inception_score(logits, 5), rel=1e-4)
+    assert (got["precision"], got["recall"]) == pytest.approx(precision_recall(ref_feats, feats))
+
+
+def test_evaluate_samples_rejects_out_of_range_images(extractor):
+    reference = compute_reference_stats([np.zeros((4, 28, 28, 1), np.float32)], extractor)
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        evaluate_samples(lambda key, n: np.full((n, 28, 28, 1), 255.0), num_samples=4,
+                         batch_size=4, seed=0, extractor=extractor, reference_stats=reference,
+                         metrics=("fid",))
+
+
+def test_evaluate_mixture_samples_counts_modes():
+    centres = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])
+
+    def sample_fn(key, n):  # only the first two modes
+        which = jax.random.randint(key, (n,), 0, 2)
+        return jax.numpy.asarray(centres)[which] + 0.01 * jax.random.normal(key, (n, 2))
+
+    got = evaluate_mixture_samples(sample_fn, num_samples=200, batch_size=64, seed=0,
+                                   centres=centres, std=0.02)
+    assert got["modes_captured"] == 2.0 and got["hq_fraction"] == 1.0
+    assert got["mode_kl"] == pytest.approx(np.log(2), abs=0.02) and got["num_samples"] == 200
+
+
+def test_evaluate_tool_on_npz_and_folder(trained, digits, tmp_path):
+    held_out = digits[1][0][:200]
+    np.savez(tmp_path / "samples.npz", images=held_out)
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for i, image in enumerate(np.rint((held_out[..., 0] + 1) * 127.5).astype(np.uint8)):
+        Image.fromarray(image).save(folder / f"{i:04d}.png")
+    evaluate = _tool("evaluate")
+    common = ["--ref-dataset", "digits", "--cache-dir", str(tmp_path / "cache"),
+              "--extractor", "digits", "--classifier", str(trained[0]), "--batch-size", "64"]
+    from_npz = evaluate.main(["--npz", str(tmp_path / "samples.npz"), "--out",
+                              str(tmp_path / "out.json"), *common])
+    assert (tmp_path / "cache" / "digits_all_28px_digits.npz").is_file()
+    from_pngs = evaluate.main(["--images", str(folder), *common])  # reuses the cached reference
+    assert json.loads((tmp_path / "out.json").read_text()) == from_npz
+    assert {"fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision", "recall",
+            "num_samples", "extractor"} <= from_npz.keys()
+    assert from_npz["num_samples"] == from_pngs["num_samples"] == 200
+    assert from_pngs["fid"] == pytest.approx(from_npz["fid"], rel=0.05)  # 8-bit rounding only
+
+
+def test_evaluate_tool_rejects_wrong_range_and_mixed_sizes(trained, tmp_path):
+    evaluate = _tool("evaluate")
+    common = ["--ref-dataset", "digits", "--cache-dir", str(tmp_path),
+              "--extractor", "digits", "--classifier", str(trained[0])]
+    np.savez(tmp_path / "bytes_as_float.npz", x=np.full((4, 28, 28, 1), 200.0))
+    with pytest.raises(ValueError, match="--value-range"):
+        evaluate.main(["--npz", str(tmp_path / "bytes_as_float.npz"), *common])
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(folder / "a.png")
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(folder / "b.png")
+    with pytest.raises(ValueError, match="--image-size"):
+        evaluate.main(["--images", str(folder), *common])
+    with pytest.raises(NotImplementedError):
+        evaluate.main(["--checkpoint", str(tmp_path / "ckpt"), *common])
+
+
+def test_missing_classifier_says_how_to_train_one(tmp_path):
+    with pytest.raises(FileNotFoundError, match="tools/train_classifier.py --out"):
+        DigitsExtractor.from_file(tmp_path / "none.npz")

@@ -1,0 +1,52 @@
+"""Multi-host data parallelism: 2 processes on localhost (gloo collectives) train like one process."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+from parallel_worker import local_copies, train
+
+WORKER = Path(__file__).with_name("parallel_worker.py")
+ROOT = WORKER.parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def run_processes(tmp_path: Path, num: int = 2, devices_each: int = 2) -> list[dict]:
+    """Start `num` worker processes of one job, wait for them, and load each one's state."""
+    env = {**os.environ, "JAX_PLATFORMS": "cpu",
+           "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices_each}"}
+    port = free_port()
+    procs = [subprocess.Popen([sys.executable, str(WORKER), "--process-id", str(i), "--num-processes", str(num),
+                               "--port", str(port), "--out", str(tmp_path)],
+                              env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for i in range(num)]
+    try:
+        outputs = [p.communicate(timeout=120)[0] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    for i, (p, out) in enumerate(zip(procs, outputs, strict=True)):
+        assert p.returncode == 0, f"process {i} failed:\n{out[-3000:]}"
+    return [dict(np.load(tmp_path / f"process_{i}.npz")) for i in range(num)]
+
+
+def test_two_processes_end_identical_and_equal_to_one_process(tmp_path):
+    first, second = run_processes(tmp_path)
+    assert first.keys() == second.keys()
+    for path in first:
+        np.testing.assert_array_equal(first[path], second[path], err_msg=path)
+    # The same 4 steps (2 dispatches of K=2, n_disc=2, DCGAN with BatchNorm) in this one process, on one device.
+    single = {path: v[0] for path, v in local_copies(train("dcgan", devices=jax.devices()[:1])).items()}
+    assert single.keys() == first.keys()
+    assert int(single[".step"]) == int(first[".step"]) == 4
+    for path in single:
+        np.testing.assert_allclose(first[path], single[path], rtol=2e-4, atol=2e-5, err_msg=path)

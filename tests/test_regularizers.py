@@ -1,0 +1,187 @@
+"""Regularisers: penalties against hand-computed values, lazy R1, spectral norm, instance noise, label smoothing."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxgan.config import base_config, validate
+from jaxgan.factory import (
+    build_d_penalties,
+    build_gan,
+    build_loss,
+    build_train_step,
+    lazy_regularization_optimizer,
+    lazy_regularization_ratio,
+)
+from jaxgan.losses import get_loss
+from jaxgan.models.spectral import spectral_norm
+from jaxgan.regularizers import GradientPenalty, InstanceNoise, one_sided_label_smoothing, r1_penalty, r2_penalty
+from jaxgan.state import create_state
+from jaxgan.train_step import jit_train_step, make_train_step
+
+RNG = np.random.default_rng(0)
+REAL = jnp.asarray(RNG.standard_normal((16, 3, 2)), jnp.float32)
+FAKE = jnp.asarray(RNG.standard_normal((16, 3, 2)), jnp.float32)
+KEY = jax.random.PRNGKey(0)
+STEP = jnp.asarray(0)
+
+
+def test_gradient_penalty_of_a_linear_critic_is_lambda_times_squared_norm_gap():
+    w = jnp.asarray(RNG.standard_normal((3, 2)), jnp.float32)
+    d_fn = lambda x, y: jnp.einsum("bij,ij->b", x, w) + 0.3  # grad_x D = w at every interpolate
+    term, metrics = GradientPenalty(weight=10.0)(d_fn, REAL, FAKE, None, KEY, STEP)
+    expected = 10.0 * (np.linalg.norm(np.asarray(w)) - 1.0) ** 2
+    np.testing.assert_allclose(float(term), expected, rtol=1e-5)
+    np.testing.assert_allclose(float(metrics["D/grad_norm_interp"]), np.linalg.norm(np.asarray(w)), rtol=1e-5)
+
+
+def test_gradient_penalty_uses_the_adversarial_column_of_an_acgan_output():
+    w = jnp.full((3, 2), 0.5)
+    d_fn = lambda x, y: jnp.stack([jnp.einsum("bij,ij->b", x, w), 100.0 * jnp.sum(x, (1, 2))], axis=-1)
+    term, _ = GradientPenalty(weight=1.0)(d_fn, REAL, FAKE, None, KEY, STEP)
+    np.testing.assert_allclose(float(term), (np.sqrt(6 * 0.25) - 1.0) ** 2, rtol=1e-5)
+
+
+def quadratic_d(a):
+    """D(x) = sum(a * x^2) per example: grad_x D = 2 a x, so ||grad||^2 = sum(4 a^2 x^2)."""
+    return lambda x, y: jnp.sum(a * jnp.square(x), axis=(1, 2))
+
+
+def expected_r(a, x, gamma, scale=1.0):
+    return scale * 0.5 * gamma * np.mean(np.sum(4 * np.asarray(a) ** 2 * np.asarray(x) ** 2, axis=(1, 2)))
+
+
+def test_r1_and_r2_equal_half_gamma_times_mean_squared_gradient_norm():
+    a = jnp.asarray(RNG.uniform(0.5, 2.0, (3, 2)), jnp.float32)
+    r1, m1 = r1_penalty(gamma=10.0)(quadratic_d(a), REAL, FAKE, None, KEY, STEP)
+    r2, m2 = r2_penalty(gamma=3.0)(quadratic_d(a), REAL, FAKE, None, KEY, STEP)
+    np.testing.assert_allclose(float(r1), expected_r(a, REAL, 10.0), rtol=1e-5)
+    np.testing.assert_allclose(float(r2), expected_r(a, FAKE, 3.0), rtol=1e-5)
+    np.testing.assert_allclose(float(m1["Loss/D/r1"]), expected_r(a, REAL, 2.0), rtol=1e-5)
+    assert "Loss/D/r2" in m2
+
+
+def test_lazy_r1_runs_every_k_steps_scaled_by_k_and_stays_differentiable():
+    a = jnp.asarray(RNG.uniform(0.5, 2.0, (3, 2)), jnp.float32)
+    lazy = r1_penalty(gamma=10.0, interval=4)
+    term = jax.jit(lambda a, step: lazy(quadratic_d(a), REAL, FAKE, None, KEY, step)[0])
+    np.testing.assert_allclose(float(term(a, jnp.asarray(8))), expected_r(a, REAL, 10.0, scale=4), rtol=1e-5)
+    assert float(term(a, jnp.asarray(9))) == 0.0
+    # d/da of 4 * gamma/2 * mean(sum(4 a^2 x^2)) = 4 * gamma/2 * mean(8 a x^2), through lax.cond.
+    grad = jax.grad(term)(a, jnp.asarray(4))
+    np.testing.assert_allclose(grad, 4 * 5.0 * np.mean(8 * np.asarray(a) * np.asarray(REAL) ** 2, axis=0),
+                               rtol=1e-5)
+    assert not np.any(jax.grad(term)(a, jnp.asarray(5)))
+
+
+def test_lazy_regularisation_rescales_only_ds_optimizer_by_k_over_k_plus_1():
+    config = base_config()
+    config.reg.r1_gamma, config.reg.lazy_interval = 10.0, 16
+    config.optim.d.b1, config.optim.d.b2 = 0.0, 0.99
+    c = lazy_regularization_ratio(config)
+    assert c == pytest.approx(16 / 17)
+    opt = lazy_regularization_optimizer(config.optim.d, c)
+    assert (opt.lr, opt.b1, opt.b2) == pytest.approx((2e-4 * 16 / 17, 0.0, 0.99 ** (16 / 17)))
+    assert config.optim.d.lr == 2e-4  # the config itself is untouched
+    config.reg.r1_gamma = 0.0
+    assert lazy_regularization_ratio(config) == 1.0  # nothing lazy to correct for
+
+
+def test_bad_regulariser_settings_are_rejected_with_the_key_named():
+    with pytest.raises(ValueError, match="lazy"):
+        r1_penalty(10.0, interval=0)
+    config = base_config()
+    config.reg.r1_gamma, config.reg.lazy_interval = 10.0, 0
+    with pytest.raises(ValueError, match="reg.lazy_interval"):
+        validate(config)
+    config = base_config()
+    config.loss, config.reg.label_smoothing = "hinge", 0.1
+    with pytest.raises(ValueError, match="label_smoothing"):
+        validate(config)
+    with pytest.raises(ValueError, match="instance_noise"):
+        InstanceNoise(-1.0)
+
+
+def test_spectral_norm_drives_the_largest_singular_value_to_one():
+    kernel = jnp.asarray(np.diag([5.0, 2.0, 1.0, 0.5]) @ RNG.standard_normal((4, 6)), jnp.float32)
+    layer = nn.SpectralNorm(nn.Dense(6, use_bias=False))
+    x = jnp.eye(4)
+    variables = layer.init(KEY, x, update_stats=False)
+    variables = {"params": {"layer_instance": {"kernel": kernel}}, "batch_stats": variables["batch_stats"]}
+
+    @jax.jit
+    def power_step(variables):
+        w_sn, updates = layer.apply(variables, x, update_stats=True, mutable=["batch_stats"])
+        return {**variables, **updates}, w_sn  # x = I, so the output is the normalised kernel
+
+    for _ in range(30):
+        variables, w_sn = power_step(variables)
+    np.testing.assert_allclose(np.linalg.svd(np.asarray(w_sn), compute_uv=False)[0], 1.0, atol=1e-3)
+    (sigma,) = [v for k, v in jax.tree_util.tree_leaves_with_path(variables["batch_stats"]) if "sigma" in str(k)]
+    np.testing.assert_allclose(float(sigma), np.linalg.svd(np.asarray(kernel), compute_uv=False)[0], rtol=1e-3)
+
+
+def test_spectral_norm_rejects_layers_without_a_weight_matrix():
+    with pytest.raises(ValueError, match="weight matrix"):
+        spectral_norm(nn.BatchNorm())
+    config = base_config()
+    config.model.name, config.model.spectral_norm, config.data.image_size = "dcgan", True, 32
+    with pytest.raises(ValueError, match="spectral norm"):
+        build_gan(config, (32, 32, 1))
+
+
+def test_instance_noise_std_anneals_linearly_to_zero():
+    noise = InstanceNoise(0.5, anneal_steps=100)
+    assert [float(noise.std_at(jnp.asarray(s))) for s in (0, 50, 100, 200)] == pytest.approx([0.5, 0.25, 0, 0])
+    x = jnp.zeros((200, 50))
+    assert float(jnp.std(noise(x, KEY, jnp.asarray(50)))) == pytest.approx(0.25, rel=0.05)
+    np.testing.assert_array_equal(noise(x, KEY, jnp.asarray(100)), x)
+
+
+def test_one_sided_label_smoothing_is_bce_with_real_target_point_nine():
+    real, fake = np.array([2.0, -1.0]), np.array([0.5, -3.0])
+    loss = one_sided_label_smoothing(get_loss("non_saturating"), 0.1)
+    sig = lambda v: 1.0 / (1.0 + np.exp(-v))
+    expected = (np.mean(-0.9 * np.log(sig(real)) - 0.1 * np.log(1 - sig(real)))
+                + np.mean(-np.log(1 - sig(fake))))
+    np.testing.assert_allclose(float(loss.d_loss(jnp.asarray(real), jnp.asarray(fake))), expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="BCE"):
+        one_sided_label_smoothing(get_loss("hinge"), 0.1)
+
+
+def test_train_step_with_every_d_regulariser_keeps_sn_state_in_the_train_state():
+    config = base_config()
+    config.data.name, config.model.output_activation, config.model.z_dim = "ring8", "linear", 4
+    config.model.g_hidden = config.model.d_hidden = (8,)
+    config.model.spectral_norm = True
+    config.reg.gp_weight, config.reg.r1_gamma, config.reg.lazy_interval = 10.0, 1.0, 2
+    config.reg.instance_noise_std, config.reg.instance_noise_anneal_steps = 0.1, 10
+    config.loss, config.reg.label_smoothing = "non_saturating", 0.1
+    validate(config)
+    gan = build_gan(config, (2,))
+    state = create_state(gan, (2,), seed=0)
+    u_before = np.asarray(jax.tree.leaves(state.d.collections)[-1])
+    step = jit_train_step(build_train_step(config, gan, (2,)))
+    batch = {"x": jnp.asarray(RNG.standard_normal((1, 8, 2)), jnp.float32)}
+    state, m0 = step(state, batch)
+    state, m1 = step(state, batch)
+    assert float(m0["Loss/D/r1"]) > 0 and float(m1["Loss/D/r1"]) == 0.0  # lazy: step 0 yes, step 1 no
+    assert all(np.isfinite(float(v)) for v in m1.values())
+    assert not np.allclose(u_before, jax.tree.leaves(state.d.collections)[-1])  # power iteration moved on
+
+
+def test_d_input_transform_reaches_real_fake_and_penalty_inputs():
+    config = base_config()
+    config.data.name, config.model.output_activation, config.model.z_dim = "ring8", "linear", 4
+    config.model.g_hidden = config.model.d_hidden = (8,)
+    config.reg.gp_weight = 1.0
+    gan = build_gan(config, (2,))
+    state = create_state(gan, (2,), seed=0)
+    seen = []
+    blank = lambda x, key, step: seen.append(x.shape) or jnp.zeros_like(x)  # D sees only zeros
+    step = jax.jit(make_train_step(gan, build_loss(config), d_penalties=build_d_penalties(config), d_input=blank))
+    _, metrics = step(state, {"x": jnp.asarray(RNG.standard_normal((1, 8, 2)), jnp.float32)})
+    assert float(metrics["D/real"]) == float(metrics["D/fake"])  # real and fake were both replaced
+    assert len(seen) >= 4  # real, fake, the penalty's interpolates and G's fakes

@@ -1,0 +1,115 @@
+"""Preemption with real processes and real signals: SIGTERM/SIGINT save and exit 0; kill -9 during a save loses
+nothing but the steps since the last complete checkpoint."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TMP_MARK = ".orbax-checkpoint-tmp"
+DEADLINE_S = 60.0  # generous: only reached when something is broken (a loaded 2-core machine is slow to compile)
+
+
+@pytest.fixture(scope="module")
+def child_env(tmp_path_factory):
+    """The children share a persistent compilation cache, so only the first one compiles the step."""
+    env = dict(os.environ)
+    env.update(JAX_PLATFORMS="cpu", JAX_COMPILATION_CACHE_DIR=str(tmp_path_factory.mktemp("jax_cache")),
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", PYTHONUNBUFFERED="1")
+    return env
+
+
+class Training:
+    """`python experiments/train.py` on the 2-D ring with a tiny MLP, its output in a log file."""
+
+    def __init__(self, workdir: Path, env: dict, num_steps: int = 10**6, checkpoint_every: int = 1000):
+        self.workdir = workdir
+        self.log = workdir.parent / f"{workdir.name}.{time.monotonic_ns()}.log"
+        flags = dict(num_steps=num_steps, checkpoint_every=checkpoint_every, log_every=1, sample_every=10**6,
+                     num_samples=16, batch_size=8, num_devices=1, progress=False)
+        command = [sys.executable, "experiments/train.py", "--config", "experiments/configs/mlp_ring8.py",
+                   "--workdir", str(workdir), "--config.model.g_hidden=(8,)", "--config.model.d_hidden=(8,)",
+                   *[f"--config.train.{k}={v}" for k, v in flags.items()]]
+        with open(self.log, "w") as out:
+            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def wait_for(self, condition, what: str) -> None:
+        """Poll `condition` until it holds; fail with the child's output if it exits or the deadline passes."""
+        deadline = time.monotonic() + DEADLINE_S
+        while not condition():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                pytest.fail(f"never saw {what} (exit status {self.process.poll()}):\n{self.output()[-3000:]}")
+            time.sleep(0.005)
+
+    def finish(self) -> int:
+        try:
+            return self.process.wait(timeout=DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            pytest.fail(f"did not exit:\n{self.output()[-3000:]}")
+
+
+def logged_steps(workdir: Path) -> list[int]:
+    path = workdir / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line)["step"] for line in path.read_text().splitlines() if line.endswith("}")]
+
+
+def step_dirs(workdir: Path) -> tuple[list[int], list[str]]:
+    """(complete checkpoint steps, names of orbax's unfinished temporary step dirs)."""
+    root = workdir / "checkpoints"
+    names = [p.name for p in root.iterdir()] if root.exists() else []
+    return sorted(int(n) for n in names if n.isdigit()), [n for n in names if TMP_MARK in n]
+
+
+def test_sigterm_and_sigint_save_exit_zero_and_the_next_start_resumes(tmp_path, child_env):
+    workdir = tmp_path / "run"
+    run = Training(workdir, child_env)
+    run.wait_for(lambda: logged_steps(workdir), "a first logged step")
+    run.process.send_signal(signal.SIGTERM)
+    assert run.finish() == 0
+    stopped = int(re.search(r"Stopped by SIGTERM after step (\d+); saved", run.output()).group(1))
+    assert step_dirs(workdir) == ([stopped], [])
+    assert stopped >= max(logged_steps(workdir))
+
+    rerun = Training(workdir, child_env)  # the same command
+    rerun.wait_for(lambda: max(logged_steps(workdir), default=0) > stopped, "a step after the resume")
+    assert f"Resumed from the checkpoint of step {stopped} " in rerun.output()
+    rerun.process.send_signal(signal.SIGINT)
+    assert rerun.finish() == 0
+    again = int(re.search(r"Stopped by SIGINT after step (\d+); saved", rerun.output()).group(1))
+    assert again > stopped
+    assert step_dirs(workdir)[0][-1] == again
+
+
+def test_kill_9_during_a_save_resumes_from_the_last_complete_checkpoint(tmp_path, child_env):
+    workdir = tmp_path / "run"
+    run = Training(workdir, child_env, checkpoint_every=1)  # a save after every step: one is nearly always running
+
+    def saving_after_a_complete_one():
+        complete, partial = step_dirs(workdir)
+        return bool(complete and partial)
+
+    run.wait_for(saving_after_a_complete_one, "a save in progress after a complete checkpoint")
+    run.process.kill()  # SIGKILL: no handler, no cleanup
+    run.finish()
+    complete, _ = step_dirs(workdir)
+    last = complete[-1]
+
+    rerun = Training(workdir, child_env, num_steps=last + 2, checkpoint_every=1)
+    assert rerun.finish() == 0, rerun.output()[-3000:]
+    assert f"Resumed from the checkpoint of step {last} " in rerun.output()
+    complete, partial = step_dirs(workdir)
+    assert complete[-1] == last + 2 and not partial  # leftovers of the killed save are gone
