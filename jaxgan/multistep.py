@@ -8,7 +8,7 @@ axis of K, so the loop can log each step and check each for NaNs. Batches for it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import jax
@@ -62,3 +62,10 @@ def dispatch_sizes(start: int, stop: int, k: int) -> Iterator[int]:
         size = k if stop - step >= k else 1
         yield size
         step += size
+
+
+def dispatch_batches(step_batches: Iterator[dict], sizes: Iterable[int]) -> Iterator[dict]:
+    """Stack consecutive host step-batches (n_disc, B, ...) into one (size, n_disc, B, ...) batch per dispatch."""
+    for size in sizes:
+        group = [next(step_batches) for _ in range(size)]
+        yield jax.tree.map(lambda *leaves: np.stack(leaves), *group)

@@ -399,7 +399,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
     mesh = data_mesh(select_devices(config.train.num_devices))
     check_divisible(config.train.batch_size, mesh)
     ckpt = open_checkpointer(workdir, config)
-    writer = progress = None
+    writer = progress = runner = None
     try:
         init = state_initializer(config, gan, dataset.example_shape, mesh)
         state, start, start_batch = restore_or_init(ckpt, init, config)
@@ -414,6 +414,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
         run = Run(config, workdir, gan, dataset, ckpt, writer, metrics, eval_fn, start, start_batch)
         return train_loop(run, runner, state)
     finally:
+        if runner is not None and hasattr(runner.batches, "close"):
+            runner.batches.close()  # stop the prefetch thread before the interpreter shuts down
         for closable in (progress, writer, ckpt):
             if closable is not None:
                 closable.close()

@@ -8,6 +8,7 @@ collectives, trains, and writes this process's copy of the state to DIR/process_
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import jax
@@ -83,6 +84,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    if os.environ.get("JAXGAN_TEST_CACHE"):  # the test suite's compilation cache (see conftest.py)
+        jax.config.update("jax_compilation_cache_dir", os.environ["JAXGAN_TEST_CACHE"])
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
     jax.distributed.initialize(f"localhost:{args.port}", args.num_processes, args.process_id)
     copies = local_copies(train(args.model))
     for path, values in copies.items():  # replicas inside one process agree too

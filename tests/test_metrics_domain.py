@@ -161,7 +161,7 @@ def test_evaluate_tool_rejects_wrong_range_and_mixed_sizes(trained, tmp_path):
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(folder / "b.png")
     with pytest.raises(ValueError, match="--image-size"):
         evaluate.main(["--images", str(folder), *common])
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(FileNotFoundError, match="pass a run's workdir"):
         evaluate.main(["--checkpoint", str(tmp_path / "ckpt"), *common])
 
 

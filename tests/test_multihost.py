@@ -22,8 +22,8 @@ def free_port() -> int:
 
 def run_processes(tmp_path: Path, num: int = 2, devices_each: int = 2) -> list[dict]:
     """Start `num` worker processes of one job, wait for them, and load each one's state."""
-    env = {**os.environ, "JAX_PLATFORMS": "cpu",
-           "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices_each}"}
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices_each}",
+           "JAXGAN_TEST_CACHE": jax.config.jax_compilation_cache_dir or ""}
     port = free_port()
     procs = [subprocess.Popen([sys.executable, str(WORKER), "--process-id", str(i), "--num-processes", str(num),
                                "--port", str(port), "--out", str(tmp_path)],

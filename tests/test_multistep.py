@@ -6,7 +6,7 @@ import pytest
 from parallel_worker import IMAGE_SHAPE, init_state, tiny_gan
 
 from jaxgan.losses import get_loss
-from jaxgan.multistep import dispatch_sizes, jit_multi_step, make_multi_step, split_metrics
+from jaxgan.multistep import dispatch_batches, dispatch_sizes, jit_multi_step, make_multi_step, split_metrics
 from jaxgan.train_step import jit_train_step, make_train_step
 
 K, N_DISC, BATCH = 4, 2, 8
@@ -49,6 +49,13 @@ def test_dispatch_sizes_cover_the_run_exactly():
     assert list(dispatch_sizes(0, 10, 4)) == [4, 4, 1, 1]
     assert list(dispatch_sizes(3, 11, 4)) == [4, 4]
     assert sum(dispatch_sizes(5, 1000, 7)) == 995
+
+
+def test_dispatch_batches_stack_consecutive_steps():
+    steps = iter([{"x": np.full((N_DISC, 3), i)} for i in range(7)])
+    groups = list(dispatch_batches(steps, dispatch_sizes(0, 7, 3)))
+    assert [g["x"].shape for g in groups] == [(3, N_DISC, 3), (3, N_DISC, 3), (1, N_DISC, 3)]
+    np.testing.assert_array_equal(np.concatenate([g["x"][:, 0, 0] for g in groups]), np.arange(7))
 
 
 def test_bad_k_or_batch_axis_is_a_clear_error():

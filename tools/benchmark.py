@@ -53,7 +53,7 @@ class Sizes:
     z_dim: int = 100
 
 
-FULL, QUICK = Sizes(), Sizes((8, 8, 1), (16, 16), 16, 8, 16)
+FULL, QUICK = Sizes(), Sizes((8, 8, 1), (16, 16), 8, 8, 8)
 
 
 def emit(row: dict) -> None:
@@ -86,10 +86,12 @@ def with_fast_layers(gan: GAN, fast: bool) -> GAN:
 
 def cpu_flops(step: Callable, state, batch) -> float | None:
     """FLOPs of `step` from XLA's cost analysis of it compiled for the CPU (None if unavailable)."""
-    cpu = jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
-    spec = lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=cpu)
     try:
-        compiled = jax.jit(step).lower(jax.tree.map(spec, state), jax.tree.map(spec, batch)).compile()
+        device = jax.devices("cpu")[0]
+        cpu = jax.sharding.SingleDeviceSharding(device)
+        spec = lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=cpu)
+        with jax.default_device(device):  # constants made while tracing live on the CPU too
+            compiled = jax.jit(step).lower(jax.tree.map(spec, state), jax.tree.map(spec, batch)).compile()
         cost = compiled.cost_analysis()
     except Exception as error:  # noqa: BLE001 - the count is optional; say why it is missing
         print(f"cost analysis failed: {error!r}", file=sys.stderr)

@@ -96,8 +96,10 @@ class _Prefetcher:
                     return _END
 
     def close(self) -> None:
-        """Stop the producer thread (it exits after its current batch)."""
+        """Stop the producer thread and wait for it to finish its current batch."""
         self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
 
     def __del__(self) -> None:
         self.close()
