@@ -19,6 +19,7 @@ from jaxgan.models import build_models, is_conditional
 from jaxgan.models.conditional import with_auxiliary_classifier
 from jaxgan.optim import build_optimizer
 from jaxgan.regularizers import GradientPenalty, InstanceNoise, one_sided_label_smoothing, r1_penalty, r2_penalty
+from jaxgan.sharding import bn_groups
 from jaxgan.state import GAN
 from jaxgan.train_step import DPenalty, InputTransform, make_train_step
 
@@ -57,7 +58,8 @@ def ema_decay(config: ml_collections.ConfigDict) -> float:
 def build_gan(config: ml_collections.ConfigDict, example_shape: Sequence[int],
               num_classes: int | None = None) -> GAN:
     """G, D and their optimizers for examples of `example_shape` with `num_classes` labels (None: unlabelled)."""
-    g, d = build_models(config.model, example_shape, num_classes)
+    devices = config.train.num_devices or jax.device_count()  # the trainer's mesh size
+    g, d = build_models(config.model, example_shape, num_classes, bn_groups(config.parallel.sync_batch_norm, devices))
     steps = config.train.num_steps
     d_optim = lazy_regularization_optimizer(config.optim.d, lazy_regularization_ratio(config))
     return GAN(

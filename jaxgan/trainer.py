@@ -35,6 +35,7 @@ from jaxgan.config import validate
 from jaxgan.data import build_dataset, prefetch_to_device, stack_batches
 from jaxgan.factory import build_gan, build_train_step, ema_decay
 from jaxgan.images import sample_picture, save_png
+from jaxgan.multistep import K_AXIS_EXAMPLE_AXIS, dispatch_batches, dispatch_sizes, jit_multi_step
 from jaxgan.sharding import batch_sharding, check_divisible, data_mesh, jit_data_parallel, replicated
 from jaxgan.state import GAN, GANState, create_state
 from jaxgan.train_step import sample_latents
@@ -124,13 +125,37 @@ class StepRunner:
         return state, Dispatch(step + 1, self.steps_per_call, metrics)
 
 
-def make_step_runner(config: ml_collections.ConfigDict, gan: GAN, mesh, dataset, start_batch: int) -> StepRunner:
-    """One data-parallel train step per call, fed from data position `start_batch`."""
-    if config.train.steps_per_dispatch != 1:
-        raise ValueError(f"train.steps_per_dispatch={config.train.steps_per_dispatch} is not wired into the trainer "
-                         "yet (jaxgan.multistep has the K-step scan); use 1.")
-    step_fn = jit_data_parallel(build_train_step(config, gan, dataset.example_shape), mesh)
-    return StepRunner(step_fn, train_batches(dataset, config, start_batch, batch_sharding(mesh)))
+def make_step_runner(config: ml_collections.ConfigDict, gan: GAN, mesh, dataset, start_batch: int,
+                     start_step: int = 0) -> StepRunner | MultiStepRunner:
+    """Data-parallel train steps fed from data position `start_batch`: one per call, or K = train.steps_per_dispatch
+    per call (a `lax.scan`), with single steps for a remainder shorter than K before train.num_steps."""
+    step_fn = build_train_step(config, gan, dataset.example_shape)
+    k = config.train.steps_per_dispatch
+    if k == 1:
+        return StepRunner(jit_data_parallel(step_fn, mesh), train_batches(dataset, config, start_batch,
+                                                                          batch_sharding(mesh)))
+    host = dataset.batches(config.train.batch_size, start_batch=start_batch,
+                           process_index=jax.process_index(), process_count=jax.process_count())
+    sizes = dispatch_sizes(start_step, config.train.num_steps, k)
+    batches = prefetch_to_device(dispatch_batches(stack_batches(host, config.n_disc), sizes), size=2,
+                                 sharding=batch_sharding(mesh, K_AXIS_EXAMPLE_AXIS))
+    return MultiStepRunner({n: jit_multi_step(step_fn, n, mesh) for n in {k, 1}}, batches)
+
+
+@dataclasses.dataclass
+class MultiStepRunner:
+    """Each call runs one dispatch of K stacked steps (`jaxgan.multistep`); metrics come back stacked (K, ...)."""
+
+    fns: dict[int, Callable[[GANState, dict], tuple[GANState, dict]]]  # dispatch size -> jitted K-step function
+    batches: Iterator[dict]
+
+    def __call__(self, state: GANState, step: int) -> tuple[GANState, Dispatch]:
+        batch = next(self.batches)
+        size = jax.tree.leaves(batch)[0].shape[0]
+        state, metrics = self.fns[size](state, batch)
+        if size == 1:  # one step: plain scalars, as StepRunner gives
+            metrics = jax.tree.map(lambda v: v[0], metrics)
+        return state, Dispatch(step + 1, size, metrics)
 
 
 def host_rows(pending: list[Dispatch]) -> list[tuple[int, dict[str, float]]]:
@@ -407,7 +432,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
         if is_main:
             write_config(workdir, config)
             trim_metrics(workdir, start)
-        runner = make_step_runner(config, gan, mesh, dataset, start_batch)
+        runner = make_step_runner(config, gan, mesh, dataset, start_batch, start)
         writer = MetricWriter(workdir, enabled=is_main)
         progress = Progress(config.train.num_steps, start, enabled=is_main and config.train.progress)
         metrics = MetricLog(writer, progress, config.train.batch_size * config.n_disc)

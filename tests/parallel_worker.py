@@ -27,7 +27,6 @@ from jaxgan.train_step import make_train_step
 
 IMAGE_SHAPE = (16, 16, 1)
 GLOBAL_BATCH = 16
-N_DISC = 2
 
 
 def tiny_gan(model: str, *, dtype=np.float32, bn_groups: int = 1, fast: bool = True) -> GAN:
@@ -54,15 +53,15 @@ def digits_dataset():
     return build_dataset(cfg, seed=0)
 
 
-def train(model: str, *, k: int = 2, dispatches: int = 2, devices=None, bn_groups: int = 1) -> GANState:
-    """`dispatches` calls of K steps (n_disc=2) on the digits, data-parallel over `devices` (default: all)."""
-    gan = tiny_gan(model, bn_groups=bn_groups)
+def train(model: str, *, k: int = 2, dispatches: int = 2, n_disc: int = 1, devices=None) -> GANState:
+    """`dispatches` calls of K steps on the digits, data-parallel over `devices` (default: all)."""
+    gan = tiny_gan(model)
     mesh = data_mesh(devices)
-    step = jit_multi_step(make_train_step(gan, get_loss("non_saturating"), n_disc=N_DISC), k, mesh)
+    step = jit_multi_step(make_train_step(gan, get_loss("non_saturating"), n_disc=n_disc), k, mesh)
     state = jax.device_put(init_state(gan), replicated(mesh))
     host = digits_dataset().batches(GLOBAL_BATCH, process_index=jax.process_index(),
                                     process_count=jax.process_count())
-    batches = prefetch_to_device(stack_batches(stack_batches(host, N_DISC), k), 2, batch_sharding(mesh, 2))
+    batches = prefetch_to_device(stack_batches(stack_batches(host, n_disc), k), 2, batch_sharding(mesh, 2))
     for _ in range(dispatches):
         state, _ = step(state, next(batches))
     return state

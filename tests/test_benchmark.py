@@ -17,14 +17,15 @@ JAXGAN_FIELDS = {"model", "batch", "dtype", "k", "devices", "fast_image_layers",
 
 
 def test_quick_run_reports_jaxgan_torch_ratio_and_input_rows(capsys):
-    returned = benchmark.main(["--quick", "--ks", "1,2", "--dtypes", "bfloat16", "--torch-variants", "eager_fp32"])
+    returned = benchmark.main(["--quick", "--models", "dcgan", "--ks", "1,2", "--dtypes", "bfloat16",
+                               "--torch-variants", "eager_fp32"])
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["kind"] for r in printed] == [r["kind"] for r in returned]
     rows = {}
     for row in printed:
         rows.setdefault(row["kind"], []).append(row)
     assert rows["env"][0]["backend"] == "cpu"
-    assert {(r["model"], r["k"]) for r in rows["jaxgan"]} == {("mlp", 1), ("mlp", 2), ("dcgan", 1), ("dcgan", 2)}
+    assert [(r["model"], r["dtype"], r["k"]) for r in rows["jaxgan"]] == [("dcgan", "bfloat16", k) for k in (1, 2)]
     for r in rows["jaxgan"]:
         assert r.keys() >= JAXGAN_FIELDS and r["finite"]
         assert r["images_per_s"] > 0 and r["flops_per_step"] > 0
@@ -32,9 +33,7 @@ def test_quick_run_reports_jaxgan_torch_ratio_and_input_rows(capsys):
         assert r["ms_per_step"] * r["images_per_s"] / 1e3 == pytest.approx(r["batch"], rel=1e-2)
         assert r["tflops_per_s"] == pytest.approx(r["flops_per_step"] * r["images_per_s"] / r["batch"] / 1e12,
                                                   rel=1e-2, abs=1e-4)
-    # One FLOP count per (model, batch, dtype), whatever K is; DCGAN costs more than the MLP.
-    flops = {r["model"]: r["flops_per_step"] for r in rows["jaxgan"]}
-    assert flops["dcgan"] > flops["mlp"]
+    assert len({r["flops_per_step"] for r in rows["jaxgan"]}) == 1  # one count per (model, batch, dtype), any K
     (torch_row,) = rows["torch"]
     assert torch_row["variant"] == "eager_fp32" and torch_row["status"] == "ok" and torch_row["images_per_s"] > 0
     (ratio,) = rows["ratio"]

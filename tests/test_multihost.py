@@ -44,7 +44,7 @@ def test_two_processes_end_identical_and_equal_to_one_process(tmp_path):
     assert first.keys() == second.keys()
     for path in first:
         np.testing.assert_array_equal(first[path], second[path], err_msg=path)
-    # The same 4 steps (2 dispatches of K=2, n_disc=2, DCGAN with BatchNorm) in this one process, on one device.
+    # The same 4 steps (2 dispatches of K=2, DCGAN with BatchNorm) in this one process, on one device.
     single = {path: v[0] for path, v in local_copies(train("dcgan", devices=jax.devices()[:1])).items()}
     assert single.keys() == first.keys()
     assert int(single[".step"]) == int(first[".step"]) == 4

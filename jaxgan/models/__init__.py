@@ -70,7 +70,7 @@ def _square_image(example_shape: Sequence[int], name: str) -> tuple[int, int]:
 
 
 def build_models(cfg: ml_collections.ConfigDict, example_shape: Sequence[int],
-                 num_classes: int | None = None) -> tuple[nn.Module, nn.Module]:
+                 num_classes: int | None = None, bn_groups: int = 1) -> tuple[nn.Module, nn.Module]:
     """Return (G, D) for `cfg` (the config's `model` block), examples of `example_shape` and `num_classes` labels."""
     dtype = compute_dtype(cfg.compute_dtype)
     check_toolbox_options(cfg, num_classes)
@@ -84,8 +84,9 @@ def build_models(cfg: ml_collections.ConfigDict, example_shape: Sequence[int],
     elif cfg.name == "dcgan":
         res, channels = _square_image(example_shape, "DCGAN")
         num_upsamplings(res)  # fail now, with the resolution in the message, not at the first apply
-        g = DCGANGenerator(res, channels, cfg.ngf, cfg.output_activation, dtype=dtype)
-        d = DCGANDiscriminator(res, cfg.ndf, dtype=dtype)
+        fast = dict(fast_image_layers=cfg.fast_image_layers, bn_groups=bn_groups)
+        g = DCGANGenerator(res, channels, cfg.ngf, cfg.output_activation, dtype=dtype, **fast)
+        d = DCGANDiscriminator(res, cfg.ndf, dtype=dtype, **fast)
     elif cfg.name == "resnet":
         res, channels = _square_image(example_shape, "The ResNet GAN")
         check_generator_widths(res, cfg.g_widths)
