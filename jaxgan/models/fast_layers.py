@@ -75,42 +75,35 @@ def d2s_conv_transpose(x: jax.Array, kernel: jax.Array) -> jax.Array:
     return depth_to_space(y)[:, 1:-1, 1:-1]
 
 
-class SpaceToDepthConv(nn.Module):
+class _Rewritten4x4Layer(nn.Module):
+    """A 4x4 stride-2 layer with `nn.Conv`'s `kernel`/`bias` params, computed by the subclass's `_op`."""
+
+    features: int
+    use_bias: bool = False
+    dtype: jnp.dtype | None = None
+    param_dtype: jnp.dtype = jnp.float32
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features), self.param_dtype)
+        dtype = self.dtype or x.dtype
+        y = type(self)._op(x.astype(dtype), kernel.astype(dtype))
+        if self.use_bias:
+            y = y + self.param("bias", nn.initializers.zeros, (self.features,), self.param_dtype).astype(dtype)
+        return y
+
+
+class SpaceToDepthConv(_Rewritten4x4Layer):
     """Drop-in for `nn.Conv(features, (4, 4), (2, 2), padding=1)`: the same `kernel` param, the same values."""
 
-    features: int
-    use_bias: bool = False
-    dtype: jnp.dtype | None = None
-    param_dtype: jnp.dtype = jnp.float32
-    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features), self.param_dtype)
-        dtype = self.dtype or x.dtype
-        y = s2d_conv(x.astype(dtype), kernel.astype(dtype))
-        if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros, (self.features,), self.param_dtype).astype(dtype)
-        return y
+    _op = staticmethod(s2d_conv)
 
 
-class DepthToSpaceConvTranspose(nn.Module):
+class DepthToSpaceConvTranspose(_Rewritten4x4Layer):
     """Drop-in for `layers.ConvTranspose(features)` (4x4, stride 2, padding 1): the same params and values."""
 
-    features: int
-    use_bias: bool = False
-    dtype: jnp.dtype | None = None
-    param_dtype: jnp.dtype = jnp.float32
-    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features), self.param_dtype)
-        dtype = self.dtype or x.dtype
-        y = d2s_conv_transpose(x.astype(dtype), kernel.astype(dtype))
-        if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros, (self.features,), self.param_dtype).astype(dtype)
-        return y
+    _op = staticmethod(d2s_conv_transpose)
 
 
 def _group_stats(x: jax.Array, groups: int) -> tuple[jax.Array, jax.Array]:
