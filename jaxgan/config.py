@@ -15,6 +15,8 @@ from jaxgan.models import COMPUTE_DTYPES, MODELS
 from jaxgan.models.conditional import D_HEADS, G_CONDITIONING
 from jaxgan.models.outputs import OUTPUT_ACTIVATIONS
 from jaxgan.optim import OPTIMIZERS, SCHEDULES
+from jaxgan.training_eval import default_config as eval_default_config
+from jaxgan.training_eval import validate as validate_eval
 
 
 def optimizer_config(lr: float = 2e-4, name: str = "adam", b1: float = 0.5, b2: float = 0.999
@@ -94,11 +96,12 @@ def base_config() -> ml_collections.ConfigDict:
         progress=True,      # show a progress bar
         steps_per_dispatch=1,  # K train steps per compiled call (lax.scan); K > 1 keeps small models off dispatch
         num_devices=0,      # devices of the data-parallel mesh: the first N of jax.devices() (0 = all)
-        eval_every=0,       # run the trainer's eval_fn every N steps and save a checkpoint there (0 = never)
+        eval_every=0,       # compute eval.metrics every N steps, log them and save a checkpoint there (0 = never)
         best_metric="",     # also keep the best checkpoint by this eval metric, e.g. "eval/fid" ("" = off)
         best_mode="min",    # min | max: which value of best_metric is best
         async_checkpoint=True,  # write checkpoints in the background while training goes on
     ))
+    c.eval = eval_default_config()  # in-training metrics, every train.eval_every steps (jaxgan/training_eval.py)
     c.parallel = ml_collections.ConfigDict(dict(
         sync_batch_norm=True,  # BatchNorm statistics over the global batch; False: per device (ghost batch norm)
     ))
@@ -134,6 +137,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ValueError(f"ema.decay must be in [0, 1), got {config.ema.decay}.")
     _validate_toolbox(config)
     _validate_checkpointing(config.train)
+    validate_eval(config)
 
 
 def _validate_toolbox(config: ml_collections.ConfigDict) -> None:

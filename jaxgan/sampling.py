@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.images import image_grid, sample_picture, save_png
-from jaxgan.state import GAN
+from jaxgan.state import GAN, GANState
 from jaxgan.train_step import sample_latents
 
 INTERPOLATIONS = ("lerp", "slerp")
@@ -73,14 +73,18 @@ def class_labels(num_classes: int, per_class: int) -> jax.Array:
     return jnp.repeat(jnp.arange(num_classes, dtype=jnp.int32), per_class)
 
 
-def make_generate(gan: GAN, g_variables: dict, batch_size: int = 256) -> Callable[..., np.ndarray]:
-    """`generate(z, labels=None) -> np.ndarray`: G in inference mode, jitted, in fixed-size batches (padded)."""
+def generator_variables(state: GANState) -> dict:
+    """G's variables for sampling: the EMA params when the state has them, with G's BatchNorm running stats."""
+    params = state.g.params if state.g_ema_params is None else state.g_ema_params
+    return {"params": params, **state.g.collections}
 
-    @jax.jit
-    def forward(z: jax.Array, labels: jax.Array | None) -> jax.Array:
-        return gan.generate(g_variables, z, labels)
 
-    def generate(z: jax.Array, labels: jax.Array | None = None) -> np.ndarray:
+def make_batched_generate(gan: GAN, batch_size: int = 256) -> Callable[..., jax.Array]:
+    """`generate(g_variables, z, labels=None) -> samples` on the device: G in inference mode, jitted once, in
+    fixed-size batches (the last one padded), so a G of any size compiles one program whatever n is."""
+    forward = jax.jit(gan.generate)
+
+    def generate(g_variables: dict, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
         if gan.num_classes is not None and labels is None:
             raise ValueError(f"This G is class-conditional ({gan.num_classes} classes): pass labels.")
         n = z.shape[0]
@@ -89,10 +93,16 @@ def make_generate(gan: GAN, g_variables: dict, batch_size: int = 256) -> Callabl
         for start in range(0, n, size):
             zb = _pad(z[start:start + size], size)
             lb = None if labels is None else _pad(jnp.asarray(labels[start:start + size], jnp.int32), size)
-            out.append(np.asarray(forward(zb, lb))[: min(size, n - start)])
-        return np.concatenate(out)
+            out.append(forward(g_variables, zb, lb)[: min(size, n - start)])
+        return out[0] if len(out) == 1 else jnp.concatenate(out)
 
     return generate
+
+
+def make_generate(gan: GAN, g_variables: dict, batch_size: int = 256) -> Callable[..., np.ndarray]:
+    """`generate(z, labels=None) -> np.ndarray`: G in inference mode, jitted, in fixed-size batches (padded)."""
+    generate = make_batched_generate(gan, batch_size)
+    return lambda z, labels=None: np.asarray(generate(g_variables, z, labels))
 
 
 def _pad(x: jax.Array, size: int) -> jax.Array:
@@ -100,19 +110,16 @@ def _pad(x: jax.Array, size: int) -> jax.Array:
     return x if x.shape[0] == size else jnp.concatenate([x, jnp.zeros((size - x.shape[0], *x.shape[1:]), x.dtype)])
 
 
+def random_inputs(gan: GAN, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array | None]:
+    """(z, labels) of n evaluation samples: z per example index, uniform random labels for a conditional G."""
+    z_key, label_key = jax.random.split(key)
+    return sample_latents(z_key, n, gan.z_dim), _labels_for(gan, label_key, n)
+
+
 def make_sample_fn(gan: GAN, g_variables: dict, batch_size: int = 256) -> Callable[[jax.Array, int], np.ndarray]:
     """`sample_fn(key, n) -> (n, ...)` samples in [-1, 1] (for evaluation); conditional G gets uniform random labels."""
-    generate = make_generate(gan, g_variables, batch_size)
-
-    def sample_fn(key: jax.Array, n: int) -> np.ndarray:
-        z_key, label_key = jax.random.split(key)
-        z = sample_latents(z_key, n, gan.z_dim)
-        labels = None
-        if gan.num_classes is not None:
-            labels = jax.random.randint(label_key, (n,), 0, gan.num_classes, jnp.int32)
-        return generate(z, labels)
-
-    return sample_fn
+    generate = make_batched_generate(gan, batch_size)
+    return lambda key, n: np.asarray(generate(g_variables, *random_inputs(gan, key, n)))
 
 
 def _picture(samples: np.ndarray, cols: int | None = None) -> np.ndarray:

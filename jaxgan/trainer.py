@@ -36,9 +36,11 @@ from jaxgan.data import build_dataset, prefetch_to_device, stack_batches
 from jaxgan.factory import build_gan, build_train_step, ema_decay
 from jaxgan.images import sample_picture, save_png
 from jaxgan.multistep import K_AXIS_EXAMPLE_AXIS, dispatch_batches, dispatch_sizes, jit_multi_step
+from jaxgan.sampling import generator_variables
 from jaxgan.sharding import batch_sharding, check_divisible, data_mesh, jit_data_parallel, replicated
 from jaxgan.state import GAN, GANState, create_state
 from jaxgan.train_step import sample_latents
+from jaxgan.training_eval import build_eval_fn
 from jaxgan.writers import MetricWriter, Progress
 
 log = logging.getLogger(__name__)
@@ -243,8 +245,7 @@ def make_sampler(gan: GAN):
 
     @jax.jit
     def sample(state: GANState, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
-        params = state.g.params if state.g_ema_params is None else state.g_ema_params
-        return gan.generate({"params": params, **state.g.collections}, z, labels)
+        return gan.generate(generator_variables(state), z, labels)
 
     return sample
 
@@ -412,15 +413,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
                        eval_fn: EvalFn | None = None) -> GANState:
     """Train the GAN that `config` describes in `workdir`, resuming from its checkpoints; returns the final state.
 
-    Writes config.json, metrics.jsonl, TensorBoard events, samples/*.png and checkpoints/. `eval_fn(state, step)`
-    runs every `train.eval_every` steps (see EvalFn).
+    Writes config.json, metrics.jsonl, TensorBoard events, samples/*.png and checkpoints/. Every `train.eval_every`
+    steps it runs `eval_fn(state, step)` (see EvalFn), by default the config's `eval` block (jaxgan.training_eval).
     """
     validate(config)
     workdir = Path(workdir)
-    if config.train.eval_every and eval_fn is None:
-        log.warning("train.eval_every=%d but no eval_fn was given: nothing is evaluated.", config.train.eval_every)
     dataset = build_dataset(config.data, seed=config.seed)
     gan = build_gan(config, dataset.example_shape, dataset.num_classes)
+    if eval_fn is None:
+        eval_fn = build_eval_fn(config, gan, dataset)  # before any step: bad eval settings stop the run here
     mesh = data_mesh(select_devices(config.train.num_devices))
     check_divisible(config.train.batch_size, mesh)
     ckpt = open_checkpointer(workdir, config)

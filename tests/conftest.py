@@ -15,3 +15,38 @@ jax.config.update("jax_platforms", "cpu")
 # Reuse compiled XLA programs across tests and test subprocesses: most of the suite's time is compilation.
 jax.config.update("jax_compilation_cache_dir", os.environ.get("JAXGAN_TEST_CACHE", "/tmp/jaxgan-jax-cache"))
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+
+import importlib.util  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _import_file(path: Path):
+    """Import a .py file that is not in a package (tools/, experiments/configs/) as a module."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_tool(name: str):
+    """tools/<name>.py as a module."""
+    return _import_file(ROOT / "tools" / f"{name}.py")
+
+
+def load_experiment_config(name: str):
+    """experiments/configs/<name>.py as a module (its get_config() builds the config)."""
+    return _import_file(ROOT / "experiments" / "configs" / f"{name}.py")
+
+
+@pytest.fixture(scope="session")
+def digit_classifier(tmp_path_factory):
+    """(classifier path, held-out accuracy) from a short run of tools/train_classifier.py, shared by the suite."""
+    path = tmp_path_factory.mktemp("classifier") / "digits.npz"
+    result = load_tool("train_classifier").main(
+        ["--out", str(path), "--steps", "100", "--batch-size", "32", "--learning-rate", "3e-3",
+         "--widths", "16,32", "--feature-dim", "64"])
+    return path, result["accuracy"]

@@ -1,12 +1,11 @@
 """The paper configs: each cites its paper and command, builds at its own size and trains 3 steps on the digits."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
+from conftest import load_experiment_config
 
 from jaxgan.config import validate
 from jaxgan.data import build_dataset, stack_batches
@@ -15,16 +14,8 @@ from jaxgan.state import create_state
 from jaxgan.train_step import jit_train_step
 from jaxgan.trainer import train_and_evaluate
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "experiments" / "configs"
 PAPER_CONFIGS = ["dcgan_radford2015", "wgan_gp_gulrajani2017", "sngan_miyato2018", "projection_cgan_miyato2018",
                  "ttur_heusel2017", "r1_ema_mescheder2018"]
-
-
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(name, CONFIG_DIR / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def tiny(config):
@@ -45,7 +36,7 @@ def tiny(config):
 
 @pytest.mark.parametrize("name", PAPER_CONFIGS)
 def test_config_cites_its_paper_and_builds_on_the_digits(name):
-    module = load(name)
+    module = load_experiment_config(name)
     doc = module.__doc__
     assert f"--config experiments/configs/{name}.py" in doc  # the exact command
     for source in ("tfds_name=mnist", "tfds_name=cifar10", "data.name=folder"):  # the switches to other data
@@ -59,18 +50,18 @@ def test_config_cites_its_paper_and_builds_on_the_digits(name):
 
 
 def test_configs_carry_the_papers_hyper_parameters():
-    wgan, sngan, proj = (load(n).get_config() for n in PAPER_CONFIGS[1:4])
+    wgan, sngan, proj = (load_experiment_config(n).get_config() for n in PAPER_CONFIGS[1:4])
     assert (wgan.reg.gp_weight, wgan.n_disc, wgan.optim.d.lr, wgan.optim.d.b1, wgan.optim.d.b2) == (10, 5, 1e-4, 0, 0.9)
     assert (sngan.loss, sngan.n_disc, sngan.model.spectral_norm) == ("hinge", 5, True)
     assert (proj.model.g_cond, proj.model.d_cond) == ("cbn", "projection")
-    ttur, r1 = load("ttur_heusel2017").get_config(), load("r1_ema_mescheder2018").get_config()
+    ttur, r1 = (load_experiment_config(n).get_config() for n in ("ttur_heusel2017", "r1_ema_mescheder2018"))
     assert ttur.optim.d.lr > ttur.optim.g.lr
     assert (r1.reg.r1_gamma, ema_decay(r1), r1.optim.d.name) == (10, 0.999, "rmsprop")
 
 
 @pytest.mark.parametrize("name", [n for n in PAPER_CONFIGS if n != "projection_cgan_miyato2018"])
 def test_config_runs_three_steps_on_the_digits(name):
-    config = tiny(load(name).get_config())
+    config = tiny(load_experiment_config(name).get_config())
     dataset = build_dataset(config.data, seed=0)
     gan = build_gan(config, dataset.example_shape, dataset.num_classes)
     state = create_state(gan, dataset.example_shape, seed=0, ema=ema_decay(config) > 0)
@@ -83,7 +74,7 @@ def test_config_runs_three_steps_on_the_digits(name):
 
 
 def test_conditional_config_trains_through_the_trainer_with_labels_from_the_pipeline(tmp_path):
-    config = tiny(load("projection_cgan_miyato2018").get_config())
+    config = tiny(load_experiment_config("projection_cgan_miyato2018").get_config())
     config.train.num_steps, config.train.num_samples, config.train.progress = 3, 16, False
     state = train_and_evaluate(config, tmp_path)
     assert int(state.step) == 3

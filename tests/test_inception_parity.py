@@ -4,7 +4,6 @@ Needs torch, torchvision and pytorch-fid (skipped where they are absent). Nothin
 pytorch-fid's `fid_inception_v3()` is rebuilt here from its own block classes with random weights.
 """
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +34,8 @@ def _import_pytorch_fid():
 
 pfi = _import_pytorch_fid()
 
+from conftest import load_tool  # noqa: E402
+
 from jaxgan.metrics import inception, inception_convert  # noqa: E402
 from jaxgan.metrics.extractors import InceptionExtractor  # noqa: E402
 
@@ -42,12 +43,6 @@ FID_INCEPTION_PARAMS = 23_850_960  # see tests/test_inception.py for how it was 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _tool(name):
-    """Import tools/<name>.py as a module."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _randomise(net, seed):
@@ -96,7 +91,7 @@ def converted(torch_net, tmp_path_factory):
     folder = tmp_path_factory.mktemp("fid_weights")
     pth, npz = folder / "random_fid_inception.pth", folder / "random_fid_inception.npz"
     torch.save(torch_net.state_dict(), pth)
-    _tool("convert_inception").main([str(pth), str(npz)])
+    load_tool("convert_inception").main([str(pth), str(npz)])
     return pth, npz
 
 
@@ -124,7 +119,7 @@ def test_parameter_count_equals_pytorch_fid(torch_net):
 
 def test_converter_round_trips_through_pth(torch_net, converted, tmp_path):
     back = tmp_path / "back.pth"
-    _tool("convert_inception").main([str(converted[1]), str(back)])
+    load_tool("convert_inception").main([str(converted[1]), str(back)])
     original, restored = torch_net.state_dict(), torch.load(back, weights_only=True)
     assert restored.keys() == original.keys()
     for name, tensor in original.items():

@@ -10,8 +10,8 @@ modes; without the EMA and the decay about 30% of the samples sit on bridges bet
 import jax
 import numpy as np
 import pytest
+from conftest import load_experiment_config
 
-from jaxgan.config import base_config
 from jaxgan.data import build_dataset, stack_batches
 from jaxgan.factory import build_gan, build_train_step
 from jaxgan.multistep import jit_multi_step
@@ -23,23 +23,10 @@ HQ_STDS, MIN_COUNT = 3.0, 20  # a mode counts as covered with >= 20 of the 2,000
 
 
 def ring8_config(compute_dtype: str):
-    c = base_config()
-    c.seed = 1
-    c.data.name = "ring8"
-    c.model.z_dim = 2
-    c.model.g_hidden = (128, 128, 128)
-    c.model.d_hidden = (128, 128)
-    c.model.output_activation = "linear"
+    """experiments/configs/mlp_ring8.py (the recipe above) in `compute_dtype`, without the trainer's evaluation."""
+    c = load_experiment_config("mlp_ring8").get_config()
     c.model.compute_dtype = compute_dtype
-    for net in ("g", "d"):
-        c.optim[net].lr = 2e-3
-        c.optim[net].schedule = "linear"
-        c.optim[net].end_factor = 0.1
-    c.reg.instance_noise_std = 1.0
-    c.reg.instance_noise_anneal_steps = 3000
-    c.ema.decay = 0.999
-    c.train.batch_size = 128
-    c.train.num_steps = STEPS
+    assert c.train.num_steps == STEPS and c.train.batch_size == 128
     return c
 
 

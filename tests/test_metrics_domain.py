@@ -1,12 +1,11 @@
 """The digit classifier's domain metrics, the evaluator and tools/evaluate.py, end to end."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
+from conftest import load_tool
 from PIL import Image
 
 from jaxgan.metrics.classifier import DigitsExtractor, load_digits_images, split_digits
@@ -20,16 +19,6 @@ from jaxgan.metrics.inception_score import inception_score
 from jaxgan.metrics.kid import kernel_inception_distance
 from jaxgan.metrics.precision_recall import precision_recall
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _tool(name):
-    """Import tools/<name>.py as a module."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
 def digits():
@@ -38,18 +27,8 @@ def digits():
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """(classifier path, held-out accuracy) from a short run of tools/train_classifier.py."""
-    path = tmp_path_factory.mktemp("classifier") / "digits.npz"
-    result = _tool("train_classifier").main(
-        ["--out", str(path), "--steps", "100", "--batch-size", "32", "--learning-rate", "3e-3",
-         "--widths", "16,32", "--feature-dim", "64"])
-    return path, result["accuracy"]
-
-
-@pytest.fixture(scope="module")
-def extractor(trained):
-    return DigitsExtractor.from_file(trained[0])
+def extractor(digit_classifier):
+    return DigitsExtractor.from_file(digit_classifier[0])
 
 
 def _features(extractor, images):
@@ -57,8 +36,8 @@ def _features(extractor, images):
     return np.asarray(pool), np.asarray(logits)
 
 
-def test_classifier_is_accurate_on_held_out_digits(trained):
-    assert trained[1] > 0.9
+def test_classifier_is_accurate_on_held_out_digits(digit_classifier):
+    assert digit_classifier[1] > 0.9
 
 
 def test_domain_fid_ranks_real_below_noisy_below_noise(extractor, digits):
@@ -127,19 +106,20 @@ def test_evaluate_mixture_samples_counts_modes():
     assert got["mode_kl"] == pytest.approx(np.log(2), abs=0.02) and got["num_samples"] == 200
 
 
-def test_evaluate_tool_on_npz_and_folder(trained, digits, tmp_path):
+def test_evaluate_tool_on_npz_and_folder(digit_classifier, digits, tmp_path):
     held_out = digits[1][0][:200]
     np.savez(tmp_path / "samples.npz", images=held_out)
     folder = tmp_path / "pngs"
     folder.mkdir()
     for i, image in enumerate(np.rint((held_out[..., 0] + 1) * 127.5).astype(np.uint8)):
         Image.fromarray(image).save(folder / f"{i:04d}.png")
-    evaluate = _tool("evaluate")
+    evaluate = load_tool("evaluate")
     common = ["--ref-dataset", "digits", "--cache-dir", str(tmp_path / "cache"),
-              "--extractor", "digits", "--classifier", str(trained[0]), "--batch-size", "64"]
+              "--extractor", "digits", "--classifier", str(digit_classifier[0]), "--batch-size", "64"]
     from_npz = evaluate.main(["--npz", str(tmp_path / "samples.npz"), "--out",
                               str(tmp_path / "out.json"), *common])
-    assert (tmp_path / "cache" / "digits_all_28px_digits.npz").is_file()
+    cached = [p.name for p in (tmp_path / "cache").iterdir()]  # keyed by the classifier's weights too
+    assert len(cached) == 1 and cached[0].startswith("digits_all_28px_digits-"), cached
     from_pngs = evaluate.main(["--images", str(folder), *common])  # reuses the cached reference
     assert json.loads((tmp_path / "out.json").read_text()) == from_npz
     assert {"fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision", "recall",
@@ -148,10 +128,10 @@ def test_evaluate_tool_on_npz_and_folder(trained, digits, tmp_path):
     assert from_pngs["fid"] == pytest.approx(from_npz["fid"], rel=0.05)  # 8-bit rounding only
 
 
-def test_evaluate_tool_rejects_wrong_range_and_mixed_sizes(trained, tmp_path):
-    evaluate = _tool("evaluate")
+def test_evaluate_tool_rejects_wrong_range_and_mixed_sizes(digit_classifier, tmp_path):
+    evaluate = load_tool("evaluate")
     common = ["--ref-dataset", "digits", "--cache-dir", str(tmp_path),
-              "--extractor", "digits", "--classifier", str(trained[0])]
+              "--extractor", "digits", "--classifier", str(digit_classifier[0])]
     np.savez(tmp_path / "bytes_as_float.npz", x=np.full((4, 28, 28, 1), 200.0))
     with pytest.raises(ValueError, match="--value-range"):
         evaluate.main(["--npz", str(tmp_path / "bytes_as_float.npz"), *common])

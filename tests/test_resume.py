@@ -103,7 +103,7 @@ def test_resuming_another_model_names_the_differing_arrays(mlp_stopped, tmp_path
     config = tiny_config()
     config.model.g_hidden = (32,)
     with pytest.raises(CheckpointMismatchError) as error:
-        train_and_evaluate(config, run)
+        train_and_evaluate(config, run, eval_fn=no_eval)
     assert "g.params.Dense_0.kernel: checkpoint (8, 16) float32, this model (8, 32) float32" in str(error.value)
     assert "d.params" not in str(error.value)  # only what differs is named
 
@@ -126,6 +126,6 @@ def test_a_non_finite_step_stops_the_run_and_keeps_the_last_checkpoint(mlp_stopp
 
 def test_train_num_devices_picks_the_mesh_a_checkpoint_is_restored_onto(mlp_stopped, tmp_path):
     run = copy_run(mlp_stopped[0], tmp_path)  # saved while training on 1 device
-    on8 = train_and_evaluate(tiny_config(num_devices=8, num_steps=N), run)  # restore only: no step left
+    on8 = train_and_evaluate(tiny_config(num_devices=8, num_steps=N), run, eval_fn=no_eval)  # restore only
     assert_trees_equal(on8, mlp_stopped[1])
     assert {leaf.sharding.mesh.size for leaf in jax.tree.leaves(on8)} == {8}

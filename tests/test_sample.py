@@ -1,7 +1,6 @@
 """Sampling: interpolation and truncation against numpy/scipy, batched generation, and tools/sample.py end to end."""
 
 import functools
-import importlib.util
 from pathlib import Path
 
 import flax.linen as nn
@@ -10,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from conftest import load_tool
 from PIL import Image
 from scipy import stats
 
@@ -35,11 +35,6 @@ SHAPE = (8, 8, 1)
 REPO = Path(__file__).resolve().parents[1]
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location("sample_tool", REPO / "tools" / "sample.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def angle(a, b):
@@ -116,7 +111,7 @@ def test_sample_tool_writes_every_output_from_the_ema_and_repeats_with_a_seed(tm
     config, gan, state = mlp_generator(ema_scale=0.5)
     with Checkpointer(tmp_path / "run" / "checkpoints") as ckpt:
         ckpt.save(5, state, run_meta(config, 5, 5, SHAPE, None))
-    tool = load_tool()
+    tool = load_tool("sample")
     args = ["--workdir", str(tmp_path / "run"), "--num", "10", "--grid", "9", "--interp_pairs", "2",
             "--interp_steps", "5", "--truncation", "0.5"]
     for out, seed in (("a", 3), ("b", 3), ("c", 4)):

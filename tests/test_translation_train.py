@@ -4,12 +4,12 @@ Each model trains once per module (a fixture) through `train_and_evaluate`, so t
 its workdir and its checkpoints. Widths are tiny and the learning rate is 10x the papers' to learn in ~150 steps.
 """
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_tool
 from PIL import Image
 
 from jaxgan.images import to_uint8
@@ -54,11 +54,6 @@ def red_minus_blue(images):
     return float(np.mean(images[..., 0] - images[..., 2]))
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location("translate_tool", ROOT / "tools" / "translate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_pix2pix_learns_colour_inversion_on_held_out_images(pix2pix_run):
@@ -117,7 +112,7 @@ def test_translate_tool_writes_both_directions_and_a_grid(cyclegan_run, tmp_path
     config, workdir = cyclegan_run
     inputs = Path(config.data.path) / "testA"
     out = tmp_path / "out"
-    assert load_tool().main(["--workdir", str(workdir), "--input", str(inputs), "--output", str(out),
+    assert load_tool("translate").main(["--workdir", str(workdir), "--input", str(inputs), "--output", str(out),
                              "--grid", str(out / "grid.png")]) == 0
     names = sorted(p.stem for p in inputs.iterdir())
     assert sorted(p.stem for p in (out / "AtoB").iterdir()) == names == sorted(p.stem for p in (out / "BtoA").iterdir())
@@ -130,8 +125,8 @@ def test_translate_tool_writes_both_directions_and_a_grid(cyclegan_run, tmp_path
     assert grid.shape == (len(names) * 17 + 1, 3 * 17 + 1, 3)  # input | A-to-B | B-to-A
     # A single image works too.
     single = tmp_path / "single"
-    load_tool().main(["--workdir", str(workdir), "--input", str(inputs / f"{names[0]}.png"), "--output", str(single),
-                      "--direction", "BtoA"])
+    load_tool("translate").main(["--workdir", str(workdir), "--input", str(inputs / f"{names[0]}.png"),
+                                 "--output", str(single), "--direction", "BtoA"])
     assert [p.name for p in single.iterdir()] == ["BtoA"] and len(list((single / "BtoA").iterdir())) == 1
 
 
@@ -139,7 +134,7 @@ def test_translate_tool_on_pix2pix_translates_a_to_b_only(pix2pix_run, tmp_path)
     config, workdir = pix2pix_run
     image = np.asarray(Image.open(next((Path(config.data.path) / "test").iterdir())))[:, :32]
     Image.fromarray(image).save(tmp_path / "in.png")
-    tool = load_tool()
+    tool = load_tool("translate")
     tool.main(["--workdir", str(workdir), "--input", str(tmp_path / "in.png"), "--output", str(tmp_path / "o")])
     assert [p.name for p in (tmp_path / "o").iterdir()] == ["AtoB"]
     tool.main(["--workdir", str(workdir), "--input", str(tmp_path / "in.png"), "--output", str(tmp_path / "p"),
@@ -152,4 +147,5 @@ def test_translate_tool_on_pix2pix_translates_a_to_b_only(pix2pix_run, tmp_path)
 
 def test_translate_tool_explains_a_workdir_without_a_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="config.json does not exist"):
-        load_tool().main(["--workdir", str(tmp_path), "--input", str(tmp_path), "--output", str(tmp_path / "o")])
+        load_tool("translate").main(["--workdir", str(tmp_path), "--input", str(tmp_path),
+                                     "--output", str(tmp_path / "o")])

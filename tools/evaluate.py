@@ -13,7 +13,7 @@ arrays must lie in [-1, 1] (or name their range with --value-range) and are reje
 Sizes: images of any size are accepted; the extractor resizes them to its input (299x299
 bilinear for Inception, the classifier's size for digits). A folder of mixed sizes needs
 --image-size, to which every image is then resized (PIL bilinear) first.
-`--workdir`/`--checkpoint` evaluate a generator (not wired yet: see load_sampler_from_checkpoint).
+`--workdir`/`--checkpoint` evaluate a generator: --num-samples samples (EMA params when saved).
 
 Reference. `--ref-npz FILE`: statistics saved by jaxgan (or pytorch-fid's mu/sigma, FID only).
 `--ref-dataset digits`: sklearn's digits, statistics cached under --cache-dir.
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,15 +34,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from jaxgan.metrics.classifier import DigitsExtractor, load_digits_images
+from jaxgan.metrics.classifier import load_digits_images
 from jaxgan.metrics.evaluator import (
     METRICS,
     cached_reference_stats,
     evaluate_batches,
     evaluate_samples,
 )
-from jaxgan.metrics.extractors import InceptionExtractor
-from jaxgan.metrics.stats import load_reference_stats
+from jaxgan.metrics.extractors import extractor_id, load_extractor
+from jaxgan.metrics.stats import default_cache_dir, load_reference_stats
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 DEFAULT_NPZ_KEYS = ("samples", "images")  # tools/sample.py writes 'samples'
@@ -134,14 +133,9 @@ def load_npz_images(path: Path, key: str | None, value_range: str) -> np.ndarray
 
 
 def build_extractor(args: argparse.Namespace):
-    """Return the feature extractor the arguments name."""
-    if args.extractor == "inception":
-        if not args.inception_weights:
-            raise SystemExit("--extractor inception needs --inception-weights PATH (.npz).")
-        return InceptionExtractor.from_file(args.inception_weights)
-    if not args.classifier:
-        raise SystemExit("--extractor digits needs --classifier PATH (tools/train_classifier.py).")
-    return DigitsExtractor.from_file(args.classifier)
+    """Return the feature extractor the arguments name (a missing weights path is a clear error)."""
+    return load_extractor(args.extractor, classifier=args.classifier or "",
+                          inception_weights=args.inception_weights or "")
 
 
 def build_reference(args: argparse.Namespace, extractor) -> tuple[Any, str]:
@@ -154,8 +148,10 @@ def build_reference(args: argparse.Namespace, extractor) -> tuple[Any, str]:
         images, _ = load_digits_images(resolution)
         return (images[i : i + args.batch_size] for i in range(0, len(images), args.batch_size))
 
+    weights = args.classifier if args.extractor == "digits" else args.inception_weights
     stats = cached_reference_stats(args.cache_dir, batches, extractor, dataset="digits",
-                                   split="all", resolution=resolution)
+                                   split="all", resolution=resolution,
+                                   extractor_id=extractor_id(extractor.name, weights))
     return stats, f"digits/all/{resolution}px"
 
 
@@ -183,8 +179,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--num-samples", type=int, default=10000, help="for a checkpoint")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
-    default_cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    parser.add_argument("--cache-dir", type=Path, default=default_cache / "jaxgan" / "ref_stats")
+    parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     return parser.parse_args(argv)
 

@@ -116,9 +116,14 @@ def cached_reference_stats(
     split: str,
     resolution: int,
     max_features: int | None = None,
+    extractor_id: str | None = None,
 ) -> ReferenceStats:
-    """Load reference statistics from the cache, or compute them from `make_batches()` and save."""
-    key = cache_key(dataset=dataset, split=split, resolution=resolution, extractor=extractor.name)
+    """Load reference statistics from the cache, or compute them from `make_batches()` and save.
+
+    `extractor_id` (default: the extractor's name) keys the cache; `extractor_id(name, weights)` of
+    `jaxgan.metrics.extractors` names the weights file too, so two classifiers never share a cache entry.
+    """
+    key = cache_key(dataset=dataset, split=split, resolution=resolution, extractor=extractor_id or extractor.name)
     path = reference_stats_path(cache_dir, **key)
     if path.is_file():
         return load_reference_stats(path, expected_key=key)

@@ -8,6 +8,7 @@ lives in `classifier.py`.
 from __future__ import annotations
 
 import functools
+import hashlib
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -15,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.metrics.classifier import DigitsExtractor
 from jaxgan.metrics.inception import FIDInceptionV3, fid_inception_variables, fid_preprocess
 from jaxgan.metrics.inception_convert import flatten_variables, unflatten_variables
 
@@ -98,3 +100,34 @@ class InceptionExtractor:
         to RGB); see `fid_preprocess`.
         """
         return self._apply(self.variables, jnp.asarray(images, jnp.float32))
+
+
+EXTRACTORS = ("digits", "inception")
+
+
+def load_extractor(name: str, *, classifier: str | Path = "", inception_weights: str | Path = "") -> Extractor:
+    """Return the extractor `name` with its weights from the given local file.
+
+    "digits": the domain classifier of tools/train_classifier.py (`classifier`); "inception": the FID
+    Inception converted by tools/convert_inception.py (`inception_weights`).
+    """
+    if name not in EXTRACTORS:
+        raise ValueError(f"unknown extractor {name!r}; choose one of {list(EXTRACTORS)}.")
+    if name == "inception":
+        if not inception_weights:
+            raise ValueError("the inception extractor needs the path of its weights file (.npz); "
+                             + _missing_weights_message(Path("fid_inception.npz")))
+        return InceptionExtractor.from_file(inception_weights)
+    if not classifier:
+        raise ValueError("the digits extractor needs the path of a classifier file (.npz); train one with\n"
+                         "    python tools/train_classifier.py --out classifiers/digits28.npz")
+    return DigitsExtractor.from_file(classifier)
+
+
+def extractor_id(name: str, weights: str | Path) -> str:
+    """`<name>-<short SHA-1 of the weights file>`: the cache key of reference statistics names the exact network."""
+    digest = hashlib.sha1()
+    with Path(weights).open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"{name}-{digest.hexdigest()[:10]}"

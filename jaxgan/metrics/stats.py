@@ -12,6 +12,7 @@ np.cov's default and pytorch-fid's.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,11 @@ def _slug(value: Any) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", str(value)).strip("-") or "none"
 
 
+def default_cache_dir() -> Path:
+    """~/.cache/jaxgan/ref_stats (under $XDG_CACHE_HOME when set): the trainer's and tools/evaluate.py's cache."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "jaxgan" / "ref_stats"
+
+
 def cache_key(*, dataset: str, split: str, resolution: int, extractor: str) -> dict[str, str]:
     """Return the key that identifies a set of reference statistics."""
     return {"dataset": str(dataset), "split": str(split), "resolution": str(int(resolution)),
@@ -115,8 +121,10 @@ def save_reference_stats(path: str | Path, stats: ReferenceStats) -> Path:
     if stats.features is not None:
         arrays["features"] = np.asarray(stats.features, np.float32)
     arrays.update({f"key_{k}": np.asarray(v) for k, v in stats.key.items()})
-    with path.open("wb") as f:
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # atomic: readers never see half a file
+    with partial.open("wb") as f:
         np.savez(f, **arrays)
+    os.replace(partial, path)
     return path
 
 

@@ -1,0 +1,197 @@
+"""The evaluation the trainer runs every `train.eval_every` steps, built from the config's `eval` block.
+
+Each evaluation draws `eval.num_samples` samples from G (its EMA params when present, BatchNorm in inference mode)
+with the same seed every time, so the numbers of two steps differ only because G did. Image data gets the feature
+metrics of `jaxgan.metrics` (fid, kid, is, pr) with a digit classifier or the FID Inception; the 2-D mixtures get
+mode coverage (modes). Results are logged as `eval/<name>` and `train.best_metric` ranks checkpoints by one of them.
+
+Reference statistics come from `eval.reference` (a statistics file, e.g. pytorch-fid's), or are computed once from
+the training data and cached under `eval.cache_dir`, keyed by dataset, split, resolution and the extractor's weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import jax
+import ml_collections
+
+from jaxgan.data.pipeline import Dataset
+from jaxgan.metrics.evaluator import cached_reference_stats, evaluate_mixture_samples, evaluate_samples
+from jaxgan.metrics.extractors import EXTRACTORS, extractor_id, load_extractor
+from jaxgan.metrics.mode_coverage import DEFAULT_MIN_COUNT
+from jaxgan.metrics.stats import ReferenceStats, default_cache_dir, load_reference_stats
+from jaxgan.sampling import generator_variables, make_batched_generate, random_inputs
+from jaxgan.state import GAN, GANState
+
+# What each metric of eval.metrics logs (as eval/<key>).
+RESULT_KEYS = {
+    "fid": ("fid",),
+    "kid": ("kid_mean", "kid_std"),
+    "is": ("is_mean", "is_std"),
+    "pr": ("precision", "recall"),
+    "modes": ("modes_captured", "hq_fraction", "mode_kl"),
+}
+IMAGE_METRICS = ("fid", "kid", "is", "pr")
+HIGHER_IS_BETTER = frozenset({"is_mean", "precision", "recall", "modes_captured", "hq_fraction"})
+LOWER_IS_BETTER = frozenset({"fid", "kid_mean", "mode_kl"})
+PREFIX = "eval/"
+
+
+def default_config() -> ml_collections.ConfigDict:
+    """The `eval` block: what the trainer computes every train.eval_every steps."""
+    return ml_collections.ConfigDict(dict(
+        metrics=(),          # any of fid, kid, is, pr (image data), or modes (ring8 / grid25); () = none
+        num_samples=5000,    # generated samples per evaluation, always from the same seed
+        batch_size=250,      # samples per G / extractor call
+        seed=0,              # seed of the evaluation latents (fixed: steps are compared on the same z)
+        extractor="digits",  # digits (tools/train_classifier.py) | inception (tools/convert_inception.py)
+        classifier="",       # digit classifier .npz, for extractor=digits
+        inception_weights="",  # FID Inception .npz, for extractor=inception
+        reference="",        # reference statistics .npz; "" = compute them from the training data (cached)
+        reference_samples=10_000,  # training examples the computed reference uses (all if the data has fewer)
+        cache_dir="",        # cache of computed reference statistics ("" = ~/.cache/jaxgan/ref_stats)
+        kid_subsets=100,     # KID: number of subsets
+        kid_subset_size=1000,  # KID: subset size (capped at the sample counts)
+        is_splits=10,        # IS: splits
+        pr_k=3,              # precision/recall: k of the k-NN radii
+        mode_min_count=DEFAULT_MIN_COUNT,  # modes: high-quality samples a mode needs to count as captured
+    ))
+
+
+def result_keys(metrics: tuple[str, ...]) -> list[str]:
+    """The `eval/...` names that `metrics` log, in order."""
+    return [PREFIX + key for metric in metrics for key in RESULT_KEYS[metric]]
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    """Raise ValueError naming the key when the eval block, or train.best_metric against it, is wrong."""
+    cfg, train = config.eval, config.train
+    metrics = tuple(cfg.metrics)
+    unknown = sorted(set(metrics) - set(RESULT_KEYS))
+    if unknown:
+        raise ValueError(f"eval.metrics has unknown {unknown}; choose from {sorted(RESULT_KEYS)}.")
+    if "modes" in metrics and set(metrics) & set(IMAGE_METRICS):
+        raise ValueError(f"eval.metrics={metrics} mixes modes (2-D mixtures) with image metrics; pick one kind.")
+    if cfg.extractor not in EXTRACTORS:
+        raise ValueError(f"Unknown eval.extractor {cfg.extractor!r}; choose one of {list(EXTRACTORS)}.")
+    for key in ("num_samples", "batch_size", "reference_samples", "kid_subsets", "kid_subset_size", "is_splits",
+                "pr_k", "mode_min_count"):
+        if cfg[key] < 1:
+            raise ValueError(f"eval.{key} must be >= 1, got {cfg[key]}.")
+    if not metrics or not train.best_metric:
+        return  # a caller-supplied eval_fn names its own metrics; the trainer checks them when they arrive
+    produced = result_keys(metrics)
+    if train.best_metric not in produced:
+        raise ValueError(f"train.best_metric={train.best_metric!r} is not logged by eval.metrics={metrics}; "
+                         f"choose one of {produced}.")
+    name = train.best_metric[len(PREFIX):]
+    wrong = ((name in HIGHER_IS_BETTER and train.best_mode == "min")
+             or (name in LOWER_IS_BETTER and train.best_mode == "max"))
+    if wrong:
+        better, word = ("max", "higher") if name in HIGHER_IS_BETTER else ("min", "lower")
+        raise ValueError(f"train.best_metric={train.best_metric!r} is better when {word}, but "
+                         f"train.best_mode={train.best_mode!r}; set train.best_mode={better!r}.")
+
+
+def dataset_identity(data: ml_collections.ConfigDict, dataset: Dataset) -> tuple[str, str]:
+    """(dataset, split) names for the reference cache: everything in `config.data` that changes the images."""
+    height, width, channels = dataset.example_shape
+    if data.name == "tfds":
+        name, split = f"tfds-{data.tfds_name}", data.split
+    elif data.name in ("folder", "npz"):
+        path = Path(data.path).resolve()
+        name, split = f"{data.name}-{path.name}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}", "all"
+    else:
+        name, split = data.name, "all"
+    crop = "-crop" if data.center_crop else ""
+    return f"{name}-{height}x{width}x{channels}{crop}", split
+
+
+class TrainingEvaluator:
+    """`evaluator(state, step) -> {"eval/fid": ..., ...}`: the trainer's eval_fn, built once per run.
+
+    Construction loads the extractor and the reference statistics (computing and caching them if needed), so a
+    missing weights file or a wrong metric stops the run before its first step, not at its first evaluation.
+    Sampling and featurising run on one local device of each process (every process computes the same numbers).
+    """
+
+    def __init__(self, config: ml_collections.ConfigDict, gan: GAN, dataset: Dataset):
+        cfg = config.eval
+        self.cfg, self.gan, self.dataset = cfg, gan, dataset
+        self.metrics = tuple(cfg.metrics)
+        if not self.metrics:
+            raise ValueError("train.eval_every > 0 but eval.metrics is empty: set eval.metrics (e.g. ('fid',) for "
+                             "images, ('modes',) for ring8/grid25) or train.eval_every=0.")
+        self._generate = make_batched_generate(gan, cfg.batch_size)
+        if dataset.kind == "points":
+            if self.metrics != ("modes",):
+                raise ValueError(f"data.name={dataset.name!r} is a 2-D mixture: its in-training metric is "
+                                 f"eval.metrics=('modes',), not {self.metrics}.")
+            self.extractor = self.reference = None
+            return
+        if "modes" in self.metrics:
+            raise ValueError(f"eval.metrics=('modes',) needs a 2-D mixture (ring8, grid25), not data.name="
+                             f"{dataset.name!r}; use fid, kid, is or pr.")
+        if config.model.output_activation == "linear":
+            raise ValueError("image metrics need G's images in [-1, 1], but model.output_activation='linear'; "
+                             "use tanh or sigmoid.")
+        self.extractor = load_extractor(cfg.extractor, classifier=cfg.classifier,
+                                        inception_weights=cfg.inception_weights)
+        self.reference = self._reference_stats(config)
+
+    def _reference_stats(self, config: ml_collections.ConfigDict) -> ReferenceStats:
+        """The reference: `eval.reference` when given, else computed from the training data (cached)."""
+        cfg = self.cfg
+        if cfg.reference:
+            stats = load_reference_stats(cfg.reference)
+            stored = stats.key.get("extractor", self.extractor.name)
+            if stored.split("-")[0] != self.extractor.name:
+                raise ValueError(f"eval.reference={cfg.reference!r} holds statistics of the {stored!r} extractor, "
+                                 f"not eval.extractor={cfg.extractor!r}; point to statistics of that extractor.")
+            return stats
+        weights = cfg.classifier if cfg.extractor == "digits" else cfg.inception_weights
+        count = min(cfg.reference_samples, self.dataset.num_examples or cfg.reference_samples)
+        dataset, split = dataset_identity(config.data, self.dataset)
+
+        def batches():
+            images = self.dataset.all_images(limit=count)
+            return (images[i:i + cfg.batch_size] for i in range(0, len(images), cfg.batch_size))
+
+        return cached_reference_stats(cfg.cache_dir or default_cache_dir(), batches, self.extractor,
+                                      dataset=dataset, split=f"{split}-n{count}",
+                                      resolution=self.dataset.example_shape[0],
+                                      extractor_id=extractor_id(self.extractor.name, weights))
+
+    def __call__(self, state: GANState, step: int) -> dict[str, float]:
+        """The metrics of G in `state`, as {"eval/<name>": value}."""
+        variables = jax.tree.map(_local, generator_variables(state))
+
+        def sample_fn(key: jax.Array, n: int) -> jax.Array:
+            return self._generate(variables, *random_inputs(self.gan, key, n))
+
+        cfg = self.cfg
+        common = dict(num_samples=cfg.num_samples, batch_size=cfg.batch_size, seed=cfg.seed)
+        if self.reference is None:
+            result = evaluate_mixture_samples(sample_fn, centres=self.dataset.modes, std=self.dataset.mode_std,
+                                              min_count=cfg.mode_min_count, **common)
+        else:
+            result = evaluate_samples(sample_fn, extractor=self.extractor, reference_stats=self.reference,
+                                      metrics=self.metrics, kid_subsets=cfg.kid_subsets,
+                                      kid_subset_size=cfg.kid_subset_size, is_splits=cfg.is_splits, pr_k=cfg.pr_k,
+                                      **common)
+        return {key: float(result[key[len(PREFIX):]]) for key in result_keys(self.metrics)}
+
+
+def _local(x: Any) -> Any:
+    """This process's copy of a replicated array, on one local device (sampling needs no other device)."""
+    return x.addressable_data(0) if isinstance(x, jax.Array) else x
+
+
+def build_eval_fn(config: ml_collections.ConfigDict, gan: GAN, dataset: Dataset) -> TrainingEvaluator | None:
+    """The trainer's eval_fn from the config: None when train.eval_every is 0."""
+    if not config.train.eval_every:
+        return None
+    return TrainingEvaluator(config, gan, dataset)
