@@ -65,3 +65,12 @@ def test_torch_reference_is_the_classic_dcgan():
     assert sum(p.numel() for p in d.parameters()) == 2_765_568
     with pytest.raises(ValueError, match="power-of-two"):
         torch_dcgan.build_models(28)
+
+
+def test_default_sizes_cover_the_issue_targets_and_unknown_models_are_rejected(capsys):
+    args = benchmark.parse_args([])
+    assert args.batch_sizes == {"mlp": [64, 128, 512], "dcgan": [128, 512]}  # MLP target at 64, DCGAN at 128/512
+    assert benchmark.parse_args(["--batch-sizes", "32"]).batch_sizes == {"mlp": [32], "dcgan": [32]}
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(["--models", "gan"])
+    assert "unknown ['gan']" in capsys.readouterr().err
