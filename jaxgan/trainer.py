@@ -35,7 +35,13 @@ from jaxgan.config import validate
 from jaxgan.data import build_dataset, prefetch_to_device, stack_batches
 from jaxgan.factory import build_gan, build_train_step, ema_decay
 from jaxgan.images import sample_picture, save_png
-from jaxgan.multistep import K_AXIS_EXAMPLE_AXIS, dispatch_batches, dispatch_sizes, jit_multi_step
+from jaxgan.multistep import (
+    K_AXIS_EXAMPLE_AXIS,
+    dispatch_batches,
+    dispatch_sizes,
+    jit_multi_step,
+    unroll_k_steps,
+)
 from jaxgan.sampling import generator_variables
 from jaxgan.sharding import batch_sharding, check_divisible, data_mesh, jit_data_parallel, replicated
 from jaxgan.state import GAN, GANState, create_state
@@ -141,7 +147,10 @@ def make_step_runner(config: ml_collections.ConfigDict, gan: GAN, mesh, dataset,
     sizes = dispatch_sizes(start_step, config.train.num_steps, k)
     batches = prefetch_to_device(dispatch_batches(stack_batches(host, config.n_disc), sizes), size=2,
                                  sharding=batch_sharding(mesh, K_AXIS_EXAMPLE_AXIS))
-    return MultiStepRunner({n: jit_multi_step(step_fn, n, mesh) for n in {k, 1}}, batches)
+    unroll = unroll_k_steps(jax.default_backend(), config.model.name)
+    if unroll:
+        log.info("XLA:CPU: the %d steps of a dispatch are unrolled (convolutions in a loop are slow there).", k)
+    return MultiStepRunner({n: jit_multi_step(step_fn, n, mesh, unroll) for n in {k, 1}}, batches)
 
 
 @dataclasses.dataclass

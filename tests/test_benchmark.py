@@ -12,7 +12,7 @@ sys.path.insert(0, str(TOOLS))
 import benchmark  # noqa: E402
 import torch_dcgan  # noqa: E402
 
-JAXGAN_FIELDS = {"model", "batch", "dtype", "k", "devices", "fast_image_layers", "steps", "images_per_s",
+JAXGAN_FIELDS = {"model", "batch", "dtype", "k", "unrolled", "devices", "fast_image_layers", "steps", "images_per_s",
                  "ms_per_step", "flops_per_step", "tflops_per_s", "compile_s", "finite"}
 
 

@@ -6,7 +6,14 @@ import pytest
 from parallel_worker import IMAGE_SHAPE, init_state, tiny_gan
 
 from jaxgan.losses import get_loss
-from jaxgan.multistep import dispatch_batches, dispatch_sizes, jit_multi_step, make_multi_step, split_metrics
+from jaxgan.multistep import (
+    dispatch_batches,
+    dispatch_sizes,
+    jit_multi_step,
+    make_multi_step,
+    split_metrics,
+    unroll_k_steps,
+)
 from jaxgan.train_step import jit_train_step, make_train_step
 
 K, N_DISC, BATCH = 4, 2, 8
@@ -17,8 +24,8 @@ def stacked_batches(seed=0):
     return {"x": x}
 
 
-@pytest.mark.parametrize("model", ["mlp", "dcgan"])
-def test_k_steps_in_one_call_equal_k_calls(model):
+@pytest.mark.parametrize("model,unroll", [("mlp", False), ("dcgan", False), ("dcgan", True)])
+def test_k_steps_in_one_call_equal_k_calls(model, unroll):
     gan = tiny_gan(model)
     step = make_train_step(gan, get_loss("non_saturating"), n_disc=N_DISC)
     batches = stacked_batches()
@@ -28,7 +35,7 @@ def test_k_steps_in_one_call_equal_k_calls(model):
     for i in range(K):
         state, metrics = one(state, {"x": batches["x"][i]})
         separate.append(metrics)
-    scanned_state, scanned = jit_multi_step(step, K)(init_state(gan, ema=True), batches)
+    scanned_state, scanned = jit_multi_step(step, K, unroll=unroll)(init_state(gan, ema=True), batches)
     assert int(scanned_state.step) == K
     for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(scanned_state), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
@@ -36,6 +43,12 @@ def test_k_steps_in_one_call_equal_k_calls(model):
     for name, values in scanned.items():
         assert values.shape == (K,), name
         np.testing.assert_allclose(values, [m[name] for m in separate], rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def test_conv_models_are_unrolled_on_cpu_only():
+    assert unroll_k_steps("cpu", "dcgan") and unroll_k_steps("cpu", "resnet")
+    assert not unroll_k_steps("cpu", "mlp")  # a loop: K = 200 stays one small program
+    assert not unroll_k_steps("gpu", "dcgan") and not unroll_k_steps("tpu", "resnet")
 
 
 def test_split_metrics_gives_one_row_per_step():

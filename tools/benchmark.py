@@ -36,7 +36,7 @@ import numpy as np
 from jaxgan.config import base_config
 from jaxgan.data import build_dataset, prefetch_to_device, stack_batches
 from jaxgan.factory import build_gan, build_train_step
-from jaxgan.multistep import jit_multi_step
+from jaxgan.multistep import jit_multi_step, unroll_k_steps
 from jaxgan.sharding import batch_sharding, data_mesh, jit_data_parallel, replicated
 from jaxgan.state import GAN, create_state
 from jaxgan.train_step import jit_train_step
@@ -137,7 +137,7 @@ def bench_jaxgan(model: str, batch: int, dtype: str, k: int, args, cache: dict) 
         fn = jit_train_step(step) if mesh is None else jit_data_parallel(step, mesh)
         data = one
     else:
-        fn = jit_multi_step(step, k, mesh)
+        fn = jit_multi_step(step, k, mesh, unroll_k_steps(jax.default_backend(), model))
         data = {"x": jnp.broadcast_to(one["x"][None], (k, *one["x"].shape))}
     state = initial_state(gan, shape, cache)
     if mesh is not None:
@@ -152,7 +152,8 @@ def bench_jaxgan(model: str, batch: int, dtype: str, k: int, args, cache: dict) 
     steps = calls * k
     flops = cache.get(key)
     loss = np.asarray(jax.device_get(metrics["Loss/D"]))
-    return {"kind": "jaxgan", "model": model, "batch": batch, "dtype": dtype, "k": k, "devices": args.devices,
+    return {"kind": "jaxgan", "model": model, "batch": batch, "dtype": dtype, "k": k,
+            "unrolled": k > 1 and unroll_k_steps(jax.default_backend(), model), "devices": args.devices,
             "fast_image_layers": not args.no_fast_layers, "steps": steps,
             "images_per_s": batch * steps / seconds, "ms_per_step": 1e3 * seconds / steps,
             "flops_per_step": flops, "tflops_per_s": None if flops is None else flops * steps / seconds / 1e12,
