@@ -147,7 +147,7 @@ def make_step_runner(config: ml_collections.ConfigDict, gan: GAN, mesh, dataset,
     sizes = dispatch_sizes(start_step, config.train.num_steps, k)
     batches = prefetch_to_device(dispatch_batches(stack_batches(host, config.n_disc), sizes), size=2,
                                  sharding=batch_sharding(mesh, K_AXIS_EXAMPLE_AXIS))
-    unroll = unroll_k_steps(jax.default_backend(), config.model.name)
+    unroll = unroll_k_steps(config.model.name)
     if unroll:
         log.info("XLA:CPU: the %d steps of a dispatch are unrolled (convolutions in a loop are slow there).", k)
     return MultiStepRunner({n: jit_multi_step(step_fn, n, mesh, unroll) for n in {k, 1}}, batches)

@@ -20,7 +20,7 @@ import ml_collections
 
 from jaxgan.data.pipeline import Dataset
 from jaxgan.metrics.evaluator import cached_reference_stats, evaluate_mixture_samples, evaluate_samples
-from jaxgan.metrics.extractors import EXTRACTORS, extractor_id, load_extractor
+from jaxgan.metrics.extractors import EXTRACTORS, check_reference_extractor, extractor_id, load_extractor
 from jaxgan.metrics.mode_coverage import DEFAULT_MIN_COUNT
 from jaxgan.metrics.stats import ReferenceStats, default_cache_dir, load_reference_stats
 from jaxgan.sampling import generator_variables, make_batched_generate, random_inputs
@@ -145,14 +145,11 @@ class TrainingEvaluator:
     def _reference_stats(self, config: ml_collections.ConfigDict) -> ReferenceStats:
         """The reference: `eval.reference` when given, else computed from the training data (cached)."""
         cfg = self.cfg
+        wanted = extractor_id(cfg.extractor, classifier=cfg.classifier, inception_weights=cfg.inception_weights)
         if cfg.reference:
             stats = load_reference_stats(cfg.reference)
-            stored = stats.key.get("extractor", self.extractor.name)
-            if stored.split("-")[0] != self.extractor.name:
-                raise ValueError(f"eval.reference={cfg.reference!r} holds statistics of the {stored!r} extractor, "
-                                 f"not eval.extractor={cfg.extractor!r}; point to statistics of that extractor.")
+            check_reference_extractor(stats.key.get("extractor"), wanted, f"eval.reference={cfg.reference!r}")
             return stats
-        weights = cfg.classifier if cfg.extractor == "digits" else cfg.inception_weights
         count = min(cfg.reference_samples, self.dataset.num_examples or cfg.reference_samples)
         dataset, split = dataset_identity(config.data, self.dataset)
 
@@ -163,7 +160,7 @@ class TrainingEvaluator:
         return cached_reference_stats(cfg.cache_dir or default_cache_dir(), batches, self.extractor,
                                       dataset=dataset, split=f"{split}-n{count}",
                                       resolution=self.dataset.example_shape[0],
-                                      extractor_id=extractor_id(self.extractor.name, weights))
+                                      extractor_id=wanted)
 
     def __call__(self, state: GANState, step: int) -> dict[str, float]:
         """The metrics of G in `state`, as {"eval/<name>": value}."""

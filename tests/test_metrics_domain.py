@@ -128,6 +128,23 @@ def test_evaluate_tool_on_npz_and_folder(digit_classifier, digits, tmp_path):
     assert from_pngs["fid"] == pytest.approx(from_npz["fid"], rel=0.05)  # 8-bit rounding only
 
 
+def test_evaluate_tool_takes_its_cached_statistics_as_ref_npz_only_with_the_same_weights(digit_classifier, digits,
+                                                                                         tmp_path):
+    evaluate = load_tool("evaluate")
+    np.savez(tmp_path / "samples.npz", images=digits[1][0][:100])
+    weights = ["--extractor", "digits", "--classifier", str(digit_classifier[0]), "--batch-size", "50"]
+    first = evaluate.main(["--npz", str(tmp_path / "samples.npz"), "--ref-dataset", "digits",
+                           "--cache-dir", str(tmp_path / "cache"), *weights])
+    [cached] = (tmp_path / "cache").iterdir()
+    again = evaluate.main(["--npz", str(tmp_path / "samples.npz"), "--ref-npz", str(cached), *weights])
+    assert again["fid"] == pytest.approx(first["fid"])
+    other = tmp_path / "other_classifier.npz"  # the same network with other bytes: another extractor id
+    other.write_bytes(digit_classifier[0].read_bytes() + b"\0")
+    with pytest.raises(ValueError, match="holds statistics of the extractor 'digits-.*but this evaluation uses"):
+        evaluate.main(["--npz", str(tmp_path / "samples.npz"), "--ref-npz", str(cached), "--extractor", "digits",
+                       "--classifier", str(other)])
+
+
 def test_evaluate_tool_rejects_wrong_range_and_mixed_sizes(digit_classifier, tmp_path):
     evaluate = load_tool("evaluate")
     common = ["--ref-dataset", "digits", "--cache-dir", str(tmp_path),

@@ -167,5 +167,6 @@ def test_a_reference_file_of_another_extractor_is_rejected(digit_classifier, tmp
     config.eval.reference = str(stats_file)
     dataset = build_dataset(config.data, seed=config.seed)
     gan = build_gan(config, dataset.example_shape, dataset.num_classes)
-    with pytest.raises(ValueError, match="holds statistics of the 'inception' extractor"):
+    with pytest.raises(ValueError, match="holds statistics of the extractor 'inception', but this evaluation uses "
+                                         "'digits-"):
         TrainingEvaluator(config, gan, dataset)

@@ -133,11 +133,12 @@ def bench_jaxgan(model: str, batch: int, dtype: str, k: int, args, cache: dict) 
     if key not in cache and not args.no_flops:
         cache[key] = cpu_flops(step, jax.eval_shape(lambda: create_state(gan, shape, 0)), one)
     mesh = data_mesh(jax.local_devices()[: args.devices]) if args.devices > 1 else None
+    unrolled = k > 1 and unroll_k_steps(model)
     if k == 1:
         fn = jit_train_step(step) if mesh is None else jit_data_parallel(step, mesh)
         data = one
     else:
-        fn = jit_multi_step(step, k, mesh, unroll_k_steps(jax.default_backend(), model))
+        fn = jit_multi_step(step, k, mesh, unrolled)
         data = {"x": jnp.broadcast_to(one["x"][None], (k, *one["x"].shape))}
     state = initial_state(gan, shape, cache)
     if mesh is not None:
@@ -153,7 +154,7 @@ def bench_jaxgan(model: str, batch: int, dtype: str, k: int, args, cache: dict) 
     flops = cache.get(key)
     loss = np.asarray(jax.device_get(metrics["Loss/D"]))
     return {"kind": "jaxgan", "model": model, "batch": batch, "dtype": dtype, "k": k,
-            "unrolled": k > 1 and unroll_k_steps(jax.default_backend(), model), "devices": args.devices,
+            "unrolled": unrolled, "devices": args.devices,
             "fast_image_layers": not args.no_fast_layers, "steps": steps,
             "images_per_s": batch * steps / seconds, "ms_per_step": 1e3 * seconds / steps,
             "flops_per_step": flops, "tflops_per_s": None if flops is None else flops * steps / seconds / 1e12,

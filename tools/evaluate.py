@@ -41,7 +41,7 @@ from jaxgan.metrics.evaluator import (
     evaluate_batches,
     evaluate_samples,
 )
-from jaxgan.metrics.extractors import extractor_id, load_extractor
+from jaxgan.metrics.extractors import check_reference_extractor, extractor_id, load_extractor
 from jaxgan.metrics.stats import default_cache_dir, load_reference_stats
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -132,26 +132,31 @@ def load_npz_images(path: Path, key: str | None, value_range: str) -> np.ndarray
     return to_unit_range(images, value_range)
 
 
+def weights_args(args: argparse.Namespace) -> dict[str, str]:
+    """The weights-file arguments of `load_extractor` / `extractor_id`."""
+    return dict(classifier=args.classifier or "", inception_weights=args.inception_weights or "")
+
+
 def build_extractor(args: argparse.Namespace):
     """Return the feature extractor the arguments name (a missing weights path is a clear error)."""
-    return load_extractor(args.extractor, classifier=args.classifier or "",
-                          inception_weights=args.inception_weights or "")
+    return load_extractor(args.extractor, **weights_args(args))
 
 
 def build_reference(args: argparse.Namespace, extractor) -> tuple[Any, str]:
     """Return (reference statistics, a description) for --ref-npz or --ref-dataset."""
+    wanted = extractor_id(args.extractor, **weights_args(args))
     if args.ref_npz:
-        return load_reference_stats(args.ref_npz, {"extractor": extractor.name}), str(args.ref_npz)
+        stats = load_reference_stats(args.ref_npz)
+        check_reference_extractor(stats.key.get("extractor"), wanted, args.ref_npz)
+        return stats, str(args.ref_npz)
     resolution = args.ref_resolution
 
     def batches():
         images, _ = load_digits_images(resolution)
         return (images[i : i + args.batch_size] for i in range(0, len(images), args.batch_size))
 
-    weights = args.classifier if args.extractor == "digits" else args.inception_weights
     stats = cached_reference_stats(args.cache_dir, batches, extractor, dataset="digits",
-                                   split="all", resolution=resolution,
-                                   extractor_id=extractor_id(extractor.name, weights))
+                                   split="all", resolution=resolution, extractor_id=wanted)
     return stats, f"digits/all/{resolution}px"
 
 

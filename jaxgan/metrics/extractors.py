@@ -105,29 +105,51 @@ class InceptionExtractor:
 EXTRACTORS = ("digits", "inception")
 
 
+def _weights_file(name: str, classifier: str | Path, inception_weights: str | Path) -> str:
+    """The weights path that extractor `name` loads ("" when none was given)."""
+    if name not in EXTRACTORS:
+        raise ValueError(f"unknown extractor {name!r}; choose one of {list(EXTRACTORS)}.")
+    return str(inception_weights if name == "inception" else classifier or "")
+
+
 def load_extractor(name: str, *, classifier: str | Path = "", inception_weights: str | Path = "") -> Extractor:
     """Return the extractor `name` with its weights from the given local file.
 
     "digits": the domain classifier of tools/train_classifier.py (`classifier`); "inception": the FID
     Inception converted by tools/convert_inception.py (`inception_weights`).
     """
-    if name not in EXTRACTORS:
-        raise ValueError(f"unknown extractor {name!r}; choose one of {list(EXTRACTORS)}.")
+    weights = _weights_file(name, classifier, inception_weights)
     if name == "inception":
-        if not inception_weights:
+        if not weights:
             raise ValueError("the inception extractor needs the path of its weights file (.npz); "
                              + _missing_weights_message(Path("fid_inception.npz")))
-        return InceptionExtractor.from_file(inception_weights)
-    if not classifier:
+        return InceptionExtractor.from_file(weights)
+    if not weights:
         raise ValueError("the digits extractor needs the path of a classifier file (.npz); train one with\n"
                          "    python tools/train_classifier.py --out classifiers/digits28.npz")
-    return DigitsExtractor.from_file(classifier)
+    return DigitsExtractor.from_file(weights)
 
 
-def extractor_id(name: str, weights: str | Path) -> str:
-    """`<name>-<short SHA-1 of the weights file>`: the cache key of reference statistics names the exact network."""
+def extractor_id(name: str, *, classifier: str | Path = "", inception_weights: str | Path = "") -> str:
+    """`<name>-<short SHA-1 of its weights file>` (same arguments as `load_extractor`): the cache key of
+    reference statistics names the exact network, so two classifiers never share statistics."""
     digest = hashlib.sha1()
-    with Path(weights).open("rb") as f:
+    with Path(_weights_file(name, classifier, inception_weights)).open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return f"{name}-{digest.hexdigest()[:10]}"
+
+
+def check_reference_extractor(stored: str | None, wanted_id: str, path: str | Path) -> None:
+    """Raise ValueError when statistics from `path`, keyed with extractor `stored`, are not of `wanted_id`.
+
+    A stored `<name>-<sha>` must equal `wanted_id` (the same weights); a bare stored name (older files) must equal
+    its name part; files without a key (pytorch-fid's --save-stats) are accepted.
+    """
+    if stored is None:
+        return
+    same = stored == wanted_id if "-" in stored else stored == wanted_id.split("-")[0]
+    if not same:
+        raise ValueError(f"{path} holds statistics of the extractor {stored!r}, but this evaluation uses "
+                         f"{wanted_id!r} (extractor-weights hash); point to statistics computed with the same "
+                         "extractor and weights, or let them be computed from the data.")
