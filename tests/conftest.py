@@ -16,6 +16,7 @@ jax.config.update("jax_platforms", "cpu")
 jax.config.update("jax_compilation_cache_dir", os.environ.get("JAXGAN_TEST_CACHE", "/tmp/jaxgan-jax-cache"))
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
+import importlib  # noqa: E402
 import importlib.util  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -33,8 +34,8 @@ def _import_file(path: Path):
 
 
 def load_tool(name: str):
-    """tools/<name>.py as a module."""
-    return _import_file(ROOT / "tools" / f"{name}.py")
+    """The module behind a tool (jaxgan/tools/<name>.py), which `jaxgan <name>` and tools/<name>.py run."""
+    return importlib.import_module(f"jaxgan.tools.{name}")
 
 
 def load_experiment_config(name: str):

@@ -1,21 +1,27 @@
-"""tools/benchmark.py: a --quick run on the CPU prints every kind of row with consistent fields (no timing asserts)."""
+"""`jaxgan benchmark`: a --quick run on the CPU prints every kind of row with consistent fields (no timing asserts)."""
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-TOOLS = Path(__file__).resolve().parents[1] / "tools"
-sys.path.insert(0, str(TOOLS))
+from jaxgan.tools import benchmark
 
-import benchmark  # noqa: E402
-import torch_dcgan  # noqa: E402
+# The PyTorch reference needs torch, which the [torch] extra (part of [test]) installs: pip install -e ".[torch]".
+try:
+    from jaxgan.tools import torch_dcgan
+except ImportError:
+    torch_dcgan = None
+needs_torch = pytest.mark.skipif(torch_dcgan is None, reason='needs torch: pip install -e ".[torch]"')
+ROOT = Path(__file__).resolve().parents[1]
 
 JAXGAN_FIELDS = {"model", "batch", "dtype", "k", "unrolled", "devices", "fast_image_layers", "steps", "images_per_s",
                  "ms_per_step", "flops_per_step", "tflops_per_s", "compile_s", "finite"}
 
 
+@needs_torch
 def test_quick_run_reports_jaxgan_torch_ratio_and_input_rows(capsys):
     returned = benchmark.main(["--quick", "--models", "dcgan", "--ks", "1,2", "--dtypes", "bfloat16",
                                "--torch-variants", "eager_fp32"])
@@ -43,6 +49,7 @@ def test_quick_run_reports_jaxgan_torch_ratio_and_input_rows(capsys):
     assert all(r["host_images_per_s"] > 0 and r["device_images_per_s"] > 0 for r in rows["input"])
 
 
+@needs_torch
 def test_a_crashing_torch_variant_is_reported_not_raised(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("inductor assert in conv backward")
@@ -54,6 +61,7 @@ def test_a_crashing_torch_variant_is_reported_not_raised(monkeypatch):
     assert row["variant"] == "compile_fp32_channels_last"
 
 
+@needs_torch
 def test_torch_reference_is_the_classic_dcgan():
     g, d = torch_dcgan.build_models(64)
     z = torch_dcgan.torch.zeros(2, 100, 1, 1)
@@ -74,3 +82,14 @@ def test_default_sizes_cover_the_issue_targets_and_unknown_models_are_rejected(c
     with pytest.raises(SystemExit):
         benchmark.parse_args(["--models", "gan"])
     assert "unknown ['gan']" in capsys.readouterr().err
+
+
+def test_torch_reference_script_without_torch_prints_one_line(tmp_path):
+    """tools/torch_dcgan.py where torch cannot be imported: one line naming the extra, exit status non-zero."""
+    (tmp_path / "torch.py").write_text("raise ImportError('no torch here')\n")
+    env = {"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, str(ROOT / "tools/torch_dcgan.py"), "--help"], capture_output=True,
+                          text=True, env=env, cwd=tmp_path)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == ['error: tools/torch_dcgan.py needs PyTorch; install it with: '
+                                                'pip install -e ".[torch]"']

@@ -112,8 +112,8 @@ def test_sample_tool_writes_every_output_from_the_ema_and_repeats_with_a_seed(tm
     with Checkpointer(tmp_path / "run" / "checkpoints") as ckpt:
         ckpt.save(5, state, run_meta(config, 5, 5, SHAPE, None))
     tool = load_tool("sample")
-    args = ["--workdir", str(tmp_path / "run"), "--num", "10", "--grid", "9", "--interp_pairs", "2",
-            "--interp_steps", "5", "--truncation", "0.5"]
+    args = ["--workdir", str(tmp_path / "run"), "--num-samples", "10", "--grid", "9", "--interp-pairs", "2",
+            "--interp-steps", "5", "--truncation", "0.5"]
     for out, seed in (("a", 3), ("b", 3), ("c", 4)):
         assert tool.main([*args, "--out", str(tmp_path / out), "--seed", str(seed)]) == 0
 

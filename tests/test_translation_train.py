@@ -112,7 +112,7 @@ def test_translate_tool_writes_both_directions_and_a_grid(cyclegan_run, tmp_path
     config, workdir = cyclegan_run
     inputs = Path(config.data.path) / "testA"
     out = tmp_path / "out"
-    assert load_tool("translate").main(["--workdir", str(workdir), "--input", str(inputs), "--output", str(out),
+    assert load_tool("translate").main(["--workdir", str(workdir), "--input", str(inputs), "--out", str(out),
                              "--grid", str(out / "grid.png")]) == 0
     names = sorted(p.stem for p in inputs.iterdir())
     assert sorted(p.stem for p in (out / "AtoB").iterdir()) == names == sorted(p.stem for p in (out / "BtoA").iterdir())
@@ -126,7 +126,7 @@ def test_translate_tool_writes_both_directions_and_a_grid(cyclegan_run, tmp_path
     # A single image works too.
     single = tmp_path / "single"
     load_tool("translate").main(["--workdir", str(workdir), "--input", str(inputs / f"{names[0]}.png"),
-                                 "--output", str(single), "--direction", "BtoA"])
+                                 "--out", str(single), "--direction", "BtoA"])
     assert [p.name for p in single.iterdir()] == ["BtoA"] and len(list((single / "BtoA").iterdir())) == 1
 
 
@@ -135,17 +135,17 @@ def test_translate_tool_on_pix2pix_translates_a_to_b_only(pix2pix_run, tmp_path)
     image = np.asarray(Image.open(next((Path(config.data.path) / "test").iterdir())))[:, :32]
     Image.fromarray(image).save(tmp_path / "in.png")
     tool = load_tool("translate")
-    tool.main(["--workdir", str(workdir), "--input", str(tmp_path / "in.png"), "--output", str(tmp_path / "o")])
+    tool.main(["--workdir", str(workdir), "--input", str(tmp_path / "in.png"), "--out", str(tmp_path / "o")])
     assert [p.name for p in (tmp_path / "o").iterdir()] == ["AtoB"]
-    tool.main(["--workdir", str(workdir), "--input", str(tmp_path / "in.png"), "--output", str(tmp_path / "p"),
-               "--paper_mode"])  # per-image batch statistics, as the pix2pix paper tests
+    tool.main(["--workdir", str(workdir), "--input", str(tmp_path / "in.png"), "--out", str(tmp_path / "p"),
+               "--paper-mode"])  # per-image batch statistics, as the pix2pix paper tests
     assert np.asarray(Image.open(tmp_path / "p" / "AtoB" / "in.png")).shape == (32, 32, 3)
     with pytest.raises(ValueError, match="translates \\['AtoB'\\], not 'BtoA'"):
-        tool.main(["--workdir", str(workdir), "--input", str(tmp_path / "in.png"), "--output", str(tmp_path / "q"),
+        tool.main(["--workdir", str(workdir), "--input", str(tmp_path / "in.png"), "--out", str(tmp_path / "q"),
                    "--direction", "BtoA"])
 
 
 def test_translate_tool_explains_a_workdir_without_a_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="config.json does not exist"):
         load_tool("translate").main(["--workdir", str(tmp_path), "--input", str(tmp_path),
-                                     "--output", str(tmp_path / "o")])
+                                     "--out", str(tmp_path / "o")])

@@ -1,78 +1,8 @@
-"""Train the small digit classifier that gives a domain FID and IS, and save it to an .npz file.
+"""`python tools/train_classifier.py ...` is `jaxgan train-classifier ...` (see jaxgan/tools/train_classifier.py)."""
 
-    python tools/train_classifier.py --out classifiers/digits28.npz            # sklearn digits
-    python tools/train_classifier.py --dataset mnist --out classifiers/mnist.npz  # tfds MNIST
+import sys
 
-sklearn's digits ship with scikit-learn (no download); MNIST comes through tensorflow-datasets and
-so needs a prepared tfds data dir or a network. Prints the held-out accuracy.
-"""
-
-from __future__ import annotations
-
-import argparse
-from pathlib import Path
-
-import numpy as np
-
-from jaxgan.metrics.classifier import (
-    DigitClassifier,
-    accuracy,
-    feature_rms,
-    load_digits_images,
-    save_classifier,
-    split_digits,
-    train_classifier,
-)
-
-
-def load_mnist(data_dir: str | None) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]:
-    """Return ((train images, labels), (test images, labels)) of MNIST in [-1, 1], 28x28x1."""
-    import tensorflow_datasets as tfds
-
-    def split(name: str) -> tuple[np.ndarray, np.ndarray]:
-        data = tfds.as_numpy(tfds.load("mnist", split=name, batch_size=-1, data_dir=data_dir))
-        return (data["image"].astype(np.float32) / 127.5 - 1.0, data["label"].astype(np.int32))
-
-    try:
-        return split("train"), split("test")
-    except Exception as err:  # tfds raises many types when it can neither find nor download data
-        raise SystemExit(f"could not load MNIST through tfds ({err}); use --dataset digits.") from err
-
-
-def main(argv: list[str] | None = None) -> dict[str, float]:
-    """Train, report held-out accuracy and save the classifier."""
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, required=True, help="where to write the .npz")
-    parser.add_argument("--dataset", choices=("digits", "mnist"), default="digits")
-    parser.add_argument("--image-size", type=int, default=28, help="digits are upscaled to this")
-    parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--widths", default="32,64", help="conv widths, comma separated")
-    parser.add_argument("--feature-dim", type=int, default=128, help="penultimate features")
-    parser.add_argument("--data-dir", default=None, help="tfds data dir (MNIST only)")
-    args = parser.parse_args(argv)
-
-    if args.dataset == "digits":
-        images, labels = load_digits_images(args.image_size)
-        (train_x, train_y), (test_x, test_y) = split_digits(images, labels, seed=args.seed)
-        image_size = args.image_size
-    else:
-        (train_x, train_y), (test_x, test_y) = load_mnist(args.data_dir)
-        image_size = 28
-    widths = tuple(int(w) for w in args.widths.split(","))
-    model = DigitClassifier(widths=widths, feature_dim=args.feature_dim)
-    variables = train_classifier(train_x, train_y, model=model, steps=args.steps,
-                                 batch_size=args.batch_size, learning_rate=args.learning_rate,
-                                 seed=args.seed)
-    acc = accuracy(model, variables, test_x, test_y)
-    scale = feature_rms(model, variables, train_x)
-    save_classifier(args.out, model, variables, image_size, feature_scale=scale)
-    print(f"held-out accuracy {acc:.4f} on {len(test_x)} images; wrote {args.out}")
-    return {"accuracy": acc}
-
+from jaxgan.cli import run_tool
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_tool("train-classifier"))

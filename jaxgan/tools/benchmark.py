@@ -1,0 +1,317 @@
+"""Throughput reference: jaxgan's train step (and the PyTorch DCGAN it replaces) in images/s, ms/step and TFLOP/s.
+
+    python tools/benchmark.py                      # MLP (batch 64/128/512) + DCGAN-64 (128/512), f32/bf16, K 1/10
+    python tools/benchmark.py --models dcgan --batch-sizes 512 --dtypes bfloat16 --ks 1
+    python tools/benchmark.py --quick              # tiny sizes, a smoke run on the CPU
+
+One JSON object per line on stdout, each with a "kind": "env" (versions, device), "jaxgan" (one configuration),
+"torch" (one variant of tools/torch_dcgan.py, or its crash), "ratio" (jaxgan's best DCGAN over the best PyTorch
+variant at each batch size) and "input" (the input pipeline alone, host batches prefetched to the device).
+
+How it measures: synthetic data already on the device; `--warmup` calls after compiling; then `--steps` train steps
+(ceil(steps / K) calls), timed to `block_until_ready`. FLOPs per step come from XLA's cost analysis of the same
+one-step program compiled for the CPU (on a GPU the cost analysis leaves out the cuDNN convolutions); TFLOP/s is that
+count times the measured steps per second. Images per step = batch size (n_disc = 1: D on the real batch and the
+fakes, then G).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from jaxgan.config import base_config
+from jaxgan.data import build_dataset, prefetch_to_device, stack_batches
+from jaxgan.factory import build_gan, build_train_step
+from jaxgan.multistep import jit_multi_step, unroll_k_steps
+from jaxgan.sharding import batch_sharding, data_mesh, jit_data_parallel, replicated
+from jaxgan.state import GAN, create_state
+from jaxgan.train_step import jit_train_step
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """Model sizes: the real ones, or tiny ones for `--quick`."""
+
+    mlp_shape: tuple[int, ...] = (28, 28, 1)
+    mlp_hidden: tuple[int, ...] = (128, 128)
+    dcgan_resolution: int = 64
+    dcgan_width: int = 64
+    z_dim: int = 100
+
+
+FULL, QUICK = Sizes(), Sizes((8, 8, 1), (16, 16), 8, 8, 8)
+
+
+def emit(row: dict) -> None:
+    """Print one JSON line (floats rounded) and flush, so partial results survive a crash."""
+    clean = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+    print(json.dumps(clean), flush=True)
+
+
+def model_config(model: str, dtype: str, batch: int, sizes: Sizes) -> tuple[ml_collections.ConfigDict, tuple]:
+    """The config of the seeds' MLP GAN or DCGAN (classic recipe: Adam 2e-4, beta1 0.5, BCE) and its example shape."""
+    c = base_config()
+    c.model.name, c.model.compute_dtype, c.model.z_dim = model, dtype, sizes.z_dim
+    c.train.batch_size = batch
+    if model == "mlp":
+        c.model.g_hidden = c.model.d_hidden = sizes.mlp_hidden
+        return c, sizes.mlp_shape
+    c.model.ngf = c.model.ndf = sizes.dcgan_width
+    return c, (sizes.dcgan_resolution, sizes.dcgan_resolution, 3)
+
+
+def with_fast_layers(gan: GAN, fast: bool) -> GAN:
+    """The same GAN with DCGAN's space-to-depth image layers switched on or off (same params, same function)."""
+    nets = {}
+    for name in ("generator", "discriminator"):
+        net = getattr(gan, name)
+        if hasattr(net, "fast_image_layers"):
+            nets[name] = net.clone(fast_image_layers=fast)
+    return dataclasses.replace(gan, **nets)
+
+
+def cpu_flops(step: Callable, state, batch) -> float | None:
+    """FLOPs of `step` from XLA's cost analysis of it compiled for the CPU (None if unavailable)."""
+    try:
+        device = jax.devices("cpu")[0]
+        cpu = jax.sharding.SingleDeviceSharding(device)
+        spec = lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=cpu)
+        with jax.default_device(device):  # constants made while tracing live on the CPU too
+            compiled = jax.jit(step).lower(jax.tree.map(spec, state), jax.tree.map(spec, batch)).compile()
+        cost = compiled.cost_analysis()
+    except Exception as error:  # noqa: BLE001 - the count is optional; say why it is missing
+        print(f"cost analysis failed: {error!r}", file=sys.stderr)
+        return None
+    cost = cost[0] if isinstance(cost, list | tuple) else cost
+    return float(cost["flops"]) if cost and "flops" in cost else None
+
+
+def time_calls(fn: Callable, state, batch, calls: int, warmup: int):
+    """Run `warmup` calls, then time `calls` calls; returns (seconds, final state, last metrics)."""
+    metrics = None
+    for _ in range(warmup):
+        state, metrics = fn(state, batch)
+    jax.block_until_ready(state)
+    start = time.perf_counter()
+    for _ in range(calls):
+        state, metrics = fn(state, batch)
+    jax.block_until_ready((state, metrics))
+    return time.perf_counter() - start, state, metrics
+
+
+def initial_state(gan: GAN, shape: tuple, cache: dict):
+    """A fresh copy of the model's initial state (params are float32 for every compute dtype, so init once)."""
+    key = (type(gan.generator).__name__, shape)
+    if key not in cache:
+        cache[key] = jax.jit(lambda: create_state(gan, shape, 0))()
+    return jax.tree.map(jnp.copy, cache[key])
+
+
+def bench_jaxgan(model: str, batch: int, dtype: str, k: int, args, cache: dict) -> dict:
+    """Measure one jaxgan configuration."""
+    sizes = QUICK if args.quick else FULL
+    config, shape = model_config(model, dtype, batch, sizes)
+    gan = with_fast_layers(build_gan(config, shape), not args.no_fast_layers)
+    step = build_train_step(config, gan)
+    rng = np.random.default_rng(0)
+    one = {"x": jnp.asarray(rng.uniform(-1, 1, (1, batch, *shape)), jnp.float32)}
+    key = ("flops", model, batch, dtype)
+    if key not in cache and not args.no_flops:
+        cache[key] = cpu_flops(step, jax.eval_shape(lambda: create_state(gan, shape, 0)), one)
+    mesh = data_mesh(jax.local_devices()[: args.devices]) if args.devices > 1 else None
+    unrolled = k > 1 and unroll_k_steps(model)
+    if k == 1:
+        fn = jit_train_step(step) if mesh is None else jit_data_parallel(step, mesh)
+        data = one
+    else:
+        fn = jit_multi_step(step, k, mesh, unrolled)
+        data = {"x": jnp.broadcast_to(one["x"][None], (k, *one["x"].shape))}
+    state = initial_state(gan, shape, cache)
+    if mesh is not None:
+        state = jax.device_put(state, replicated(mesh))
+        data = jax.device_put(data, batch_sharding(mesh, 1 if k == 1 else 2))
+    start = time.perf_counter()
+    state, metrics = fn(state, data)  # compile and first call
+    jax.block_until_ready(state)
+    compile_s = time.perf_counter() - start
+    calls = max(1, math.ceil(args.steps / k))
+    seconds, state, metrics = time_calls(fn, state, data, calls, args.warmup)
+    steps = calls * k
+    flops = cache.get(key)
+    loss = np.asarray(jax.device_get(metrics["Loss/D"]))
+    return {"kind": "jaxgan", "model": model, "batch": batch, "dtype": dtype, "k": k,
+            "unrolled": unrolled, "devices": args.devices,
+            "fast_image_layers": not args.no_fast_layers, "steps": steps,
+            "images_per_s": batch * steps / seconds, "ms_per_step": 1e3 * seconds / steps,
+            "flops_per_step": flops, "tflops_per_s": None if flops is None else flops * steps / seconds / 1e12,
+            "compile_s": compile_s, "finite": bool(np.isfinite(loss).all())}
+
+
+def bench_torch(batches: Iterable[int], args) -> list[dict]:
+    """Measure the PyTorch DCGAN variants, where torch is installed."""
+    try:
+        import torch
+
+        from jaxgan.tools.torch_dcgan import VARIANTS, time_variant
+    except ImportError as error:
+        return [{"kind": "torch", "status": "unavailable", "error": repr(error)}]
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    sizes = QUICK if args.quick else FULL
+    wanted = set(args.torch_variants.split(",")) if args.torch_variants else None
+    rows = []
+    for batch in batches:
+        for variant in VARIANTS:
+            if (wanted and variant.name not in wanted) or (wanted is None and args.quick and variant.compile):
+                continue
+            row = time_variant(variant, batch=batch, resolution=sizes.dcgan_resolution, ngf=sizes.dcgan_width,
+                               ndf=sizes.dcgan_width, steps=args.steps, warmup=args.warmup, device=device)
+            rows.append({"kind": "torch", "model": "dcgan", "device": str(device), **row})
+            emit(rows[-1])
+    return rows
+
+
+def ratios(jax_rows: list[dict], torch_rows: list[dict]) -> list[dict]:
+    """jaxgan's best DCGAN images/s over the best PyTorch variant's, per batch size."""
+    out = []
+    for batch in sorted({r["batch"] for r in torch_rows if r.get("status") == "ok"}):
+        ours = [r for r in jax_rows if r["model"] == "dcgan" and r["batch"] == batch]
+        theirs = [r for r in torch_rows if r.get("status") == "ok" and r["batch"] == batch]
+        if not ours:
+            continue
+        best, ref = max(ours, key=lambda r: r["images_per_s"]), max(theirs, key=lambda r: r["images_per_s"])
+        out.append({"kind": "ratio", "model": "dcgan", "batch": batch, "ratio": best["images_per_s"] /
+                    ref["images_per_s"], "jaxgan_images_per_s": best["images_per_s"],
+                    "jaxgan_config": f"{best['dtype']} K={best['k']}", "torch_images_per_s": ref["images_per_s"],
+                    "torch_variant": ref["variant"]})
+    return out
+
+
+def input_sources(tmp: Path, quick: bool) -> dict[str, ml_collections.ConfigDict]:
+    """The embedded digits (28x28x1) and a synthetic 64x64x3 uint8 .npz, as data configs."""
+    digits = base_config().data
+    images = np.random.default_rng(0).integers(0, 256, (256 if quick else 4096, 64, 64, 3), dtype=np.uint8)
+    np.savez(tmp / "synthetic64.npz", images=images)
+    npz = base_config().data
+    npz.name, npz.path, npz.image_size, npz.channels = "npz", str(tmp / "synthetic64.npz"), 0, 3
+    return {"digits28": digits, "npz64x64x3": npz}
+
+
+def bench_input(batch: int, batches: int, quick: bool) -> list[dict]:
+    """images/s of the input pipeline alone: host batches only, and prefetched two ahead to the device."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, cfg in input_sources(Path(tmp), quick).items():
+            dataset = build_dataset(cfg, seed=0)
+            start = time.perf_counter()
+            host = dataset.batches(batch)
+            for _ in range(batches):
+                next(host)
+            host_s = time.perf_counter() - start
+            start = time.perf_counter()
+            fed = prefetch_to_device(stack_batches(dataset.batches(batch), 1), size=2)
+            for _ in range(batches):
+                last = next(fed)
+            jax.block_until_ready(last)
+            device_s = time.perf_counter() - start
+            fed.close()
+            rows.append({"kind": "input", "source": name, "shape": list(dataset.example_shape), "batch": batch,
+                         "host_images_per_s": batch * batches / host_s,
+                         "device_images_per_s": batch * batches / device_s})
+            emit(rows[-1])
+    return rows
+
+
+def env_row() -> dict:
+    """Versions and the device, so a table can say what it was measured on."""
+    import flax
+    import optax
+
+    row = {"kind": "env", "jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__,
+           "backend": jax.default_backend(), "device": jax.devices()[0].device_kind,
+           "device_count": jax.device_count(), "python": sys.version.split()[0]}
+    try:
+        import torch
+
+        row["torch"] = torch.__version__
+    except ImportError:
+        row["torch"] = None
+    return row
+
+
+# The seeds' MLP GAN is also timed at its own batch of 64 (the issue's 700k images/s target is set there).
+DEFAULT_BATCH_SIZES = {"mlp": [64, 128, 512], "dcgan": [128, 512]}
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default="mlp,dcgan", help="comma-separated: mlp, dcgan")
+    p.add_argument("--batch-sizes", default=None,
+                   help="comma-separated, for every model (default: MLP 64,128,512, DCGAN 128,512; --quick: 8)")
+    p.add_argument("--dtypes", default="float32,bfloat16", help="comma-separated compute dtypes")
+    p.add_argument("--ks", default="1,10", help="comma-separated train steps per dispatch")
+    p.add_argument("--steps", type=int, default=None, help="timed train steps (default 50; --quick: 2)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed calls after compiling (default 5; --quick: 1)")
+    p.add_argument("--devices", type=int, default=1, help="data-parallel over this many local devices")
+    p.add_argument("--no-fast-layers", action="store_true", help="DCGAN with plain conv image layers")
+    p.add_argument("--no-flops", action="store_true", help="skip the CPU compile that counts FLOPs")
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    p.add_argument("--torch-variants", default="", help="e.g. eager_fp32,compile_bf16 (default: all; --quick: eager)")
+    p.add_argument("--no-input", action="store_true", help="skip the input pipeline measurement")
+    p.add_argument("--quick", action="store_true", help="tiny models and few steps: a smoke run for the CPU")
+    args = p.parse_args(argv)
+    unknown = set(args.models.split(",")) - set(DEFAULT_BATCH_SIZES)
+    if unknown:
+        p.error(f"--models: unknown {sorted(unknown)}; choose from {sorted(DEFAULT_BATCH_SIZES)}.")
+    if args.batch_sizes or args.quick:
+        args.batch_sizes = dict.fromkeys(("mlp", "dcgan"), _ints(args.batch_sizes or "8"))
+    else:
+        args.batch_sizes = DEFAULT_BATCH_SIZES
+    args.steps = args.steps or (2 if args.quick else 50)
+    args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 5)
+    if args.devices > len(jax.local_devices()):
+        p.error(f"--devices={args.devices} but only {len(jax.local_devices())} local devices exist.")
+    return args
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    """Run the benchmark; print and return its rows."""
+    args = parse_args(argv)
+    rows = [env_row()]
+    emit(rows[0])
+    cache: dict = {}
+    jax_rows = []
+    for model in args.models.split(","):
+        for batch in args.batch_sizes[model]:
+            for dtype in args.dtypes.split(","):
+                for k in _ints(args.ks):
+                    jax_rows.append(bench_jaxgan(model, batch, dtype, k, args, cache))
+                    emit(jax_rows[-1])
+    rows += jax_rows
+    if not args.no_torch and "dcgan" in args.models.split(","):
+        torch_rows = bench_torch(args.batch_sizes["dcgan"], args)
+        rows += torch_rows
+        for row in ratios(jax_rows, torch_rows):
+            rows.append(row)
+            emit(row)
+    if not args.no_input:
+        rows += bench_input(min(args.batch_sizes["dcgan"]), 4 if args.quick else 50, args.quick)
+    return rows
+
+

@@ -1,0 +1,217 @@
+"""Evaluate images or a generator: FID, KID, IS and precision/recall, printed as one JSON object.
+
+    python tools/evaluate.py --images samples/ --ref-dataset digits \
+        --extractor digits --classifier classifiers/digits28.npz --out metrics.json
+    python tools/evaluate.py --npz samples.npz --ref-npz cifar10_train_32px_inception.npz \
+        --extractor inception --inception-weights fid_inception.npz
+
+Inputs. `--images FOLDER`: the folder's .png/.jpg/.jpeg/.bmp/.webp files (not sub-folders), read
+as 8-bit gray or RGB. `--npz FILE`: an image array (key `--npz-key`; default 'samples', as
+tools/sample.py writes, else 'images', else the only array), NHWC or NHW (NCHW with C = 1 or 3
+is transposed). uint8 arrays are mapped from [0, 255]; float
+arrays must lie in [-1, 1] (or name their range with --value-range) and are rejected otherwise.
+Sizes: images of any size are accepted; the extractor resizes them to its input (299x299
+bilinear for Inception, the classifier's size for digits). A folder of mixed sizes needs
+--image-size, to which every image is then resized (PIL bilinear) first.
+`--workdir`/`--checkpoint` evaluate a generator: --num-samples samples (EMA params when saved).
+
+Reference. `--ref-npz FILE`: statistics saved by jaxgan (or pytorch-fid's mu/sigma, FID only).
+`--ref-dataset digits`: sklearn's digits, statistics cached under --cache-dir.
+
+Output: {metric: value, ..., "num_samples": N, "extractor": name, "reference": what} on stdout
+and in --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from jaxgan.metrics.classifier import load_digits_images
+from jaxgan.metrics.evaluator import (
+    METRICS,
+    cached_reference_stats,
+    evaluate_batches,
+    evaluate_samples,
+)
+from jaxgan.metrics.extractors import check_reference_extractor, extractor_id, load_extractor
+from jaxgan.metrics.stats import default_cache_dir, load_reference_stats
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+DEFAULT_NPZ_KEYS = ("samples", "images")  # tools/sample.py writes 'samples'
+VALUE_RANGES = {"-1,1": (-1.0, 1.0), "0,1": (0.0, 1.0), "0,255": (0.0, 255.0)}
+
+
+def load_sampler_from_checkpoint(path: str | Path):
+    """Return `sample_fn(key, n) -> images` of the generator saved at `path` (a workdir or checkpoint).
+
+    Reads only G (its EMA params when present), never D or the optimizer states.
+    """
+    from jaxgan.checkpoint import load_generator
+    from jaxgan.sampling import make_sample_fn
+
+    gan, variables, _ = load_generator(path)
+    return make_sample_fn(gan, variables)
+
+
+def to_unit_range(images: np.ndarray, value_range: str) -> np.ndarray:
+    """Return float32 images in [-1, 1]; uint8 means [0, 255], floats must be in `value_range`."""
+    if value_range == "auto":
+        lo, hi = (0.0, 255.0) if images.dtype == np.uint8 else (-1.0, 1.0)
+    else:
+        lo, hi = VALUE_RANGES[value_range]
+    if images.size:
+        seen_lo, seen_hi = float(images.min()), float(images.max())
+        if seen_lo < lo - 1e-3 or seen_hi > hi + 1e-3:
+            raise ValueError(
+                f"image values lie in [{seen_lo:.4g}, {seen_hi:.4g}], outside the expected range "
+                f"[{lo:g}, {hi:g}]; pass --value-range 0,1 or 0,255 if that is their range, or "
+                "rescale them to [-1, 1]."
+            )
+    return np.clip((images.astype(np.float32) - lo) * (2.0 / (hi - lo)) - 1.0, -1.0, 1.0)
+
+
+def _read_image(path: Path, size: int | None) -> np.ndarray:
+    """Read one image file as uint8 HWC (gray stays 1 channel), resized to size x size if given."""
+    with Image.open(path) as image:
+        image = image.convert("L" if image.mode in ("1", "L", "I", "I;16", "F") else "RGB")
+        if size and image.size != (size, size):
+            image = image.resize((size, size), Image.Resampling.BILINEAR)
+        array = np.asarray(image)
+    return array[..., None] if array.ndim == 2 else array
+
+
+def folder_batches(folder: Path, batch_size: int, image_size: int | None) -> Iterator[np.ndarray]:
+    """Yield batches of a folder's images in [-1, 1], read lazily in sorted file order."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder {folder} does not exist.")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise ValueError(f"{folder} holds no {'/'.join(IMAGE_SUFFIXES)} files.")
+    if image_size is None:
+        sizes = set()
+        for p in paths:
+            with Image.open(p) as image:
+                sizes.add(image.size)
+        if len(sizes) > 1:
+            raise ValueError(
+                f"{folder} mixes image sizes {sorted(sizes)[:4]}; pass --image-size S to resize "
+                "them all to S x S."
+            )
+    for start in range(0, len(paths), batch_size):
+        batch = np.stack([_read_image(p, image_size) for p in paths[start : start + batch_size]])
+        yield to_unit_range(batch, "0,255")
+
+
+def load_npz_images(path: Path, key: str | None, value_range: str) -> np.ndarray:
+    """Return the image array of an .npz file as NHWC float32 in [-1, 1]."""
+    if not path.is_file():
+        raise FileNotFoundError(f"image file {path} does not exist.")
+    with np.load(path) as data:
+        if key is None:
+            named = [k for k in DEFAULT_NPZ_KEYS if k in data.files]
+            if not named and len(data.files) != 1:
+                raise ValueError(f"{path} holds arrays {data.files}; name one with --npz-key.")
+            key = named[0] if named else data.files[0]
+        elif key not in data.files:
+            raise ValueError(f"{path} has no array {key!r}; it holds {data.files}.")
+        images = np.asarray(data[key])
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim == 4 and images.shape[1] in (1, 3) and images.shape[-1] not in (1, 3):
+        images = images.transpose(0, 2, 3, 1)  # NCHW -> NHWC
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(f"{path}:{key} has shape {images.shape}; expected NHWC with C = 1 or 3.")
+    return to_unit_range(images, value_range)
+
+
+def weights_args(args: argparse.Namespace) -> dict[str, str]:
+    """The weights-file arguments of `load_extractor` / `extractor_id`."""
+    return dict(classifier=args.classifier or "", inception_weights=args.inception_weights or "")
+
+
+def build_extractor(args: argparse.Namespace):
+    """Return the feature extractor the arguments name (a missing weights path is a clear error)."""
+    return load_extractor(args.extractor, **weights_args(args))
+
+
+def build_reference(args: argparse.Namespace, extractor) -> tuple[Any, str]:
+    """Return (reference statistics, a description) for --ref-npz or --ref-dataset."""
+    wanted = extractor_id(args.extractor, **weights_args(args))
+    if args.ref_npz:
+        stats = load_reference_stats(args.ref_npz)
+        check_reference_extractor(stats.key.get("extractor"), wanted, args.ref_npz)
+        return stats, str(args.ref_npz)
+    resolution = args.ref_resolution
+
+    def batches():
+        images, _ = load_digits_images(resolution)
+        return (images[i : i + args.batch_size] for i in range(0, len(images), args.batch_size))
+
+    stats = cached_reference_stats(args.cache_dir, batches, extractor, dataset="digits",
+                                   split="all", resolution=resolution, extractor_id=wanted)
+    return stats, f"digits/all/{resolution}px"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--images", type=Path, help="folder of image files")
+    source.add_argument("--npz", type=Path, help=".npz file holding an image array")
+    source.add_argument("--workdir", type=Path, help="training workdir (latest checkpoint)")
+    source.add_argument("--checkpoint", type=Path, help="one checkpoint")
+    reference = parser.add_mutually_exclusive_group(required=True)
+    reference.add_argument("--ref-npz", type=Path, help="reference statistics .npz")
+    reference.add_argument("--ref-dataset", choices=("digits",), help="compute (and cache) them")
+    parser.add_argument("--ref-resolution", type=int, default=28, help="for --ref-dataset")
+    parser.add_argument("--extractor", choices=("inception", "digits"), default="inception")
+    parser.add_argument("--inception-weights", type=Path, help="FID Inception .npz")
+    parser.add_argument("--classifier", type=Path, help="digit classifier .npz")
+    parser.add_argument("--metrics", default=",".join(METRICS), help="comma list of fid,kid,is,pr")
+    parser.add_argument("--npz-key", default=None,
+                        help="array name in --npz (default: samples, images or the only one)")
+    parser.add_argument("--value-range", choices=("auto", *VALUE_RANGES), default="auto")
+    parser.add_argument("--image-size", type=int, default=None, help="resize folder images to this")
+    parser.add_argument("--num-samples", type=int, default=10000, help="for a checkpoint")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the evaluation the command line describes and print its JSON."""
+    args = parse_args(argv)
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    extractor = build_extractor(args)
+    reference, described = build_reference(args, extractor)
+    common = dict(extractor=extractor, reference_stats=reference, metrics=metrics, seed=args.seed)
+    if args.images or args.npz:
+        if args.images:
+            batches = folder_batches(args.images, args.batch_size, args.image_size)
+        else:
+            images = load_npz_images(args.npz, args.npz_key, args.value_range)
+            batches = (images[i : i + args.batch_size] for i in range(0, len(images), args.batch_size))
+        result = evaluate_batches(batches, **common)
+    else:
+        sample_fn = load_sampler_from_checkpoint(args.checkpoint or args.workdir)
+        result = evaluate_samples(sample_fn, num_samples=args.num_samples,
+                                  batch_size=args.batch_size, **common)
+    result["reference"] = described
+    text = json.dumps(result, indent=2, sort_keys=True)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    return result
+
+

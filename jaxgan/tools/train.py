@@ -1,0 +1,46 @@
+"""Train a GAN: `jaxgan train --config experiments/configs/NAME.py --workdir DIR [--config.KEY=VALUE ...]`.
+
+Any config field can be overridden on the command line, e.g. `--config.train.num_steps=500`.
+"""
+
+from __future__ import annotations
+
+from absl import flags, logging
+from ml_collections import config_flags
+
+from jaxgan.errors import JaxganError
+
+FLAGS = flags.FlagValues()
+config_flags.DEFINE_config_file("config", None, "Path to an experiment config file.", lock_config=True,
+                                flag_values=FLAGS)
+flags.DEFINE_string("workdir", None, "Directory for config, metrics, samples and checkpoints.", flag_values=FLAGS)
+
+
+def parse_flags(argv: list[str]) -> tuple[object, str]:
+    """(config, workdir) from the command line; a bad or missing flag raises JaxganError."""
+    FLAGS.unparse_flags()
+    try:
+        rest = FLAGS(["jaxgan train", *argv])
+    except flags.Error as error:
+        raise JaxganError(f"{error} (usage: jaxgan train --config FILE --workdir DIR [--config.KEY=VALUE ...])") \
+            from error
+    if len(rest) > 1:
+        raise JaxganError(f"unexpected arguments {rest[1:]}; flags are --config, --workdir and --config.KEY=VALUE.")
+    if FLAGS.config is None or not FLAGS.workdir:
+        raise JaxganError("both --config FILE and --workdir DIR are required (jaxgan train --help lists the flags).")
+    return FLAGS.config, FLAGS.workdir
+
+
+def main(argv: list[str]) -> int:
+    """Train the config's task (a GAN, pix2pix or CycleGAN) in the workdir, resuming from its checkpoints."""
+    config, workdir = parse_flags(argv)
+    logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
+    if config.get("task", "gan") in ("pix2pix", "cyclegan"):
+        from jaxgan.translation import trainer as translation_trainer
+
+        translation_trainer.train_and_evaluate(config, workdir)
+    else:
+        from jaxgan import trainer
+
+        trainer.train_and_evaluate(config, workdir)
+    return 0
