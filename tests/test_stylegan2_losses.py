@@ -75,3 +75,22 @@ def test_ema_half_life_and_ramp_up():
     np.testing.assert_allclose(float(ema_beta(0, batch, ema_kimg)), beta, rtol=1e-6)  # no ramp-up
     new = ema_update({"w": jnp.float32(1.0)}, {"w": jnp.float32(3.0)}, jnp.float32(0.25))
     np.testing.assert_allclose(float(new["w"]), 3.0 + 0.25 * (1.0 - 3.0))
+
+
+def test_path_length_loss_differentiates_wrt_g_params():
+    """Greg needs second-order gradients (the reference's create_graph=True): d loss / d params through the VJP."""
+    g = Generator(8, 3, z_dim=4, w_dim=4, mapping_layers=1, channel_base=32, channel_max=4)
+    z = jax.random.normal(jax.random.PRNGKey(0), (2, 4))
+    v = g.init(jax.random.PRNGKey(1), z)
+
+    def loss_fn(params):
+        variables = {**v, "params": params}
+        ws = g.apply(variables, z, method=Generator.map)
+        synthesize = lambda w: g.apply(variables, w, noise_mode="const", method=Generator.synthesize)
+        return path_length_loss(synthesize, ws, jax.random.PRNGKey(2), jnp.float32(0.0))[0]
+
+    grads = jax.jit(jax.grad(loss_fn))(v["params"])
+    flat = jnp.concatenate([jnp.ravel(x) for x in jax.tree.leaves(grads)])
+    assert bool(jnp.all(jnp.isfinite(flat))) and float(jnp.sum(jnp.abs(flat))) > 0
+    conv_w = grads["synthesis"]["b8"]["conv1"]["weight"]
+    assert float(jnp.sum(jnp.abs(conv_w))) > 0  # the penalty reaches the synthesis weights
