@@ -122,14 +122,17 @@ def _matrix(rows: list[list]) -> jax.Array:
 
 
 def _translate2d(tx: jax.Array, ty: jax.Array) -> jax.Array:
+    """Homogeneous 2-D translations [B, 3, 3]."""
     return _matrix([[1, 0, tx], [0, 1, ty], [0, 0, 1]])
 
 
 def _scale2d(sx: jax.Array, sy: jax.Array) -> jax.Array:
+    """Homogeneous 2-D axis scalings [B, 3, 3]."""
     return _matrix([[sx, 0, 0], [0, sy, 0], [0, 0, 1]])
 
 
 def _rotate2d(cos: jax.Array, sin: jax.Array) -> jax.Array:
+    """Homogeneous 2-D rotations [B, 3, 3] from their cosines and sines."""
     return _matrix([[cos, -sin, 0], [sin, cos, 0], [0, 0, 1]])
 
 

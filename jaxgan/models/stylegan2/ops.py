@@ -29,6 +29,7 @@ def setup_filter(taps: Sequence[float] = FIR_TAPS) -> np.ndarray:
 
 
 def _parse_padding(padding: int | Sequence[int]) -> Padding:
+    """One int, (x, y) or (x0, x1, y0, y1) padding as (x0, x1, y0, y1)."""
     if isinstance(padding, int):
         return padding, padding, padding, padding
     if len(padding) == 2:
@@ -84,6 +85,7 @@ def bias_act(x: jax.Array, b: jax.Array | None = None, act: str = "linear", gain
 
 
 def _conv(x: jax.Array, w: jax.Array, stride: int = 1, groups: int = 1) -> jax.Array:
+    """Valid NHWC correlation with an HWIO kernel (cast to x's dtype)."""
     return lax.conv_general_dilated(x, w.astype(x.dtype), (stride, stride), "VALID",
                                     dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=groups)
 
