@@ -93,6 +93,7 @@ def sample_params(spec: AugmentSpec, key: jax.Array, batch: int, height: int, wi
     out = identity_params(batch)
 
     def gate(name: str, value: jax.Array, prob: jax.Array | None = None) -> jax.Array:
+        """The drawn `value` where the op fires (probability multiplier * p, or `prob`), else identity."""
         prob = getattr(spec, name) * p if prob is None else prob
         return _gate(next(keys), prob, value, out[name])
 
