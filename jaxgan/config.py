@@ -14,7 +14,7 @@ from jaxgan.losses import LOSSES, SIGMOID_LOSSES
 from jaxgan.models import COMPUTE_DTYPES, MODELS
 from jaxgan.models.conditional import D_HEADS, G_CONDITIONING
 from jaxgan.models.outputs import OUTPUT_ACTIVATIONS
-from jaxgan.optim import OPTIMIZERS, SCHEDULES
+from jaxgan.optim import EPS_PLACEMENTS, OPTIMIZERS, SCHEDULES
 from jaxgan.training_eval import default_config as eval_default_config
 from jaxgan.training_eval import validate as validate_eval
 
@@ -28,6 +28,7 @@ def optimizer_config(lr: float = 2e-4, name: str = "adam", b1: float = 0.5, b2: 
         b1=b1,              # Adam beta1 (0.5 in DCGAN)
         b2=b2,              # Adam beta2; RMSprop decay
         eps=1e-8,           # Adam/RMSprop epsilon
+        eps_placement="inside",  # RMSprop: "inside" sqrt g/sqrt(nu+eps) (optax) | "outside" g/(sqrt(nu)+eps) (PyTorch)
         momentum=0.9,       # for momentum and nesterov
         weight_decay=0.0,   # for adamw
         schedule="constant",  # constant | linear | cosine (decays to lr * end_factor by the end of the run)
@@ -122,6 +123,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     for net in ("g", "d"):
         _check_choice(config.optim[net].name, OPTIMIZERS, f"optim.{net}.name")
         _check_choice(config.optim[net].schedule, SCHEDULES, f"optim.{net}.schedule")
+        _check_choice(config.optim[net].eps_placement, EPS_PLACEMENTS, f"optim.{net}.eps_placement")
         if config.optim[net].lr <= 0:
             raise ValueError(f"optim.{net}.lr must be > 0, got {config.optim[net].lr}.")
     positive = {"n_disc": config.n_disc, "model.z_dim": config.model.z_dim,

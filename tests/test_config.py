@@ -1,10 +1,10 @@
 """Bad configs stop early with a message that names the key and what to do."""
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from child_process import run_to_exit
 
 from jaxgan.config import base_config, validate
 from jaxgan.factory import build_gan
@@ -13,10 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_train(tmp_path, *overrides):
+    """The training CLI run to its exit (waited on as an event; a hang guard only catches a silent child)."""
     cmd = [sys.executable, str(ROOT / "experiments/train.py"),
            "--config", str(ROOT / "experiments/configs/mlp_digits.py"), "--workdir", str(tmp_path / "run"),
            *overrides]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    return run_to_exit(cmd, tmp_path / "train", cwd=ROOT)
 
 
 def test_unknown_key_on_the_command_line_is_rejected(tmp_path):

@@ -1,11 +1,11 @@
 """The README's main command, in a quick form: train the default experiment and check what it writes."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+from child_process import run_to_exit
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,7 +16,7 @@ def test_default_experiment_end_to_end(tmp_path):
     cmd = [sys.executable, "experiments/train.py", "--config", "experiments/configs/mlp_digits.py",
            "--workdir", str(workdir), "--config.train.num_steps=40", "--config.train.log_every=10",
            "--config.train.sample_every=20", "--config.train.checkpoint_every=20"]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    result = run_to_exit(cmd, tmp_path / "train", cwd=ROOT, watch=[workdir])  # waits for the exit, not a deadline
     assert result.returncode == 0, result.stderr[-3000:]
 
     config = json.loads((workdir / "config.json").read_text())
