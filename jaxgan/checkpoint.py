@@ -204,7 +204,16 @@ class Checkpointer:
                                                             META: ocp.args.JsonSave(meta)}),
                            metrics=metrics, force=True)
 
-    def _keep_unreadable_copy(self, step: int) -> None:
+    def set_aside_all(self) -> Path:
+        """Move every step folder to `unreadable/` (on the explicit request `train.restart=True`); returns that folder.
+
+        Nothing is deleted: each step keeps its files under `unreadable/<step>` (`.1`, `.2`, ... if taken).
+        """
+        for step in self.all_steps():
+            self._keep_unreadable_copy(step, quiet=True)
+        return self.directory / UNREADABLE_DIR
+
+    def _keep_unreadable_copy(self, step: int, quiet: bool = False) -> None:
         """Move the unreadable copy of `step` (the run fell back past it and is now at that step again) out of the way.
 
         It is moved, never deleted, to `unreadable/<step>` (`.1`, `.2`, ... when that exists), so the new save can
@@ -219,6 +228,7 @@ class Checkpointer:
         if jax.process_index() == 0:
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(self.directory / str(step), destination)
+        if jax.process_index() == 0 and not quiet:
             log.warning("Checkpoint %d was unreadable; the run has reached step %d again, so the unreadable copy "
                         "was kept at %s and the new one takes its place.", step, step, destination)
         self._manager.reload()
