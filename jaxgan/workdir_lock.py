@@ -105,7 +105,11 @@ class WorkdirLock:
 def _acquire(workdir: Path, path: Path, me: dict) -> int:
     """Open, flock and stamp the lock file; returns its descriptor (kept open while the lock is held)."""
     for _ in range(10):  # a holder releasing at this moment unlinks the file: open again
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise WorkdirError(f"--workdir {workdir} is not writable ({error.strerror} creating {path.name}); fix "
+                               "its permissions or pass another folder.") from error
         previous = _read_holder(path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
