@@ -104,12 +104,13 @@ def check_finite(step_metrics: list[tuple[int, dict[str, float]]]) -> None:
 
 
 DEAD_INTERVALS = 3  # log intervals of zero gradient norm before the run is called dead
-DEAD_LOSS = 1e6  # |loss| beyond this means D's logits have blown up (|logits| of the same order)
+DEAD_LOGIT = 1e6  # |D's mean logit| (D/real, D/fake) or |loss| beyond this: D's outputs have blown up
 
 
 class DeadRunWatch:
     """Warns once, naming the step, when a network's gradient norm is 0 for DEAD_INTERVALS log intervals in a row,
-    or a loss reaches DEAD_LOSS: a dead D (saturated logits) that no longer trains G, which no NaN would flag."""
+    or D's logits or a loss reach DEAD_LOGIT: a dead D (saturated logits) that no longer trains G, which no NaN
+    would flag."""
 
     def __init__(self, intervals: int = DEAD_INTERVALS):
         self.intervals = intervals
@@ -132,7 +133,7 @@ class DeadRunWatch:
                     self._zero_since.pop(key, None)
                 if self._zero_count[key] >= self.intervals:
                     return self._warn(f"{key} has been 0 since step {self._zero_since[key]}", step)
-            if key.startswith("Loss/") and abs(value) >= DEAD_LOSS:
+            if (key.startswith("Loss/") or key in ("D/real", "D/fake")) and abs(value) >= DEAD_LOGIT:
                 return self._warn(f"{key}={value:.3g} (D's logits have blown up)", step)
         return None
 
