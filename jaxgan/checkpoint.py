@@ -330,18 +330,21 @@ class Checkpointer:
                 f"checksum mismatch in array {bad[0]}{more}")
         return len(set(expected) & set(array_checksums(tree)))
 
-    def verify_step(self, step: int) -> str:
-        """Read every array of checkpoint `step` and check its CRC32; returns "N arrays verified", raises if bad."""
-        metadata = self.item_metadata(step)
-        meta = self.read_meta(step)
+    def read_arrays(self, step: int) -> Any:
+        """Every array of checkpoint `step` as saved (on the first device), without a model to restore into."""
         target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=_first_device()),
-                              metadata, is_leaf=lambda m: hasattr(m, "shape") and hasattr(m, "dtype"))
+                              self.item_metadata(step), is_leaf=lambda m: hasattr(m, "shape") and hasattr(m, "dtype"))
         args = ocp.args.PyTreeRestore(item=target, restore_args=ocp.checkpoint_utils.construct_restore_args(target))
         try:
-            tree = self._manager.restore(step, args=ocp.args.Composite(**{STATE: args}))[STATE]
+            return self._manager.restore(step, args=ocp.args.Composite(**{STATE: args}))[STATE]
         except Exception as error:
             raise CheckpointCorruptError(f"cannot read {self.directory / str(step)}: {error}",
                                          short_reason(error)) from error
+
+    def verify_step(self, step: int) -> str:
+        """Read every array of checkpoint `step` and check its CRC32; returns what was checked, raises if bad."""
+        meta = self.read_meta(step)
+        tree = self.read_arrays(step)
         checked = self._verify(step, tree, meta)
         total = len(array_checksums(tree))
         if not meta.get(CHECKSUMS):
