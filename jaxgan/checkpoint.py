@@ -231,6 +231,10 @@ class Checkpointer:
         if jax.process_index() == 0 and not quiet:
             log.warning("Checkpoint %d was unreadable; the run has reached step %d again, so the unreadable copy "
                         "was kept at %s and the new one takes its place.", step, step, destination)
+        if jax.process_count() > 1:  # the others wait for process 0's move before they list the steps again
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices(f"jaxgan_unreadable_{step}")
         self._manager.reload()
 
     def latest_step(self) -> int | None:
