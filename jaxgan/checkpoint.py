@@ -22,19 +22,12 @@ before is restored. Nothing is moved or deleted at restore time; when no checkpo
 from __future__ import annotations
 
 import functools
-import gc
-import io
 import json
 import logging
 import math
-import re
 import shutil
-import sys
 import time
-import traceback
-import zlib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +37,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
+from jaxgan.checkpoint_noise import log_details, quiet_reads, short_reason
+from jaxgan.checksums import array_checksums, checksum_mismatches
 from jaxgan.errors import JaxganError
 from jaxgan.state import GAN, GANState, create_state
 
@@ -56,7 +51,6 @@ BEST_MODES = ("min", "max")
 READ_ATTEMPTS = 3  # tries per checkpoint before it is judged unreadable (transient I/O errors)
 RETRY_WAIT_S = 0.2  # wait before the second try; doubles each time
 _MAX_LISTED = 20  # leaves named in a mismatch error
-_NOISY_LOGGERS = ("absl", "asyncio", "jax._src.distributed")  # orbax/TensorStore chatter during a failed read
 
 
 class CheckpointMismatchError(ValueError):
@@ -73,32 +67,6 @@ class CheckpointCorruptError(JaxganError, RuntimeError):
 
 class NoReadableCheckpointError(JaxganError, FileNotFoundError):
     """Checkpoints exist but none can be read: the run stops instead of silently starting over."""
-
-
-def array_checksums(tree: Any) -> dict[str, str]:
-    """CRC32 of each array's bytes by dotted path, computed on the host (arrays not held whole here are skipped)."""
-    flat = ocp.tree.to_flat_dict(ocp.tree.serialize_tree(tree, keep_empty_nodes=False), sep=".")
-    sums = {}
-    for path, leaf in flat.items():
-        host = _host_copy(leaf)
-        if host is not None:
-            sums[path] = f"crc32:{zlib.crc32(np.ascontiguousarray(host).view(np.uint8).reshape(-1)):08x}"
-    return sums
-
-
-def _host_copy(leaf: Any) -> np.ndarray | None:
-    """The whole array on the host: a replicated or process-local jax.Array's bytes, or None if held in pieces."""
-    if isinstance(leaf, jax.Array):
-        if leaf.is_fully_replicated:
-            return np.asarray(leaf.addressable_data(0))
-        return np.asarray(leaf) if leaf.is_fully_addressable else None
-    return np.asarray(leaf)
-
-
-def checksum_mismatches(tree: Any, expected: dict[str, str]) -> list[str]:
-    """Dotted paths of the arrays of `tree` whose CRC32 differs from the one recorded at save time."""
-    found = array_checksums(tree)
-    return [path for path, value in found.items() if path in expected and expected[path] != value]
 
 
 def leaf_specs(tree: Any) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -360,13 +328,11 @@ class Checkpointer:
         steps = self.all_steps()
         if not steps:
             raise FileNotFoundError(f"No complete checkpoint in {self.directory}.")
-        skipped: list[int] = []
         for step in reversed(steps):
             try:
                 return self.read_with_retries(read, step)
             except CheckpointCorruptError as error:
-                skipped.append(step)
-                self._log_details(f"checkpoint {step} in {self.directory}: skipped", error)
+                log_details(self.log_path, f"checkpoint {step} in {self.directory}: skipped", error)
                 log.warning("Checkpoint %d is unreadable (%s), falling back to the one before%s.", step, error.short,
                             self._details_hint())
         raise NoReadableCheckpointError(
@@ -380,13 +346,13 @@ class Checkpointer:
         wait = self.retry_wait_s
         for attempt in range(1, self.read_attempts + 1):
             try:
-                with self._quiet():
+                with quiet_reads(self.log_path):
                     return read(step)
             except CheckpointCorruptError as error:
                 if attempt == self.read_attempts or "checksum mismatch" in error.short:
                     raise
-                self._log_details(f"checkpoint {step} in {self.directory}: attempt {attempt} failed; retrying in "
-                                  f"{wait:g} s", error)
+                log_details(self.log_path, f"checkpoint {step} in {self.directory}: attempt {attempt} failed; "
+                            f"retrying in {wait:g} s", error)
                 time.sleep(wait)
                 wait *= 2
                 self._manager.reload()
@@ -394,46 +360,6 @@ class Checkpointer:
 
     def _details_hint(self) -> str:
         return f"; details in {self.log_path}" if self.log_path is not None else ""
-
-    def _log_details(self, header: str, error: BaseException) -> None:
-        """The whole error with its traceback, in the log file (debug level when there is none)."""
-        text = "".join(traceback.format_exception(error))
-        if self.log_path is None:
-            log.debug("%s\n%s", header, text)
-            return
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "a") as out:
-            out.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {header}\n{text}\n")
-
-    @contextmanager
-    def _quiet(self) -> Iterator[None]:
-        """Send what orbax, absl, asyncio and TensorStore print during a read to the log file, not the terminal.
-
-        A failed read leaves TensorStore callbacks on orbax's closed event loop; they print tracebacks to
-        sys.stderr and report unraisable coroutines, so both are redirected while reading (and garbage is
-        collected before they are restored, so the coroutines report here).
-        """
-        if self.log_path is not None:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        _LateReadNoise.install(self.log_path)
-        sink = open(self.log_path, "a") if self.log_path is not None else io.StringIO()  # noqa: SIM115
-        handler = logging.StreamHandler(sink)
-        loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
-        saved = [(lg.handlers[:], lg.propagate) for lg in loggers]
-        previous = sys.stderr, sys.unraisablehook
-        for lg in loggers:
-            lg.handlers, lg.propagate = [handler], False
-        sys.stderr = sink
-        sys.unraisablehook = lambda unraisable: print(f"unraisable in {unraisable.object!r}: "
-                                                      f"{unraisable.exc_value!r}", file=sink)
-        try:
-            yield
-        finally:
-            gc.collect()
-            sys.stderr, sys.unraisablehook = previous
-            for lg, (handlers, propagate) in zip(loggers, saved, strict=True):
-                lg.handlers, lg.propagate = handlers, propagate
-            sink.close()
 
     def wait(self) -> None:
         """Block until pending saves are on disk."""
@@ -449,63 +375,6 @@ class Checkpointer:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-class _LateReadNoise(logging.Filter):
-    """Route what a failed orbax read reports after it returned (unraisable coroutines, unretrieved asyncio task
-    errors, garbage-collected later) to the checkpoint log instead of the terminal; other reports pass through."""
-
-    _MARKS = ("Encountered error while reading array", "_read_array_index", "async_deserialize", "Event loop is closed")
-    log_path: Path | None = None
-    _installed = False
-
-    @classmethod
-    def install(cls, log_path: Path | None) -> None:
-        cls.log_path = log_path
-        if cls._installed:
-            return
-        cls._installed = True
-        original = sys.unraisablehook
-
-        def hook(unraisable: Any) -> None:
-            text = f"{unraisable.object!r} {unraisable.exc_value!r}"
-            if any(mark in text for mark in cls._MARKS):
-                cls._write(f"unraisable in {unraisable.object!r}: {unraisable.exc_value!r}")
-            else:
-                original(unraisable)
-
-        sys.unraisablehook = hook
-        logging.getLogger("asyncio").addFilter(cls())
-
-    @classmethod
-    def _write(cls, text: str) -> None:
-        if cls.log_path is None:
-            log.debug("%s", text)
-            return
-        with open(cls.log_path, "a") as out:
-            out.write(text + "\n")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage() + (repr(record.exc_info[1]) if record.exc_info else "")
-        if any(mark in text for mark in self._MARKS):
-            self._write(text)
-            return False
-        return True
-
-
-_TENSORSTORE_READ = re.compile(r'[A-Z_]{4,}: Error reading "([^"/]+)[^"]*"[^:]*: ([^;\n]*)')
-
-
-def short_reason(error: BaseException) -> str:
-    """Why a read failed, in a few words: the array and TensorStore's reason when the error chain names them."""
-    seen: BaseException | None = error
-    while seen is not None:
-        match = _TENSORSTORE_READ.search(str(seen))
-        if match:
-            return f"cannot read array {match[1]}: {match[2].strip()}"
-        seen = seen.__cause__ or seen.__context__
-    first = " ".join(str(error).split())[:120]
-    return f"cannot read it: {type(error).__name__}: {first}"
 
 
 def _first_device() -> jax.sharding.Sharding:
