@@ -235,7 +235,7 @@ class Checkpointer:
         except Exception as error:  # orbax/tensorstore raise many types for unreadable files
             where = self.directory / str(step)
             raise CheckpointCorruptError(f"cannot read the metadata of {where}: {error}",
-                                         f"cannot read its metadata: {short_reason(error)}") from error
+                                         f"metadata: {short_reason(error)}") from error
         tree = getattr(metadata, "tree", metadata)
         if not tree:
             raise CheckpointCorruptError(f"{self.directory / str(step)} has no readable state metadata.")
@@ -247,7 +247,7 @@ class Checkpointer:
             return self._manager.restore(step, args=ocp.args.Composite(**{META: ocp.args.JsonRestore()}))[META]
         except Exception as error:
             raise CheckpointCorruptError(f"cannot read {self.directory / str(step) / META}: {error}",
-                                         f"cannot read its meta record: {short_reason(error)}") from error
+                                         f"meta record: {short_reason(error)}") from error
 
     def restore(self, abstract_state: GANState, step: int | None = None) -> tuple[GANState, dict]:
         """Restore checkpoint `step` (default: the newest readable one) into the structure of `abstract_state`.

@@ -107,16 +107,24 @@ class _LateReadNoise(logging.Filter):
         return True
 
 
-_TENSORSTORE_READ = re.compile(r'[A-Z_]{4,}: Error reading "([^"/]+)[^"]*"[^:]*: ([^;\n]*)')
+_TENSORSTORE_CODE = re.compile(r"\b([A-Z][A-Z_]{3,}): ")  # NOT_FOUND, FAILED_PRECONDITION, DATA_LOSS, ...
+_TENSORSTORE_ARRAY = re.compile(r'Error reading "([^"/]+)[^"]*"[^:]*: ([^;\[\n]*)')
 
 
 def short_reason(error: BaseException) -> str:
-    """Why a read failed, in a few words: the array and TensorStore's reason when the error chain names them."""
+    """Why a read failed, in a few words: the array, TensorStore's status code and reason when the chain names them,
+    else the innermost cause."""
     seen: BaseException | None = error
+    root = error
     while seen is not None:
-        match = _TENSORSTORE_READ.search(str(seen))
-        if match:
-            return f"cannot read array {match[1]}: {match[2].strip()}"
+        root, text = seen, str(seen)
+        array = _TENSORSTORE_ARRAY.search(text)
+        if array:
+            code = _TENSORSTORE_CODE.search(text)
+            detail = array[2].strip()
+            if detail.startswith("Error reading Byte range"):
+                detail = "a data file is missing or shorter than recorded"
+            return f"cannot read array {array[1]}: {code[1] + ': ' if code else ''}{detail[:100]}"
         seen = seen.__cause__ or seen.__context__
-    first = " ".join(str(error).split())[:120]
-    return f"cannot read it: {type(error).__name__}: {first}"
+    first = " ".join(str(root).split())[:120]  # the innermost cause says most
+    return f"{type(root).__name__}: {first}"

@@ -179,3 +179,20 @@ def test_a_flipped_newest_checkpoint_resumes_from_the_one_before(finished_run, t
     straight = train_and_evaluate(tiny_config(num_steps=8), tmp_path / "straight")
     assert_trees_equal(resumed, straight)  # trained 4 -> 8 again, not from the damaged 6
     assert (workdir / "checkpoints" / UNREADABLE_DIR / "6").is_dir()  # kept when step 6 was written again
+
+
+@pytest.mark.parametrize("message, reason", [
+    ('FAILED_PRECONDITION: Error reading "g.params.Dense_1.kernel/0.0" in OCDBT database at local file "/r/3/state/": '
+     "Truncated Zstd-compressed stream; at byte 0",
+     "cannot read array g.params.Dense_1.kernel: FAILED_PRECONDITION: Truncated Zstd-compressed stream"),
+    ('NOT_FOUND: Error opening "zarr" driver: Error reading "d.opt_state.0.count/.zarray" in OCDBT database at local '
+     'file "/r/6/state/": Error reading Byte range [0, 3596) of local file "/r/6/state/d/5b6e" [tensorstore_spec=...',
+     "cannot read array d.opt_state.0.count: NOT_FOUND: a data file is missing or shorter than recorded"),
+    ("disk on fire", "OSError: disk on fire"),
+])
+def test_the_warning_line_names_the_array_and_the_reason(message, reason):
+    from jaxgan.checkpoint_noise import short_reason
+
+    wrapped = RuntimeError("Encountered error while reading array index: (slice(0, 16, 1),). See full TensorStore")
+    wrapped.__cause__ = (ValueError if "_" in message[:20] else OSError)(message)
+    assert short_reason(wrapped) == reason
