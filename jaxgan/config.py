@@ -6,6 +6,8 @@ Experiment configs start from `base_config()` and override fields, so an unknown
 
 from __future__ import annotations
 
+import logging
+
 import ml_collections
 
 from jaxgan.augment import parse_policy
@@ -101,6 +103,8 @@ def base_config() -> ml_collections.ConfigDict:
         best_metric="",     # also keep the best checkpoint by this eval metric, e.g. "eval/fid" ("" = off)
         best_mode="min",    # min | max: which value of best_metric is best
         async_checkpoint=True,  # write checkpoints in the background while training goes on
+        restart=False,      # when no checkpoint in the workdir can be read: start over (moving them to
+                            # checkpoints/unreadable/) instead of stopping with an error; readable ones still resume
     ))
     c.eval = eval_default_config()  # in-training metrics, every train.eval_every steps (jaxgan/training_eval.py)
     c.parallel = ml_collections.ConfigDict(dict(
@@ -121,11 +125,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     _check_choice(config.model.compute_dtype, COMPUTE_DTYPES, "model.compute_dtype")
     _check_choice(config.model.output_activation, OUTPUT_ACTIVATIONS, "model.output_activation")
     for net in ("g", "d"):
-        _check_choice(config.optim[net].name, OPTIMIZERS, f"optim.{net}.name")
-        _check_choice(config.optim[net].schedule, SCHEDULES, f"optim.{net}.schedule")
-        _check_choice(config.optim[net].eps_placement, EPS_PLACEMENTS, f"optim.{net}.eps_placement")
-        if config.optim[net].lr <= 0:
-            raise ValueError(f"optim.{net}.lr must be > 0, got {config.optim[net].lr}.")
+        _validate_optimizer(config.optim[net], f"optim.{net}")
     positive = {"n_disc": config.n_disc, "model.z_dim": config.model.z_dim,
                 "train.batch_size": config.train.batch_size, "train.num_steps": config.train.num_steps,
                 "train.log_every": config.train.log_every, "train.sample_every": config.train.sample_every,
@@ -140,6 +140,31 @@ def validate(config: ml_collections.ConfigDict) -> None:
     _validate_toolbox(config)
     _validate_checkpointing(config.train)
     validate_eval(config)
+
+
+LR_WARNING = 1.0  # a peak learning rate above this is almost surely a typo for GANs (they train at 1e-5..1e-3)
+
+
+def _validate_optimizer(optim: ml_collections.ConfigDict, key: str) -> None:
+    """Check one optimizer block: its name and schedule, lr > 0 (warn above LR_WARNING), betas in [0, 1), warm-up."""
+    _check_choice(optim.name, OPTIMIZERS, f"{key}.name")
+    _check_choice(optim.schedule, SCHEDULES, f"{key}.schedule")
+    _check_choice(optim.eps_placement, EPS_PLACEMENTS, f"{key}.eps_placement")
+    if not optim.lr > 0:
+        raise ValueError(f"{key}.lr must be > 0, got {optim.lr}.")
+    if optim.lr > LR_WARNING:
+        logging.getLogger(__name__).warning(
+            "%s.lr=%g is far above the usual GAN rates (1e-5..1e-3); such a run usually diverges or dies (D "
+            "saturates). Lower it unless you mean it.", key, optim.lr)
+    for beta in ("b1", "b2"):
+        if not 0.0 <= optim[beta] < 1.0:
+            raise ValueError(f"{key}.{beta} must be in [0, 1) (an exponential decay rate), got {optim[beta]}; "
+                             "Adam's usual values are b1=0.5 or 0.9 and b2=0.999.")
+    if optim.warmup_steps < 0:
+        raise ValueError(f"{key}.warmup_steps must be >= 0 (0 = no warm-up), got {optim.warmup_steps}.")
+    if not 0.0 <= optim.end_factor <= 1.0:
+        raise ValueError(f"{key}.end_factor must be in [0, 1] (the final lr as a fraction of lr), got "
+                         f"{optim.end_factor}.")
 
 
 def _validate_toolbox(config: ml_collections.ConfigDict) -> None:
