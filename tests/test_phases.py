@@ -6,11 +6,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from parallel_worker import IMAGE_SHAPE, init_state, tiny_gan
 
 from jaxgan.losses import GANLoss, get_loss, relativistic
 from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
 from jaxgan.phases import StepSpec, d_main
-from jaxgan.regularizers import r1_penalty
+from jaxgan.regularizers import GradientPenalty, r1_penalty, r2_penalty
+from jaxgan.sharding import batch_sharding, data_mesh, jit_data_parallel, replicated
 from jaxgan.state import GAN, create_state
 from jaxgan.train_step import (
     KeyStreams,
@@ -161,3 +163,25 @@ def test_a_phase_runs_alone_dmain_moves_only_d():
     assert int(new.step) == 0 and {"Loss/D", "D/real", "D/fake", "Grad/D_norm"} <= set(metrics)
     assert not np.allclose(new.d.params["Dense_0"]["kernel"], state.d.params["Dense_0"]["kernel"])
     np.testing.assert_array_equal(new.g.params["Dense_0"]["kernel"], state.g.params["Dense_0"]["kernel"])
+
+
+def test_lazy_dreg_fresh_z_and_a_relativistic_loss_give_the_same_steps_on_one_device_and_eight():
+    gan = tiny_gan("mlp")
+    step = make_train_step(gan, get_loss("relativistic_pairing"), n_disc=2, d_penalties=(GradientPenalty(1.0),),
+                           d_reg=(r1_penalty(1.0), r2_penalty(1.0)), d_reg_interval=2)
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 2, 16, *IMAGE_SHAPE)).astype(np.float32)
+
+    def run(fn, state, put):
+        history = []
+        for t in range(3):  # steps 0 and 2 run Dreg, step 1 skips it
+            state, metrics = fn(state, put({"x": x[t]}))
+            history.append(metrics)
+        return jax.device_get((state, history))
+
+    one = run(jax.jit(step), init_state(gan, ema=True), jax.device_put)
+    mesh = data_mesh()
+    eight = run(jit_data_parallel(step, mesh), jax.device_put(init_state(gan, ema=True), replicated(mesh)),
+                lambda b: jax.device_put(b, batch_sharding(mesh)))
+    assert [float(m["Loss/D/r1"]) > 0 for m in one[1]] == [True, False, True]
+    for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(eight), strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
