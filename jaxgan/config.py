@@ -67,7 +67,10 @@ def base_config() -> ml_collections.ConfigDict:
         acgan_weight=1.0,   # weight of the AC-GAN class cross-entropy in D's and G's losses (d_cond=acgan)
     ))
     c.loss = "non_saturating"  # minimax | non_saturating | wasserstein | hinge | least_squares
+    #                            | relativistic_average (RaSGAN) | relativistic_pairing (RpGAN, R3GAN)
     c.n_disc = 1               # D updates per G update
+    c.g_fresh_z = True         # n_disc > 1: G draws fresh z (SNGAN, WGAN-GP); False: G reuses the last D update's
+    #                            z and fakes (one G forward pass fewer). n_disc = 1 always shares that one pass.
     c.optim = ml_collections.ConfigDict(dict(g=optimizer_config(), d=optimizer_config()))
     c.ema = ml_collections.ConfigDict(dict(
         decay=0.0,          # EMA of G's params when > 0; samples then come from the EMA
@@ -78,7 +81,8 @@ def base_config() -> ml_collections.ConfigDict:
         gp_weight=0.0,      # WGAN-GP gradient penalty lambda on interpolates (Gulrajani et al. 2017: 10)
         r1_gamma=0.0,       # R1 penalty gamma on reals (Mescheder et al. 2018: 10)
         r2_gamma=0.0,       # R2 penalty gamma on fakes
-        lazy_interval=1,    # R1/R2 every k steps, scaled by k; D's Adam lr and betas get ** k/(k+1) (StyleGAN2: 16)
+        lazy_interval=1,    # k > 1: R1/R2 as their own D update every k steps, scaled by k; D's Adam lr * c and
+        #                     betas ** c, c = k/(k+1) (StyleGAN2's Dreg: 16). 1: in every D update
         instance_noise_std=0.0,  # std of Gaussian noise added to D's inputs, real and fake (Sonderby et al. 2017)
         instance_noise_anneal_steps=0,  # anneal that std linearly to 0 over N train steps (0 = keep it constant)
         label_smoothing=0.0,  # one-sided: D's real target is 1 - s, BCE losses only (Salimans et al. 2016: 0.1)

@@ -319,11 +319,11 @@ class StopRequest:
 
 
 def make_sampler(gan: GAN):
-    """A jitted `(state, z, labels=None) -> samples` from the EMA params when present, with BatchNorm running stats."""
+    """A jitted `(state, z, labels=None) -> samples` from the EMA params (with standing BatchNorm stats) if present."""
 
     @jax.jit
     def sample(state: GANState, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
-        return gan.generate(generator_variables(state), z, labels)
+        return gan.generate(generator_variables(state, gan), z, labels)
 
     return sample
 

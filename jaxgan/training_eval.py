@@ -164,7 +164,7 @@ class TrainingEvaluator:
 
     def __call__(self, state: GANState, step: int) -> dict[str, float]:
         """The metrics of G in `state`, as {"eval/<name>": value}."""
-        variables = jax.tree.map(_local, generator_variables(state))
+        variables = generator_variables(jax.tree.map(_local, state), self.gan)
 
         def sample_fn(key: jax.Array, n: int) -> jax.Array:
             return self._generate(variables, *random_inputs(self.gan, key, n))
