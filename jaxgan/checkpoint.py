@@ -40,7 +40,8 @@ from orbax.checkpoint import checkpoint_managers as policies
 from jaxgan.checkpoint_noise import log_details, quiet_reads, short_reason
 from jaxgan.checksums import array_checksums, checksum_mismatches
 from jaxgan.errors import JaxganError
-from jaxgan.state import GAN, GANState, create_state
+from jaxgan.sampling import generator_variables
+from jaxgan.state import GAN, GANState, NetState, create_state
 
 log = logging.getLogger(__name__)
 
@@ -430,8 +431,8 @@ def generator_item(abstract: GANState, ema: bool) -> dict:
     if abstract.g.collections:
         g["collections"] = abstract.g.collections
     item = {"g": g} if g else {}
-    if ema:
-        item["g_ema_params"] = abstract.g.params
+    if ema:  # the EMA params, and the step and key that fix their standing BatchNorm statistics
+        item.update(g_ema_params=abstract.g.params, step=abstract.step, rng=abstract.rng)
     return item
 
 
@@ -465,8 +466,11 @@ def _read_generator(ckpt: Checkpointer, step: int) -> tuple[GAN, dict, ml_collec
     item = abstract_of(generator_item(abstract, ema))
     restored = ckpt.restore_partial(item, step)
     g = restored.get("g", {})
-    params = restored["g_ema_params"] if ema else g["params"]
-    return gan, {"params": params, **g.get("collections", {})}, config
+    if not ema:
+        return gan, {"params": g["params"], **g.get("collections", {})}, config
+    state = GANState(step=restored["step"], rng=restored["rng"], g=NetState(g.get("params"),
+                     g.get("collections", {}), None), d=None, g_ema_params=restored["g_ema_params"])
+    return gan, generator_variables(state, gan), config
 
 
 def run_meta(config: ml_collections.ConfigDict, step: int, data_batches: int,

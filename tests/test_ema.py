@@ -55,3 +55,22 @@ def test_without_an_ema_sampling_uses_g_and_its_own_running_statistics():
     variables = generator_variables(state, gan)
     assert variables["params"] is state.g.params
     assert variables["batch_stats"] is state.g.collections["batch_stats"]
+
+
+def test_load_generator_pairs_the_ema_with_the_standing_statistics_the_trainer_samples_with(tmp_path):
+    """A sampler reading only G from a checkpoint gets the same G_ema variables as the trainer, not the live stats."""
+    from jaxgan import trainer
+    from jaxgan.checkpoint import load_generator
+    from jaxgan.config import base_config
+
+    config = base_config()
+    config.model.name, config.model.ngf, config.model.ndf = "dcgan", 4, 4
+    config.data.image_size, config.ema.decay = 16, 0.5
+    config.train.update(num_steps=2, batch_size=8, checkpoint_every=2, sample_every=2, log_every=1, progress=False)
+    state = trainer.train_and_evaluate(config, tmp_path)
+    gan, variables, _ = load_generator(tmp_path)
+    expected = generator_variables(state, gan)
+    for got, want in zip(jax.tree.leaves(variables), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    live = jax.tree.leaves(state.g.collections["batch_stats"])
+    assert any(not np.allclose(a, b) for a, b in zip(jax.tree.leaves(variables["batch_stats"]), live, strict=True))
