@@ -8,6 +8,7 @@ from __future__ import annotations
 from absl import flags, logging
 from ml_collections import config_flags
 
+from jaxgan.config_file import precheck
 from jaxgan.errors import JaxganError
 
 FLAGS = flags.FlagValues()
@@ -19,8 +20,11 @@ flags.DEFINE_string("workdir", None, "Directory for config, metrics, samples and
 def parse_flags(argv: list[str]) -> tuple[object, str]:
     """(config, workdir) from the command line; a bad or missing flag raises JaxganError."""
     FLAGS.unparse_flags()
+    precheck(argv)
     try:
         rest = FLAGS(["jaxgan train", *argv])
+    except (AttributeError, KeyError) as error:  # a config key config_flags could not resolve
+        raise JaxganError(f"bad config override: {error} (jaxgan train --help lists the flags)") from error
     except flags.Error as error:
         raise JaxganError(f"{error} (usage: jaxgan train --config FILE --workdir DIR [--config.KEY=VALUE ...])") \
             from error
