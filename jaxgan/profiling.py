@@ -47,6 +47,20 @@ def compile_events() -> Iterator[dict[str, float]]:
         jax.monitoring.unregister_event_duration_listener(listener)
 
 
+@contextlib.contextmanager
+def trace_to(directory: str | Path | None) -> Iterator[None]:
+    """A jax.profiler trace (XPlane and Perfetto) of the block into `directory`; nothing when it is None."""
+    if directory is None:
+        yield
+        return
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    jax.profiler.start_trace(str(directory), create_perfetto_trace=True)
+    try:
+        yield
+    finally:
+        jax.profiler.stop_trace()
+
+
 def parse_profile_steps(value: Any) -> tuple[int, int]:
     """(start, count) from `train.profile_steps`; a bad value raises JaxganError naming the fix."""
     try:

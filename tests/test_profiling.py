@@ -89,3 +89,17 @@ def test_git_state_of_a_checkout(tmp_path):
 def test_git_missing_gives_null(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no git on the PATH
     assert run_info.git_state(ROOT) == {"commit": None, "dirty": None}
+
+
+def test_benchmark_profile_traces_the_first_row(tmp_path, capsys):
+    from jaxgan.tools import benchmark
+
+    rows = benchmark.main(["--quick", "--models", "mlp", "--dtypes", "float32", "--ks", "1,2", "--no-torch",
+                           "--no-input", "--no-flops", "--profile", str(tmp_path / "trace")])
+    jax_rows = [r for r in rows if r["kind"] == "jaxgan"]
+    assert [r["profile"] for r in jax_rows] == [str(tmp_path / "trace"), None]
+    assert len(list((tmp_path / "trace").glob("plugins/profile/*/*.xplane.pb"))) == 1
+    (trace,) = (tmp_path / "trace").glob("plugins/profile/*/*.trace.json.gz")
+    events = json.loads(gzip.decompress(trace.read_bytes()))
+    names = {e.get("name") for e in (events["traceEvents"] if isinstance(events, dict) else events)}
+    assert any(name and name.startswith("PjitFunction(") for name in names)
