@@ -35,6 +35,7 @@ from jaxgan.config import validate
 from jaxgan.data import build_dataset, prefetch_to_device, stack_batches
 from jaxgan.factory import build_gan, build_train_step, ema_decay
 from jaxgan.images import sample_picture, save_png
+from jaxgan.metrics.protocol import PROTOCOL_FILE, write_protocol
 from jaxgan.multistep import (
     K_AXIS_EXAMPLE_AXIS,
     dispatch_batches,
@@ -444,6 +445,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
         if is_main:
             write_config(workdir, config)
             write_run_info(workdir, run_info(start_step=start))
+            if getattr(eval_fn, "protocol", None) is not None:  # how the eval/* numbers were computed
+                write_protocol(workdir / PROTOCOL_FILE, eval_fn.protocol)
             trim_metrics(workdir, start)
         runner = make_step_runner(config, gan, mesh, dataset, start_batch, start)
         instrumented = instrument(runner, workdir, config.train.profile_steps, enabled=is_main,
