@@ -16,7 +16,8 @@ bilinear for Inception, the classifier's size for digits). A folder of mixed siz
 `--workdir`/`--checkpoint` evaluate a generator: --num-samples samples (EMA params when saved).
 
 Reference. `--ref-npz FILE`: statistics saved by jaxgan (or pytorch-fid's mu/sigma, FID only).
-`--ref-dataset digits`: sklearn's digits, statistics cached under --cache-dir.
+`--ref-dataset digits`: sklearn's digits, statistics cached under --cache-dir. `--ref-images FOLDER`: a folder of
+image files, read as --images reads them.
 
 Protocol. Images are quantised to uint8 before the extractor (as pytorch-fid reading PNGs), so the FID of a
 generator equals pytorch-fid's on the same images saved as PNGs. `--resize legacy` (default) is pytorch-fid's
@@ -42,6 +43,7 @@ from jaxgan.metrics.classifier import load_digits_images
 from jaxgan.metrics.evaluator import (
     METRICS,
     cached_reference_stats,
+    compute_reference_stats,
     evaluate_batches,
     evaluate_samples,
 )
@@ -154,6 +156,9 @@ def build_reference(args: argparse.Namespace, extractor) -> tuple[Any, str]:
         stats = load_reference_stats(args.ref_npz)
         check_reference_extractor(stats.key.get("extractor"), wanted, args.ref_npz)
         return stats, str(args.ref_npz)
+    if args.ref_images:
+        batches = folder_batches(args.ref_images, args.batch_size, args.image_size)
+        return compute_reference_stats(batches, extractor), f"image folder {args.ref_images}"
     resolution = args.ref_resolution
 
     def batches():
@@ -177,6 +182,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     reference = parser.add_mutually_exclusive_group(required=True)
     reference.add_argument("--ref-npz", type=Path, help="reference statistics .npz")
     reference.add_argument("--ref-dataset", choices=("digits",), help="compute (and cache) them")
+    reference.add_argument("--ref-images", type=Path, help="folder of reference image files (not cached)")
     parser.add_argument("--ref-resolution", type=int, default=28, help="for --ref-dataset")
     parser.add_argument("--extractor", choices=("inception", "digits"), default="inception")
     parser.add_argument("--resize", choices=RESIZE_MODES, default="legacy",
