@@ -142,3 +142,13 @@ def test_unknown_dataset_and_missing_path(tmp_path):
     config.data.path = str(tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="nowhere"):
         build_dataset(config.data, seed=0)
+
+
+def test_overrides_parse_in_process_again_and_again():
+    """`jaxgan.cli.main(['train', ...])` in one process: each call sees its own overrides (not sys.argv's)."""
+    from jaxgan.tools.train import parse_flags
+
+    base = ["--config", str(ROOT / "experiments/configs/mlp_digits.py"), "--workdir", "unused"]
+    assert parse_flags([*base, "--config.train.num_steps=3"])[0].train.num_steps == 3
+    assert parse_flags([*base, "--config.train.num_steps=4", "--config.loss=hinge"])[0].loss == "hinge"
+    assert parse_flags(base)[0].train.num_steps == 10_000

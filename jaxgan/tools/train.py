@@ -5,6 +5,8 @@ Any config field can be overridden on the command line, e.g. `--config.train.num
 
 from __future__ import annotations
 
+import sys
+
 from absl import flags, logging
 from ml_collections import config_flags
 
@@ -20,14 +22,20 @@ flags.DEFINE_string("workdir", None, "Directory for config, metrics, samples and
 def parse_flags(argv: list[str]) -> tuple[object, str]:
     """(config, workdir) from the command line; a bad or missing flag raises JaxganError."""
     FLAGS.unparse_flags()
+    for name in [n for n in FLAGS if n.startswith("config.")]:
+        delattr(FLAGS, name)  # a previous call's override flags (in-process use: tests, notebooks)
     precheck(argv)
+    command_line, saved_argv = ["jaxgan train", *argv], sys.argv
+    sys.argv = command_line  # config_flags finds the --config.KEY overrides in sys.argv, not in the parsed list
     try:
-        rest = FLAGS(["jaxgan train", *argv])
+        rest = FLAGS(command_line)
     except (AttributeError, KeyError) as error:  # a config key config_flags could not resolve
         raise JaxganError(f"bad config override: {error} (jaxgan train --help lists the flags)") from error
     except flags.Error as error:
         raise JaxganError(f"{error} (usage: jaxgan train --config FILE --workdir DIR [--config.KEY=VALUE ...])") \
             from error
+    finally:
+        sys.argv = saved_argv
     if len(rest) > 1:
         raise JaxganError(f"unexpected arguments {rest[1:]}; flags are --config, --workdir and --config.KEY=VALUE.")
     if FLAGS.config is None or not FLAGS.workdir:
