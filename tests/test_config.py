@@ -152,3 +152,12 @@ def test_overrides_parse_in_process_again_and_again():
     assert parse_flags([*base, "--config.train.num_steps=3"])[0].train.num_steps == 3
     assert parse_flags([*base, "--config.train.num_steps=4", "--config.loss=hinge"])[0].loss == "hinge"
     assert parse_flags(base)[0].train.num_steps == 10_000
+
+
+def test_train_help_lists_every_config_key(capsys):
+    from jaxgan.cli import main
+
+    assert main(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: jaxgan train --config FILE --workdir DIR")
+    assert "  --config.train.num_steps=10000\n" in out and "  --config.train.profile_steps=(0, 0)\n" in out

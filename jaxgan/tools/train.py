@@ -43,8 +43,30 @@ def parse_flags(argv: list[str]) -> tuple[object, str]:
     return FLAGS.config, FLAGS.workdir
 
 
+def help_text(argv: list[str]) -> str:
+    """The usage and every config key with its value (of --config's file when given, else the GAN schema)."""
+    from jaxgan.config import base_config
+    from jaxgan.config_file import config_path, flat_keys, load_config_file
+
+    path = config_path(argv)
+    config = load_config_file(path) if path else base_config()
+    keys = "\n".join(f"  --config.{key}={_get(config, key)!r}" for key in flat_keys(config))
+    return (f"usage: jaxgan train --config FILE --workdir DIR [--config.KEY=VALUE ...] [--debug]\n\n{__doc__}\n"
+            f"config keys ({path or 'the schema, jaxgan.config.base_config'}):\n{keys}")
+
+
+def _get(config, key: str):
+    """The value at a dotted key."""
+    for part in key.split("."):
+        config = config[part]
+    return config
+
+
 def main(argv: list[str]) -> int:
     """Train the config's task (a GAN, pix2pix or CycleGAN) in the workdir, resuming from its checkpoints."""
+    if "--help" in argv or "-h" in argv:
+        print(help_text(argv))
+        return 0
     config, workdir = parse_flags(argv)
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
     if config.get("task", "gan") in ("pix2pix", "cyclegan"):
