@@ -1,9 +1,9 @@
 """Evaluate images or a generator: FID, KID, IS and precision/recall, printed as one JSON object.
 
-    python tools/evaluate.py --images samples/ --ref-dataset digits \
-        --extractor digits --classifier classifiers/digits28.npz --out metrics.json
-    python tools/evaluate.py --npz samples.npz --ref-npz cifar10_train_32px_inception.npz \
-        --extractor inception --inception-weights fid_inception.npz
+    jaxgan evaluate --images runs/mlp_digits/sampled_pngs --ref-dataset digits \
+        --extractor digits --classifier runs/classifiers/digits28.npz --out runs/mlp_digits/eval_pngs.json
+    jaxgan evaluate --npz runs/dcgan64/sampled/samples.npz --ref-npz cifar10_train_32px_inception.npz \
+        --extractor inception --inception-weights runs/fid_inception.npz
 
 Inputs. `--images FOLDER`: the folder's .png/.jpg/.jpeg/.bmp/.webp files (not sub-folders), read
 as 8-bit gray or RGB. `--npz FILE`: an image array (key `--npz-key`; default 'samples', as
