@@ -85,7 +85,8 @@ class ProfileWindow:
 
     def before(self, next_step: int) -> None:
         """Called before the dispatch whose first step is `next_step`."""
-        if self.count and not self.active and not self.done and next_step >= self.start:
+        in_window = self.start <= next_step < self.start + self.count  # a run resumed past the window skips it
+        if in_window and not self.active and not self.done:
             self.directory.mkdir(parents=True, exist_ok=True)
             jax.profiler.start_trace(str(self.directory), create_perfetto_trace=True)
             self.active = True

@@ -148,9 +148,8 @@ class TrainingEvaluator:
         self.extractor = load_extractor(cfg.extractor, classifier=cfg.classifier,
                                         inception_weights=cfg.inception_weights, resize=cfg.resize)
         self.reference, source = self._reference_stats(config)
-        if "kid" in self.metrics:  # before the first step, not at the first evaluation
-            kept = 0 if self.reference.features is None else len(self.reference.features)
-            check_kid_samples(cfg.kid_subset_size, cfg.num_samples, kept)
+        if "kid" in self.metrics and self.reference.features is not None:  # before the first step
+            check_kid_samples(cfg.kid_subset_size, cfg.num_samples, len(self.reference.features))
         self.protocol = eval_protocol(self.extractor, num_generated=cfg.num_samples,
                                       num_reference=self.reference.count, reference=source, metrics=self.metrics)
 

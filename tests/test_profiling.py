@@ -103,3 +103,20 @@ def test_benchmark_profile_traces_the_first_row(tmp_path, capsys):
     events = json.loads(gzip.decompress(trace.read_bytes()))
     names = {e.get("name") for e in (events["traceEvents"] if isinstance(events, dict) else events)}
     assert any(name and name.startswith("PjitFunction(") for name in names)
+
+
+def test_profile_window_opens_only_inside_it(tmp_path, monkeypatch):
+    from jaxgan import profiling
+
+    calls = []
+    monkeypatch.setattr(jax.profiler, "start_trace", lambda *a, **k: calls.append("start"))
+    monkeypatch.setattr(jax.profiler, "stop_trace", lambda: calls.append("stop"))
+    resumed = profiling.ProfileWindow(tmp_path, start=3, count=2)
+    resumed.before(7)  # a run resumed after the window: no trace
+    assert calls == [] and not resumed.active
+    window = profiling.ProfileWindow(tmp_path, start=3, count=2)
+    for step in range(1, 7):
+        window.before(step)
+        window.after(step, None)
+        calls.append(step)
+    assert calls == [1, 2, "start", 3, 4, "stop", 5, 6]
