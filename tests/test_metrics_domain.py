@@ -133,7 +133,7 @@ def test_evaluate_tool_on_npz_and_folder(digit_classifier, digits, tmp_path):
         "resize": "bilinear", "quantisation": "uint8", "num_generated": 200, "num_reference": 1797,
         "reference": "digits/all/28px", "metrics": ["fid", "kid", "is", "pr"],
         "pr_features": from_npz["pr_features"]}
-    assert from_npz["pr_features"].startswith("digits pool features (penultimate layer, 64-d)")
+    assert from_npz["pr_features"].startswith("digits features (penultimate layer, 64-d)")
     assert "VGG-16" in from_npz["pr_features"]
 
 

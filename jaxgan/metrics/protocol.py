@@ -75,7 +75,7 @@ def eval_protocol(extractor: Any, *, num_generated: int, num_reference: int, ref
 
 def pr_features(extractor: Any) -> str:
     """Which features precision/recall used; Kynkaenniemi et al.'s published numbers use VGG-16 fc2 features."""
-    return (f"{extractor.name} pool features ({getattr(extractor, 'feature_description', 'penultimate layer')}); "
+    return (f"{extractor.name} features ({getattr(extractor, 'feature_description', 'penultimate layer')}); "
             "not comparable with published precision/recall, which use VGG-16 fc2 features")
 
 
