@@ -66,7 +66,8 @@ def test_training_writes_the_eval_protocol_beside_the_numbers(digit_classifier, 
         "extractor": "digits", "weights": extractor_id("digits", classifier=classifier), "resize": "bilinear",
         "quantisation": "uint8", "num_generated": 48, "num_reference": 200, "metrics": ["fid", "pr"],
         "reference": "training data digits-8x8x1 (all, first 200)", "pr_features": written["pr_features"]}
-    assert written["pr_features"].startswith("digits features (penultimate layer") and "VGG-16" in written["pr_features"]
+    assert written["pr_features"].startswith("digits features (penultimate layer")
+    assert "VGG-16" in written["pr_features"]
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert all(isinstance(v, float | int) for row in rows for v in row.values())  # eval/* stay numbers
 
