@@ -43,7 +43,7 @@ from jaxgan.multistep import (
     jit_multi_step,
     unroll_k_steps,
 )
-from jaxgan.profiling import instrument
+from jaxgan.profiling import instrument, parse_profile_steps
 from jaxgan.run_info import run_info, update_run_info, write_run_info
 from jaxgan.sampling import generator_variables
 from jaxgan.sharding import batch_sharding, check_divisible, data_mesh, jit_data_parallel, replicated
@@ -429,6 +429,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
     steps it runs `eval_fn(state, step)` (see EvalFn), by default the config's `eval` block (jaxgan.training_eval).
     """
     validate(config)
+    parse_profile_steps(config.train.profile_steps)  # a bad value stops the run before anything is written
     workdir = Path(workdir)
     dataset = build_dataset(config.data, seed=config.seed)
     gan = build_gan(config, dataset.example_shape, dataset.num_classes)

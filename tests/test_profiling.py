@@ -120,3 +120,9 @@ def test_profile_window_opens_only_inside_it(tmp_path, monkeypatch):
         window.after(step, None)
         calls.append(step)
     assert calls == [1, 2, "start", 3, "stop", 4, 5, 6]  # steps 3 and 4 traced
+
+
+def test_bad_profile_steps_stop_the_run_before_anything_is_written(tmp_path):
+    with pytest.raises(JaxganError, match="train.profile_steps"):
+        train_and_evaluate(tiny_config(2, (3,)), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
