@@ -38,3 +38,10 @@ def test_default_experiment_end_to_end(tmp_path):
     assert steps == [20, 40]
     assert list((workdir / "tensorboard").glob("events.out.tfevents.*"))
     assert "step" in result.stderr  # the progress bar was drawn
+
+    info = json.loads((workdir / "run_info.json").read_text())  # what the numbers were computed with
+    assert info["versions"]["jax"] and info["devices"]["device_count"] >= 1
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    if head.returncode == 0:  # run from a checkout: its commit is recorded
+        assert info["git"]["commit"] == head.stdout.strip() and isinstance(info["git"]["dirty"], bool)
+    assert info["step_compile"]["compile_s"] > 0
