@@ -1,7 +1,7 @@
 """Profiling a run: a jax.profiler trace of chosen steps, and the train step's compile time, measured once.
 
 `train.profile_steps = (start, count)` traces steps start .. start + count - 1 into workdir/profile: an XPlane trace
-(`tensorboard --logdir WORKDIR`, Profile tab, with the `[tensorboard]` extra) and a Perfetto trace
+(`tensorboard --logdir WORKDIR`, Profile tab, with the `[profile]` extra) and a Perfetto trace
 (`profile/plugins/profile/*/*.trace.json.gz`, open in ui.perfetto.dev). (0, 0), the default, traces nothing.
 The first dispatch's trace, lowering and XLA compile times are read from jax.monitoring's compile events.
 """
