@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+import ml_collections
 from absl import flags, logging
 from ml_collections import config_flags
 
@@ -55,7 +56,7 @@ def help_text(argv: list[str]) -> str:
             f"config keys ({path or 'the schema, jaxgan.config.base_config'}):\n{keys}")
 
 
-def _get(config, key: str):
+def _get(config: ml_collections.ConfigDict, key: str) -> object:
     """The value at a dotted key."""
     for part in key.split("."):
         config = config[part]
