@@ -13,7 +13,7 @@ fid_score = pytest.importorskip("pytorch_fid.fid_score")
 
 from conftest import load_tool  # noqa: E402
 
-NUM_IMAGES = 16
+NUM_IMAGES = 8
 SIZE = 32
 
 
