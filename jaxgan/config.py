@@ -109,6 +109,7 @@ def base_config() -> ml_collections.ConfigDict:
         async_checkpoint=True,  # write checkpoints in the background while training goes on
         restart=False,      # when no checkpoint in the workdir can be read: start over (moving them to
                             # checkpoints/unreadable/) instead of stopping with an error; readable ones still resume
+        profile_steps=(0, 0),  # (start step, count): jax.profiler trace of those steps in workdir/profile; (0, 0) off
     ))
     c.eval = eval_default_config()  # in-training metrics, every train.eval_every steps (jaxgan/training_eval.py)
     c.parallel = ml_collections.ConfigDict(dict(

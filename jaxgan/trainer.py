@@ -36,6 +36,7 @@ from jaxgan.data import build_dataset, prefetch_to_device, stack_batches
 from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan, build_train_step, ema_decay
 from jaxgan.images import sample_picture, save_png
+from jaxgan.metrics.protocol import PROTOCOL_FILE, write_protocol
 from jaxgan.multistep import (
     K_AXIS_EXAMPLE_AXIS,
     dispatch_batches,
@@ -43,6 +44,8 @@ from jaxgan.multistep import (
     jit_multi_step,
     unroll_k_steps,
 )
+from jaxgan.profiling import instrument, parse_profile_steps
+from jaxgan.run_info import run_info, update_run_info, write_run_info
 from jaxgan.sampling import generator_variables
 from jaxgan.sharding import batch_sharding, check_divisible, data_mesh, jit_data_parallel, replicated
 from jaxgan.state import GAN, GANState, create_state
@@ -519,6 +522,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
     The workdir is locked (one trainer per workdir and process) until this returns or raises.
     """
     validate(config)
+    parse_profile_steps(config.train.profile_steps)  # a bad value stops the run before anything is written
     workdir = prepare_workdir(Path(workdir))
     with WorkdirLock(workdir, jax.process_index()):
         return _train_in_locked_workdir(config, workdir, eval_fn)
@@ -533,21 +537,28 @@ def _train_in_locked_workdir(config: ml_collections.ConfigDict, workdir: Path, e
     mesh = data_mesh(select_devices(config.train.num_devices))
     check_divisible(config.train.batch_size, mesh)
     ckpt = open_checkpointer(workdir, config)
-    writer = progress = runner = None
+    writer = progress = runner = instrumented = None
     try:
         init = state_initializer(config, gan, dataset.example_shape, mesh)
         state, start, start_batch = restore_or_init(ckpt, init, config)
         is_main = jax.process_index() == 0
         if is_main:
             write_config(workdir, config)
+            write_run_info(workdir, run_info(start_step=start))
+            if getattr(eval_fn, "protocol", None) is not None:  # how the eval/* numbers were computed
+                write_protocol(workdir / PROTOCOL_FILE, eval_fn.protocol)
             trim_metrics(workdir, start)
         runner = make_step_runner(config, gan, mesh, dataset, start_batch, start)
+        instrumented = instrument(runner, workdir, config.train.profile_steps, enabled=is_main,
+                                  on_compiled=lambda times: is_main and update_run_info(workdir, step_compile=times))
         writer = MetricWriter(workdir, enabled=is_main)
         progress = Progress(config.train.num_steps, start, enabled=is_main and config.train.progress)
         metrics = MetricLog(writer, progress, config.train.batch_size * config.n_disc)
         run = Run(config, workdir, gan, dataset, ckpt, writer, metrics, eval_fn, start, start_batch)
-        return train_loop(run, runner, state)
+        return train_loop(run, instrumented, state)
     finally:
+        if instrumented is not None:
+            instrumented.close()  # write a trace the run ended inside of
         if runner is not None and hasattr(runner.batches, "close"):
             runner.batches.close()  # stop the prefetch thread before the interpreter shuts down
         for closable in (progress, writer, ckpt):

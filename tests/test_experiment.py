@@ -1,6 +1,7 @@
 """The README's main command, in a quick form: train the default experiment and check what it writes."""
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -38,3 +39,10 @@ def test_default_experiment_end_to_end(tmp_path):
     assert steps == [20, 40]
     assert list((workdir / "tensorboard").glob("events.out.tfevents.*"))
     assert "step" in result.stderr  # the progress bar was drawn
+
+    info = json.loads((workdir / "run_info.json").read_text())  # what the numbers were computed with
+    assert info["versions"]["jax"] and info["devices"]["device_count"] >= 1
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    if head.returncode == 0:  # run from a checkout: its commit is recorded
+        assert info["git"]["commit"] == head.stdout.strip() and isinstance(info["git"]["dirty"], bool)
+    assert info["step_compile"]["compile_s"] > 0
