@@ -105,7 +105,8 @@ def run_phases(phases: Sequence[Phase], state: GANState, batch: Batch) -> tuple[
     keys = KeyStreams.of_step(state.rng, state.step)
     seen: dict[str, list[jax.Array]] = {}
     for phase in phases:
-        state, metrics = every(phase.interval, phase.run)(state, batch, keys.phase(phase.name))
+        with jax.named_scope(phase.name):  # the phase's ops carry its name in profiles and HLO dumps
+            state, metrics = every(phase.interval, phase.run)(state, batch, keys.phase(phase.name))
         for name, value in metrics.items():
             seen.setdefault(name, []).append(value)
     metrics = {name: values[0] if len(values) == 1 else jnp.mean(jnp.stack(values)) for name, values in seen.items()}

@@ -472,6 +472,8 @@ class Run:
         self.flush_metrics(state)
         position = self.start_batch + (step - self.start_step) * self.config.n_disc
         meta = run_meta(self.config, step, position, self.dataset.example_shape, self.gan.num_classes)
+        if metrics is not None and getattr(self.eval_fn, "protocol", None):  # how the scores were computed
+            meta["eval_protocol"] = self.eval_fn.protocol
         self.ckpt.save(step, state, meta, metrics)
 
 

@@ -22,6 +22,7 @@ from jaxgan.checkpoint import (
 )
 from jaxgan.config import base_config
 from jaxgan.factory import build_gan
+from jaxgan.sampling import generator_variables
 from jaxgan.sharding import data_mesh, replicated
 from jaxgan.state import create_state
 
@@ -218,7 +219,7 @@ def test_load_generator_reads_only_generator_arrays(tmp_path, model, ema):
         reader.restore(make_state(config, ema=ema), step=7)
 
     gan, variables, loaded = load_generator(tmp_path)
-    expected = {"params": state.g_ema_params if ema else state.g.params, **state.g.collections}
+    expected = generator_variables(state, gan)  # the EMA comes with its standing BatchNorm statistics
     assert_trees_equal(variables, jax.device_get(expected))
     assert gan.z_dim == 8 and loaded.model.name == model
     samples = gan.generate(variables, np.zeros((2, 8), np.float32))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config
 from jaxgan.metrics import protocol
 from jaxgan.metrics.extractors import InceptionExtractor, extractor_id
@@ -70,6 +71,8 @@ def test_training_writes_the_eval_protocol_beside_the_numbers(digit_classifier, 
     assert "VGG-16" in written["pr_features"]
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert all(isinstance(v, float | int) for row in rows for v in row.values())  # eval/* stay numbers
+    with Checkpointer(tmp_path / "run" / "checkpoints", read_only=True) as ckpt:  # evaluated checkpoints carry it too
+        assert ckpt.read_meta(ckpt.latest_step())["eval_protocol"] == written
 
 
 def test_too_few_samples_for_kid_stop_the_run_before_its_first_step(digit_classifier, tmp_path):

@@ -1,7 +1,7 @@
 """Train the small digit classifier that gives a domain FID and IS, and save it to an .npz file.
 
-    python tools/train_classifier.py --out classifiers/digits28.npz            # sklearn digits
-    python tools/train_classifier.py --dataset mnist --out classifiers/mnist.npz  # tfds MNIST
+    python tools/train_classifier.py --out runs/classifiers/digits28.npz            # sklearn digits
+    python tools/train_classifier.py --dataset mnist --out runs/classifiers/mnist.npz  # tfds MNIST
 
 sklearn's digits ship with scikit-learn (no download); MNIST comes through tensorflow-datasets and
 so needs a prepared tfds data dir or a network. Prints the held-out accuracy.
