@@ -185,3 +185,13 @@ def test_lazy_dreg_fresh_z_and_a_relativistic_loss_give_the_same_steps_on_one_de
     assert [float(m["Loss/D/r1"]) > 0 for m in one[1]] == [True, False, True]
     for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(eight), strict=True):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+
+
+def test_each_phase_names_its_ops_for_profiles():
+    """The compiled step's ops carry their phase's name (jax.named_scope), so a trace shows D's and G's time."""
+    gan = small_mlp_gan()
+    state = create_state(gan, (6,), seed=0)
+    batch = {"x": jnp.zeros((2, 8, 6))}
+    text = jax.jit(make_train_step(gan, get_loss("hinge"), n_disc=2)).lower(state, batch).as_text(debug_info=True)
+    for name in ("Dmain/0", "Dmain/1", "Gmain"):
+        assert f"/{name}/" in text, name  # e.g. jit(train_step)/Dmain/0/dot_general
