@@ -80,6 +80,7 @@ def test_image_metrics_are_logged_reproducible_and_rank_the_best_checkpoint(digi
     # ...and they equal the metrics written out in numpy/scipy on those samples' features (eval seed 0, 3 batches).
     sample_fn = make_sample_fn(gan, variables, batch_size=16)
     images = np.concatenate([np.asarray(sample_fn(jax.random.fold_in(jax.random.key(0), i), 16)) for i in range(3)])
+    images = np.rint((np.clip(images, -1, 1) + 1) * 127.5) / 127.5 - 1  # 8-bit, as a PNG holds them (and eval does)
     features, logits = (np.asarray(a) for a in DigitsExtractor.from_file(classifier).features(images))
     expected = dict(zip(IMAGE_KEYS, [
         fid_scipy(*gaussian_stats(features), reference.mu, reference.sigma),
