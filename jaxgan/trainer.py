@@ -32,7 +32,7 @@ import numpy as np
 
 from jaxgan.checkpoint import Checkpointer, run_meta
 from jaxgan.config import validate
-from jaxgan.data import build_dataset, prefetch_to_device, stack_batches
+from jaxgan.data import build_dataset, prefetch_to_device, stack_batches, with_decoded_batch
 from jaxgan.factory import build_gan, build_train_step, ema_decay
 from jaxgan.images import sample_picture, save_png
 from jaxgan.multistep import (
@@ -92,13 +92,19 @@ def select_devices(num_devices: int) -> list:
     return devices if num_devices == 0 else devices[:num_devices]
 
 
+def host_batches(dataset, config: ml_collections.ConfigDict, start_batch: int) -> Iterator[dict]:
+    """This process's rows of the global batches from data position `start_batch`, read ahead by grain."""
+    return dataset.batches(config.train.batch_size, start_batch=start_batch,
+                           process_index=jax.process_index(), process_count=jax.process_count())
+
+
 def train_batches(dataset, config: ml_collections.ConfigDict, start_batch: int, sharding) -> Iterator[dict]:
     """Device batches for the step: `n_disc` real batches stacked per step, from data position `start_batch`.
 
-    Each process reads only its rows of the global batch; two batches are prefetched to the devices ahead.
+    Each process reads only its rows of the global batch; two batches are transferred to the devices ahead.
+    Image pixels cross as uint8; the step decodes them (see `with_decoded_batch`).
     """
-    host = dataset.batches(config.train.batch_size, start_batch=start_batch,
-                           process_index=jax.process_index(), process_count=jax.process_count())
+    host = host_batches(dataset, config, start_batch)
     return prefetch_to_device(stack_batches(host, config.n_disc), size=2, sharding=sharding)
 
 
@@ -137,13 +143,12 @@ def make_step_runner(config: ml_collections.ConfigDict, gan: GAN, mesh, dataset,
                      start_step: int = 0) -> StepRunner | MultiStepRunner:
     """Data-parallel train steps fed from data position `start_batch`: one per call, or K = train.steps_per_dispatch
     per call (a `lax.scan`), with single steps for a remainder shorter than K before train.num_steps."""
-    step_fn = build_train_step(config, gan, dataset.example_shape)
+    step_fn = with_decoded_batch(build_train_step(config, gan, dataset.example_shape), flip=config.data.random_flip)
     k = config.train.steps_per_dispatch
     if k == 1:
         return StepRunner(jit_data_parallel(step_fn, mesh), train_batches(dataset, config, start_batch,
                                                                           batch_sharding(mesh)))
-    host = dataset.batches(config.train.batch_size, start_batch=start_batch,
-                           process_index=jax.process_index(), process_count=jax.process_count())
+    host = host_batches(dataset, config, start_batch)
     sizes = dispatch_sizes(start_step, config.train.num_steps, k)
     batches = prefetch_to_device(dispatch_batches(stack_batches(host, config.n_disc), sizes), size=2,
                                  sharding=batch_sharding(mesh, K_AXIS_EXAMPLE_AXIS))
@@ -450,7 +455,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
         return train_loop(run, runner, state)
     finally:
         if runner is not None and hasattr(runner.batches, "close"):
-            runner.batches.close()  # stop the prefetch thread before the interpreter shuts down
+            runner.batches.close()  # stop grain's reader thread and worker processes before the interpreter exits
         for closable in (progress, writer, ckpt):
             if closable is not None:
                 closable.close()

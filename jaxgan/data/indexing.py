@@ -1,18 +1,15 @@
-"""Which examples form global batch i: a pure function of (seed, i), so resuming is exact."""
+"""Which examples form global batch i: grain's seeded shuffle and batching, a pure function of (seed, i).
 
-import functools
+The order is grain's: `MapDataset.range(n).shuffle(seed)` reshuffles each epoch (grain seeds epoch e with
+seed + e), and grain's `batch` cuts it into global batches. Being a random-access `MapDataset`, batch i is
+computed directly, so resuming at data position i needs no iterator state: the checkpoint's `data_batches` is
+the whole loader position.
+"""
 
+import grain
 import numpy as np
 
 REMAINDERS = ("drop", "pad")
-
-
-@functools.lru_cache(maxsize=4)
-def epoch_permutation(seed: int, epoch: int, num_examples: int) -> np.ndarray:
-    """Return the (read-only, cached) shuffled order of the examples in `epoch`."""
-    order = np.random.default_rng([seed, epoch]).permutation(num_examples)
-    order.flags.writeable = False
-    return order
 
 
 def check_batch_size(batch_size: int, num_examples: int, remainder: str) -> None:
@@ -29,29 +26,39 @@ def check_batch_size(batch_size: int, num_examples: int, remainder: str) -> None
         )
 
 
-def batch_indices(seed: int, batch_index: int, batch_size: int, num_examples: int, remainder: str) -> np.ndarray:
-    """Return the example indices of global batch `batch_index` (int64, shape (batch_size,)).
+def index_batches(seed: int, num_examples: int, batch_size: int, remainder: str) -> grain.MapDataset:
+    """An infinite grain MapDataset whose item i is the int64 example indices of global batch i.
 
-    Every epoch is `epoch_permutation(seed, epoch)`. With "drop", an epoch yields
-    floor(n / batch_size) batches and its tail is skipped. With "pad", the epochs are
-    concatenated into one stream cut into full batches: the last batch of an epoch is completed
-    with the first examples of the next epoch's order, and the next batch continues from there,
-    so no example is dropped or repeated within the stream.
+    With "drop", each epoch is a fresh permutation cut into floor(n / batch_size) batches, its tail skipped
+    (grain batches each epoch separately). With "pad", the epochs' permutations are concatenated into one stream
+    cut into full batches, so the last batch of an epoch is completed by the first examples of the next.
     """
+    check_batch_size(batch_size, num_examples, remainder)
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed={seed} must lie in [0, 2**32) (grain's shuffle seed).")
+    order = grain.MapDataset.range(num_examples).shuffle(seed=seed)
     if remainder == "drop":
-        epoch, within = divmod(batch_index, num_examples // batch_size)
-        start = within * batch_size
-        return epoch_permutation(seed, epoch, num_examples)[start : start + batch_size].copy()
-    epochs, offsets = np.divmod(batch_index * batch_size + np.arange(batch_size), num_examples)
-    indices = np.empty(batch_size, np.int64)
-    for epoch in np.unique(epochs):
-        rows = epochs == epoch
-        indices[rows] = epoch_permutation(seed, int(epoch), num_examples)[offsets[rows]]
-    return indices
+        return order.batch(batch_size, drop_remainder=True, batch_fn=_int64).repeat()
+    return order.repeat().batch(batch_size, batch_fn=_int64)
+
+
+def _int64(indices: list) -> np.ndarray:
+    """grain batch_fn: a list of example indices as one int64 array."""
+    return np.asarray(indices, np.int64)
+
+
+def batch_indices(seed: int, batch_index: int, batch_size: int, num_examples: int, remainder: str) -> np.ndarray:
+    """Return the example indices of global batch `batch_index` (int64, shape (batch_size,))."""
+    return index_batches(seed, num_examples, batch_size, remainder)[batch_index]
 
 
 def process_rows(batch_size: int, process_index: int, process_count: int) -> slice:
-    """Return the rows of a global batch that process `process_index` of `process_count` owns."""
+    """Return the rows of a global batch that process `process_index` of `process_count` owns.
+
+    Each process owns one contiguous block of every global batch, the rows `make_array_from_process_local_data`
+    expects from it, so the shards concatenate to the global batch. (grain's ShardOptions would instead give each
+    process its own slice of the examples; the global batch would then depend on the process count.)
+    """
     if process_count < 1 or not 0 <= process_index < process_count:
         raise ValueError(f"process_index={process_index} must lie in [0, process_count={process_count}).")
     if batch_size % process_count:
