@@ -2,6 +2,7 @@
 
 import itertools
 
+import grain
 import jax
 import numpy as np
 import pytest
@@ -27,8 +28,14 @@ def take(iterator, count):
 
 
 def ids_of(x):
-    """Recover example ids from images whose pixels all equal the id (uint8 scaled to [-1, 1])."""
-    return np.rint((x.reshape(len(x), -1)[:, 0] + 1.0) * 127.5).astype(int)
+    """Recover example ids from images whose pixels all equal the id (uint8, or uint8 scaled to [-1, 1])."""
+    first = x.reshape(len(x), -1)[:, 0]
+    return first.astype(int) if x.dtype == np.uint8 else np.rint((first + 1.0) * 127.5).astype(int)
+
+
+def grain_epoch_order(seed, epoch, n):
+    """Epoch `epoch`'s order of n examples under grain's seeded shuffle (the reference for the data order)."""
+    return np.asarray(list(grain.MapDataset.range(n).shuffle(seed=seed).repeat()[epoch * n : (epoch + 1) * n]))
 
 
 @pytest.fixture
@@ -99,8 +106,10 @@ def test_tfds_data_source_through_mock(name, shape):
         (evaluation,) = take(ds.epoch_batches(12), 1)
     idx = batch_indices(0, 0, 8, 12, "drop")
     raw = np.stack([source[int(i)]["image"] for i in idx])
-    assert batch["x"].shape == (8, *shape)
-    np.testing.assert_allclose(batch["x"], raw / 127.5 - 1.0, atol=1e-6)
+    assert batch["x"].shape == (8, *shape) and batch["x"].dtype == np.uint8  # uint8 crosses to the device
+    np.testing.assert_array_equal(batch["x"], raw)
+    np.testing.assert_allclose(evaluation["x"], np.stack([source[i]["image"] for i in range(12)]) / 127.5 - 1.0,
+                               atol=1e-6)
     np.testing.assert_array_equal(batch["label"], [source[int(i)]["label"] for i in idx])
     assert evaluation["mask"].all() and evaluation["label"].min() >= 0
 
@@ -149,7 +158,7 @@ def test_folder_mixed_gray_and_rgb_unlabelled(tmp_path):
     expected = np.stack([np.repeat(gray[..., None], 3, -1), rgb]) / 127.5 - 1.0
     np.testing.assert_allclose(batch["x"], expected, atol=1e-6)
     gray_ds = build_dataset(make_cfg(name="folder", path=str(tmp_path), channels=1), seed=0)
-    luma = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    luma = np.rint(rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114]))  # converted on the host, in uint8
     np.testing.assert_allclose(gray_ds.all_images()[1, ..., 0], luma / 127.5 - 1.0, atol=1e-5)
 
 
@@ -203,7 +212,7 @@ def test_npz_center_crop_and_rgb_to_gray(tmp_path):
     cfg = make_cfg(name="npz", path=str(tmp_path / "c.npz"), center_crop=True, channels=1)
     ds = build_dataset(cfg, seed=0)
     assert ds.example_shape == (4, 4, 1)
-    luma = rgb[:, :, 1:5].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    luma = np.rint(rgb[:, :, 1:5].astype(np.float64) @ np.array([0.299, 0.587, 0.114]))
     np.testing.assert_allclose(ds.all_images()[..., 0], luma / 127.5 - 1.0, atol=1e-5)
 
 
@@ -283,7 +292,7 @@ def test_drop_epochs_are_reshuffled_permutations(id_npz):
 def test_remainder_drop_vs_pad(id_npz):
     path = id_npz(10)
     drop = build_dataset(make_cfg(name="npz", path=path, remainder="drop"), seed=4)
-    perms = [np.random.default_rng([4, e]).permutation(10) for e in range(2)]
+    perms = [grain_epoch_order(4, e, 10) for e in range(2)]
     ids = np.concatenate([ids_of(b["x"]) for b in take(drop.batches(4), 4)])
     # 2 batches per epoch; the last 2 examples of each epoch's order are dropped.
     np.testing.assert_array_equal(ids, np.concatenate([perms[0][:8], perms[1][:8]]))

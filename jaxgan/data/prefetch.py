@@ -30,6 +30,7 @@ class DeviceBatches:
         self._ready: collections.deque = collections.deque()
         self._size = size
         self._exhausted = False
+        self._error: Exception | None = None  # raised once the batches read before it are used
 
     def __iter__(self) -> "DeviceBatches":
         return self
@@ -40,10 +41,15 @@ class DeviceBatches:
                 self._ready.append(_to_device(next(self._source), self._sharding))
             except StopIteration:
                 self._exhausted = True
+            except Exception as error:
+                self._exhausted, self._error = True, error
 
     def __next__(self) -> Any:
         self._fill()
         if not self._ready:
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
             raise StopIteration
         batch = self._ready.popleft()
         self._fill()  # start the next transfer before the caller launches its step on this batch
@@ -65,11 +71,8 @@ def prefetch_to_device(iterator: Iterable, size: int = 2, sharding: jax.sharding
     multi-process runs with a global sharding each process passes its local rows and gets global
     arrays via `jax.make_array_from_process_local_data`.
 
-    The transfers are issued from the caller's thread, not a background one. On XLA:CPU with several devices a
-    transfer issued from a second thread while the main thread launches a multi-device step could leave one
-    device's launch of the step waiting behind the others' collectives, so the all-reduce rendezvous saw 7 of 8
-    participants and XLA aborted after 40 s (issue 18: 3 of 4 runs of the trainer on 8 forced CPU devices).
-    The host work this overlapped (reading, decoding) now runs in grain's threads and processes instead.
+    The transfers are issued from the caller's thread: they are asynchronous and cheap, and the host work that a
+    background thread used to overlap (reading, decoding, resizing) runs in grain's reader thread or workers.
     """
     if size < 1:
         raise ValueError(f"prefetch size must be >= 1, got {size}.")

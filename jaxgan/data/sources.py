@@ -285,7 +285,8 @@ def _not_prepared_message(name: str, split: str, data_dir: str, error: Exception
     where = data_dir or "~/tensorflow_datasets"
     return (
         f"tfds dataset {name!r} split {split!r} is not prepared in {where} ({type(error).__name__}: "
-        f"{str(error).splitlines()[0] if str(error) else ''}); prepare it where you have internet with "
+        f"{str(error).splitlines()[0] if str(error) else ''}) and this machine cannot download datasets: prepare "
+        "it where you have internet with "
         f"`tfds build {name} --data_dir {where} --file_format=array_record` (may need `pip install tensorflow`) "
         "and copy it here, or set data.data_dir to a folder that already holds it."
     )
