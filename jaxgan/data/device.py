@@ -18,10 +18,14 @@ _IMAGE_RANK = 3
 
 
 def scale_pixels(x: jax.Array) -> jax.Array:
-    """uint8 pixels to float32 in [-1, 1] (x * 2/255 - 1, as the host's to_unit_range); other dtypes unchanged."""
+    """uint8 pixels to float32 in [-1, 1] as (x - 127.5) / 127.5; other dtypes unchanged.
+
+    Both operations round once (x - 127.5 is exact), so the result is the correctly rounded value whether or not
+    XLA fuses them, and 0 and 255 map to exactly -1 and 1.
+    """
     if x.dtype != jnp.uint8:
         return x
-    return x.astype(jnp.float32) * jnp.float32(2.0 / 255.0) - 1.0
+    return (x.astype(jnp.float32) - 127.5) / jnp.float32(127.5)
 
 
 def random_flip(x: jax.Array, key: jax.Array) -> jax.Array:

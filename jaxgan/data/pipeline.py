@@ -111,11 +111,20 @@ class Rows:
         return indices[self.rows]
 
 
+def _absl_flags_parsed() -> None:
+    """grain's worker processes read absl flags; outside an absl app (pytest, argparse tools) take the defaults."""
+    from absl import flags
+
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
+
+
 def iterate(dataset: grain.MapDataset, num_workers: int) -> grain.DatasetIterator:
     """Iterate a grain MapDataset in order: in a reader thread of this process, or in `num_workers` processes."""
     read = grain.ReadOptions(num_threads=1, prefetch_buffer_size=_READ_AHEAD)
     stream = dataset.to_iter_dataset(read)
     if num_workers:
+        _absl_flags_parsed()
         options = grain.MultiprocessingOptions(num_workers=num_workers, per_worker_buffer_size=_READ_AHEAD)
         stream = stream.mp_prefetch(options)
     return iter(stream)
