@@ -374,3 +374,58 @@ def test_stack_batches_adds_leading_axis():
     assert len(list(stack_batches(iter(host[:5]), 2))) == 2  # trailing partial group dropped
     with pytest.raises(ValueError, match="k must be >= 1"):
         stack_batches(iter(host), 0)
+
+
+# --- bad input: one named error at load time ----------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_npz_with_nan_or_inf_is_bad_data_naming_file_and_array(tmp_path, value):
+    images = np.zeros((4, 3, 3), np.float32)
+    images[2, 1, 1] = value
+    np.savez(tmp_path / "nan.npz", images=images)
+    with pytest.raises(ValueError, match=r"bad data: .*nan.npz\['images'\] holds 1 NaN or infinite values.*\(2, 1, 1"):
+        build_dataset(make_cfg(name="npz", path=str(tmp_path / "nan.npz")), seed=0)
+
+
+def test_file_that_is_not_an_npz(tmp_path):
+    (tmp_path / "text.npz").write_text("not a zip archive")
+    with pytest.raises(ValueError, match=r"text.npz is not an .npz archive"):
+        build_dataset(make_cfg(name="npz", path=str(tmp_path / "text.npz")), seed=0)
+    np.savez(tmp_path / "objects.npz", images=np.array([None, 1], dtype=object))
+    with pytest.raises(ValueError, match=r"cannot read array 'images' of .*objects.npz.*no object dtype"):
+        build_dataset(make_cfg(name="npz", path=str(tmp_path / "objects.npz")), seed=0)
+
+
+def test_zero_byte_and_garbage_images_are_named_at_load(tmp_path):
+    save_png(tmp_path / "good.png", np.zeros((4, 4), np.uint8))
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"image file .*empty.png is empty \(0 bytes\)"):
+        build_dataset(make_cfg(name="folder", path=str(tmp_path)), seed=0)
+    (tmp_path / "empty.png").write_bytes(b"garbage, not a PNG")
+    with pytest.raises(ValueError, match=r"cannot read image .*empty.png"):
+        build_dataset(make_cfg(name="folder", path=str(tmp_path)), seed=0)
+
+
+def test_truncated_png_is_named_when_decoded(tmp_path):
+    save_png(tmp_path / "a.png", np.random.default_rng(0).integers(0, 256, (16, 16), dtype=np.uint8))
+    data = (tmp_path / "a.png").read_bytes()
+    (tmp_path / "a.png").write_bytes(data[: len(data) // 2])
+    ds = build_dataset(make_cfg(name="folder", path=str(tmp_path), image_size=4, channels=1), seed=0)
+    with pytest.raises(ValueError, match=r"cannot decode image .*a.png: .*truncated"):
+        ds.all_images()
+
+
+def test_tfds_import_failure_names_the_extra(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tfds(name, *args, **kwargs):
+        if name == "tensorflow_datasets":
+            raise ImportError("No module named 'tensorflow_datasets'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tfds)
+    with pytest.raises(ImportError, match=r'pip install -e "\.\[tfds\]"'):
+        build_dataset(make_cfg(name="tfds"), seed=0)

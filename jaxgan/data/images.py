@@ -123,7 +123,7 @@ def fit_uint8(image: np.ndarray, *, image_size: int = 0, channels: int = 0, cent
 
 
 def center_crop_wide(image: np.ndarray, resolution: int) -> np.ndarray:
-    """Fit float HWC into resolution x resolution as a centred 2:1 band (StyleGAN's wide crop), black above and below."""
+    """Fit float HWC into resolution x resolution as a centred 2:1 band (a wide crop), black above and below."""
     height, width = image.shape[:2]
     band = resolution // 2
     if width >= 2 * height:  # too wide: keep the full height, crop the width to 2:1

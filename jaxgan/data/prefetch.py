@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+
 def _to_device(batch: Any, sharding: jax.sharding.Sharding | None) -> Any:
     """Put every leaf on device(s); assemble global arrays from local rows when multi-process."""
     if sharding is None:

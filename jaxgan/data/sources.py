@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from jaxgan.errors import JaxganError
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 # PIL modes read as one gray channel; every other mode is read as RGB (alpha is dropped).
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
@@ -20,6 +22,10 @@ TFDS_INSTALL_HINT = 'pip install -e ".[tfds]"'
 
 Images = np.ndarray | list[np.ndarray]
 Reader = Callable[[np.ndarray], tuple[Images, np.ndarray | None]]
+
+
+class MissingDependencyError(JaxganError, ImportError):
+    """An optional package a chosen data source needs is not installed (one line names the extra to install)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -275,7 +281,7 @@ def import_tfds():
     try:
         import tensorflow_datasets as tfds
     except ImportError as error:
-        raise ImportError(f"data.name='tfds' needs tensorflow-datasets ({error}); install it with "
+        raise MissingDependencyError(f"data.name='tfds' needs tensorflow-datasets ({error}); install it with "
                           f"`{TFDS_INSTALL_HINT}`.") from None
     return tfds
 
