@@ -6,10 +6,22 @@ computed directly, so resuming at data position i needs no iterator state: the c
 the whole loader position.
 """
 
-import grain
+from typing import Any
+
 import numpy as np
 
+from jaxgan.errors import JaxganError
+
 REMAINDERS = ("drop", "pad")
+
+
+def import_grain() -> Any:
+    """Import grain (lazily: code that never reads a dataset, such as the step benchmark, runs without it)."""
+    try:
+        import grain
+    except ImportError as error:
+        raise JaxganError(f"reading datasets needs grain ({error}); install it with `pip install grain`.") from None
+    return grain
 
 
 def check_batch_size(batch_size: int, num_examples: int, remainder: str) -> None:
@@ -26,7 +38,7 @@ def check_batch_size(batch_size: int, num_examples: int, remainder: str) -> None
         )
 
 
-def index_batches(seed: int, num_examples: int, batch_size: int, remainder: str) -> grain.MapDataset:
+def index_batches(seed: int, num_examples: int, batch_size: int, remainder: str) -> Any:
     """An infinite grain MapDataset whose item i is the int64 example indices of global batch i.
 
     With "drop", each epoch is a fresh permutation cut into floor(n / batch_size) batches, its tail skipped
@@ -36,7 +48,7 @@ def index_batches(seed: int, num_examples: int, batch_size: int, remainder: str)
     check_batch_size(batch_size, num_examples, remainder)
     if not 0 <= seed < 2**32:
         raise ValueError(f"seed={seed} must lie in [0, 2**32) (grain's shuffle seed).")
-    order = grain.MapDataset.range(num_examples).shuffle(seed=seed)
+    order = import_grain().MapDataset.range(num_examples).shuffle(seed=seed)
     if remainder == "drop":
         return order.batch(batch_size, drop_remainder=True, batch_fn=_int64).repeat()
     return order.repeat().batch(batch_size, batch_fn=_int64)

@@ -8,12 +8,12 @@ digits, float .npz) are scaled on the host and pass through the device decode un
 import dataclasses
 import itertools
 from collections.abc import Iterator
+from typing import Any
 
-import grain
 import numpy as np
 
 from jaxgan.data.images import fit_uint8, preprocess, to_unit_range
-from jaxgan.data.indexing import check_batch_size, index_batches, process_rows
+from jaxgan.data.indexing import check_batch_size, import_grain, index_batches, process_rows
 from jaxgan.data.mixtures import sample_mixture
 from jaxgan.data.sources import ImageSource
 
@@ -119,8 +119,9 @@ def _absl_flags_parsed() -> None:
         flags.FLAGS.mark_as_parsed()
 
 
-def iterate(dataset: grain.MapDataset, num_workers: int) -> grain.DatasetIterator:
+def iterate(dataset: Any, num_workers: int) -> Iterator[Batch]:
     """Iterate a grain MapDataset in order: in a reader thread of this process, or in `num_workers` processes."""
+    grain = import_grain()
     read = grain.ReadOptions(num_threads=1, prefetch_buffer_size=_READ_AHEAD)
     stream = dataset.to_iter_dataset(read)
     if num_workers:
