@@ -19,8 +19,11 @@ FORMAT = "jaxgan-prepared-v1"
 IMAGES_FILE = "images.array_record"
 LABELS_FILE = "labels.npy"
 META_FILE = "dataset.json"
-# One record per group: a read of record i touches only record i (what random access needs).
-_WRITER_OPTIONS = "group_size:1"
+# One record per group, uncompressed: a read of record i touches only record i's bytes and decodes nothing (pixels
+# barely compress, and decompression would cost more than the read).
+_WRITER_OPTIONS = "group_size:1,uncompressed"
+# Random access reads no more than it needs (the default read-ahead suits sequential scans).
+_READER_OPTIONS = "readahead_buffer_size:0"
 
 
 def is_prepared(path: Path) -> bool:
@@ -88,7 +91,7 @@ class PreparedReader:
         if self._reader is None:
             from array_record.python import array_record_module
 
-            self._reader = array_record_module.ArrayRecordReader(self.path)
+            self._reader = array_record_module.ArrayRecordReader(self.path, _READER_OPTIONS)
         records = self._reader.read([int(i) for i in indices])
         images = np.frombuffer(b"".join(records), np.uint8).reshape(len(records), *self.shape)
         return images, None if self.labels is None else self.labels[indices]

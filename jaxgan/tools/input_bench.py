@@ -1,0 +1,149 @@
+"""The input-pipeline rows of `jaxgan benchmark`: images/s and MB/s to the device boundary, per source and batch.
+
+Sources, all 64x64x3 uint8 at the device boundary: a prepared dataset (`jaxgan prepare`'s ArrayRecord), an .npz in
+memory, a folder of 178x218 JPEGs (CelebA's size; centre-cropped and resized) read in this process and by 2 grain
+workers, and a tfds source (`tfds.testing.mock_data` of celeb_a). Each row times `batches` batches after one untimed
+batch (worker start-up and first reads), through `prefetch_to_device` as the trainer feeds them, and reports the
+1-minute load average beside the figure (the machine may be shared). The end-to-end row times the trainer's own step
+runner on DCGAN-64 fed from the prepared dataset against the same runner fed one batch already on the device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import ml_collections
+import numpy as np
+from PIL import Image
+
+from jaxgan.data import build_dataset, default_config, prefetch_to_device, prepared
+from jaxgan.factory import build_gan
+from jaxgan.sharding import data_mesh
+from jaxgan.state import create_state
+
+SIDE = 64
+CELEBA_SIZE = (218, 178)  # (H, W) of CelebA's aligned images
+
+
+def smooth_images(rng: np.random.Generator, count: int, height: int, width: int) -> np.ndarray:
+    """uint8 photos-like images: low-frequency colour fields (so JPEG sizes and decode times are realistic)."""
+    coarse = rng.integers(0, 256, (count, 6, 5, 3), dtype=np.uint8)
+    images = [np.asarray(Image.fromarray(c).resize((width, height), Image.Resampling.BICUBIC)) for c in coarse]
+    return np.stack(images)
+
+
+def data_config(**fields) -> ml_collections.ConfigDict:
+    cfg = default_config()
+    cfg.update(fields)
+    return cfg
+
+
+def make_sources(tmp: Path, quick: bool) -> dict[str, tuple[ml_collections.ConfigDict, Callable]]:
+    """name -> (data config, context to read it in): the sources of the input rows, written under `tmp`."""
+    rng = np.random.default_rng(0)
+    count = 512 if quick else 4096
+    images = smooth_images(rng, count, SIDE, SIDE)
+    writer = prepared.Writer(tmp / "prepared64", (SIDE, SIDE, 3))
+    for image in images:
+        writer.add(image)
+    writer.close({"name": "synthetic64", "source": "benchmark", "classes": [], "skipped": []})
+    np.savez(tmp / "synthetic64.npz", images=images)
+    folder = tmp / "jpeg178x218"
+    folder.mkdir()
+    for i, image in enumerate(smooth_images(rng, 64 if quick else 640, *CELEBA_SIZE)):
+        Image.fromarray(image).save(folder / f"{i:05d}.jpg", quality=95)
+    jpeg = dict(name="folder", path=str(folder), image_size=SIDE, channels=3, center_crop=True)
+    plain = contextlib.nullcontext
+    return {
+        "prepared": (data_config(name="prepared", path=str(tmp / "prepared64")), plain),
+        "npz_in_memory": (data_config(name="npz", path=str(tmp / "synthetic64.npz")), plain),
+        "jpeg_folder_0_workers": (data_config(**jpeg, num_workers=0), plain),
+        "jpeg_folder_2_workers": (data_config(**jpeg, num_workers=2), plain),
+        "tfds_mock_celeb_a": (data_config(name="tfds", tfds_name="celeb_a", image_size=SIDE, center_crop=True,
+                                          remainder="pad"), _tfds_mock(64 if quick else 1024)),
+    }
+
+
+def _tfds_mock(count: int) -> Callable:
+    def context():
+        import tensorflow_datasets as tfds
+
+        return tfds.testing.mock_data(num_examples=count, policy=tfds.testing.MockPolicy.USE_CODE)
+
+    return context
+
+
+def time_batches(iterator, batches: int) -> float:
+    """Seconds for `batches` items of `iterator` after one untimed item, the last one waited for."""
+    last = next(iterator)
+    start = time.perf_counter()
+    for _ in range(batches):
+        last = next(iterator)
+    jax.block_until_ready(last)
+    return time.perf_counter() - start
+
+
+def input_row(name: str, cfg: ml_collections.ConfigDict, batch: int, batches: int) -> dict:
+    """One source at one batch size, to the device boundary (uint8 batches put on the device, 2 ahead)."""
+    dataset = build_dataset(cfg, seed=0)
+    fed = prefetch_to_device(dataset.batches(batch), size=2)
+    try:
+        seconds = time_batches(fed, batches)
+    finally:
+        fed.close()
+    images_per_s = batch * batches / seconds
+    bytes_per_image = int(np.prod(dataset.example_shape)) * (1 if dataset.uint8 else 4)
+    return {"kind": "input", "source": name, "shape": list(dataset.example_shape), "batch": batch,
+            "workers": cfg.num_workers, "dtype": "uint8" if dataset.uint8 else "float32", "batches": batches,
+            "device_images_per_s": images_per_s, "mb_per_s": images_per_s * bytes_per_image / 1e6,
+            "load_1min": os.getloadavg()[0]}
+
+
+def bench_input(batch_sizes: list[int], quick: bool, tmp: Path, emit: Callable[[dict], None]) -> list[dict]:
+    """The input rows: every source at every batch size."""
+    rows = []
+    for name, (cfg, context) in make_sources(tmp, quick).items():
+        slow = name.startswith(("jpeg", "tfds"))
+        for batch in batch_sizes:
+            with context():
+                rows.append(input_row(name, cfg, batch, (1 if quick else 3) if slow else (3 if quick else 50)))
+            emit(rows[-1])
+    return rows
+
+
+def bench_end_to_end(config: ml_collections.ConfigDict, prepared_path: Path, steps: int) -> dict:
+    """DCGAN steps/s fed from a prepared dataset through the trainer's runner, and fed one on-device batch."""
+    from jaxgan.trainer import StepRunner, make_step_runner
+
+    config = config.copy_and_resolve_references()
+    config.data = data_config(name="prepared", path=str(prepared_path))
+    dataset = build_dataset(config.data, seed=0)
+    gan = build_gan(config, dataset.example_shape)
+    mesh = data_mesh(jax.local_devices()[:1])
+    runner = make_step_runner(config, gan, mesh, dataset, start_batch=0)
+    device_batch = jax.device_put(next(dataset.batches(config.train.batch_size)))
+    synthetic = StepRunner(runner.step_fn, itertools.repeat(jax.tree.map(lambda x: x[None], device_batch)))
+    seconds = {}
+    try:
+        for name, run in (("synthetic_on_device", synthetic), ("prepared", runner)):
+            state = jax.jit(lambda: create_state(gan, dataset.example_shape, 0))()
+            state, _ = run(state, 0)  # compile and warm up
+            jax.block_until_ready(state)
+            start = time.perf_counter()
+            for step in range(steps):
+                state, _ = run(state, step)
+            jax.block_until_ready(state)
+            seconds[name] = time.perf_counter() - start
+    finally:
+        runner.batches.close()
+    batch = config.train.batch_size
+    return {"kind": "train_input", "model": config.model.name, "batch": batch, "steps": steps,
+            "synthetic_images_per_s": batch * steps / seconds["synthetic_on_device"],
+            "prepared_images_per_s": batch * steps / seconds["prepared"],
+            "ratio": seconds["synthetic_on_device"] / seconds["prepared"], "load_1min": os.getloadavg()[0]}
