@@ -113,8 +113,12 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 
 
 def fit_uint8(image: np.ndarray, *, image_size: int = 0, channels: int = 0, center_crop: bool = False) -> np.ndarray:
-    """Crop, resize and convert one uint8 HWC image, rounding back to uint8 (the host half of the uint8 path)."""
-    if not (image_size or center_crop) and channels in (0, image.shape[-1]):
+    """Crop, resize and convert uint8 (..., H, W, C) images, rounding back to uint8 (the host half of the uint8 path).
+
+    Images already of the output shape (a prepared dataset) are returned as they are, without a float round trip.
+    """
+    shape = tuple(image.shape[-3:])
+    if output_shape(shape, image_size=image_size, channels=channels, center_crop=center_crop) == shape:
         return image
     x = image.astype(np.float32)
     x = crop_center(x) if center_crop else x
