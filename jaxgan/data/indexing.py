@@ -46,12 +46,18 @@ def index_batches(seed: int, num_examples: int, batch_size: int, remainder: str)
     cut into full batches, so the last batch of an epoch is completed by the first examples of the next.
     """
     check_batch_size(batch_size, num_examples, remainder)
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed={seed} must lie in [0, 2**32) (grain's shuffle seed).")
-    order = import_grain().MapDataset.range(num_examples).shuffle(seed=seed)
+    order = import_grain().MapDataset.range(num_examples).shuffle(seed=shuffle_seed(seed))
     if remainder == "drop":
         return order.batch(batch_size, drop_remainder=True, batch_fn=_int64).repeat()
     return order.repeat().batch(batch_size, batch_fn=_int64)
+
+
+def shuffle_seed(seed: int) -> int:
+    """grain's 32-bit shuffle seed for a seed >= 0: the seed itself below 2**32, a hash of it above (derived streams
+    such as the translation data's second domain add 2**32)."""
+    if seed < 0:
+        raise ValueError(f"seed={seed} must be >= 0.")
+    return seed if seed < 2**32 else int(np.random.SeedSequence(seed).generate_state(1)[0])
 
 
 def _int64(indices: list) -> np.ndarray:
