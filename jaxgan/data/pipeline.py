@@ -101,16 +101,6 @@ class BatchReader:
         return {"x": x} if labels is None else {"x": x, "label": labels.astype(np.int32)}
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class Rows:
-    """The rows of a global batch of indices that this process reads."""
-
-    rows: slice
-
-    def __call__(self, indices: np.ndarray) -> np.ndarray:
-        return indices[self.rows]
-
-
 def _absl_flags_parsed() -> None:
     """grain's worker processes read absl flags; outside an absl app (pytest, argparse tools) take the defaults."""
     from absl import flags
@@ -148,6 +138,7 @@ class ImageDataset(Dataset):
 
     @property
     def reader(self) -> BatchReader:
+        """The picklable indices -> batch function grain maps over the index batches."""
         return BatchReader(self.source, self.image_size, self.example_shape[-1], self.center_crop, self.uint8)
 
     def _read(self, indices: np.ndarray) -> Batch:
@@ -167,8 +158,8 @@ class ImageDataset(Dataset):
         self._check_batch_size(batch_size)
         if start_batch < 0:
             raise ValueError(f"start_batch must be >= 0, got {start_batch}.")
-        indices = index_batches(self.seed, self.num_examples, batch_size, self.remainder)
-        return iterate(indices[start_batch:].map(Rows(rows)).map(self.reader), self.num_workers)
+        indices = index_batches(self.seed, self.num_examples, batch_size, self.remainder, rows, start_batch)
+        return iterate(indices.map(self.reader), self.num_workers)
 
     def epoch_batches(self, batch_size: int) -> Iterator[Batch]:
         """Yield one pass in storage order; the last batch zero-padded, "mask" marking real rows."""

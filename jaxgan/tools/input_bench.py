@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -63,8 +64,8 @@ def make_sources(tmp: Path, quick: bool) -> dict[str, tuple[ml_collections.Confi
     return {
         "prepared": (data_config(name="prepared", path=str(tmp / "prepared64")), plain),
         "npz_in_memory": (data_config(name="npz", path=str(tmp / "synthetic64.npz")), plain),
-        "jpeg_folder_0_workers": (data_config(**jpeg, num_workers=0), plain),
         "jpeg_folder_2_workers": (data_config(**jpeg, num_workers=2), plain),
+        "jpeg_folder_0_workers": (data_config(**jpeg, num_workers=0), plain),
         "tfds_mock_celeb_a": (data_config(name="tfds", tfds_name="celeb_a", image_size=SIDE, center_crop=True,
                                           remainder="pad"), _tfds_mock(64 if quick else 1024)),
     }
@@ -89,14 +90,24 @@ def time_batches(iterator, batches: int) -> float:
     return time.perf_counter() - start
 
 
+def wait_for_threads(count: int, timeout_s: float = 120.0) -> None:
+    """Wait until no more than `count` threads run: a closed reader thread finishes its batch in flight, which would
+    otherwise steal the CPU from the next row."""
+    deadline = time.monotonic() + timeout_s
+    while threading.active_count() > count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def input_row(name: str, cfg: ml_collections.ConfigDict, batch: int, batches: int) -> dict:
     """One source at one batch size, to the device boundary (uint8 batches put on the device, 2 ahead)."""
     dataset = build_dataset(cfg, seed=0)
+    threads = threading.active_count()
     fed = prefetch_to_device(dataset.batches(batch), size=2)
     try:
         seconds = time_batches(fed, batches)
     finally:
         fed.close()
+        wait_for_threads(threads)
     images_per_s = batch * batches / seconds
     bytes_per_image = int(np.prod(dataset.example_shape)) * (1 if dataset.uint8 else 4)
     return {"kind": "input", "source": name, "shape": list(dataset.example_shape), "batch": batch,
@@ -112,7 +123,7 @@ def bench_input(batch_sizes: list[int], quick: bool, tmp: Path, emit: Callable[[
         slow = name.startswith(("jpeg", "tfds"))
         for batch in batch_sizes:
             with context():
-                rows.append(input_row(name, cfg, batch, (1 if quick else 3) if slow else (3 if quick else 50)))
+                rows.append(input_row(name, cfg, batch, (1 if quick else 4) if slow else (3 if quick else 50)))
             emit(rows[-1])
     return rows
 
