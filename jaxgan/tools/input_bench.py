@@ -4,8 +4,9 @@ Sources, all 64x64x3 uint8 at the device boundary: a prepared dataset (`jaxgan p
 memory, a folder of 178x218 JPEGs (CelebA's size; centre-cropped and resized) read in this process and by 2 grain
 workers, and a tfds source (`tfds.testing.mock_data` of celeb_a). Each row times `batches` batches after one untimed
 batch (worker start-up and first reads), through `prefetch_to_device` as the trainer feeds them, and reports the
-1-minute load average beside the figure (the machine may be shared). The end-to-end row times the trainer's own step
-runner on DCGAN-64 fed from the prepared dataset against the same runner fed one batch already on the device.
+1-minute load average beside the figure (the machine may be shared) and images per second of the process's own CPU
+time. The end-to-end row times the trainer's own step runner on DCGAN-64 fed from the prepared dataset against the
+same runner fed one batch already on the device.
 """
 
 from __future__ import annotations
@@ -80,14 +81,14 @@ def _tfds_mock(count: int) -> Callable:
     return context
 
 
-def time_batches(iterator, batches: int) -> float:
-    """Seconds for `batches` items of `iterator` after one untimed item, the last one waited for."""
+def time_batches(iterator, batches: int) -> tuple[float, float]:
+    """(wall seconds, this process's CPU seconds) for `batches` items of `iterator` after one untimed item."""
     last = next(iterator)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(batches):
         last = next(iterator)
     jax.block_until_ready(last)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu_start
 
 
 def wait_for_threads(count: int, timeout_s: float = 120.0) -> None:
@@ -104,7 +105,7 @@ def input_row(name: str, cfg: ml_collections.ConfigDict, batch: int, batches: in
     threads = threading.active_count()
     fed = prefetch_to_device(dataset.batches(batch), size=2)
     try:
-        seconds = time_batches(fed, batches)
+        seconds, cpu_seconds = time_batches(fed, batches)
     finally:
         fed.close()
         wait_for_threads(threads)
@@ -113,7 +114,9 @@ def input_row(name: str, cfg: ml_collections.ConfigDict, batch: int, batches: in
     return {"kind": "input", "source": name, "shape": list(dataset.example_shape), "batch": batch,
             "workers": cfg.num_workers, "dtype": "uint8" if dataset.uint8 else "float32", "batches": batches,
             "device_images_per_s": images_per_s, "mb_per_s": images_per_s * bytes_per_image / 1e6,
-            "load_1min": os.getloadavg()[0]}
+            # images per second of this process's CPU time (all its threads; worker processes not counted): what a
+            # shared, loaded machine would give if the process had its cores to itself
+            "images_per_cpu_s": batch * batches / max(cpu_seconds, 1e-9), "load_1min": os.getloadavg()[0]}
 
 
 def bench_input(batch_sizes: list[int], quick: bool, tmp: Path, emit: Callable[[dict], None]) -> list[dict]:
