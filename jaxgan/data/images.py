@@ -112,6 +112,29 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(images), 0, 255).astype(np.uint8)
 
 
+def resize_uint8(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize one uint8 HWC image to size x size with PIL's bilinear filter (in C, on uint8: several times faster
+    than `resize` in float; the result can differ from it by one level, and both the folder source and
+    `jaxgan prepare` use this one)."""
+    if image.shape[:2] == (size, size):
+        return image
+    from PIL import Image
+
+    gray = image.shape[-1] == 1
+    pil = Image.fromarray(image[..., 0] if gray else image).resize((size, size), Image.Resampling.BILINEAR)
+    out = np.asarray(pil)
+    return out[..., None] if gray else out
+
+
+def _fit_one(image: np.ndarray, image_size: int, channels: int, center_crop: bool) -> np.ndarray:
+    """fit_uint8 for one HWC image: crop (a view), resize in PIL, convert channels (in float only when asked)."""
+    image = crop_center(image) if center_crop else image
+    image = resize_uint8(image, image_size) if image_size else image
+    if channels in (0, image.shape[-1]):
+        return image
+    return to_uint8(convert_channels(image.astype(np.float32), channels))
+
+
 def fit_uint8(image: np.ndarray, *, image_size: int = 0, channels: int = 0, center_crop: bool = False) -> np.ndarray:
     """Crop, resize and convert uint8 (..., H, W, C) images, rounding back to uint8 (the host half of the uint8 path).
 
@@ -120,10 +143,11 @@ def fit_uint8(image: np.ndarray, *, image_size: int = 0, channels: int = 0, cent
     shape = tuple(image.shape[-3:])
     if output_shape(shape, image_size=image_size, channels=channels, center_crop=center_crop) == shape:
         return image
-    x = image.astype(np.float32)
-    x = crop_center(x) if center_crop else x
-    x = resize(x, image_size) if image_size else x
-    return to_uint8(convert_channels(x, channels))
+    if image.ndim == 3:
+        return _fit_one(image, image_size, channels, center_crop)
+    flat = image.reshape(-1, *shape)
+    fitted = np.stack([_fit_one(x, image_size, channels, center_crop) for x in flat])
+    return fitted.reshape(*image.shape[:-3], *fitted.shape[1:])
 
 
 def center_crop_wide(image: np.ndarray, resolution: int) -> np.ndarray:
@@ -147,10 +171,10 @@ TRANSFORMS = ("center-crop", "center-crop-wide", "none")
 
 def transform_uint8(image: np.ndarray, *, resolution: int, transform: str, channels: int) -> np.ndarray:
     """One uint8 HWC image to uint8 resolution x resolution x channels, as `jaxgan prepare --transform` does."""
-    x = image.astype(np.float32)
     if transform == "center-crop":
-        x = resize(crop_center(x), resolution)
-    elif transform == "center-crop-wide":
+        return fit_uint8(image, image_size=resolution, channels=channels, center_crop=True)
+    x = image.astype(np.float32)
+    if transform == "center-crop-wide":
         x = center_crop_wide(x, resolution)
     elif transform == "none":
         if x.shape[:2] != (resolution, resolution):
