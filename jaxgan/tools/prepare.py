@@ -2,9 +2,9 @@
 
 SRC is a folder of images (searched recursively; when every entry is a sub-folder, the sorted sub-folder names are
 the class labels), a .zip of images (top-level folders likewise), or `tfds:NAME` (with --split, --data-dir). Each
-image is decoded once, cropped and resized (`--transform`), converted to `--channels` and stored as uint8 in DIR as
-an ArrayRecord file that grain reads by index without decoding, with labels.npy and dataset.json (source, count,
-resolution, channels, class names, content hash). Train from it with `--config.data.name=prepared
+image is decoded once, cropped and resized (`--transform`), converted to `--channels` and stored as uint8 in DIR:
+images.npy, which the grain pipeline gathers from memory-mapped without decoding, labels.npy and dataset.json
+(source, count, resolution, channels, class names, content hash). Train from it with `--config.data.name=prepared
 --config.data.path=DIR`. A corrupt image is skipped with a warning naming it (`--strict` stops at the first);
 an existing prepared dataset at DIR is replaced only with `--overwrite`, and only its own three files.
 """
