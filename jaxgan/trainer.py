@@ -94,7 +94,7 @@ def select_devices(num_devices: int) -> list:
 
 
 def host_batches(dataset, config: ml_collections.ConfigDict, start_batch: int) -> Iterator[dict]:
-    """This process's rows of the global batches from data position `start_batch`, read ahead by grain."""
+    """This process's rows of the global batches from data position `start_batch`, read by grain."""
     return dataset.batches(config.train.batch_size, start_batch=start_batch,
                            process_index=jax.process_index(), process_count=jax.process_count())
 
@@ -486,7 +486,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
         return train_loop(run, runner, state)
     finally:
         if runner is not None and hasattr(runner.batches, "close"):
-            runner.batches.close()  # stop grain's reader thread and worker processes before the interpreter exits
+            runner.batches.close()  # stop grain's worker processes before the interpreter exits
         for closable in (progress, writer, ckpt):
             if closable is not None:
                 closable.close()

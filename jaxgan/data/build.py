@@ -26,7 +26,7 @@ def default_config() -> ml_collections.ConfigDict:
             "remainder": "drop",  # last partial batch of an epoch: "drop" or "pad"
             "center_crop": False,  # crop to a central square before resizing
             "random_flip": False,  # mirror each image left-right with probability 1/2 (on the device, per step)
-            "num_workers": 0,  # grain worker processes that read and decode (0 = a reader thread of this process)
+            "num_workers": 0,  # grain worker processes that read and decode (0 = in the training process)
         }
     )
 

@@ -21,7 +21,8 @@ def _to_device(batch: Any, sharding: jax.sharding.Sharding | None) -> Any:
 class DeviceBatches:
     """Iterator of device batches, `size` transferred ahead, all from the calling (main) thread.
 
-    Reading and decoding run ahead in grain's reader thread or worker processes; only the transfer happens here.
+    Reading and decoding run in grain's worker processes, or here with 0 workers, while the devices run the steps
+    already dispatched.
     It is issued from the thread that launches the steps on purpose: see `prefetch_to_device`.
     """
 
@@ -72,8 +73,9 @@ def prefetch_to_device(iterator: Iterable, size: int = 2, sharding: jax.sharding
     multi-process runs with a global sharding each process passes its local rows and gets global
     arrays via `jax.make_array_from_process_local_data`.
 
-    The transfers are issued from the caller's thread: they are asynchronous and cheap, and the host work that a
-    background thread used to overlap (reading, decoding, resizing) runs in grain's reader thread or workers.
+    The transfers are issued from the caller's thread: they are cheap, and the host work that a background thread
+    used to overlap (reading, decoding, resizing) runs in grain's worker processes, or, with 0 workers, in this
+    thread while the devices run the steps already dispatched (dispatch is asynchronous).
     """
     if size < 1:
         raise ValueError(f"prefetch size must be >= 1, got {size}.")

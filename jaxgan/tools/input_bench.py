@@ -99,23 +99,29 @@ def wait_for_threads(count: int, timeout_s: float = 120.0) -> None:
         time.sleep(0.05)
 
 
-def input_row(name: str, cfg: ml_collections.ConfigDict, batch: int, batches: int) -> dict:
-    """One source at one batch size, to the device boundary (uint8 batches put on the device, 2 ahead)."""
-    dataset = build_dataset(cfg, seed=0)
+def timed(iterator, batches: int) -> tuple[float, float]:
+    """time_batches, then close the iterator and wait for its threads."""
     threads = threading.active_count()
-    fed = prefetch_to_device(dataset.batches(batch), size=2)
     try:
-        seconds, cpu_seconds = time_batches(fed, batches)
+        return time_batches(iterator, batches)
     finally:
-        fed.close()
+        iterator.close()
         wait_for_threads(threads)
-    images_per_s = batch * batches / seconds
+
+
+def input_row(name: str, cfg: ml_collections.ConfigDict, batch: int, batches: int) -> dict:
+    """One source at one batch size: host batches ready to cross (the device boundary), and put on the device."""
+    dataset = build_dataset(cfg, seed=0)
+    host_seconds, _ = timed(dataset.batches(batch), batches)
+    seconds, cpu_seconds = timed(prefetch_to_device(dataset.batches(batch), size=2), batches)
+    images_per_s = batch * batches / host_seconds
     bytes_per_image = int(np.prod(dataset.example_shape)) * (1 if dataset.uint8 else 4)
     return {"kind": "input", "source": name, "shape": list(dataset.example_shape), "batch": batch,
             "workers": cfg.num_workers, "dtype": "uint8" if dataset.uint8 else "float32", "batches": batches,
-            "device_images_per_s": images_per_s, "mb_per_s": images_per_s * bytes_per_image / 1e6,
-            # images per second of this process's CPU time (all its threads; worker processes not counted): what a
-            # shared, loaded machine would give if the process had its cores to itself
+            "host_images_per_s": images_per_s, "mb_per_s": images_per_s * bytes_per_image / 1e6,
+            "device_images_per_s": batch * batches / seconds,
+            # device rate per second of this process's CPU time (all its threads; worker processes not counted):
+            # what a shared, loaded machine would give if the process had its cores to itself
             "images_per_cpu_s": batch * batches / max(cpu_seconds, 1e-9), "load_1min": os.getloadavg()[0]}
 
 
