@@ -3,10 +3,11 @@
 Sources, all 64x64x3 uint8 at the device boundary: a prepared dataset (`jaxgan prepare`'s memory-mapped .npy),
 an .npz in memory, a folder of 178x218 JPEGs (CelebA's size; centre-cropped and resized) read by 2 grain workers
 and in this process, and a tfds source (`tfds.testing.mock_data` of celeb_a). Each row times `batches` batches
-after one untimed batch (worker start-up and first reads), through `prefetch_to_device` as the trainer feeds
-them, and reports the 1-minute load average beside the figure (the machine may be shared) and images per second
-of the process's own CPU time. The end-to-end row times the trainer's own step runner on DCGAN-64 fed from the
-prepared dataset against the same runner fed one batch already on the device.
+after one untimed batch (worker start-up and first reads): the host batches ready to cross to the device (the
+device boundary: host_images_per_s and mb_per_s), then through `prefetch_to_device` as the trainer feeds them
+(device_images_per_s); each row reports the 1-minute load average beside the figure (the machine may be shared)
+and images per second of the process's own CPU time. The end-to-end row times the trainer's own step runner on
+DCGAN-64 fed from the prepared dataset against the same runner fed one batch already on the device.
 """
 
 from __future__ import annotations
