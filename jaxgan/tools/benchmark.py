@@ -242,6 +242,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-input", action="store_true", help="skip the input pipeline measurement")
     p.add_argument("--input-only", action="store_true", help="only the input rows and the end-to-end train row")
     p.add_argument("--input-batch-sizes", default=None, help="input rows' batch sizes (default 128,512; --quick: 16)")
+    p.add_argument("--input-sources", default="", help="comma-separated input rows to run (default: all)")
     p.add_argument("--e2e-steps", type=int, default=None, help="timed steps of the end-to-end row (default 5; 0: skip)")
     p.add_argument("--quick", action="store_true", help="tiny models and few steps: a smoke run for the CPU")
     args = p.parse_args(argv)
@@ -289,7 +290,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
 def input_rows(args: argparse.Namespace) -> list[dict]:
     """The input-pipeline rows, then DCGAN-64 at the first input batch size fed from the prepared dataset."""
     with tempfile.TemporaryDirectory() as tmp:
-        rows = input_bench.bench_input(args.input_batch_sizes, args.quick, Path(tmp), emit)
+        only = [name for name in args.input_sources.split(",") if name]
+        rows = input_bench.bench_input(args.input_batch_sizes, args.quick, Path(tmp), emit, only)
         if args.e2e_steps:
             sizes = dataclasses.replace(QUICK if args.quick else FULL, dcgan_resolution=input_bench.SIDE)
             config, _ = model_config("dcgan", "float32", args.input_batch_sizes[0], sizes)

@@ -126,14 +126,22 @@ def input_row(name: str, cfg: ml_collections.ConfigDict, batch: int, batches: in
             "images_per_cpu_s": batch * batches / max(cpu_seconds, 1e-9), "load_1min": os.getloadavg()[0]}
 
 
-def bench_input(batch_sizes: list[int], quick: bool, tmp: Path, emit: Callable[[dict], None]) -> list[dict]:
-    """The input rows: every source at every batch size."""
+# Images timed per row of a decoding source: enough batches for worker processes to reach their steady state.
+SLOW_IMAGES = 3072
+
+
+def bench_input(batch_sizes: list[int], quick: bool, tmp: Path, emit: Callable[[dict], None],
+                only: list[str] | None = None) -> list[dict]:
+    """The input rows: every source (or those in `only`) at every batch size."""
     rows = []
     for name, (cfg, context) in make_sources(tmp, quick).items():
+        if only and name not in only:
+            continue
         slow = name.startswith(("jpeg", "tfds"))
         for batch in batch_sizes:
+            batches = (1 if quick else max(4, SLOW_IMAGES // batch)) if slow else (3 if quick else 50)
             with context():
-                rows.append(input_row(name, cfg, batch, (1 if quick else 4) if slow else (3 if quick else 50)))
+                rows.append(input_row(name, cfg, batch, batches))
             emit(rows[-1])
     return rows
 
