@@ -6,6 +6,8 @@ Experiment configs start from `base_config()` and override fields, so an unknown
 
 from __future__ import annotations
 
+import logging
+
 import ml_collections
 
 from jaxgan.augment import parse_policy
@@ -14,7 +16,7 @@ from jaxgan.losses import LOSSES, SIGMOID_LOSSES
 from jaxgan.models import COMPUTE_DTYPES, MODELS
 from jaxgan.models.conditional import D_HEADS, G_CONDITIONING
 from jaxgan.models.outputs import OUTPUT_ACTIVATIONS
-from jaxgan.optim import OPTIMIZERS, SCHEDULES
+from jaxgan.optim import EPS_PLACEMENTS, OPTIMIZERS, SCHEDULES
 from jaxgan.training_eval import default_config as eval_default_config
 from jaxgan.training_eval import validate as validate_eval
 
@@ -28,6 +30,7 @@ def optimizer_config(lr: float = 2e-4, name: str = "adam", b1: float = 0.5, b2: 
         b1=b1,              # Adam beta1 (0.5 in DCGAN)
         b2=b2,              # Adam beta2; RMSprop decay
         eps=1e-8,           # Adam/RMSprop epsilon
+        eps_placement="inside",  # RMSprop: "inside" sqrt g/sqrt(nu+eps) (optax) | "outside" g/(sqrt(nu)+eps) (PyTorch)
         momentum=0.9,       # for momentum and nesterov
         weight_decay=0.0,   # for adamw
         schedule="constant",  # constant | linear | cosine (decays to lr * end_factor by the end of the run)
@@ -64,7 +67,10 @@ def base_config() -> ml_collections.ConfigDict:
         acgan_weight=1.0,   # weight of the AC-GAN class cross-entropy in D's and G's losses (d_cond=acgan)
     ))
     c.loss = "non_saturating"  # minimax | non_saturating | wasserstein | hinge | least_squares
+    #                            | relativistic_average (RaSGAN) | relativistic_pairing (RpGAN, R3GAN)
     c.n_disc = 1               # D updates per G update
+    c.g_fresh_z = True         # n_disc > 1: G draws fresh z (SNGAN, WGAN-GP); False: G reuses the last D update's
+    #                            z and fakes (one G forward pass fewer). n_disc = 1 always shares that one pass.
     c.optim = ml_collections.ConfigDict(dict(g=optimizer_config(), d=optimizer_config()))
     c.ema = ml_collections.ConfigDict(dict(
         decay=0.0,          # EMA of G's params when > 0; samples then come from the EMA
@@ -75,7 +81,8 @@ def base_config() -> ml_collections.ConfigDict:
         gp_weight=0.0,      # WGAN-GP gradient penalty lambda on interpolates (Gulrajani et al. 2017: 10)
         r1_gamma=0.0,       # R1 penalty gamma on reals (Mescheder et al. 2018: 10)
         r2_gamma=0.0,       # R2 penalty gamma on fakes
-        lazy_interval=1,    # R1/R2 every k steps, scaled by k; D's Adam lr and betas get ** k/(k+1) (StyleGAN2: 16)
+        lazy_interval=1,    # k > 1: R1/R2 as their own D update every k steps, scaled by k; D's Adam lr * c and
+        #                     betas ** c, c = k/(k+1) (StyleGAN2's Dreg: 16). 1: in every D update
         instance_noise_std=0.0,  # std of Gaussian noise added to D's inputs, real and fake (Sonderby et al. 2017)
         instance_noise_anneal_steps=0,  # anneal that std linearly to 0 over N train steps (0 = keep it constant)
         label_smoothing=0.0,  # one-sided: D's real target is 1 - s, BCE losses only (Salimans et al. 2016: 0.1)
@@ -100,6 +107,9 @@ def base_config() -> ml_collections.ConfigDict:
         best_metric="",     # also keep the best checkpoint by this eval metric, e.g. "eval/fid" ("" = off)
         best_mode="min",    # min | max: which value of best_metric is best
         async_checkpoint=True,  # write checkpoints in the background while training goes on
+        restart=False,      # when no checkpoint in the workdir can be read: start over (moving them to
+                            # checkpoints/unreadable/) instead of stopping with an error; readable ones still resume
+        profile_steps=(0, 0),  # (start step, count): jax.profiler trace of those steps in workdir/profile; (0, 0) off
     ))
     c.eval = eval_default_config()  # in-training metrics, every train.eval_every steps (jaxgan/training_eval.py)
     c.parallel = ml_collections.ConfigDict(dict(
@@ -120,10 +130,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     _check_choice(config.model.compute_dtype, COMPUTE_DTYPES, "model.compute_dtype")
     _check_choice(config.model.output_activation, OUTPUT_ACTIVATIONS, "model.output_activation")
     for net in ("g", "d"):
-        _check_choice(config.optim[net].name, OPTIMIZERS, f"optim.{net}.name")
-        _check_choice(config.optim[net].schedule, SCHEDULES, f"optim.{net}.schedule")
-        if config.optim[net].lr <= 0:
-            raise ValueError(f"optim.{net}.lr must be > 0, got {config.optim[net].lr}.")
+        _validate_optimizer(config.optim[net], f"optim.{net}")
     positive = {"n_disc": config.n_disc, "model.z_dim": config.model.z_dim,
                 "train.batch_size": config.train.batch_size, "train.num_steps": config.train.num_steps,
                 "train.log_every": config.train.log_every, "train.sample_every": config.train.sample_every,
@@ -138,6 +145,31 @@ def validate(config: ml_collections.ConfigDict) -> None:
     _validate_toolbox(config)
     _validate_checkpointing(config.train)
     validate_eval(config)
+
+
+LR_WARNING = 1.0  # a peak learning rate above this is almost surely a typo for GANs (they train at 1e-5..1e-3)
+
+
+def _validate_optimizer(optim: ml_collections.ConfigDict, key: str) -> None:
+    """Check one optimizer block: its name and schedule, lr > 0 (warn above LR_WARNING), betas in [0, 1), warm-up."""
+    _check_choice(optim.name, OPTIMIZERS, f"{key}.name")
+    _check_choice(optim.schedule, SCHEDULES, f"{key}.schedule")
+    _check_choice(optim.eps_placement, EPS_PLACEMENTS, f"{key}.eps_placement")
+    if not optim.lr > 0:
+        raise ValueError(f"{key}.lr must be > 0, got {optim.lr}.")
+    if optim.lr > LR_WARNING:
+        logging.getLogger(__name__).warning(
+            "%s.lr=%g is far above the usual GAN rates (1e-5..1e-3); such a run usually diverges or dies (D "
+            "saturates). Lower it unless you mean it.", key, optim.lr)
+    for beta in ("b1", "b2"):
+        if not 0.0 <= optim[beta] < 1.0:
+            raise ValueError(f"{key}.{beta} must be in [0, 1) (an exponential decay rate), got {optim[beta]}; "
+                             "Adam's usual values are b1=0.5 or 0.9 and b2=0.999.")
+    if optim.warmup_steps < 0:
+        raise ValueError(f"{key}.warmup_steps must be >= 0 (0 = no warm-up), got {optim.warmup_steps}.")
+    if not 0.0 <= optim.end_factor <= 1.0:
+        raise ValueError(f"{key}.end_factor must be in [0, 1] (the final lr as a fraction of lr), got "
+                         f"{optim.end_factor}.")
 
 
 def _validate_toolbox(config: ml_collections.ConfigDict) -> None:

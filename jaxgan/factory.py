@@ -2,8 +2,9 @@
 
 Everything a config key switches on is built here, in one place: the models (`model.*`), the optimizers with the
 lazy-regularisation correction (`reg.lazy_interval`), the loss variants (`reg.label_smoothing`, `model.d_cond=acgan`),
-D's penalties (`reg.gp_weight`, `reg.r1_gamma`, `reg.r2_gamma`), D's input transform (`augment.*`,
-`reg.instance_noise_*`) and the EMA decay (`ema.decay` or `ema.half_life_images`).
+D's penalties (`reg.gp_weight` in every D update; `reg.r1_gamma`, `reg.r2_gamma` in the lazy `Dreg` phase when
+`reg.lazy_interval` > 1), D's input transform (`augment.*`, `reg.instance_noise_*`), G's latents with n_disc > 1
+(`g_fresh_z`) and the EMA decay (`ema.decay` or `ema.half_life_images`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import jax
 import ml_collections
 
 from jaxgan.augment import make_diff_augment
-from jaxgan.losses import SIGMOID_LOSSES, GANLoss, get_loss
+from jaxgan.losses import SIGMOID_LOSSES, GANLoss, auxiliary_classifier, get_loss, one_sided_label_smoothing
 from jaxgan.models import build_models, is_conditional
-from jaxgan.models.conditional import with_auxiliary_classifier
 from jaxgan.optim import build_optimizer
-from jaxgan.regularizers import GradientPenalty, InstanceNoise, one_sided_label_smoothing, r1_penalty, r2_penalty
+from jaxgan.regularizers import GradientPenalty, InstanceNoise, r1_penalty, r2_penalty
 from jaxgan.sharding import bn_groups
 from jaxgan.state import GAN
 from jaxgan.train_step import DPenalty, InputTransform, make_train_step
@@ -37,10 +37,9 @@ def lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
 def lazy_regularization_optimizer(opt_cfg: ml_collections.ConfigDict, ratio: float) -> ml_collections.ConfigDict:
     """A copy of an optimizer block with lr * c, b1 ** c and b2 ** c: StyleGAN2's lazy-regularisation correction.
 
-    StyleGAN2 runs the regulariser as its own optimizer step every k minibatches, so Adam takes k + 1 steps per k
-    minibatches; scaling lr and the betas by c = k / (k + 1) keeps its time constants per minibatch. jaxgan adds the
-    k-scaled term to the D update of every k-th step instead (no extra step), and keeps the correction so that
-    StyleGAN2's hyper-parameters transfer as published.
+    The lazy regulariser is its own optimizer step every k train steps (the `Dreg` phase, `jaxgan.train_step`), so
+    Adam takes k + 1 steps per k minibatches; scaling lr and the betas by c = k / (k + 1) keeps its time constants
+    per minibatch, as StyleGAN2 does (Karras et al. 2020, Appendix B).
     """
     out = ml_collections.ConfigDict(opt_cfg.to_dict())
     if ratio != 1.0:
@@ -78,20 +77,23 @@ def build_loss(config: ml_collections.ConfigDict) -> GANLoss:
     if config.reg.label_smoothing > 0:
         loss = one_sided_label_smoothing(loss, config.reg.label_smoothing)
     if config.model.d_cond == "acgan":
-        loss = with_auxiliary_classifier(loss, config.model.acgan_weight)
+        loss = auxiliary_classifier(loss, config.model.acgan_weight)
     return loss
 
 
 def build_d_penalties(config: ml_collections.ConfigDict) -> tuple[DPenalty, ...]:
-    """D's gradient penalties named by the `reg` block, in a fixed order (GP, R1, R2)."""
+    """D's penalties of every D update: the WGAN-GP gradient penalty (`reg.gp_weight`)."""
+    return (GradientPenalty(config.reg.gp_weight),) if config.reg.gp_weight > 0 else ()
+
+
+def build_d_reg(config: ml_collections.ConfigDict) -> tuple[DPenalty, ...]:
+    """D's lazy penalties, R1 then R2: in the `Dreg` phase every `reg.lazy_interval` steps (every D update if 1)."""
     reg = config.reg
     penalties: list[DPenalty] = []
-    if reg.gp_weight > 0:
-        penalties.append(GradientPenalty(reg.gp_weight))
     if reg.r1_gamma > 0:
-        penalties.append(r1_penalty(reg.r1_gamma, reg.lazy_interval))
+        penalties.append(r1_penalty(reg.r1_gamma))
     if reg.r2_gamma > 0:
-        penalties.append(r2_penalty(reg.r2_gamma, reg.lazy_interval))
+        penalties.append(r2_penalty(reg.r2_gamma))
     return tuple(penalties)
 
 
@@ -124,6 +126,9 @@ def build_train_step(config: ml_collections.ConfigDict, gan: GAN,
         build_loss(config),
         n_disc=config.n_disc,
         d_penalties=build_d_penalties(config),
+        d_reg=build_d_reg(config),
+        d_reg_interval=config.reg.lazy_interval,
+        g_fresh_z=config.g_fresh_z,
         ema_decay=ema_decay(config),
         ema_warmup=config.ema.warmup,
         report_probs=config.loss in SIGMOID_LOSSES,

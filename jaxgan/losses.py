@@ -1,8 +1,13 @@
-"""Adversarial losses on D's raw outputs (logits), written to be numerically stable.
+"""Adversarial losses on D's raw outputs (logits): what D and G minimise, every variant in this one file.
 
-Each loss is a pair: `d_loss(real_logits, fake_logits)` is what D minimises and `g_loss(fake_logits)` is what G
-minimises. Both return a scalar mean over the batch. `softplus(-x) = -log(sigmoid(x))` and
+A `GANLoss` is a pair of functions of both sides: `d_loss(real, fake)` is what D minimises and `g_loss(real, fake)`
+what G minimises, where `real` = D(x) and `fake` = D(G(z)) are D's outputs on a real and a generated batch. In G's
+phase `real` is a constant (computed by the current D, no gradient), so relativistic losses, which compare the
+two, are written like any other. Both return a scalar mean over the batch. `softplus(-x) = -log(sigmoid(x))` and
 `softplus(x) = -log(1 - sigmoid(x))` keep the BCE-type losses finite for any logit.
+
+Variants wrap a loss: `one_sided_label_smoothing` (Salimans et al. 2016) and `auxiliary_classifier` (AC-GAN, Odena
+et al. 2017, whose D outputs `[logit, log p(y | x)]`; see `adversarial_logits`).
 """
 
 from __future__ import annotations
@@ -13,12 +18,19 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+SideLoss = Callable[[jax.Array, jax.Array], jax.Array]  # (D(x), D(G(z))) -> scalar
+
 
 class GANLoss(NamedTuple):
-    """The two halves of an adversarial objective."""
+    """The two halves of an adversarial objective, each a function of (D(x), D(G(z)))."""
 
-    d_loss: Callable[[jax.Array, jax.Array], jax.Array]
-    g_loss: Callable[[jax.Array], jax.Array]
+    d_loss: SideLoss
+    g_loss: SideLoss
+
+
+def adversarial_logits(d_out: jax.Array) -> jax.Array:
+    """D's real/fake logits: `d_out` itself, or its first column when D also has an auxiliary output (AC-GAN)."""
+    return d_out if d_out.ndim == 1 else d_out[:, 0]
 
 
 def _mean(x: jax.Array) -> jax.Array:
@@ -65,12 +77,51 @@ def least_squares_g_loss(fake: jax.Array) -> jax.Array:
     return 0.5 * _mean(jnp.square(fake - 1.0))
 
 
+def relativistic_average_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
+    """-E log sigmoid(D(x) - E D(G(z))) - E log(1 - sigmoid(D(G(z)) - E D(x))): RaSGAN's D loss.
+
+    Jolicoeur-Martineau 2019, *The relativistic discriminator*, eq. 11-12 with the sigmoid cross-entropy; G's loss
+    is the same expression with real and fake swapped (`relativistic`).
+    """
+    return _mean(jax.nn.softplus(-(real - _mean(fake)))) + _mean(jax.nn.softplus(fake - _mean(real)))
+
+
+def relativistic_pairing_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
+    """E softplus(-(D(x_i) - D(G(z_i)))) = -E log sigmoid(D(x_i) - D(G(z_i))): RpGAN's D loss, pairs by index.
+
+    Huang et al. 2024, *The GAN is dead; long live the GAN! A Modern GAN Baseline* (R3GAN), eq. 2 with
+    f = softplus(-t); G's loss is the mirror, softplus(-(D(G(z_i)) - D(x_i))) (`relativistic`).
+    """
+    return _mean(jax.nn.softplus(-(real.astype(jnp.float32) - fake.astype(jnp.float32))))
+
+
+def fake_only(g_loss: Callable[[jax.Array], jax.Array]) -> SideLoss:
+    """A G loss that reads only D(G(z)), as a function of both sides."""
+
+    def both_sides(real: jax.Array, fake: jax.Array) -> jax.Array:
+        return g_loss(fake)
+
+    both_sides.__name__ = getattr(g_loss, "__name__", "g_loss")
+    return both_sides
+
+
+def relativistic(d_loss: SideLoss) -> GANLoss:
+    """A symmetric relativistic loss: G minimises D's loss with the roles of real and fake swapped."""
+
+    def g_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
+        return d_loss(fake, real)
+
+    return GANLoss(d_loss, g_loss)
+
+
 LOSSES: dict[str, GANLoss] = {
-    "minimax": GANLoss(bce_d_loss, minimax_g_loss),
-    "non_saturating": GANLoss(bce_d_loss, non_saturating_g_loss),
-    "wasserstein": GANLoss(wasserstein_d_loss, wasserstein_g_loss),
-    "hinge": GANLoss(hinge_d_loss, wasserstein_g_loss),
-    "least_squares": GANLoss(least_squares_d_loss, least_squares_g_loss),
+    "minimax": GANLoss(bce_d_loss, fake_only(minimax_g_loss)),
+    "non_saturating": GANLoss(bce_d_loss, fake_only(non_saturating_g_loss)),
+    "wasserstein": GANLoss(wasserstein_d_loss, fake_only(wasserstein_g_loss)),
+    "hinge": GANLoss(hinge_d_loss, fake_only(wasserstein_g_loss)),
+    "least_squares": GANLoss(least_squares_d_loss, fake_only(least_squares_g_loss)),
+    "relativistic_average": relativistic(relativistic_average_loss),
+    "relativistic_pairing": relativistic(relativistic_pairing_loss),
 }
 
 # Losses whose D output reads as a probability through a sigmoid, for the `D/real_prob` metric.
@@ -82,3 +133,37 @@ def get_loss(name: str) -> GANLoss:
     if name not in LOSSES:
         raise ValueError(f"Unknown loss {name!r}; choose one of {sorted(LOSSES)} (config key `loss`).")
     return LOSSES[name]
+
+
+def one_sided_label_smoothing(loss: GANLoss, smoothing: float) -> GANLoss:
+    """`loss` with D's real target 1 - smoothing (e.g. 0.9; Salimans et al. 2016, Sec. 3.4); BCE losses only."""
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"reg.label_smoothing must be in [0, 1), got {smoothing}.")
+    if loss.d_loss is not bce_d_loss:
+        raise ValueError("One-sided label smoothing changes the BCE target of reals; it needs loss='non_saturating' "
+                         "or 'minimax' (set reg.label_smoothing=0 for other losses).")
+    target = 1.0 - smoothing
+
+    def d_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
+        # BCE with target t on reals: -t log sigmoid(r) - (1 - t) log(1 - sigmoid(r)); fakes keep target 0.
+        real = real.astype(jnp.float32)
+        real_term = target * jax.nn.softplus(-real) + (1.0 - target) * jax.nn.softplus(real)
+        return jnp.mean(real_term) + jnp.mean(jax.nn.softplus(fake.astype(jnp.float32)))
+
+    return GANLoss(d_loss, loss.g_loss)
+
+
+def auxiliary_classifier(loss: GANLoss, weight: float = 1.0) -> GANLoss:
+    """AC-GAN (Odena et al. 2017): both nets also minimise the class cross-entropy, D on real and fake, G on fake.
+
+    Takes D outputs `[logit, log p(y | x)]` (B, 2) from an `acgan` head; `loss` applies to the logit column.
+    """
+
+    def d_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
+        ce = -jnp.mean(real[:, 1]) - jnp.mean(fake[:, 1])  # L_C of the paper on real and on generated examples
+        return loss.d_loss(real[:, 0], fake[:, 0]) + weight * ce
+
+    def g_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
+        return loss.g_loss(real[:, 0], fake[:, 0]) - weight * jnp.mean(fake[:, 1])
+
+    return GANLoss(d_loss, g_loss)

@@ -7,6 +7,9 @@ import optax
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "linear", "cosine")
+# RMSprop's eps: "inside" the square root, g / sqrt(nu + eps) (optax's default), or "outside" it,
+# g / (sqrt(nu) + eps) (PyTorch's torch.optim.RMSprop, so what PyTorch papers' code ran).
+EPS_PLACEMENTS = ("inside", "outside")
 
 
 def build_schedule(cfg: ml_collections.ConfigDict, total_updates: int) -> optax.Schedule:
@@ -30,6 +33,14 @@ def build_schedule(cfg: ml_collections.ConfigDict, total_updates: int) -> optax.
     return optax.join_schedules([optax.linear_schedule(0.0, cfg.lr, warmup), main], [warmup])
 
 
+def _eps_in_sqrt(placement: str) -> bool:
+    """optax's `eps_in_sqrt` flag for an `optim.*.eps_placement` value."""
+    if placement not in EPS_PLACEMENTS:
+        raise ValueError(f"Unknown optim.*.eps_placement {placement!r}; choose 'inside' (optax: g / sqrt(nu + eps)) "
+                         "or 'outside' (PyTorch: g / (sqrt(nu) + eps)).")
+    return placement == "inside"
+
+
 def build_optimizer(cfg: ml_collections.ConfigDict, total_updates: int) -> optax.GradientTransformation:
     """The optax transform named by `cfg.name`, with its schedule and optional gradient clipping."""
     lr = build_schedule(cfg, total_updates)
@@ -45,7 +56,8 @@ def build_optimizer(cfg: ml_collections.ConfigDict, total_updates: int) -> optax
     elif name == "adamw":
         tx = optax.adamw(lr, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps, weight_decay=cfg.weight_decay)
     elif name == "rmsprop":
-        tx = optax.rmsprop(lr, decay=cfg.b2, eps=cfg.eps)
+        placement = cfg.get("eps_placement", "inside")  # configs saved before the key existed ran optax's default
+        tx = optax.rmsprop(lr, decay=cfg.b2, eps=cfg.eps, eps_in_sqrt=_eps_in_sqrt(placement))
     else:
         raise ValueError(f"Unknown optimizer {name!r}; choose one of {OPTIMIZERS} (config key `optim.*.name`).")
     if cfg.grad_clip > 0:

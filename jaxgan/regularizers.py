@@ -1,14 +1,14 @@
-"""Regularisers of D: gradient penalties as `DPenalty` terms, instance noise as an input transform, label smoothing.
+"""Regularisers of D: gradient penalties as `DPenalty` terms and instance noise as an input transform.
 
 - `GradientPenalty`: WGAN-GP's lambda * E[(||grad_x D(x_hat)||_2 - 1)^2] on random interpolates x_hat of real and
   fake (Gulrajani et al. 2017, eq. 3).
 - `r1_penalty` / `r2_penalty` (a `ZeroCenteredPenalty`): gamma / 2 * E[||grad_x D(x)||^2] on reals / fakes
-  (Mescheder et al. 2018, eq. 9-10), optionally lazy (Karras et al. 2020, StyleGAN2 Sec. 3.1): computed only on
-  steps with step % k == 0 (`lax.cond`, so skipped steps cost nothing) and multiplied by k there; the matching Adam
-  correction (lr * c, betas ** c, c = k / (k + 1)) is `jaxgan.factory.lazy_regularization_optimizer`.
+  (Mescheder et al. 2018, eq. 9-10). Lazy regularisation (StyleGAN2) is not the penalty's business: it is the
+  `Dreg` phase of the train step (`jaxgan.train_step`), which runs these terms every k steps as their own update.
 - `InstanceNoise`: N(0, std_t^2) added to every input of D, real and fake, std_t annealed linearly to 0
   (Sønderby et al. 2017; Arjovsky & Bottou 2017).
-- `one_sided_label_smoothing`: D's BCE target for reals is 1 - s instead of 1, fakes stay at 0 (Salimans et al. 2016).
+
+Label smoothing changes what D minimises, so it is a loss variant: `jaxgan.losses.one_sided_label_smoothing`.
 
 Gradients are taken w.r.t. D's inputs of D's adversarial logit (the first column for AC-GAN heads) and summed over the
 batch, so each example's gradient is its own only when D has no batch-coupling layers (use D without BatchNorm, as
@@ -23,8 +23,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan.losses import GANLoss, bce_d_loss
-from jaxgan.train_step import DiscriminatorFn, Metrics, adversarial_logits
+from jaxgan.losses import adversarial_logits
+from jaxgan.phases import DiscriminatorFn, Metrics
 
 
 def input_gradients(d_fn: DiscriminatorFn, x: jax.Array, labels: jax.Array | None) -> jax.Array:
@@ -54,16 +54,12 @@ class GradientPenalty:
 
 @dataclasses.dataclass(frozen=True)
 class ZeroCenteredPenalty:
-    """gamma / 2 * E||grad_x D(x)||^2 on reals (R1) or fakes (R2), every `interval` steps and scaled by it."""
+    """gamma / 2 * E||grad_x D(x)||^2 on reals (R1) or fakes (R2)."""
 
     gamma: float
-    interval: int = 1
     on: str = "real"  # "real" (R1) or "fake" (R2)
 
     def __post_init__(self):
-        if self.interval < 1:
-            raise ValueError(f"The lazy regularisation interval must be >= 1 (1 = every step), got {self.interval} "
-                             "(config key `reg.lazy_interval`).")
         if self.on not in ("real", "fake"):
             raise ValueError(f"`on` must be 'real' (R1) or 'fake' (R2), got {self.on!r}.")
 
@@ -74,23 +70,18 @@ class ZeroCenteredPenalty:
     def __call__(self, d_fn: DiscriminatorFn, real: jax.Array, fake: jax.Array, labels: jax.Array | None,
                  key: jax.Array, step: jax.Array) -> tuple[jax.Array, Metrics]:
         x = real if self.on == "real" else jax.lax.stop_gradient(fake)
-        mean_sq = lambda: jnp.mean(_per_example_sq_norm(input_gradients(d_fn, x, labels)))
-        if self.interval == 1:
-            value = mean_sq()
-        else:  # lazy: compute only every `interval` steps, and then count it `interval` times
-            value = jax.lax.cond(step % self.interval == 0, mean_sq, lambda: jnp.zeros((), jnp.float32))
-        term = 0.5 * self.gamma * self.interval * value
-        return term, {f"Loss/D/{self.name}": value}
+        value = jnp.mean(_per_example_sq_norm(input_gradients(d_fn, x, labels)))
+        return 0.5 * self.gamma * value, {f"Loss/D/{self.name}": value}
 
 
-def r1_penalty(gamma: float, interval: int = 1) -> ZeroCenteredPenalty:
-    """R1: gamma / 2 * E_real ||grad_x D(x)||^2 (Mescheder et al. 2018), lazy every `interval` steps."""
-    return ZeroCenteredPenalty(gamma, interval, "real")
+def r1_penalty(gamma: float) -> ZeroCenteredPenalty:
+    """R1: gamma / 2 * E_real ||grad_x D(x)||^2 (Mescheder et al. 2018)."""
+    return ZeroCenteredPenalty(gamma, "real")
 
 
-def r2_penalty(gamma: float, interval: int = 1) -> ZeroCenteredPenalty:
-    """R2: gamma / 2 * E_fake ||grad_x D(x)||^2 (Mescheder et al. 2018), lazy every `interval` steps."""
-    return ZeroCenteredPenalty(gamma, interval, "fake")
+def r2_penalty(gamma: float) -> ZeroCenteredPenalty:
+    """R2: gamma / 2 * E_fake ||grad_x D(x)||^2 (Mescheder et al. 2018)."""
+    return ZeroCenteredPenalty(gamma, "fake")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,21 +105,3 @@ class InstanceNoise:
 
     def __call__(self, x: jax.Array, key: jax.Array, step: jax.Array) -> jax.Array:
         return x + self.std_at(step).astype(x.dtype) * jax.random.normal(key, x.shape, x.dtype)
-
-
-def one_sided_label_smoothing(loss: GANLoss, smoothing: float) -> GANLoss:
-    """`loss` with D's real target 1 - smoothing (e.g. 0.9); only for the BCE losses, whose D loss is `bce_d_loss`."""
-    if not 0.0 <= smoothing < 1.0:
-        raise ValueError(f"reg.label_smoothing must be in [0, 1), got {smoothing}.")
-    if loss.d_loss is not bce_d_loss:
-        raise ValueError("One-sided label smoothing changes the BCE target of reals; it needs loss='non_saturating' "
-                         "or 'minimax' (set reg.label_smoothing=0 for other losses).")
-    target = 1.0 - smoothing
-
-    def d_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
-        # BCE with target t on reals: -t log sigmoid(r) - (1 - t) log(1 - sigmoid(r)); fakes keep target 0.
-        real = real.astype(jnp.float32)
-        real_term = target * jax.nn.softplus(-real) + (1.0 - target) * jax.nn.softplus(real)
-        return jnp.mean(real_term) + jnp.mean(jax.nn.softplus(fake.astype(jnp.float32)))
-
-    return GANLoss(d_loss, loss.g_loss)

@@ -7,10 +7,16 @@ the other common form (StyleGAN's psi, applied in z space): z' = mean + psi * (z
 
 Every latent is drawn with one key per example index (`train_step.sample_latents`), so a seed gives the same
 images whatever the batch size or device count.
+
+G_ema and BatchNorm: the running statistics in the state belong to the live G's weights, not to the EMA weights.
+`generator_variables(state, gan)` pairs the EMA weights with BigGAN's *standing statistics* instead (Brock et al.
+2019, Appendix C.1): each BatchNorm's mean and variance recomputed for the EMA weights at sample and eval time,
+averaged over `STANDING_BATCHES` batches of fresh z with G in training mode (`standing_statistics`).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,10 +26,12 @@ import numpy as np
 
 from jaxgan.images import image_grid, sample_picture, save_png
 from jaxgan.state import GAN, GANState
-from jaxgan.train_step import sample_latents
+from jaxgan.train_step import KeyStreams, sample_latents
 
 INTERPOLATIONS = ("lerp", "slerp")
 _PARALLEL_EPS = 1e-6  # below this sin(angle), slerp falls back to lerp
+_MIN_KEEP = 1e-6  # a running statistic with 1 - momentum below this is one no batch moves
+STANDING_BATCHES, STANDING_BATCH_SIZE = 16, 64  # BigGAN's standing statistics: batches of fresh z, their size
 
 
 def lerp(z0: jax.Array, z1: jax.Array, t: jax.Array) -> jax.Array:
@@ -73,10 +81,49 @@ def class_labels(num_classes: int, per_class: int) -> jax.Array:
     return jnp.repeat(jnp.arange(num_classes, dtype=jnp.int32), per_class)
 
 
-def generator_variables(state: GANState) -> dict:
-    """G's variables for sampling: the EMA params when the state has them, with G's BatchNorm running stats."""
-    params = state.g.params if state.g_ema_params is None else state.g_ema_params
-    return {"params": params, **state.g.collections}
+def generator_variables(state: GANState, gan: GAN | None = None) -> dict:
+    """G's variables for sampling: the EMA params when the state has them, else G's params.
+
+    With `gan`, EMA params are paired with standing BatchNorm statistics recomputed for them
+    (`standing_statistics`, from a key fixed by the state's rng and step); without it, or without an EMA, with the
+    live G's running statistics.
+    """
+    if state.g_ema_params is None:
+        return state.g.variables()
+    variables = {"params": state.g_ema_params, **state.g.collections}
+    if gan is None or "batch_stats" not in state.g.collections:
+        return variables
+    key = KeyStreams.of_step(state.rng, state.step).phase("standing_statistics").z()
+    return {**variables, "batch_stats": standing_statistics(gan, variables, key)}
+
+
+@functools.partial(jax.jit, static_argnames=("gan", "num_batches", "batch_size"))
+def standing_statistics(gan: GAN, g_variables: dict, key: jax.Array, num_batches: int = STANDING_BATCHES,
+                        batch_size: int = STANDING_BATCH_SIZE) -> dict:
+    """G's `batch_stats` for the params in `g_variables`: each BatchNorm's batch mean and variance, averaged over
+    `num_batches` batches of fresh z (and uniform random labels) with G in training mode (BigGAN's standing stats).
+
+    A BatchNorm folds a batch's statistic b into its running average r as m * r + (1 - m) * b. Run from r = 0 it
+    stores (1 - m) b, from r = 1 it stores m + (1 - m) b; their difference gives m, so b is read off exactly for
+    any momentum m. A leaf that no batch moves (m = 1) keeps its value.
+    """
+    stats = g_variables["batch_stats"]
+
+    def run_from(start: dict, z: jax.Array, labels: jax.Array | None) -> dict:
+        variables = {**g_variables, "batch_stats": start}
+        _, updates = gan.generator.apply(variables, z, labels, train=True, mutable=["batch_stats"])
+        return updates["batch_stats"]
+
+    def keep_and_batch_stat(key: jax.Array) -> tuple[dict, dict]:
+        z, labels = random_inputs(gan, key, batch_size)
+        from_zero = run_from(jax.tree.map(jnp.zeros_like, stats), z, labels)
+        from_one = run_from(jax.tree.map(jnp.ones_like, stats), z, labels)
+        keep = jax.tree.map(lambda a, b: 1.0 - (b - a), from_zero, from_one)  # 1 - m
+        return keep, jax.tree.map(lambda a, k: a / jnp.where(k > _MIN_KEEP, k, 1.0), from_zero, keep)
+
+    keep, per_batch = jax.lax.map(keep_and_batch_stat, jax.random.split(key, num_batches))
+    mean = jax.tree.map(lambda b: jnp.mean(b, axis=0), per_batch)
+    return jax.tree.map(lambda m, old, k: jnp.where(k[0] > _MIN_KEEP, m, old), mean, stats, keep)
 
 
 def make_batched_generate(gan: GAN, batch_size: int = 256) -> Callable[..., jax.Array]:

@@ -1,94 +1,131 @@
-"""The alternating minimax update as one compiled XLA program.
+"""The train step as a table of named phases (StyleGAN2-ADA's Dmain, Dreg, Gmain, Greg), run in one XLA program.
 
-A train step runs `n_disc` D phases, then one G phase, inside one `jax.jit`:
+A step runs its phases in order: `Dreg` (every k steps), `n_disc` x `Dmain`, `Gmain`, `Greg` (every k steps) and
+`G_ema`. Each phase is a pure `(state, batch, keys) -> (state, metrics)` (`jaxgan.phases`), so it can be called and
+tested alone. A phase with interval k > 1 runs under `lax.cond` on `step % k == 0`: one program, and skipped steps
+report zeros for its metrics. Keys come from `KeyStreams.of_step(rng, step)`, one named sub-stream per phase.
 
-- `d_phase`: one D update on a real batch and a batch of fakes that D treats as constants.
-- `g_phase`: one G update through the D that was *just* updated (the alternating update of Goodfellow et al.,
-  not a simultaneous one).
+Lazy regularisation has one meaning, StyleGAN2's (Karras et al. 2020, Sec. 3.1 and Appendix B): with
+`d_reg_interval` k > 1, `Dreg` is a separate D optimizer step every k steps on k times the lazy penalties (R1, R2),
+and `jaxgan.factory` gives D's Adam lr * c and betas ** c, c = k / (k + 1), since Adam then takes k + 1 steps per k
+minibatches. With k = 1 the penalties join every D update and nothing is rescaled.
 
-The last D phase and the G phase share one forward pass of G: `jax.vjp` returns G(z) and its pullback, D trains on
-G(z), and G's gradient is the pullback of dL_G/dG(z) computed through the updated D. This is the classic recipe
-(PyTorch DCGAN's `netD(fake.detach())` then `netD(fake)`) without the second G forward pass.
+With `n_disc = 1` (or `g_fresh_z=False`), the last D update and G's update share one forward pass of G
+(`phases.d_then_g_main`). With `n_disc > 1` G draws fresh z by default, as the SNGAN and WGAN-GP updaters do.
 
-Researchers change the objective by passing functions in: `loss` is a `GANLoss`, `d_penalties` are extra terms of
-D's loss (gradient penalty, R1, ...), `g_penalties` extra terms of G's loss, and `d_input` transforms every input of
-D, real or fake, in both phases and inside the penalties (DiffAugment, instance noise).
+Researchers change the objective by passing functions in: `loss` is a `GANLoss` of (D(x), D(G(z))) for both nets,
+`d_penalties` / `g_penalties` are extra terms of D's / G's loss, `d_reg` / `g_reg` the lazy ones, and `d_input`
+transforms every input of D (DiffAugment, instance noise). A new phase is a new row of the table (`gan_phases`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from jaxgan.losses import GANLoss
-from jaxgan.state import GAN, GANState, NetState
+from jaxgan.phases import (  # noqa: F401  (re-exported: the step's public types)
+    Batch,
+    DiscriminatorFn,
+    DPenalty,
+    GeneratorFn,
+    GPenalty,
+    InputTransform,
+    KeyStreams,
+    Metrics,
+    StepSpec,
+    d_main,
+    d_reg,
+    d_then_g_main,
+    ema_decay_at,
+    g_ema,
+    g_main,
+    g_reg,
+    sample_latents,
+)
+from jaxgan.state import GAN, GANState
 
-Metrics = dict[str, jax.Array]
-Batch = dict[str, jax.Array]
-# D in training mode with the params being differentiated: (examples, labels) -> logits.
-DiscriminatorFn = Callable[[jax.Array, jax.Array | None], jax.Array]
-GeneratorFn = Callable[[jax.Array, jax.Array | None], jax.Array]
-# A differentiable transform of D's inputs: (examples, key, step) -> examples.
-InputTransform = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
-_INPUT_STREAM = 2**31 - 1  # fold_in data of the input transform's keys, apart from the penalties' 0, 1, ...
-
-
-def adversarial_logits(d_out: jax.Array) -> jax.Array:
-    """D's real/fake logits: `d_out` itself, or its first column when D also has an auxiliary output (AC-GAN)."""
-    return d_out if d_out.ndim == 1 else d_out[:, 0]
-
-
-class DPenalty(Protocol):
-    """An extra term of D's loss: returns (weighted value, metrics); differentiated w.r.t. D's params."""
-
-    def __call__(self, d_fn: DiscriminatorFn, real: jax.Array, fake: jax.Array,
-                 labels: jax.Array | None, key: jax.Array, step: jax.Array) -> tuple[jax.Array, Metrics]:
-        ...
-
-
-class GPenalty(Protocol):
-    """An extra term of G's loss: returns (weighted value, metrics); differentiated w.r.t. G's params."""
-
-    def __call__(self, g_fn: GeneratorFn, z: jax.Array, labels: jax.Array | None, key: jax.Array,
-                 step: jax.Array) -> tuple[jax.Array, Metrics]:
-        ...
+PhaseFn = Callable[[GANState, Batch, KeyStreams], tuple[GANState, Metrics]]
 
 
-def sample_latents(key: jax.Array, batch_size: int, z_dim: int) -> jax.Array:
-    """z ~ N(0, I), one key per example index, so the noise of a global batch is the same on any device count."""
-    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(batch_size))
-    return jax.vmap(lambda k: jax.random.normal(k, (z_dim,)))(keys)
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """One row of the table: a named `(state, batch, keys) -> (state, metrics)` run every `interval` steps."""
+
+    name: str
+    run: PhaseFn
+    interval: int = 1
+
+    def __post_init__(self):
+        if self.interval < 1:
+            raise ValueError(f"Phase {self.name!r}: the lazy regularisation interval must be >= 1 (1 = every step), "
+                             f"got {self.interval} (config key `reg.lazy_interval`).")
 
 
-def d_step_keys(state: GANState, i: int) -> tuple[jax.Array, jax.Array]:
-    """(z key, penalty key) of the i-th D update of the step at `state.step`: fold_in(rng, step), then i."""
-    step_key = jax.random.fold_in(state.rng, state.step)
-    z_key, d_key = jax.random.split(jax.random.fold_in(step_key, i))
-    return z_key, d_key
+def gan_phases(spec: StepSpec, *, g_fresh_z: bool = True, ema_decay: float = 0.999,
+               ema_warmup: bool = True) -> tuple[Phase, ...]:
+    """The GAN's table: [Dreg], Dmain x n_disc, Gmain (the last two fused on one G pass), [Greg], G_ema."""
+    shared = spec.n_disc == 1 or not g_fresh_z  # G reuses the z and fakes of the last D update
+    table = []
+    if spec.d_reg and spec.d_reg_interval > 1:
+        table.append(Phase("Dreg", functools.partial(d_reg, spec), spec.d_reg_interval))
+    for i in range(spec.n_disc - 1 if shared else spec.n_disc):
+        table.append(Phase(f"Dmain/{i}", functools.partial(d_main, spec, i)))
+    if shared:
+        table.append(Phase(f"Dmain/{spec.n_disc - 1}+Gmain", functools.partial(d_then_g_main, spec)))
+    else:
+        table.append(Phase("Gmain", functools.partial(g_main, spec)))
+    if spec.g_reg and spec.g_reg_interval > 1:
+        table.append(Phase("Greg", functools.partial(g_reg, spec), spec.g_reg_interval))
+    table.append(Phase("G_ema", functools.partial(g_ema, ema_decay, ema_warmup)))
+    return tuple(table)
 
 
-def ema_decay_at(step: jax.Array, decay: float, warmup: bool) -> jax.Array:
-    """EMA decay at `step`; with warm-up min(decay, (1 + t) / (10 + t)) so early averages track the params."""
-    if not warmup:
-        return jnp.asarray(decay, jnp.float32)
-    t = step.astype(jnp.float32)
-    return jnp.minimum(decay, (1.0 + t) / (10.0 + t))
+def every(interval: int, run: PhaseFn) -> PhaseFn:
+    """`run` on steps with step % interval == 0 (`lax.cond`, so skipped steps cost nothing), else zero metrics."""
+    if interval == 1:
+        return run
+
+    def lazy(state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+        _, shapes = jax.eval_shape(run, state, batch, keys)
+        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        skip = lambda state, batch, keys: (state, zeros)
+        return jax.lax.cond(state.step % interval == 0, run, skip, state, batch, keys)
+
+    return lazy
 
 
-def _apply_train(module, net: NetState, x: jax.Array, labels: jax.Array | None, params=None):
-    """Run a module in training mode; returns (output, updated mutable collections)."""
-    variables = {"params": net.params if params is None else params, **net.collections}
-    out, updates = module.apply(variables, x, labels, train=True, mutable=list(net.collections))
-    return out, {**net.collections, **updates}
+def run_phases(phases: Sequence[Phase], state: GANState, batch: Batch) -> tuple[GANState, Metrics]:
+    """Run the table once: every due phase in order, then step + 1; metrics of repeated phases are averaged."""
+    keys = KeyStreams.of_step(state.rng, state.step)
+    seen: dict[str, list[jax.Array]] = {}
+    for phase in phases:
+        with jax.named_scope(phase.name):  # the phase's ops carry its name in profiles and HLO dumps
+            state, metrics = every(phase.interval, phase.run)(state, batch, keys.phase(phase.name))
+        for name, value in metrics.items():
+            seen.setdefault(name, []).append(value)
+    metrics = {name: values[0] if len(values) == 1 else jnp.mean(jnp.stack(values)) for name, values in seen.items()}
+    return state.replace(step=state.step + 1), metrics
 
 
-def _update(tx: optax.GradientTransformation, net: NetState, grads) -> NetState:
-    updates, opt_state = tx.update(grads, net.opt_state, net.params)
-    return net.replace(params=optax.apply_updates(net.params, updates), opt_state=opt_state)
+def make_phase_step(phases: Sequence[Phase], n_disc: int) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
+    """The pure step `(state, batch) -> (state, metrics)` that runs `phases`; `batch["x"]` is (n_disc, B, ...)."""
+    names = [phase.name for phase in phases]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Phase names must be unique (they name the key streams), got {names}.")
+
+    def train_step(state: GANState, batch: Batch) -> tuple[GANState, Metrics]:
+        if batch["x"].shape[0] != n_disc:
+            raise ValueError(f"batch['x'] must have a leading axis of n_disc={n_disc} real batches, "
+                             f"got shape {batch['x'].shape}.")
+        return run_phases(phases, state, batch)
+
+    return train_step
 
 
 def make_train_step(
@@ -98,115 +135,31 @@ def make_train_step(
     n_disc: int = 1,
     d_penalties: Sequence[DPenalty] = (),
     g_penalties: Sequence[GPenalty] = (),
+    d_reg: Sequence[DPenalty] = (),
+    d_reg_interval: int = 1,
+    g_reg: Sequence[GPenalty] = (),
+    g_reg_interval: int = 1,
+    g_fresh_z: bool = True,
     ema_decay: float = 0.999,
     ema_warmup: bool = True,
     report_probs: bool = False,
     d_input: InputTransform | None = None,
 ) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
-    """Return the pure, un-jitted step `(state, batch) -> (state, metrics)`; see `jit_train_step`.
+    """Return the pure, un-jitted step `(state, batch) -> (state, metrics)` of `gan_phases`; see `jit_train_step`.
 
     `batch["x"]` has shape (n_disc, B, ...): one real batch per D update; `batch["label"]`, (n_disc, B), is
     needed by class-conditional models. `report_probs` adds mean sigmoid(D) for BCE-type losses.
     """
     if n_disc < 1:
         raise ValueError(f"n_disc must be >= 1, got {n_disc}.")
-    G, D = gan.generator, gan.discriminator
-
-    def seen(x, key, step, i):
-        """What D sees of `x`: `d_input` applied with the i-th key of its own stream (x itself without one)."""
-        if d_input is None:
-            return x
-        return d_input(x, jax.random.fold_in(jax.random.fold_in(key, _INPUT_STREAM), i), step)
-
-    def d_phase(state: GANState, real, fake, labels, key) -> tuple[GANState, Metrics]:
-        """One D update: minimise loss.d_loss(D(x), D(G(z))) plus the D penalties."""
-        fake = jax.lax.stop_gradient(fake)
-
-        def loss_fn(params):
-            net = state.d.replace(params=params)
-            real_logits, coll = _apply_train(D, net, seen(real, key, state.step, 0), labels)
-            fake_logits, coll = _apply_train(D, net.replace(collections=coll), seen(fake, key, state.step, 1), labels)
-            value = loss.d_loss(real_logits, fake_logits)
-            real_adv, fake_adv = adversarial_logits(real_logits), adversarial_logits(fake_logits)
-            metrics = {"Loss/D": value, "D/real": jnp.mean(real_adv), "D/fake": jnp.mean(fake_adv)}
-            if report_probs:
-                metrics["D/real_prob"] = jnp.mean(jax.nn.sigmoid(real_adv))
-                metrics["D/fake_prob"] = jnp.mean(jax.nn.sigmoid(fake_adv))
-            d_fn = lambda x, y: _apply_train(D, net.replace(collections=coll), seen(x, key, state.step, 2), y)[0]
-            total = value
-            for i, penalty in enumerate(d_penalties):
-                term, m = penalty(d_fn, real, fake, labels, jax.random.fold_in(key, i), state.step)
-                total, metrics = total + term, {**metrics, **m}
-            metrics["Loss/D_total"] = total
-            return total, (coll, metrics)
-
-        grads, (coll, metrics) = jax.grad(loss_fn, has_aux=True)(state.d.params)
-        metrics["Grad/D_norm"] = optax.tree.norm(grads)
-        d = _update(gan.d_tx, state.d.replace(collections=coll), grads)
-        return state.replace(d=d), metrics
-
-    def g_phase(state: GANState, fake, g_pullback, z, labels, key) -> tuple[GANState, Metrics]:
-        """One G update through the just-updated D: pull dL_G/dG(z) back through G's forward pass."""
-
-        def loss_wrt_fake(fake):
-            fake_logits, coll = _apply_train(D, state.d, seen(fake, key, state.step, 0), labels)
-            return loss.g_loss(fake_logits), coll
-
-        (value, d_coll), dfake = jax.value_and_grad(loss_wrt_fake, has_aux=True)(fake)
-        (grads,) = g_pullback(dfake)
-        metrics = {"Loss/G": value}
-        if g_penalties:
-            def penalty_loss(params):
-                g_fn = lambda z_, y_: _apply_train(G, state.g, z_, y_, params=params)[0]
-                total, ms = 0.0, {}
-                for i, penalty in enumerate(g_penalties):
-                    term, m = penalty(g_fn, z, labels, jax.random.fold_in(key, i), state.step)
-                    total, ms = total + term, {**ms, **m}
-                return total, ms
-
-            pen_grads, pen_metrics = jax.grad(penalty_loss, has_aux=True)(state.g.params)
-            grads = jax.tree.map(jnp.add, grads, pen_grads)
-            metrics.update(pen_metrics)
-        metrics["Grad/G_norm"] = optax.tree.norm(grads)
-        g = _update(gan.g_tx, state.g, grads)
-        return state.replace(g=g, d=state.d.replace(collections=d_coll)), metrics
-
-    def train_step(state: GANState, batch: Batch) -> tuple[GANState, Metrics]:
-        """n_disc D updates, then one G update, all in one program."""
-        reals, all_labels = batch["x"], batch.get("label")
-        if reals.shape[0] != n_disc:
-            raise ValueError(f"batch['x'] must have a leading axis of n_disc={n_disc} real batches, "
-                             f"got shape {reals.shape}.")
-        batch_size = reals.shape[1]
-        g_key = jax.random.fold_in(jax.random.fold_in(state.rng, state.step), n_disc)
-        d_metrics = []
-        for i in range(n_disc):
-            labels = None if all_labels is None else all_labels[i]
-            z_key, d_key = d_step_keys(state, i)
-            z = sample_latents(z_key, batch_size, gan.z_dim)
-
-            def g_forward(params, z=z, labels=labels, g=state.g):
-                return _apply_train(G, g, z, labels, params=params)
-
-            if i < n_disc - 1:  # earlier D steps only need G(z), not its pullback
-                fake, g_coll = g_forward(state.g.params)
-            else:
-                fake, g_pullback, g_coll = jax.vjp(g_forward, state.g.params, has_aux=True)
-            state = state.replace(g=state.g.replace(collections=g_coll))
-            state, m = d_phase(state, reals[i], fake, labels, d_key)
-            d_metrics.append(m)
-        state, g_metrics = g_phase(state, fake, g_pullback, z, labels, g_key)
-
-        if state.g_ema_params is not None:
-            beta = ema_decay_at(state.step, ema_decay, ema_warmup)
-            ema = jax.tree.map(lambda e, p: beta * e + (1.0 - beta) * p, state.g_ema_params,
-                               state.g.params)
-            state = state.replace(g_ema_params=ema)
-        metrics = {k: jnp.mean(jnp.stack([m[k] for m in d_metrics])) for k in d_metrics[0]}
-        metrics.update(g_metrics)
-        return state.replace(step=state.step + 1), metrics
-
-    return train_step
+    for name, k in (("d_reg_interval", d_reg_interval), ("g_reg_interval", g_reg_interval)):
+        if k < 1:
+            raise ValueError(f"{name}: the lazy regularisation interval must be >= 1 (1 = every step), got {k} "
+                             "(config key `reg.lazy_interval`).")
+    spec = StepSpec(gan, loss, n_disc, tuple(d_penalties), tuple(d_reg), d_reg_interval, tuple(g_penalties),
+                    tuple(g_reg), g_reg_interval, d_input, report_probs)
+    phases = gan_phases(spec, g_fresh_z=g_fresh_z, ema_decay=ema_decay, ema_warmup=ema_warmup)
+    return make_phase_step(phases, n_disc)
 
 
 def jit_train_step(step_fn: Callable[..., Any], **jit_kwargs) -> Callable:

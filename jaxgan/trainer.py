@@ -31,11 +31,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgan.checkpoint import Checkpointer, run_meta
+from jaxgan.checkpoint import Checkpointer, NoReadableCheckpointError, run_meta
 from jaxgan.config import validate
 from jaxgan.data import build_dataset, prefetch_to_device, stack_batches, with_decoded_batch
+from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan, build_train_step, ema_decay
 from jaxgan.images import sample_picture, save_png
+from jaxgan.metrics.protocol import PROTOCOL_FILE, write_protocol
 from jaxgan.multistep import (
     K_AXIS_EXAMPLE_AXIS,
     dispatch_batches,
@@ -43,11 +45,14 @@ from jaxgan.multistep import (
     jit_multi_step,
     unroll_k_steps,
 )
+from jaxgan.profiling import instrument, parse_profile_steps
+from jaxgan.run_info import run_info, update_run_info, write_run_info
 from jaxgan.sampling import generator_variables
 from jaxgan.sharding import batch_sharding, check_divisible, data_mesh, jit_data_parallel, replicated
 from jaxgan.state import GAN, GANState, create_state
 from jaxgan.train_step import sample_latents
 from jaxgan.training_eval import build_eval_fn
+from jaxgan.workdir_lock import WorkdirLock, prepare_workdir
 from jaxgan.writers import MetricWriter, Progress
 
 log = logging.getLogger(__name__)
@@ -57,8 +62,28 @@ log = logging.getLogger(__name__)
 EvalFn = Callable[[GANState, int], dict[str, float]]
 
 
-class NonFiniteError(FloatingPointError):
+class NonFiniteError(JaxganError, FloatingPointError):
     """Training produced a NaN or infinity; the run stops and keeps its last good checkpoint."""
+
+    def naming_arrays(self, state: Any) -> NonFiniteError:
+        """This error, extended with the arrays of `state` that are not finite (read on the host, params first)."""
+        bad = non_finite_arrays(state)
+        if not bad:
+            return self
+        shown = ", ".join(bad[:6]) + (f" and {len(bad) - 6} more" if len(bad) > 6 else "")
+        return NonFiniteError(f"{self} Non-finite arrays in the state after that step: {shown}.")
+
+
+class ResumeBeyondEndError(JaxganError):
+    """The workdir's checkpoint is past train.num_steps: resuming would do nothing (and rewrite config.json)."""
+
+
+def non_finite_arrays(state: Any) -> list[str]:
+    """Dotted paths of the float arrays of `state` holding a NaN or infinity, params before optimizer moments."""
+    flat = jax.tree_util.tree_flatten_with_path(state)[0]
+    bad = [jax.tree_util.keystr(path, simple=True, separator=".") for path, leaf in flat
+           if jnp.issubdtype(leaf.dtype, jnp.floating) and not bool(jnp.isfinite(leaf).all())]
+    return sorted(bad, key=lambda k: ("opt_state" in k, k))
 
 
 def network_of(metric: str) -> str:
@@ -69,14 +94,59 @@ def network_of(metric: str) -> str:
 def check_finite(step_metrics: list[tuple[int, dict[str, float]]]) -> None:
     """Raise NonFiniteError naming the first step and network whose loss or gradient norm is not finite."""
     for step, metrics in step_metrics:
-        bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
+        bad = [k for k, v in metrics.items() if not math.isfinite(v)]
         if bad:
+            bad.sort(key=lambda k: (network_of(k) != "D", k))  # D is updated first within a step
             nets = sorted({network_of(k) for k in bad})
+            values = ", ".join(f"{k}={metrics[k]}" for k in bad)
             raise NonFiniteError(
-                f"Non-finite values at step {step} in {' and '.join(nets)}: {', '.join(bad)}. "
-                "The run stopped without saving this state; the last good checkpoint is kept. "
-                "Try a lower learning rate, a gradient penalty, or optim.*.grad_clip."
+                f"Non-finite values at step {step} in {' and '.join(nets)}: {values} (first non-finite: {bad[0]}). "
+                "The run stopped without saving this state; the last good checkpoint is kept. Check the data for "
+                "NaN/inf and the checkpoints with `jaxgan verify`, then lower optim.*.lr, or add a gradient "
+                "penalty or optim.*.grad_clip."
             )
+
+
+DEAD_INTERVALS = 3  # log intervals of zero gradient norm before the run is called dead
+DEAD_LOGIT = 1e6  # |D's mean logit| (D/real, D/fake) or |loss| beyond this: D's outputs have blown up
+
+
+class DeadRunWatch:
+    """Warns once, naming the step, when a network's gradient norm is 0 for DEAD_INTERVALS log intervals in a row,
+    or D's logits or a loss reach DEAD_LOGIT: a dead D (saturated logits) that no longer trains G, which no NaN
+    would flag."""
+
+    def __init__(self, intervals: int = DEAD_INTERVALS):
+        self.intervals = intervals
+        self._zero_since: dict[str, int] = {}
+        self._zero_count: dict[str, int] = {}
+        self._warned = False
+
+    def check(self, rows: list[tuple[int, dict[str, float]]]) -> str | None:
+        """Look at one log interval's rows; returns (and logs) the warning the first time the run looks dead."""
+        if self._warned or not rows:
+            return None
+        step, last = rows[-1]
+        for key, value in last.items():
+            if key.startswith("Grad/") and key.endswith("_norm"):
+                zero = all(m.get(key, 1.0) == 0.0 for _, m in rows)
+                self._zero_count[key] = self._zero_count.get(key, 0) + 1 if zero else 0
+                if zero:
+                    self._zero_since.setdefault(key, rows[0][0])
+                else:
+                    self._zero_since.pop(key, None)
+                if self._zero_count[key] >= self.intervals:
+                    return self._warn(f"{key} has been 0 since step {self._zero_since[key]}", step)
+            if (key.startswith("Loss/") or key in ("D/real", "D/fake")) and abs(value) >= DEAD_LOGIT:
+                return self._warn(f"{key}={value:.3g} (D's logits have blown up)", step)
+        return None
+
+    def _warn(self, what: str, step: int) -> str:
+        self._warned = True
+        message = (f"The run looks dead at step {step}: {what}; D is saturated and G no longer learns. Lower "
+                   "optim.*.lr (GANs train at 1e-5..1e-3), or add a gradient penalty.")
+        log.warning("%s", message)
+        return message
 
 
 def due(prev_step: int, step: int, every: int) -> bool:
@@ -223,6 +293,7 @@ class MetricLog:
         self._writer, self._progress, self._images_per_step = writer, progress, images_per_step
         self._pending: list[Dispatch] = []
         self._t0 = time.perf_counter()
+        self._dead = DeadRunWatch()
 
     def add(self, dispatch: Dispatch) -> None:
         self._pending.append(dispatch)
@@ -234,6 +305,7 @@ class MetricLog:
         rows = host_rows(self._pending)
         self._pending.clear()
         check_finite(rows)
+        self._dead.check(rows)
         elapsed, self._t0 = time.perf_counter() - self._t0, time.perf_counter()
         step, last = rows[-1]
         last = {**last, "images_per_sec": len(rows) * self._images_per_step / max(elapsed, 1e-9)}
@@ -286,11 +358,11 @@ class StopRequest:
 
 
 def make_sampler(gan: GAN):
-    """A jitted `(state, z, labels=None) -> samples` from the EMA params when present, with BatchNorm running stats."""
+    """A jitted `(state, z, labels=None) -> samples` from the EMA params (with standing BatchNorm stats) if present."""
 
     @jax.jit
     def sample(state: GANState, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
-        return gan.generate(generator_variables(state), z, labels)
+        return gan.generate(generator_variables(state, gan), z, labels)
 
     return sample
 
@@ -330,7 +402,8 @@ def open_checkpointer(workdir: Path, config: ml_collections.ConfigDict) -> Check
     """The run's checkpoints under workdir/checkpoints: last `keep_checkpoints`, plus the best by `best_metric`."""
     train = config.train
     return Checkpointer(workdir / "checkpoints", keep=train.keep_checkpoints, async_save=train.async_checkpoint,
-                        best_metric=train.best_metric or None, best_mode=train.best_mode)
+                        best_metric=train.best_metric or None, best_mode=train.best_mode,
+                        log_path=workdir / "logs" / "checkpoint.log")
 
 
 def config_changes(stored: dict, config: ml_collections.ConfigDict) -> list[str]:
@@ -355,12 +428,27 @@ def restore_or_init(ckpt: Checkpointer, init: Callable[[], GANState], config: ml
     """(state, step, data position) from the newest readable checkpoint in the workdir, else (init(), 0, 0).
 
     The restore target is `init`'s abstract output (shapes, dtypes, shardings), so nothing is initialised in vain.
-    Raises CheckpointMismatchError (naming the differing arrays) when the checkpoint is of another model.
+    Raises CheckpointMismatchError (naming the differing arrays) when the checkpoint is of another model,
+    NoReadableCheckpointError when no checkpoint can be read (unless `train.restart`: then the unreadable ones are
+    moved to checkpoints/unreadable/ and the run starts from step 0), and ResumeBeyondEndError when the checkpoint is
+    past `train.num_steps`. Nothing in the workdir is written before these checks.
     """
     if ckpt.latest_step() is None:
         return init(), 0, 0
-    state, meta = ckpt.restore(jax.eval_shape(init))
+    try:
+        state, meta = ckpt.restore(jax.eval_shape(init))
+    except NoReadableCheckpointError:
+        if not config.train.get("restart", False):
+            raise
+        kept = ckpt.set_aside_all()
+        log.warning("train.restart=True and no checkpoint can be read: starting from step 0. The unreadable "
+                    "checkpoints were moved to %s.", kept)
+        return init(), 0, 0
     step = int(state.step)
+    if step > config.train.num_steps:
+        raise ResumeBeyondEndError(
+            f"The checkpoint in {ckpt.directory} is at step {step}, past train.num_steps={config.train.num_steps}: "
+            f"nothing to train. Pass --config.train.num_steps={step} or more to go on, or use a new --workdir.")
     changes = config_changes(meta.get("config", {}), config)
     if changes:
         log.warning("Resuming with a config that differs from the checkpoint's in: %s", "; ".join(changes))
@@ -408,11 +496,20 @@ class Run:
         self.writer.scalars(step, values)
         return values
 
+    def flush_metrics(self, state: GANState) -> None:
+        """Write the queued metrics; on a NaN, the error also names the arrays of `state` that went non-finite."""
+        try:
+            self.metrics.flush()
+        except NonFiniteError as error:
+            raise error.naming_arrays(state) from None
+
     def save(self, state: GANState, step: int, metrics: dict[str, float] | None = None) -> None:
         """Check the queued metrics (never save a state whose metrics were not checked), then save asynchronously."""
-        self.metrics.flush()
+        self.flush_metrics(state)
         position = self.start_batch + (step - self.start_step) * self.config.n_disc
         meta = run_meta(self.config, step, position, self.dataset.example_shape, self.gan.num_classes)
+        if metrics is not None and getattr(self.eval_fn, "protocol", None):  # how the scores were computed
+            meta["eval_protocol"] = self.eval_fn.protocol
         self.ckpt.save(step, state, meta, metrics)
 
 
@@ -428,7 +525,7 @@ def train_loop(run: Run, runner: StepRunner, state: GANState) -> GANState:
             run.metrics.add(dispatch)
             final = step >= train.num_steps
             if due(prev, step, train.log_every) or final:
-                run.metrics.flush()
+                run.flush_metrics(state)
             if due(prev, step, train.sample_every) or final:
                 run.write_samples(state, step)
             evaluated = run.evaluate(state, step) if due(prev, step, train.eval_every) else None
@@ -460,9 +557,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
 
     Writes config.json, metrics.jsonl, TensorBoard events, samples/*.png and checkpoints/. Every `train.eval_every`
     steps it runs `eval_fn(state, step)` (see EvalFn), by default the config's `eval` block (jaxgan.training_eval).
+    The workdir is locked (one trainer per workdir and process) until this returns or raises.
     """
     validate(config)
-    workdir = Path(workdir)
+    parse_profile_steps(config.train.profile_steps)  # a bad value stops the run before anything is written
+    workdir = prepare_workdir(Path(workdir))
+    with WorkdirLock(workdir, jax.process_index()):
+        return _train_in_locked_workdir(config, workdir, eval_fn)
+
+
+def _train_in_locked_workdir(config: ml_collections.ConfigDict, workdir: Path, eval_fn: EvalFn | None) -> GANState:
+    """The set-up, loop and clean-up of `train_and_evaluate`, once the workdir is checked and locked."""
     dataset = build_dataset(config.data, seed=config.seed)
     gan = build_gan(config, dataset.example_shape, dataset.num_classes)
     if eval_fn is None:
@@ -470,21 +575,28 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
     mesh = data_mesh(select_devices(config.train.num_devices))
     check_divisible(config.train.batch_size, mesh)
     ckpt = open_checkpointer(workdir, config)
-    writer = progress = runner = None
+    writer = progress = runner = instrumented = None
     try:
         init = state_initializer(config, gan, dataset.example_shape, mesh)
         state, start, start_batch = restore_or_init(ckpt, init, config)
         is_main = jax.process_index() == 0
         if is_main:
             write_config(workdir, config)
+            write_run_info(workdir, run_info(start_step=start))
+            if getattr(eval_fn, "protocol", None) is not None:  # how the eval/* numbers were computed
+                write_protocol(workdir / PROTOCOL_FILE, eval_fn.protocol)
             trim_metrics(workdir, start)
         runner = make_step_runner(config, gan, mesh, dataset, start_batch, start)
+        instrumented = instrument(runner, workdir, config.train.profile_steps, enabled=is_main,
+                                  on_compiled=lambda times: is_main and update_run_info(workdir, step_compile=times))
         writer = MetricWriter(workdir, enabled=is_main)
         progress = Progress(config.train.num_steps, start, enabled=is_main and config.train.progress)
         metrics = MetricLog(writer, progress, config.train.batch_size * config.n_disc)
         run = Run(config, workdir, gan, dataset, ckpt, writer, metrics, eval_fn, start, start_batch)
-        return train_loop(run, runner, state)
+        return train_loop(run, instrumented, state)
     finally:
+        if instrumented is not None:
+            instrumented.close()  # write a trace the run ended inside of
         if runner is not None and hasattr(runner.batches, "close"):
             runner.batches.close()  # stop grain's worker processes before the interpreter exits
         for closable in (progress, writer, ckpt):

@@ -20,8 +20,10 @@ import ml_collections
 
 from jaxgan.data.pipeline import Dataset
 from jaxgan.metrics.evaluator import cached_reference_stats, evaluate_mixture_samples, evaluate_samples
-from jaxgan.metrics.extractors import EXTRACTORS, check_reference_extractor, extractor_id, load_extractor
+from jaxgan.metrics.extractors import EXTRACTORS, check_reference_extractor, load_extractor
+from jaxgan.metrics.kid import check_kid_samples
 from jaxgan.metrics.mode_coverage import DEFAULT_MIN_COUNT
+from jaxgan.metrics.protocol import RESIZE_MODES, eval_protocol, protocol_id
 from jaxgan.metrics.stats import ReferenceStats, default_cache_dir, load_reference_stats
 from jaxgan.sampling import generator_variables, make_batched_generate, random_inputs
 from jaxgan.state import GAN, GANState
@@ -50,11 +52,12 @@ def default_config() -> ml_collections.ConfigDict:
         extractor="digits",  # digits (tools/train_classifier.py) | inception (tools/convert_inception.py)
         classifier="",       # digit classifier .npz, for extractor=digits
         inception_weights="",  # FID Inception .npz, for extractor=inception
+        resize="legacy",     # inception's resize to 299: legacy (pytorch-fid, bilinear) | clean (clean-fid, bicubic)
         reference="",        # reference statistics .npz; "" = compute them from the training data (cached)
         reference_samples=10_000,  # training examples the computed reference uses (all if the data has fewer)
         cache_dir="",        # cache of computed reference statistics ("" = ~/.cache/jaxgan/ref_stats)
         kid_subsets=100,     # KID: number of subsets
-        kid_subset_size=1000,  # KID: subset size (capped at the sample counts)
+        kid_subset_size=1000,  # KID: subset size (num_samples and the reference need at least this many)
         is_splits=10,        # IS: splits
         pr_k=3,              # precision/recall: k of the k-NN radii
         mode_min_count=DEFAULT_MIN_COUNT,  # modes: high-quality samples a mode needs to count as captured
@@ -77,6 +80,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ValueError(f"eval.metrics={metrics} mixes modes (2-D mixtures) with image metrics; pick one kind.")
     if cfg.extractor not in EXTRACTORS:
         raise ValueError(f"Unknown eval.extractor {cfg.extractor!r}; choose one of {list(EXTRACTORS)}.")
+    if cfg.resize not in RESIZE_MODES:
+        raise ValueError(f"Unknown eval.resize {cfg.resize!r}; choose one of {list(RESIZE_MODES)}.")
     for key in ("num_samples", "batch_size", "reference_samples", "kid_subsets", "kid_subset_size", "is_splits",
                 "pr_k", "mode_min_count"):
         if cfg[key] < 1:
@@ -131,6 +136,8 @@ class TrainingEvaluator:
                 raise ValueError(f"data.name={dataset.name!r} is a 2-D mixture: its in-training metric is "
                                  f"eval.metrics=('modes',), not {self.metrics}.")
             self.extractor = self.reference = None
+            self.protocol = {"extractor": "none", "metrics": list(self.metrics), "num_generated": cfg.num_samples,
+                             "reference": f"the {dataset.name} mixture's modes"}
             return
         if "modes" in self.metrics:
             raise ValueError(f"eval.metrics=('modes',) needs a 2-D mixture (ring8, grid25), not data.name="
@@ -139,17 +146,21 @@ class TrainingEvaluator:
             raise ValueError("image metrics need G's images in [-1, 1], but model.output_activation='linear'; "
                              "use tanh or sigmoid.")
         self.extractor = load_extractor(cfg.extractor, classifier=cfg.classifier,
-                                        inception_weights=cfg.inception_weights)
-        self.reference = self._reference_stats(config)
+                                        inception_weights=cfg.inception_weights, resize=cfg.resize)
+        self.reference, source = self._reference_stats(config)
+        if "kid" in self.metrics and self.reference.features is not None:  # before the first step
+            check_kid_samples(cfg.kid_subset_size, cfg.num_samples, len(self.reference.features))
+        self.protocol = eval_protocol(self.extractor, num_generated=cfg.num_samples,
+                                      num_reference=self.reference.count, reference=source, metrics=self.metrics)
 
-    def _reference_stats(self, config: ml_collections.ConfigDict) -> ReferenceStats:
-        """The reference: `eval.reference` when given, else computed from the training data (cached)."""
+    def _reference_stats(self, config: ml_collections.ConfigDict) -> tuple[ReferenceStats, str]:
+        """(reference, its source): `eval.reference` when given, else computed from the training data (cached)."""
         cfg = self.cfg
-        wanted = extractor_id(cfg.extractor, classifier=cfg.classifier, inception_weights=cfg.inception_weights)
+        wanted = protocol_id(self.extractor.weights_id, self.extractor.resize)
         if cfg.reference:
             stats = load_reference_stats(cfg.reference)
             check_reference_extractor(stats.key.get("extractor"), wanted, f"eval.reference={cfg.reference!r}")
-            return stats
+            return stats, str(cfg.reference)
         count = min(cfg.reference_samples, self.dataset.num_examples or cfg.reference_samples)
         dataset, split = dataset_identity(config.data, self.dataset)
 
@@ -157,14 +168,15 @@ class TrainingEvaluator:
             images = self.dataset.all_images(limit=count)
             return (images[i:i + cfg.batch_size] for i in range(0, len(images), cfg.batch_size))
 
-        return cached_reference_stats(cfg.cache_dir or default_cache_dir(), batches, self.extractor,
-                                      dataset=dataset, split=f"{split}-n{count}",
-                                      resolution=self.dataset.example_shape[0],
-                                      extractor_id=wanted)
+        stats = cached_reference_stats(cfg.cache_dir or default_cache_dir(), batches, self.extractor,
+                                       dataset=dataset, split=f"{split}-n{count}",
+                                       resolution=self.dataset.example_shape[0],
+                                       extractor_id=wanted)
+        return stats, f"training data {dataset} ({split}, first {count})"
 
     def __call__(self, state: GANState, step: int) -> dict[str, float]:
         """The metrics of G in `state`, as {"eval/<name>": value}."""
-        variables = jax.tree.map(_local, generator_variables(state))
+        variables = generator_variables(jax.tree.map(_local, state), self.gan)
 
         def sample_fn(key: jax.Array, n: int) -> jax.Array:
             return self._generate(variables, *random_inputs(self.gan, key, n))

@@ -58,6 +58,44 @@ def test_brightness_adds_one_offset_per_example_in_half_unit_range():
     assert np.all(np.abs(per_example) <= 0.5)
 
 
+def per_example(key, low, high):
+    """The transform's U(low, high) draw from `key`, one value per example of X (numpy, shaped (B, 1, 1, 1))."""
+    return np.asarray(jax.random.uniform(key, (len(X), 1, 1, 1), jnp.float32, low, high))
+
+
+def test_colour_is_brightness_then_saturation_then_contrast_by_the_papers_formulas():
+    out = np.asarray(diff_augment(X, KEY, "color"))
+    keys = [jax.random.fold_in(KEY, i) for i in range(3)]  # diff_augment's key of the i-th transform
+    x = np.asarray(X, np.float64) + per_example(keys[0], -0.5, 0.5)  # brightness: x + (r - 0.5)
+    mean = x.mean(axis=3, keepdims=True)  # saturation: (x - channel mean) * 2r + channel mean
+    x = (x - mean) * per_example(keys[1], 0.0, 2.0) + mean
+    mean = x.mean(axis=(1, 2, 3), keepdims=True)  # contrast: (x - image mean) * (r + 0.5) + image mean
+    x = (x - mean) * per_example(keys[2], 0.5, 1.5) + mean
+    np.testing.assert_allclose(out, x, rtol=1e-5, atol=1e-5)
+
+
+def test_translation_shifts_by_the_drawn_offsets_with_zero_fill():
+    x = np.asarray(X) + 2.0
+    out = np.asarray(diff_augment(jnp.asarray(x), KEY, "translation", translation_ratio=0.25))
+    kh, kw = jax.random.split(jax.random.fold_in(KEY, 0))
+    dy, dx = (np.asarray(jax.random.randint(k, (len(x),), -2, 3)) for k in (kh, kw))  # r = round(0.25 * 8) = 2
+    assert len(set(zip(dy.tolist(), dx.tolist(), strict=True))) > 2  # the examples really get different shifts
+    for b in range(len(x)):
+        np.testing.assert_array_equal(out[b], shifted(x[b], dy[b], dx[b]), err_msg=f"example {b}")
+
+
+def test_cutout_zeroes_the_square_at_the_drawn_centre():
+    x = np.asarray(X) + 2.0
+    out = np.asarray(diff_augment(jnp.asarray(x), KEY, "cutout", cutout_ratio=0.5))
+    kh, kw = jax.random.split(jax.random.fold_in(KEY, 0))
+    cut = 4  # round(0.5 * 8); the paper draws the centre in [0, size + 1 - cut % 2), the square starts cut // 2 before
+    cy, cx = (np.asarray(jax.random.randint(k, (len(x),), 0, 8 + 1)) for k in (kh, kw))
+    expected = x.copy()
+    for b, (top, left) in enumerate(zip(cy - cut // 2, cx - cut // 2, strict=True)):
+        expected[b, max(top, 0):top + cut, max(left, 0):left + cut] = 0  # clipped at the border
+    np.testing.assert_array_equal(out, expected)
+
+
 def test_diff_augment_is_differentiable_and_matches_finite_differences():
     # For a fixed key every transform is affine in x, so central differences are exact up to rounding.
     w = jax.random.normal(jax.random.PRNGKey(2), X.shape)

@@ -11,7 +11,7 @@ import pytest
 import tensorstore as ts
 
 from jaxgan.checkpoint import (
-    CORRUPT_DIR,
+    UNREADABLE_DIR,
     CheckpointCorruptError,
     Checkpointer,
     CheckpointMismatchError,
@@ -22,6 +22,7 @@ from jaxgan.checkpoint import (
 )
 from jaxgan.config import base_config
 from jaxgan.factory import build_gan
+from jaxgan.sampling import generator_variables
 from jaxgan.sharding import data_mesh, replicated
 from jaxgan.state import create_state
 
@@ -138,16 +139,19 @@ def test_an_unreadable_latest_checkpoint_warns_and_falls_back(tmp_path, caplog, 
     ckpt.close()
     corrupt(tmp_path / "3")
 
-    ckpt = Checkpointer(tmp_path, keep=5)
+    ckpt = Checkpointer(tmp_path, keep=5, log_path=tmp_path / "logs" / "checkpoint.log", retry_wait_s=0.01)
     with caplog.at_level(logging.WARNING, logger="jaxgan.checkpoint"):
         restored, meta = ckpt.restore(make_state(config, seed=9))
-    assert "Checkpoint 3 is unreadable" in caplog.text
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith("Checkpoint 3 is unreadable (")  # one line, no dump
+    assert "\n" not in warnings[0] and len(warnings[0]) < 400
+    assert "Traceback" in (tmp_path / "logs" / "checkpoint.log").read_text()  # the details go to the log file
     assert meta["step"] == 2
     assert_trees_equal(restored, states[2])
-    assert ckpt.all_steps() == [1, 2]
-    assert (tmp_path / CORRUPT_DIR / "3").is_dir()  # set aside for inspection, so step 3 can be saved again
-    save(ckpt, 3, restored, config)
+    assert ckpt.all_steps() == [1, 2, 3]  # nothing moved at restore time
+    save(ckpt, 3, restored, config)  # the run reached step 3 again: the unreadable copy is kept aside, not deleted
     ckpt.close()
+    assert (tmp_path / UNREADABLE_DIR / "3").is_dir()
     assert read_steps(tmp_path) == [1, 2, 3]
 
 
@@ -215,7 +219,7 @@ def test_load_generator_reads_only_generator_arrays(tmp_path, model, ema):
         reader.restore(make_state(config, ema=ema), step=7)
 
     gan, variables, loaded = load_generator(tmp_path)
-    expected = {"params": state.g_ema_params if ema else state.g.params, **state.g.collections}
+    expected = generator_variables(state, gan)  # the EMA comes with its standing BatchNorm statistics
     assert_trees_equal(variables, jax.device_get(expected))
     assert gan.z_dim == 8 and loaded.model.name == model
     samples = gan.generate(variables, np.zeros((2, 8), np.float32))

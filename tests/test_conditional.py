@@ -7,8 +7,8 @@ import pytest
 
 from jaxgan.config import base_config
 from jaxgan.factory import build_gan, build_train_step
-from jaxgan.losses import get_loss
-from jaxgan.models.conditional import ConditionalBatchNorm, DiscriminatorHead, with_auxiliary_classifier
+from jaxgan.losses import auxiliary_classifier, get_loss
+from jaxgan.models.conditional import ConditionalBatchNorm, DiscriminatorHead
 from jaxgan.state import create_state
 from jaxgan.train_step import sample_latents
 from jaxgan.trainer import grid_labels
@@ -37,11 +37,11 @@ def test_acgan_head_returns_logit_and_label_log_likelihood_and_its_loss_adds_cro
     log_p = logits - np.log(np.sum(np.exp(logits), axis=1, keepdims=True))
     np.testing.assert_allclose(out[:, 1], log_p[np.arange(5), np.asarray(Y)], rtol=1e-5, atol=1e-6)
     base = get_loss("wasserstein")
-    loss = with_auxiliary_classifier(base, weight=0.5)
+    loss = auxiliary_classifier(base, weight=0.5)
     real, fake = jnp.asarray(out), jnp.asarray(out[::-1])
     expected_d = base.d_loss(real[:, 0], fake[:, 0]) - 0.5 * (np.mean(out[:, 1]) + np.mean(out[::-1, 1]))
     np.testing.assert_allclose(float(loss.d_loss(real, fake)), float(expected_d), rtol=1e-5)
-    np.testing.assert_allclose(float(loss.g_loss(fake)), -np.mean(out[::-1, 0]) - 0.5 * np.mean(out[::-1, 1]),
+    np.testing.assert_allclose(float(loss.g_loss(real, fake)), -np.mean(out[::-1, 0]) - 0.5 * np.mean(out[::-1, 1]),
                                rtol=1e-5)
 
 

@@ -1,10 +1,10 @@
 """Bad configs stop early with a message that names the key and what to do."""
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from child_process import run_to_exit
 
 from jaxgan.config import base_config, validate
 from jaxgan.factory import build_gan
@@ -13,17 +13,89 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_train(tmp_path, *overrides):
+    """The training CLI run to its exit (waited on as an event; a hang guard only catches a silent child)."""
     cmd = [sys.executable, str(ROOT / "experiments/train.py"),
            "--config", str(ROOT / "experiments/configs/mlp_digits.py"), "--workdir", str(tmp_path / "run"),
            *overrides]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    return run_to_exit(cmd, tmp_path / "train", cwd=ROOT)
 
 
 def test_unknown_key_on_the_command_line_is_rejected(tmp_path):
     result = run_train(tmp_path, "--config.trian.num_steps=5")
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert "trian" in result.stderr
-    assert not (tmp_path / "run" / "checkpoints").exists()
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: unknown config key 'trian.num_steps' (from --config.trian.num_steps=5); "
+        "did you mean 'train.num_steps'?")
+    assert not (tmp_path / "run").exists()
+
+
+def train_cli(capsys, tmp_path, config, *overrides):
+    """(exit status, last stderr line) of `jaxgan train` in this process."""
+    from jaxgan.cli import main
+
+    status = main(["train", "--config", str(config), "--workdir", str(tmp_path / "run"), *overrides])
+    return status, capsys.readouterr().err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("override, key, suggestion", [
+    ("--config.num_steps=5", "num_steps", "train.num_steps"),   # a key at the wrong level
+    ("--config.train.num_stpes=5", "train.num_stpes", "train.num_steps"),  # a typo in the leaf
+    ("--config.train.batchsize=8", "train.batchsize", "train.batch_size"),
+    ("--config.modle.z_dim=8", "modle.z_dim", "model.z_dim"),
+])
+def test_unknown_override_names_the_key_and_the_closest_one(capsys, tmp_path, override, key, suggestion):
+    status, last = train_cli(capsys, tmp_path, ROOT / "experiments/configs/mlp_digits.py", override)
+    assert status == 2
+    assert last == f"error: unknown config key {key!r} (from {override}); did you mean {suggestion!r}?"
+    assert not (tmp_path / "run").exists()
+
+
+def write_config(tmp_path, body):
+    path = tmp_path / "my_config.py"
+    path.write_text("from jaxgan.config import base_config\n\n" + body)
+    return path
+
+
+def test_unknown_key_set_in_the_config_file(capsys, tmp_path):
+    path = write_config(tmp_path, "def get_config():\n    c = base_config()\n    c.train.num_step = 5\n    return c\n")
+    status, last = train_cli(capsys, tmp_path, path)
+    assert status == 2
+    assert last == (f"error: unknown config key 'train.num_step' (set in {path}:5); did you mean 'train.num_steps'?")
+
+
+def test_config_file_syntax_error_names_file_and_line(capsys, tmp_path):
+    path = write_config(tmp_path, "def get_config(:\n    return base_config()\n")
+    status, last = train_cli(capsys, tmp_path, path)
+    assert status == 2
+    assert last.startswith(f"error: {path}:3: syntax error in the config file")
+
+
+def test_config_file_without_get_config(capsys, tmp_path):
+    path = write_config(tmp_path, "def get_conf():\n    return base_config()\n")
+    status, last = train_cli(capsys, tmp_path, path)
+    assert status == 2
+    assert last.startswith(f"error: {path}:1: the config file defines no get_config()")
+
+
+def test_error_inside_get_config_names_its_line(capsys, tmp_path):
+    path = write_config(tmp_path, "def get_config():\n    c = base_config()\n    c.trian.num_steps = 5\n    return c\n")
+    status, last = train_cli(capsys, tmp_path, path)
+    assert status == 2
+    assert last.startswith(f"error: {path}:5: AttributeError in the config file: 'trian'")
+
+
+def test_missing_config_file(capsys, tmp_path):
+    status, last = train_cli(capsys, tmp_path, tmp_path / "nope.py")
+    assert status == 2
+    assert last == f"error: config file {tmp_path / 'nope.py'} not found; pass --config experiments/configs/NAME.py"
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = run_train(tmp_path, "--config.num_steps=5", "--debug")
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr and "JaxganError" in result.stderr
 
 
 def test_wrong_value_type_is_rejected(tmp_path):
@@ -71,3 +143,22 @@ def test_unknown_dataset_and_missing_path(tmp_path):
     config.data.path = str(tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="nowhere"):
         build_dataset(config.data, seed=0)
+
+
+def test_overrides_parse_in_process_again_and_again():
+    """`jaxgan.cli.main(['train', ...])` in one process: each call sees its own overrides (not sys.argv's)."""
+    from jaxgan.tools.train import parse_flags
+
+    base = ["--config", str(ROOT / "experiments/configs/mlp_digits.py"), "--workdir", "unused"]
+    assert parse_flags([*base, "--config.train.num_steps=3"])[0].train.num_steps == 3
+    assert parse_flags([*base, "--config.train.num_steps=4", "--config.loss=hinge"])[0].loss == "hinge"
+    assert parse_flags(base)[0].train.num_steps == 10_000
+
+
+def test_train_help_lists_every_config_key(capsys):
+    from jaxgan.cli import main
+
+    assert main(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: jaxgan train --config FILE --workdir DIR")
+    assert "  --config.train.num_steps=10000\n" in out and "  --config.train.profile_steps=(0, 0)\n" in out

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from child_process import run_to_exit
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,7 +17,7 @@ def test_default_experiment_end_to_end(tmp_path):
     cmd = [sys.executable, "experiments/train.py", "--config", "experiments/configs/mlp_digits.py",
            "--workdir", str(workdir), "--config.train.num_steps=40", "--config.train.log_every=10",
            "--config.train.sample_every=20", "--config.train.checkpoint_every=20"]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    result = run_to_exit(cmd, tmp_path / "train", cwd=ROOT, watch=[workdir])  # waits for the exit, not a deadline
     assert result.returncode == 0, result.stderr[-3000:]
 
     config = json.loads((workdir / "config.json").read_text())
@@ -38,3 +39,10 @@ def test_default_experiment_end_to_end(tmp_path):
     assert steps == [20, 40]
     assert list((workdir / "tensorboard").glob("events.out.tfevents.*"))
     assert "step" in result.stderr  # the progress bar was drawn
+
+    info = json.loads((workdir / "run_info.json").read_text())  # what the numbers were computed with
+    assert info["versions"]["jax"] and info["devices"]["device_count"] >= 1
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    if head.returncode == 0:  # run from a checkout: its commit is recorded
+        assert info["git"]["commit"] == head.stdout.strip() and isinstance(info["git"]["dirty"], bool)
+    assert info["step_compile"]["compile_s"] > 0

@@ -15,7 +15,7 @@ from jaxgan.train_step import jit_train_step
 from jaxgan.trainer import train_and_evaluate
 
 PAPER_CONFIGS = ["dcgan_radford2015", "wgan_gp_gulrajani2017", "sngan_miyato2018", "projection_cgan_miyato2018",
-                 "ttur_heusel2017", "r1_ema_mescheder2018"]
+                 "ttur_heusel2017", "r1_ema_mescheder2018", "r3gan_huang2024"]
 
 
 def tiny(config):
@@ -57,6 +57,9 @@ def test_configs_carry_the_papers_hyper_parameters():
     ttur, r1 = (load_experiment_config(n).get_config() for n in ("ttur_heusel2017", "r1_ema_mescheder2018"))
     assert ttur.optim.d.lr > ttur.optim.g.lr
     assert (r1.reg.r1_gamma, ema_decay(r1), r1.optim.d.name) == (10, 0.999, "rmsprop")
+    r3 = load_experiment_config("r3gan_huang2024").get_config()
+    assert (r3.loss, r3.reg.r1_gamma, r3.reg.r2_gamma, r3.optim.d.b1, r3.optim.g.lr) == (
+        "relativistic_pairing", 0.05, 0.05, 0.0, 2e-4)
 
 
 @pytest.mark.parametrize("name", [n for n in PAPER_CONFIGS if n != "projection_cgan_miyato2018"])

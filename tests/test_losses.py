@@ -52,6 +52,34 @@ def test_bce_losses_stay_finite_at_extreme_logits():
 
 
 def test_registry_and_unknown_name():
-    assert set(losses.LOSSES) == {"minimax", "non_saturating", "wasserstein", "hinge", "least_squares"}
+    assert set(losses.LOSSES) == {"minimax", "non_saturating", "wasserstein", "hinge", "least_squares",
+                                  "relativistic_average", "relativistic_pairing"}
     with pytest.raises(ValueError, match="Unknown loss 'wgan'.*hinge"):
         losses.get_loss("wgan")
+
+
+def test_relativistic_average_gan_matches_jolicoeur_martineau_eq_11_and_12_by_hand():
+    r, f = np.array(REAL, np.float32), np.array(FAKE, np.float32)
+    loss = losses.get_loss("relativistic_average")
+    # D~(x_r) = sigmoid(C(x_r) - mean C(x_f)), D~(x_f) = sigmoid(C(x_f) - mean C(x_r)).
+    d_real = [sigmoid(x - mean(FAKE)) for x in REAL]
+    d_fake = [sigmoid(x - mean(REAL)) for x in FAKE]
+    close(loss.d_loss(r, f), mean([-math.log(p) for p in d_real]) + mean([-math.log(1 - p) for p in d_fake]))
+    close(loss.g_loss(r, f), mean([-math.log(p) for p in d_fake]) + mean([-math.log(1 - p) for p in d_real]))
+
+
+def test_relativistic_pairing_gan_pairs_real_and_fake_by_index_by_hand():
+    r, f = np.array(REAL, np.float32), np.array(FAKE, np.float32)
+    loss = losses.get_loss("relativistic_pairing")
+    close(loss.d_loss(r, f), mean([-math.log(sigmoid(a - b)) for a, b in zip(REAL, FAKE, strict=True)]))
+    close(loss.g_loss(r, f), mean([-math.log(sigmoid(b - a)) for a, b in zip(REAL, FAKE, strict=True)]))
+    # Pairs, not averages: reversing the fakes changes the loss (RaSGAN would not notice).
+    assert abs(float(loss.d_loss(r, f[::-1])) - float(loss.d_loss(r, f))) > 1e-3
+
+
+def test_every_g_loss_sees_both_sides_and_the_classic_ones_ignore_the_real_side():
+    r, f = np.array(REAL, np.float32), np.array(FAKE, np.float32)
+    for name, loss in losses.LOSSES.items():
+        moved = float(loss.g_loss(r + 1.0, f)) != float(loss.g_loss(r, f))
+        assert moved == name.startswith("relativistic"), name
+    close(losses.get_loss("non_saturating").g_loss(r, f), mean([-math.log(sigmoid(x)) for x in FAKE]))

@@ -6,6 +6,7 @@ import jax
 import numpy as np
 import pytest
 from conftest import load_tool
+from numpy_metrics import fid_scipy, gaussian_stats, inception_score_numpy, kid_numpy, precision_recall_numpy
 from PIL import Image
 
 from jaxgan.metrics.classifier import DigitsExtractor, load_digits_images, split_digits
@@ -14,10 +15,12 @@ from jaxgan.metrics.evaluator import (
     evaluate_mixture_samples,
     evaluate_samples,
 )
+from jaxgan.metrics.extractors import extractor_id
 from jaxgan.metrics.frechet import frechet_distance_from_features
 from jaxgan.metrics.inception_score import inception_score
 from jaxgan.metrics.kid import kernel_inception_distance
 from jaxgan.metrics.precision_recall import precision_recall
+from jaxgan.metrics.protocol import quantise
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +77,8 @@ def test_evaluate_samples_equals_the_metrics_on_all_features(extractor, digits):
     key = jax.random.key(3)
     images = np.concatenate([np.asarray(sample_fn(jax.random.fold_in(key, i), 64))
                              for i in range(4)])[:250]
-    feats, logits = _features(extractor, images)
-    ref_feats = _features(extractor, train)[0]
+    feats, logits = _features(extractor, quantise(images))  # both sets are quantised to 8 bits, as PNGs
+    ref_feats = _features(extractor, quantise(train))[0]
     assert got["num_samples"] == 250 and got["extractor"] == "digits"
     assert got["fid"] == pytest.approx(frechet_distance_from_features(feats, ref_feats), rel=1e-4)
     kid_mean, kid_std = kernel_inception_distance(feats, ref_feats, subset_size=200, seed=3)
@@ -83,6 +86,12 @@ def test_evaluate_samples_equals_the_metrics_on_all_features(extractor, digits):
                                                              abs=1e-6)
     assert (got["is_mean"], got["is_std"]) == pytest.approx(inception_score(logits, 5), rel=1e-4)
     assert (got["precision"], got["recall"]) == pytest.approx(precision_recall(ref_feats, feats))
+    # An independent reference: numpy/scipy written out from the papers (scipy.linalg.sqrtm for FID).
+    assert got["fid"] == pytest.approx(fid_scipy(*gaussian_stats(feats), *gaussian_stats(ref_feats)), rel=1e-5)
+    assert (got["kid_mean"], got["kid_std"]) == pytest.approx(kid_numpy(feats, ref_feats, 100, 200, seed=3),
+                                                             rel=1e-4, abs=1e-6)
+    assert (got["is_mean"], got["is_std"]) == pytest.approx(inception_score_numpy(logits, 5), rel=1e-5)
+    assert (got["precision"], got["recall"]) == pytest.approx(precision_recall_numpy(ref_feats, feats, k=3))
 
 
 def test_evaluate_samples_rejects_out_of_range_images(extractor):
@@ -114,7 +123,7 @@ def test_evaluate_tool_on_npz_and_folder(digit_classifier, digits, tmp_path):
     for i, image in enumerate(np.rint((held_out[..., 0] + 1) * 127.5).astype(np.uint8)):
         Image.fromarray(image).save(folder / f"{i:04d}.png")
     evaluate = load_tool("evaluate")
-    common = ["--ref-dataset", "digits", "--cache-dir", str(tmp_path / "cache"),
+    common = ["--ref-dataset", "digits", "--cache-dir", str(tmp_path / "cache"), "--kid-subset-size", "100",
               "--extractor", "digits", "--classifier", str(digit_classifier[0]), "--batch-size", "64"]
     from_npz = evaluate.main(["--npz", str(tmp_path / "samples.npz"), "--out",
                               str(tmp_path / "out.json"), *common])
@@ -125,14 +134,26 @@ def test_evaluate_tool_on_npz_and_folder(digit_classifier, digits, tmp_path):
     assert {"fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision", "recall",
             "num_samples", "extractor"} <= from_npz.keys()
     assert from_npz["num_samples"] == from_pngs["num_samples"] == 200
-    assert from_pngs["fid"] == pytest.approx(from_npz["fid"], rel=0.05)  # 8-bit rounding only
+    assert from_pngs["fid"] == pytest.approx(from_npz["fid"], rel=1e-6)  # float images are quantised as PNGs are
+    assert from_npz["protocol"] == {
+        "extractor": "digits", "weights": extractor_id("digits", classifier=digit_classifier[0]),
+        "resize": "bilinear", "quantisation": "uint8", "num_generated": 200, "num_reference": 1797,
+        "reference": "digits/all/28px", "metrics": ["fid", "kid", "is", "pr"],
+        "pr_features": from_npz["pr_features"]}
+    assert from_npz["pr_features"].startswith("digits features (penultimate layer, 64-d)")
+    assert "VGG-16" in from_npz["pr_features"]
+    # ...and the same 8-bit images given as an .npz give the PNGs' FID exactly (up to float32 features).
+    np.savez(tmp_path / "rounded.npz", images=np.rint((held_out + 1) * 127.5) / 127.5 - 1)
+    from_rounded = evaluate.main(["--npz", str(tmp_path / "rounded.npz"), *common])
+    assert from_pngs["fid"] == pytest.approx(from_rounded["fid"], rel=1e-6)
 
 
 def test_evaluate_tool_takes_its_cached_statistics_as_ref_npz_only_with_the_same_weights(digit_classifier, digits,
                                                                                          tmp_path):
     evaluate = load_tool("evaluate")
     np.savez(tmp_path / "samples.npz", images=digits[1][0][:100])
-    weights = ["--extractor", "digits", "--classifier", str(digit_classifier[0]), "--batch-size", "50"]
+    weights = ["--extractor", "digits", "--classifier", str(digit_classifier[0]), "--batch-size", "50",
+               "--kid-subset-size", "50"]
     first = evaluate.main(["--npz", str(tmp_path / "samples.npz"), "--ref-dataset", "digits",
                            "--cache-dir", str(tmp_path / "cache"), *weights])
     [cached] = (tmp_path / "cache").iterdir()
@@ -165,3 +186,13 @@ def test_evaluate_tool_rejects_wrong_range_and_mixed_sizes(digit_classifier, tmp
 def test_missing_classifier_says_how_to_train_one(tmp_path):
     with pytest.raises(FileNotFoundError, match="tools/train_classifier.py --out"):
         DigitsExtractor.from_file(tmp_path / "none.npz")
+
+
+def test_kid_with_too_few_samples_is_a_named_error(extractor, digits):
+    from jaxgan.metrics.kid import KIDSampleError
+
+    reference = compute_reference_stats([digits[0][0][:300]], extractor)
+    with pytest.raises(KIDSampleError, match="KID draws subsets of 1000 samples from each set, but there are 50 "
+                                             "generated and 300 reference"):
+        evaluate_samples(lambda key, n: np.zeros((n, 28, 28, 1), np.float32), num_samples=50, batch_size=50,
+                         seed=0, extractor=extractor, reference_stats=reference, metrics=("kid",))

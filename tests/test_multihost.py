@@ -2,12 +2,12 @@
 
 import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import jax
 import numpy as np
+from child_process import Child, wait_all
 from parallel_worker import local_copies, train
 
 WORKER = Path(__file__).with_name("parallel_worker.py")
@@ -25,17 +25,13 @@ def run_processes(tmp_path: Path, num: int = 2, devices_each: int = 2) -> list[d
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices_each}",
            "JAXGAN_TEST_CACHE": jax.config.jax_compilation_cache_dir or ""}
     port = free_port()
-    procs = [subprocess.Popen([sys.executable, str(WORKER), "--process-id", str(i), "--num-processes", str(num),
-                               "--port", str(port), "--out", str(tmp_path)],
-                              env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    procs = [Child([sys.executable, str(WORKER), "--process-id", str(i), "--num-processes", str(num), "--port",
+                    str(port), "--out", str(tmp_path)], tmp_path / f"process_{i}", env=env, cwd=ROOT)
              for i in range(num)]
-    try:
-        outputs = [p.communicate(timeout=120)[0] for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-    for i, (p, out) in enumerate(zip(procs, outputs, strict=True)):
-        assert p.returncode == 0, f"process {i} failed:\n{out[-3000:]}"
+    # Wait for every exit (an event); one failing process fails the test at once, since the others would wait for it.
+    wait_all(procs, lambda: all(p.returncode is not None for p in procs), "every process exit", fail_on="error")
+    for i, p in enumerate(procs):
+        assert p.returncode == 0, f"process {i} failed:\n{p.output()[-3000:]}"
     return [dict(np.load(tmp_path / f"process_{i}.npz")) for i in range(num)]
 
 

@@ -15,11 +15,12 @@ from jaxgan.factory import (
     lazy_regularization_optimizer,
     lazy_regularization_ratio,
 )
-from jaxgan.losses import get_loss
+from jaxgan.losses import get_loss, one_sided_label_smoothing
+from jaxgan.models.mlp_head import MLPHeadDiscriminator
 from jaxgan.models.spectral import spectral_norm
-from jaxgan.regularizers import GradientPenalty, InstanceNoise, one_sided_label_smoothing, r1_penalty, r2_penalty
+from jaxgan.regularizers import GradientPenalty, InstanceNoise, r1_penalty, r2_penalty
 from jaxgan.state import create_state
-from jaxgan.train_step import jit_train_step, make_train_step
+from jaxgan.train_step import Phase, jit_train_step, make_train_step
 
 RNG = np.random.default_rng(0)
 REAL = jnp.asarray(RNG.standard_normal((16, 3, 2)), jnp.float32)
@@ -35,6 +36,19 @@ def test_gradient_penalty_of_a_linear_critic_is_lambda_times_squared_norm_gap():
     expected = 10.0 * (np.linalg.norm(np.asarray(w)) - 1.0) ** 2
     np.testing.assert_allclose(float(term), expected, rtol=1e-5)
     np.testing.assert_allclose(float(metrics["D/grad_norm_interp"]), np.linalg.norm(np.asarray(w)), rtol=1e-5)
+
+
+def test_gradient_penalty_is_taken_at_uniform_interpolates_of_real_and_fake():
+    # A quadratic critic's gradient 2 a x_hat depends on where it is taken, so only the right x_hat gives the value.
+    a = jnp.asarray(RNG.uniform(0.5, 2.0, (3, 2)), jnp.float32)
+    term, metrics = GradientPenalty(weight=2.0)(quadratic_d(a), REAL, FAKE, None, KEY, STEP)
+    eps = np.asarray(jax.random.uniform(KEY, (16, 1, 1)))  # eps ~ U(0, 1) per example, drawn from the penalty's key
+    norms_at = lambda x: np.sqrt(np.sum((2 * np.asarray(a) * x) ** 2, axis=(1, 2)))
+    norms = norms_at(eps * np.asarray(REAL) + (1 - eps) * np.asarray(FAKE))  # Gulrajani et al. 2017, Alg. 1
+    np.testing.assert_allclose(float(term), 2.0 * np.mean((norms - 1.0) ** 2), rtol=1e-5)
+    np.testing.assert_allclose(float(metrics["D/grad_norm_interp"]), np.mean(norms), rtol=1e-5)
+    for wrong in (np.asarray(REAL), np.asarray(FAKE), (1 - eps) * np.asarray(REAL) + eps * np.asarray(FAKE)):
+        assert abs(2.0 * np.mean((norms_at(wrong) - 1.0) ** 2) - float(term)) > 1e-2 * float(term)
 
 
 def test_gradient_penalty_uses_the_adversarial_column_of_an_acgan_output():
@@ -63,19 +77,6 @@ def test_r1_and_r2_equal_half_gamma_times_mean_squared_gradient_norm():
     assert "Loss/D/r2" in m2
 
 
-def test_lazy_r1_runs_every_k_steps_scaled_by_k_and_stays_differentiable():
-    a = jnp.asarray(RNG.uniform(0.5, 2.0, (3, 2)), jnp.float32)
-    lazy = r1_penalty(gamma=10.0, interval=4)
-    term = jax.jit(lambda a, step: lazy(quadratic_d(a), REAL, FAKE, None, KEY, step)[0])
-    np.testing.assert_allclose(float(term(a, jnp.asarray(8))), expected_r(a, REAL, 10.0, scale=4), rtol=1e-5)
-    assert float(term(a, jnp.asarray(9))) == 0.0
-    # d/da of 4 * gamma/2 * mean(sum(4 a^2 x^2)) = 4 * gamma/2 * mean(8 a x^2), through lax.cond.
-    grad = jax.grad(term)(a, jnp.asarray(4))
-    np.testing.assert_allclose(grad, 4 * 5.0 * np.mean(8 * np.asarray(a) * np.asarray(REAL) ** 2, axis=0),
-                               rtol=1e-5)
-    assert not np.any(jax.grad(term)(a, jnp.asarray(5)))
-
-
 def test_lazy_regularisation_rescales_only_ds_optimizer_by_k_over_k_plus_1():
     config = base_config()
     config.reg.r1_gamma, config.reg.lazy_interval = 10.0, 16
@@ -91,7 +92,7 @@ def test_lazy_regularisation_rescales_only_ds_optimizer_by_k_over_k_plus_1():
 
 def test_bad_regulariser_settings_are_rejected_with_the_key_named():
     with pytest.raises(ValueError, match="lazy"):
-        r1_penalty(10.0, interval=0)
+        Phase("Dreg", lambda state, batch, keys: (state, {}), interval=0)  # laziness is the Dreg phase's
     config = base_config()
     config.reg.r1_gamma, config.reg.lazy_interval = 10.0, 0
     with pytest.raises(ValueError, match="reg.lazy_interval"):
@@ -106,7 +107,7 @@ def test_bad_regulariser_settings_are_rejected_with_the_key_named():
 
 def test_spectral_norm_drives_the_largest_singular_value_to_one():
     kernel = jnp.asarray(np.diag([5.0, 2.0, 1.0, 0.5]) @ RNG.standard_normal((4, 6)), jnp.float32)
-    layer = nn.SpectralNorm(nn.Dense(6, use_bias=False))
+    layer = spectral_norm(nn.Dense(6, use_bias=False))  # jaxgan's wrapper, as the models use it
     x = jnp.eye(4)
     variables = layer.init(KEY, x, update_stats=False)
     variables = {"params": {"layer_instance": {"kernel": kernel}}, "batch_stats": variables["batch_stats"]}
@@ -121,6 +122,26 @@ def test_spectral_norm_drives_the_largest_singular_value_to_one():
     np.testing.assert_allclose(np.linalg.svd(np.asarray(w_sn), compute_uv=False)[0], 1.0, atol=1e-3)
     (sigma,) = [v for k, v in jax.tree_util.tree_leaves_with_path(variables["batch_stats"]) if "sigma" in str(k)]
     np.testing.assert_allclose(float(sigma), np.linalg.svd(np.asarray(kernel), compute_uv=False)[0], rtol=1e-3)
+
+
+def sn_vectors(collections) -> dict[str, np.ndarray]:
+    """Every spectrally normalised layer's power-iteration vector `u`, by path."""
+    return {jax.tree_util.keystr(path): np.asarray(v) for path, v in jax.tree_util.tree_leaves_with_path(collections)
+            if str(path[-1].key).endswith("/u")}
+
+
+def test_power_iteration_advances_in_train_mode_only_in_every_layer():
+    d = MLPHeadDiscriminator(hidden=(8, 8), spectral_norm=True)
+    x = jnp.asarray(RNG.standard_normal((4, 2)), jnp.float32)
+    variables = d.init(KEY, x, None, train=False)
+    before = sn_vectors(variables["batch_stats"])
+    assert len(before) == 3  # two hidden layers and the head
+    _, evaluated = d.apply(variables, x, None, train=False, mutable=["batch_stats"])
+    _, trained = d.apply(variables, x, None, train=True, mutable=["batch_stats"])
+    for path, u in sn_vectors(evaluated["batch_stats"]).items():
+        np.testing.assert_array_equal(u, before[path], err_msg=f"{path} moved in eval mode")
+    for path, u in sn_vectors(trained["batch_stats"]).items():
+        assert not np.allclose(u, before[path]), f"{path} did not move in train mode"
 
 
 def test_spectral_norm_rejects_layers_without_a_weight_matrix():
@@ -162,14 +183,16 @@ def test_train_step_with_every_d_regulariser_keeps_sn_state_in_the_train_state()
     validate(config)
     gan = build_gan(config, (2,))
     state = create_state(gan, (2,), seed=0)
-    u_before = np.asarray(jax.tree.leaves(state.d.collections)[-1])
+    u_before = sn_vectors(state.d.collections)
+    assert len(u_before) == 2  # the hidden layer and the head
     step = jit_train_step(build_train_step(config, gan, (2,)))
     batch = {"x": jnp.asarray(RNG.standard_normal((1, 8, 2)), jnp.float32)}
     state, m0 = step(state, batch)
     state, m1 = step(state, batch)
     assert float(m0["Loss/D/r1"]) > 0 and float(m1["Loss/D/r1"]) == 0.0  # lazy: step 0 yes, step 1 no
     assert all(np.isfinite(float(v)) for v in m1.values())
-    assert not np.allclose(u_before, jax.tree.leaves(state.d.collections)[-1])  # power iteration moved on
+    for path, u in sn_vectors(state.d.collections).items():  # every layer's power iteration moved on
+        assert not np.allclose(u_before[path], u), path
 
 
 def test_d_input_transform_reaches_real_fake_and_penalty_inputs():
@@ -179,9 +202,21 @@ def test_d_input_transform_reaches_real_fake_and_penalty_inputs():
     config.reg.gp_weight = 1.0
     gan = build_gan(config, (2,))
     state = create_state(gan, (2,), seed=0)
-    seen = []
-    blank = lambda x, key, step: seen.append(x.shape) or jnp.zeros_like(x)  # D sees only zeros
-    step = jax.jit(make_train_step(gan, build_loss(config), d_penalties=build_d_penalties(config), d_input=blank))
-    _, metrics = step(state, {"x": jnp.asarray(RNG.standard_normal((1, 8, 2)), jnp.float32)})
-    assert float(metrics["D/real"]) == float(metrics["D/fake"])  # real and fake were both replaced
-    assert len(seen) >= 4  # real, fake, the penalty's interpolates and G's fakes
+    loss = build_loss(config)
+    constant = lambda x, key, step: jnp.full_like(x, 0.5)  # D sees only 0.5s, whatever it is given
+    step = jax.jit(make_train_step(gan, loss, d_penalties=build_d_penalties(config), d_input=constant))
+    new_state, metrics = step(state, {"x": jnp.asarray(RNG.standard_normal((1, 8, 2)), jnp.float32)})
+
+    def d_at_constant(d):  # D's logits at the constant input, for a batch of 8
+        return gan.discriminator.apply({"params": d.params, **d.collections}, jnp.full((8, 2), 0.5), None, train=True)
+
+    # Real and fake batches: both D means are D's value at the constant, before its update.
+    d_before = float(d_at_constant(state.d)[0])
+    assert (float(metrics["D/real"]), float(metrics["D/fake"])) == pytest.approx((d_before, d_before), rel=1e-5)
+    # The penalty's interpolates: D's input no longer depends on them, so grad_x D = 0 and the GP is (0 - 1)^2.
+    assert float(metrics["Loss/D/gp"]) == pytest.approx(1.0, abs=1e-6)
+    assert float(metrics["D/grad_norm_interp"]) < 1e-6
+    # G's fakes: G's loss is that of the just-updated D at the constant.
+    at_constant = d_at_constant(new_state.d)  # real and fake alike reach D as the constant
+    expected_g = float(loss.g_loss(at_constant, at_constant))
+    assert float(metrics["Loss/G"]) == pytest.approx(expected_g, rel=1e-5)

@@ -115,6 +115,12 @@ def test_a_non_finite_step_stops_the_run_and_keeps_the_last_checkpoint(mlp_stopp
     with pytest.raises(NonFiniteError, match=r"Non-finite values at step \d+ in (D|G)") as error:
         train_and_evaluate(config, run)
     assert int(re.search(r"at step (\d+)", str(error.value)).group(1)) > N
+    message = str(error.value)
+    first = re.search(r"\(first non-finite: (\S+)\)", message).group(1)  # the first metric that went bad
+    assert f"{first}=nan" in message or f"{first}=inf" in message or f"{first}=-inf" in message
+    assert first.startswith(("D/", "Loss/D", "Grad/D")) == (" in D" in message)  # D is updated first in a step
+    bad_arrays = re.search(r"Non-finite arrays in the state after that step: (\S+)", message).group(1).rstrip(",.")
+    assert bad_arrays.startswith(("d.params.", "g.params."))  # params are named before optimizer moments
 
     with Checkpointer(run / "checkpoints") as ckpt:
         assert ckpt.latest_step() == N

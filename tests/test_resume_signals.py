@@ -5,16 +5,15 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from child_process import Child
 
 REPO = Path(__file__).resolve().parents[1]
 TMP_MARK = ".orbax-checkpoint-tmp"
-DEADLINE_S = 60.0  # generous: only reached when something is broken (a loaded 2-core machine is slow to compile)
 
 
 @pytest.fixture(scope="module")
@@ -31,33 +30,25 @@ class Training:
 
     def __init__(self, workdir: Path, env: dict, num_steps: int = 10**6, checkpoint_every: int = 1000):
         self.workdir = workdir
-        self.log = workdir.parent / f"{workdir.name}.{time.monotonic_ns()}.log"
+        log = workdir.parent / f"{workdir.name}.{time.monotonic_ns()}.log"
         flags = dict(num_steps=num_steps, checkpoint_every=checkpoint_every, log_every=1, sample_every=10**6,
                      num_samples=16, batch_size=8, num_devices=1, progress=False)
         command = [sys.executable, "experiments/train.py", "--config", "experiments/configs/mlp_ring8.py",
                    "--workdir", str(workdir), "--config.model.g_hidden=(8,)", "--config.model.d_hidden=(8,)",
                    *[f"--config.train.{k}={v}" for k, v in flags.items()]]
-        with open(self.log, "w") as out:
-            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        self.child = Child(command, log, cwd=REPO, env=env, watch=[workdir])
+        self.process = self.child.process
 
     def output(self) -> str:
-        return self.log.read_text()
+        return self.child.output()
 
     def wait_for(self, condition, what: str) -> None:
-        """Poll `condition` until it holds; fail with the child's output if it exits or the deadline passes."""
-        deadline = time.monotonic() + DEADLINE_S
-        while not condition():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.process.kill()
-                pytest.fail(f"never saw {what} (exit status {self.process.poll()}):\n{self.output()[-3000:]}")
-            time.sleep(0.005)
+        """Wait until `condition` holds (an event: a file the run writes); fail if the child exits first."""
+        self.child.wait_for(condition, what)
 
     def finish(self) -> int:
-        try:
-            return self.process.wait(timeout=DEADLINE_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            pytest.fail(f"did not exit:\n{self.output()[-3000:]}")
+        """Wait for the child to exit and return its status."""
+        return self.child.finish()
 
 
 def logged_steps(workdir: Path) -> list[int]:

@@ -12,7 +12,7 @@ from jaxgan.factory import build_gan, build_train_step
 from jaxgan.losses import get_loss
 from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
 from jaxgan.state import GAN, create_state
-from jaxgan.train_step import d_step_keys, jit_train_step, make_train_step, sample_latents
+from jaxgan.train_step import KeyStreams, jit_train_step, make_train_step, sample_latents
 
 SHAPE = (6,)
 
@@ -28,7 +28,7 @@ def real_batch(n_disc=1, batch=8, seed=0, shape=SHAPE):
     return {"x": x}
 
 
-def test_g_gradient_is_taken_through_the_updated_d_and_matches_finite_differences():
+def test_g_gradient_is_taken_through_the_updated_d_and_matches_exact_autodiff():
     lr = 0.1
     gan = small_gan(lr)
     loss = get_loss("non_saturating")
@@ -36,31 +36,29 @@ def test_g_gradient_is_taken_through_the_updated_d_and_matches_finite_difference
     batch = real_batch()
     new_state, _ = make_train_step(gan, loss)(state, batch)
 
-    # Reference: D takes its SGD step first, then G's loss is measured through the new D.
-    z = sample_latents(d_step_keys(state, 0)[0], 8, gan.z_dim)
+    # Reference: D takes its SGD step first, then G's loss is measured through the new D (one z for both).
+    keys = KeyStreams.of_step(state.rng, state.step).phase("Dmain/0+Gmain")
+    z = sample_latents(keys.z(), 8, gan.z_dim)
     G = lambda p: gan.generator.apply({"params": p}, z)
     D = lambda p, x: gan.discriminator.apply({"params": p}, x)
-    d_grad = jax.grad(lambda p: loss.d_loss(D(p, batch["x"][0]), D(p, G(state.g.params))))(state.d.params)
+    real = batch["x"][0]
+    d_grad = jax.grad(lambda p: loss.d_loss(D(p, real), D(p, G(state.g.params))))(state.d.params)
     d_new = jax.tree.map(lambda p, g: p - lr * g, state.d.params, d_grad)
     chex.assert_trees_all_close(new_state.d.params, d_new, rtol=1e-5, atol=1e-6)
-    g_loss = lambda p: loss.g_loss(D(d_new, G(p)))
-
-    step_grad = jax.tree.map(lambda a, b: (a - b) / lr, state.g.params, new_state.g.params)
-    # Finite differences of the composite loss along random directions, in float64 numpy arithmetic.
-    flat, unravel = jax.flatten_util.ravel_pytree(state.g.params)
-    step_flat, _ = jax.flatten_util.ravel_pytree(step_grad)
-    rng = np.random.default_rng(0)
-    eps = 1e-2
-    for _ in range(3):
-        v = rng.standard_normal(flat.shape).astype(np.float32)
-        fd = (float(g_loss(unravel(flat + eps * v))) - float(g_loss(unravel(flat - eps * v)))) / (2 * eps)
-        np.testing.assert_allclose(float(step_flat @ v), fd, rtol=2e-2, atol=1e-4)
+    g_grad = jax.grad(lambda p: loss.g_loss(D(d_new, real), D(d_new, G(p))))(state.g.params)
+    g_new = jax.tree.map(lambda p, g: p - lr * g, state.g.params, g_grad)
+    chex.assert_trees_all_close(new_state.g.params, g_new, rtol=1e-5, atol=1e-6)
+    # ... and not through the old D: that reference (a simultaneous update) differs.
+    g_old = jax.grad(lambda p: loss.g_loss(D(state.d.params, real), D(state.d.params, G(p))))(state.g.params)
+    assert not np.allclose(jax.flatten_util.ravel_pytree(g_old)[0], jax.flatten_util.ravel_pytree(g_grad)[0],
+                           rtol=1e-3)
 
 
 def test_one_step_changes_both_networks_and_keeps_structure_and_dtypes():
     config = base_config()
     config.model.name = "dcgan"
     config.model.ngf = config.model.ndf = 8
+    config.ema.decay = 0.999
     gan = build_gan(config, (32, 32, 1))
     state = create_state(gan, (32, 32, 1), seed=0, ema=True)
     before = jax.tree.map(np.asarray, state)
@@ -72,8 +70,11 @@ def test_one_step_changes_both_networks_and_keeps_structure_and_dtypes():
         for old, new in zip(jax.tree.leaves(getattr(before, net).params),
                             jax.tree.leaves(getattr(state, net).params), strict=True):
             assert not np.allclose(old, new), f"{net} params did not change"
-    # BatchNorm running statistics moved too, and the EMA started tracking G.
+    # BatchNorm running statistics moved too, and the EMA started tracking G: at step 0 the warm-up decay is
+    # min(0.999, 1/10) = 0.1, so EMA = 0.1 * G's initial params + 0.9 * G's new params.
     assert not np.allclose(jax.tree.leaves(before.g.collections)[0], jax.tree.leaves(state.g.collections)[0])
+    expected_ema = jax.tree.map(lambda e, p: 0.1 * e + 0.9 * p, before.g_ema_params, state.g.params)
+    chex.assert_trees_all_close(state.g_ema_params, expected_ema, rtol=1e-5, atol=1e-7)
     assert int(state.step) == 1
     for key in ("Loss/D", "Loss/G", "D/real", "D/fake", "D/real_prob", "Grad/D_norm", "Grad/G_norm"):
         assert np.isfinite(float(metrics[key])), key
@@ -114,3 +115,17 @@ def test_latents_do_not_depend_on_batch_split():
     assert full.shape == (8, 5)
     np.testing.assert_allclose(full[:4], sample_latents(key, 4, 5))
     assert float(jnp.abs(jnp.mean(sample_latents(key, 4096, 5)))) < 0.05
+
+
+def test_ema_follows_the_warm_up_schedule_computed_by_hand():
+    gan = small_gan()
+    for decay, warmup in ((0.9, True), (0.5, False)):
+        state = create_state(gan, SHAPE, seed=0, ema=True)
+        step = jax.jit(make_train_step(gan, get_loss("hinge"), ema_decay=decay, ema_warmup=warmup))
+        ema = np.asarray(state.g_ema_params["Dense_0"]["kernel"])
+        for t in range(4):
+            state, _ = step(state, real_batch(seed=t))
+            beta = min(decay, (1 + t) / (10 + t)) if warmup else decay  # 0.1, 0.18, 0.25, 0.31 with warm-up
+            ema = beta * ema + (1 - beta) * np.asarray(state.g.params["Dense_0"]["kernel"])
+            np.testing.assert_allclose(np.asarray(state.g_ema_params["Dense_0"]["kernel"]), ema, rtol=1e-5,
+                                       atol=1e-7)

@@ -4,7 +4,9 @@ Paper: the non-saturating loss with the zero-centred R1 penalty gamma / 2 * E||g
 gamma = 10, one D update per G update, RMSprop lr 1e-4 for both nets, batch 64, z ~ N(0, I) of 256, and samples from
 an exponential moving average of G's weights with beta = 0.999 (authors' code, LMescheder/GAN_stability
 configs/default.yaml; its `reg_param` multiplies E||grad D||^2 without the 1/2, i.e. gamma = 20 in the paper's
-notation: set reg.r1_gamma=20 to match the code). Here the ResNet is 32 wide on the digits so it runs on a CPU.
+notation: set reg.r1_gamma=20 to match the code). The authors' code is PyTorch (torch.optim.RMSprop with alpha 0.99,
+eps 1e-8), which adds eps outside the square root, so both optimizers use `eps_placement = "outside"`. Here the
+ResNet is 32 wide on the digits so it runs on a CPU.
 `--config.reg.lazy_interval=16` switches to StyleGAN2's lazy R1 (D's optimizer is rescaled automatically). Command:
 
     python experiments/train.py --config experiments/configs/r1_ema_mescheder2018.py --workdir runs/r1_ema
@@ -35,6 +37,7 @@ def get_config():
         opt.name = "rmsprop"                 # paper: RMSprop
         opt.lr = 1e-4                        # paper: lr_g = lr_d = 1e-4
         opt.b2 = 0.99                        # PyTorch RMSprop's default alpha
+        opt.eps_placement = "outside"        # PyTorch RMSprop: g / (sqrt(nu) + 1e-8), as the authors' code ran
     c.ema.decay = 0.999                      # paper: model_average_beta 0.999
     c.ema.warmup = False                     # paper: a plain running average from the start
     c.train.batch_size = 64                  # paper: batch 64

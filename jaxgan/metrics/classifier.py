@@ -143,12 +143,14 @@ class DigitsExtractor:
     """
 
     name = "digits"
+    resize = "bilinear"  # jax.image.resize to the classifier's input size
 
     def __init__(self, model: DigitClassifier, variables: dict[str, Any], image_size: int,
                  feature_scale: float = 1.0):
         """Wrap a trained classifier that expects image_size x image_size gray inputs."""
         self.model, self.variables, self.image_size = model, variables, image_size
         self.feature_scale = feature_scale
+        self.feature_description = f"penultimate layer, {model.feature_dim}-d"
         self._apply = jax.jit(model.apply)
 
     @classmethod

@@ -18,9 +18,10 @@ import numpy as np
 from jaxgan.metrics.extractors import Extractor
 from jaxgan.metrics.frechet import frechet_distance
 from jaxgan.metrics.inception_score import inception_score
-from jaxgan.metrics.kid import kernel_inception_distance
+from jaxgan.metrics.kid import check_kid_samples, kernel_inception_distance
 from jaxgan.metrics.mode_coverage import DEFAULT_MIN_COUNT, mode_coverage
 from jaxgan.metrics.precision_recall import precision_recall
+from jaxgan.metrics.protocol import pr_features, quantise
 from jaxgan.metrics.stats import (
     FeatureStats,
     ReferenceStats,
@@ -98,8 +99,8 @@ def featurise(batches: Iterable[Any], extractor: Extractor, *, keep_features: bo
 def compute_reference_stats(batches: Iterable[Any], extractor: Extractor, *,
                             max_features: int | None = None,
                             key: dict[str, str] | None = None) -> ReferenceStats:
-    """Return reference statistics of image batches (in [-1, 1]), keeping up to `max_features`."""
-    checked = (check_image_range(b, "reference images") for b in batches)
+    """Return reference statistics of image batches (in [-1, 1], quantised to 8 bits), keeping up to `max_features`."""
+    checked = (quantise(check_image_range(b, "reference images")) for b in batches)
     keep = max_features is None or max_features > 0
     stats, features, _ = featurise(checked, extractor, keep_features=keep, keep_logits=False)
     if features is not None and max_features is not None:
@@ -150,10 +151,10 @@ def feature_metrics(
     if "fid" in metrics:
         out["fid"] = frechet_distance(stats.mean, stats.covariance(), reference.mu, reference.sigma)
     if "kid" in metrics:
-        size = min(kid_subset_size, len(features), len(reference.features))
+        check_kid_samples(kid_subset_size, len(features), len(reference.features))
         out["kid_mean"], out["kid_std"] = kernel_inception_distance(
-            features, reference.features, num_subsets=kid_subsets, subset_size=size, seed=seed)
-        out["kid_subset_size"] = float(size)
+            features, reference.features, num_subsets=kid_subsets, subset_size=kid_subset_size, seed=seed)
+        out["kid_subset_size"] = float(kid_subset_size)
     if "is" in metrics:
         out["is_mean"], out["is_std"] = inception_score(logits, splits=min(is_splits, len(logits)))
     if "pr" in metrics:
@@ -184,18 +185,21 @@ def evaluate_batches(
     limit: int | None = None,
     **metric_options: Any,
 ) -> dict[str, float | int | str]:
-    """Return the metrics of image batches (NHWC in [-1, 1]) plus num_samples and extractor.
+    """Return the metrics of image batches (NHWC in [-1, 1]) plus num_samples, num_reference and extractor.
 
-    With `limit`, only the first `limit` images are evaluated.
+    Images are quantised to 8 bits first (as a PNG round trip: pytorch-fid's input). With `limit`, only the first
+    `limit` images are evaluated.
     """
     _check_request(metrics, reference_stats)
-    checked = (check_image_range(b) for b in batches)
+    checked = (quantise(check_image_range(b)) for b in batches)
     stats, features, logits = featurise(checked, extractor,
                                         keep_features=bool({"kid", "pr"} & set(metrics)),
                                         keep_logits="is" in metrics, limit=limit)
     out: dict[str, float | int | str] = dict(feature_metrics(
         stats, features, logits, reference_stats, metrics, seed=seed, **metric_options))
-    out.update(num_samples=stats.count, extractor=extractor.name)
+    out.update(num_samples=stats.count, num_reference=reference_stats.count, extractor=extractor.name)
+    if "pr" in metrics:
+        out["pr_features"] = pr_features(extractor)
     return out
 
 

@@ -17,8 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.metrics.classifier import DigitsExtractor
-from jaxgan.metrics.inception import FIDInceptionV3, fid_inception_variables, fid_preprocess
+from jaxgan.metrics.inception import FID_RESOLUTION, FIDInceptionV3, fid_inception_variables, fid_preprocess
 from jaxgan.metrics.inception_convert import flatten_variables, unflatten_variables
+from jaxgan.metrics.protocol import RESIZE_MODES, clean_resize, to_uint8
 
 FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
 FID_WEIGHTS_URL = (
@@ -81,25 +82,35 @@ class InceptionExtractor:
     """FID Inception features: 2048-d pool3 and 1008 logits without fc bias (as the IS code)."""
 
     name = "inception"
+    feature_description = "pool3, 2048-d"
 
-    def __init__(self, variables: dict[str, Any]):
-        """Wrap loaded variables (see `load_inception_variables` / `from_file`)."""
-        self.variables = variables
+    def __init__(self, variables: dict[str, Any], resize: str = "legacy"):
+        """Wrap loaded variables (see `load_inception_variables` / `from_file`); `resize`: legacy | clean."""
+        if resize not in RESIZE_MODES:
+            raise ValueError(f"unknown resize mode {resize!r}; choose one of {list(RESIZE_MODES)} (legacy: "
+                             "pytorch-fid's bilinear, clean: clean-fid's PIL bicubic).")
+        self.variables, self.resize = variables, resize
         model = FIDInceptionV3(logits_bias=False)
         self._apply = jax.jit(lambda v, x: model.apply(v, fid_preprocess(x)))
 
     @classmethod
-    def from_file(cls, path: str | Path) -> InceptionExtractor:
+    def from_file(cls, path: str | Path, resize: str = "legacy") -> InceptionExtractor:
         """Return the extractor with weights from our .npz file at `path`."""
-        return cls(load_inception_variables(path))
+        return cls(load_inception_variables(path), resize)
 
     def features(self, images: Any) -> tuple[jax.Array, jax.Array]:
         """Return (pool3 (N, 2048), logits (N, 1008)) of NHWC images in [-1, 1].
 
-        Any size (resized to 299x299 as pytorch-fid does) and 1 or 3 channels (gray is repeated
-        to RGB); see `fid_preprocess`.
+        Any size and 1 or 3 channels (gray is repeated to RGB). `legacy` resizes to 299x299 as pytorch-fid
+        (`fid_preprocess`); `clean` first resizes the uint8 image on the host as clean-fid (`clean_resize`).
         """
-        return self._apply(self.variables, jnp.asarray(images, jnp.float32))
+        images = jnp.asarray(images, jnp.float32)
+        if self.resize == "clean" and images.shape[1:3] != (FID_RESOLUTION, FID_RESOLUTION):
+            uint8 = np.asarray(jax.device_get(to_uint8(images)))
+            if uint8.shape[-1] == 1:
+                uint8 = np.repeat(uint8, 3, axis=-1)  # clean-fid converts to RGB before resizing
+            images = jnp.asarray(clean_resize(uint8, FID_RESOLUTION) / 127.5 - 1.0)
+        return self._apply(self.variables, images)
 
 
 EXTRACTORS = ("digits", "inception")
@@ -112,22 +123,29 @@ def _weights_file(name: str, classifier: str | Path, inception_weights: str | Pa
     return str(inception_weights if name == "inception" else classifier or "")
 
 
-def load_extractor(name: str, *, classifier: str | Path = "", inception_weights: str | Path = "") -> Extractor:
-    """Return the extractor `name` with its weights from the given local file.
+def load_extractor(name: str, *, classifier: str | Path = "", inception_weights: str | Path = "",
+                   resize: str = "legacy") -> Extractor:
+    """Return the extractor `name` with its weights from the given local file; `.weights_id` names the weights.
 
     "digits": the domain classifier of tools/train_classifier.py (`classifier`); "inception": the FID
-    Inception converted by tools/convert_inception.py (`inception_weights`).
+    Inception converted by tools/convert_inception.py (`inception_weights`), resizing in mode `resize`.
     """
     weights = _weights_file(name, classifier, inception_weights)
     if name == "inception":
         if not weights:
             raise ValueError("the inception extractor needs the path of its weights file (.npz); "
                              + _missing_weights_message(Path("fid_inception.npz")))
-        return InceptionExtractor.from_file(weights)
-    if not weights:
-        raise ValueError("the digits extractor needs the path of a classifier file (.npz); train one with\n"
-                         "    python tools/train_classifier.py --out classifiers/digits28.npz")
-    return DigitsExtractor.from_file(weights)
+        extractor = InceptionExtractor.from_file(weights, resize)
+    else:
+        if not weights:
+            raise ValueError("the digits extractor needs the path of a classifier file (.npz); train one with\n"
+                             "    python tools/train_classifier.py --out classifiers/digits28.npz")
+        if resize != "legacy":
+            raise ValueError(f"resize={resize!r} is for the inception extractor; the digits classifier resizes "
+                             "bilinearly to its own input size.")
+        extractor = DigitsExtractor.from_file(weights)
+    extractor.weights_id = extractor_id(name, classifier=classifier, inception_weights=inception_weights)
+    return extractor
 
 
 def extractor_id(name: str, *, classifier: str | Path = "", inception_weights: str | Path = "") -> str:
@@ -151,5 +169,5 @@ def check_reference_extractor(stored: str | None, wanted_id: str, path: str | Pa
     same = stored == wanted_id if "-" in stored else stored == wanted_id.split("-")[0]
     if not same:
         raise ValueError(f"{path} holds statistics of the extractor {stored!r}, but this evaluation uses "
-                         f"{wanted_id!r} (extractor-weights hash); point to statistics computed with the same "
-                         "extractor and weights, or let them be computed from the data.")
+                         f"{wanted_id!r} (extractor-weights hash-resize-quantisation); point to statistics computed "
+                         "with the same extractor, weights and protocol, or let them be computed from the data.")

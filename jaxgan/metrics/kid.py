@@ -18,6 +18,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.errors import JaxganError
+
+
+class KIDSampleError(JaxganError, ValueError):
+    """Too few samples for KID's subsets: the estimate would silently change its definition if shrunk."""
+
+
+def check_kid_samples(subset_size: int, num_generated: int, num_reference: int) -> None:
+    """Raise KIDSampleError unless both sets hold at least `subset_size` samples (and subset_size >= 2)."""
+    if subset_size < 2 or subset_size > min(num_generated, num_reference):
+        raise KIDSampleError(
+            f"KID draws subsets of {subset_size} samples from each set, but there are {num_generated} generated "
+            f"and {num_reference} reference samples; generate more samples (eval.num_samples / --num-samples), "
+            f"keep more reference features, or lower the subset size (eval.kid_subset_size / --kid-subset-size) "
+            "and report it with the score.")
+
 
 def polynomial_kernel(x: jax.Array, y: jax.Array, degree: int = 3, coef0: float = 1.0) -> jax.Array:
     """Return the (n, m) matrix (x @ y.T / d + coef0) ** degree (gamma = 1/d, as torch-fidelity)."""
@@ -72,11 +88,7 @@ def kernel_inception_distance(
     x, y = _as_features("features1", features1), _as_features("features2", features2)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"feature dimensions differ: {x.shape[1]} vs {y.shape[1]}.")
-    if not 2 <= subset_size <= min(len(x), len(y)):
-        raise ValueError(
-            f"KID subset_size={subset_size} must be in [2, min(N1, N2)] = [2, {min(len(x), len(y))}]; "
-            "pass a smaller subset_size or more samples."
-        )
+    check_kid_samples(subset_size, len(x), len(y))
     if num_subsets < 1:
         raise ValueError(f"num_subsets must be >= 1; got {num_subsets}.")
     rng = np.random.default_rng(seed)

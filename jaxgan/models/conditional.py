@@ -4,8 +4,9 @@ Labels come from the data pipeline (`batch["label"]`); the train step gives the 
 they are trained against, so G learns p(x | y) under the data's class frequencies.
 
 D's output convention: a (B,) array of logits, or for AC-GAN a (B, 2) array `[logit, log p(y | x)]` whose first
-column is the adversarial logit (`jaxgan.train_step.adversarial_logits`) and whose second is the auxiliary
-classifier's log-likelihood of the given label; `with_auxiliary_classifier` turns it into the AC-GAN losses.
+column is the adversarial logit (`jaxgan.losses.adversarial_logits`) and whose second is the auxiliary
+classifier's log-likelihood of the given label; the loss variant `jaxgan.losses.auxiliary_classifier` turns it into
+the AC-GAN losses.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan.losses import GANLoss
 from jaxgan.models.spectral import apply_layer
 
 D_HEADS = ("none", "projection", "acgan")
@@ -88,18 +88,3 @@ class DiscriminatorHead(nn.Module):
         log_p_label = jnp.take_along_axis(log_probs, labels[:, None].astype(jnp.int32), axis=-1)[:, 0]
         return jnp.stack([logit, log_p_label], axis=-1)
 
-
-def with_auxiliary_classifier(loss: GANLoss, weight: float = 1.0) -> GANLoss:
-    """AC-GAN (Odena et al. 2017): both nets also minimise the class cross-entropy, D on real and fake, G on fake.
-
-    Takes D outputs `[logit, log p(y | x)]` (B, 2) from an `acgan` head; `loss` applies to the logit column.
-    """
-
-    def d_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
-        ce = -jnp.mean(real[:, 1]) - jnp.mean(fake[:, 1])  # L_C of the paper on real and on generated examples
-        return loss.d_loss(real[:, 0], fake[:, 0]) + weight * ce
-
-    def g_loss(fake: jax.Array) -> jax.Array:
-        return loss.g_loss(fake[:, 0]) - weight * jnp.mean(fake[:, 1])
-
-    return GANLoss(d_loss, g_loss)

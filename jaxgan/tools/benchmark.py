@@ -36,6 +36,7 @@ import numpy as np
 from jaxgan.config import base_config
 from jaxgan.factory import build_gan, build_train_step
 from jaxgan.multistep import jit_multi_step, unroll_k_steps
+from jaxgan.profiling import trace_to
 from jaxgan.sharding import batch_sharding, data_mesh, jit_data_parallel, replicated
 from jaxgan.state import GAN, create_state
 from jaxgan.tools import input_bench
@@ -54,6 +55,7 @@ class Sizes:
 
 
 FULL, QUICK = Sizes(), Sizes((8, 8, 1), (16, 16), 8, 8, 8)
+PROFILED_CALLS = 5  # --profile traces this many calls of the first row, after its timed calls
 
 
 def emit(row: dict) -> None:
@@ -150,6 +152,10 @@ def bench_jaxgan(model: str, batch: int, dtype: str, k: int, args, cache: dict) 
     compile_s = time.perf_counter() - start
     calls = max(1, math.ceil(args.steps / k))
     seconds, state, metrics = time_calls(fn, state, data, calls, args.warmup)
+    profile_dir = args.profile if args.profile and not cache.get("profiled") else None
+    with trace_to(profile_dir):  # after the timed calls, so tracing does not slow the figures
+        time_calls(fn, state, data, min(calls, PROFILED_CALLS), 0)
+    cache["profiled"] = cache.get("profiled") or profile_dir is not None
     steps = calls * k
     flops = cache.get(key)
     loss = np.asarray(jax.device_get(metrics["Loss/D"]))
@@ -158,7 +164,7 @@ def bench_jaxgan(model: str, batch: int, dtype: str, k: int, args, cache: dict) 
             "fast_image_layers": not args.no_fast_layers, "steps": steps,
             "images_per_s": batch * steps / seconds, "ms_per_step": 1e3 * seconds / steps,
             "flops_per_step": flops, "tflops_per_s": None if flops is None else flops * steps / seconds / 1e12,
-            "compile_s": compile_s, "finite": bool(np.isfinite(loss).all())}
+            "compile_s": compile_s, "finite": bool(np.isfinite(loss).all()), "profile": profile_dir}
 
 
 def bench_torch(batches: Iterable[int], args) -> list[dict]:
@@ -245,6 +251,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--input-sources", default="", help="comma-separated input rows to run (default: all)")
     p.add_argument("--e2e-steps", type=int, default=None, help="timed steps of the end-to-end row (default 5; 0: skip)")
     p.add_argument("--quick", action="store_true", help="tiny models and few steps: a smoke run for the CPU")
+    p.add_argument("--profile", metavar="DIR", default=None,
+                   help="write a jax.profiler trace of the first jaxgan row's steps to DIR (tensorboard --logdir DIR)")
     args = p.parse_args(argv)
     unknown = set(args.models.split(",")) - set(DEFAULT_BATCH_SIZES)
     if unknown:

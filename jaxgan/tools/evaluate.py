@@ -1,9 +1,9 @@
 """Evaluate images or a generator: FID, KID, IS and precision/recall, printed as one JSON object.
 
-    python tools/evaluate.py --images samples/ --ref-dataset digits \
-        --extractor digits --classifier classifiers/digits28.npz --out metrics.json
-    python tools/evaluate.py --npz samples.npz --ref-npz cifar10_train_32px_inception.npz \
-        --extractor inception --inception-weights fid_inception.npz
+    jaxgan evaluate --images runs/mlp_digits/sampled_pngs --ref-dataset digits \
+        --extractor digits --classifier runs/classifiers/digits28.npz --out runs/mlp_digits/eval_pngs.json
+    jaxgan evaluate --npz runs/dcgan64/sampled/samples.npz --ref-npz cifar10_train_32px_inception.npz \
+        --extractor inception --inception-weights runs/fid_inception.npz
 
 Inputs. `--images FOLDER`: the folder's .png/.jpg/.jpeg/.bmp/.webp files (not sub-folders), read
 as 8-bit gray or RGB. `--npz FILE`: an image array (key `--npz-key`; default 'samples', as
@@ -16,10 +16,16 @@ bilinear for Inception, the classifier's size for digits). A folder of mixed siz
 `--workdir`/`--checkpoint` evaluate a generator: --num-samples samples (EMA params when saved).
 
 Reference. `--ref-npz FILE`: statistics saved by jaxgan (or pytorch-fid's mu/sigma, FID only).
-`--ref-dataset digits`: sklearn's digits, statistics cached under --cache-dir.
+`--ref-dataset digits`: sklearn's digits, statistics cached under --cache-dir. `--ref-images FOLDER`: a folder of
+image files, read as --images reads them.
 
-Output: {metric: value, ..., "num_samples": N, "extractor": name, "reference": what} on stdout
-and in --out.
+Protocol. Images are quantised to uint8 before the extractor (as pytorch-fid reading PNGs), so the FID of a
+generator equals pytorch-fid's on the same images saved as PNGs. `--resize legacy` (default) is pytorch-fid's
+bilinear resize to 299x299, `--resize clean` clean-fid's PIL bicubic resize of the uint8 image.
+
+Output: {metric: value, ..., "num_samples": N, "extractor": name, "reference": what, "protocol": {extractor,
+weights (hash), resize, quantisation, num_generated, num_reference, reference, metrics, pr_features}} on stdout
+and in --out (default: WORKDIR/eval.json when evaluating a workdir, else stdout only).
 """
 
 from __future__ import annotations
@@ -37,10 +43,12 @@ from jaxgan.metrics.classifier import load_digits_images
 from jaxgan.metrics.evaluator import (
     METRICS,
     cached_reference_stats,
+    compute_reference_stats,
     evaluate_batches,
     evaluate_samples,
 )
-from jaxgan.metrics.extractors import check_reference_extractor, extractor_id, load_extractor
+from jaxgan.metrics.extractors import check_reference_extractor, load_extractor
+from jaxgan.metrics.protocol import RESIZE_MODES, eval_protocol, protocol_id
 from jaxgan.metrics.stats import default_cache_dir, load_reference_stats
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -138,16 +146,19 @@ def weights_args(args: argparse.Namespace) -> dict[str, str]:
 
 def build_extractor(args: argparse.Namespace):
     """Return the feature extractor the arguments name (a missing weights path is a clear error)."""
-    return load_extractor(args.extractor, **weights_args(args))
+    return load_extractor(args.extractor, **weights_args(args), resize=args.resize)
 
 
 def build_reference(args: argparse.Namespace, extractor) -> tuple[Any, str]:
     """Return (reference statistics, a description) for --ref-npz or --ref-dataset."""
-    wanted = extractor_id(args.extractor, **weights_args(args))
+    wanted = protocol_id(extractor.weights_id, extractor.resize)
     if args.ref_npz:
         stats = load_reference_stats(args.ref_npz)
         check_reference_extractor(stats.key.get("extractor"), wanted, args.ref_npz)
         return stats, str(args.ref_npz)
+    if args.ref_images:
+        batches = folder_batches(args.ref_images, args.batch_size, args.image_size)
+        return compute_reference_stats(batches, extractor), f"image folder {args.ref_images}"
     resolution = args.ref_resolution
 
     def batches():
@@ -171,11 +182,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     reference = parser.add_mutually_exclusive_group(required=True)
     reference.add_argument("--ref-npz", type=Path, help="reference statistics .npz")
     reference.add_argument("--ref-dataset", choices=("digits",), help="compute (and cache) them")
+    reference.add_argument("--ref-images", type=Path, help="folder of reference image files (not cached)")
     parser.add_argument("--ref-resolution", type=int, default=28, help="for --ref-dataset")
     parser.add_argument("--extractor", choices=("inception", "digits"), default="inception")
+    parser.add_argument("--resize", choices=RESIZE_MODES, default="legacy",
+                        help="inception's resize to 299: legacy (pytorch-fid bilinear) or clean (clean-fid bicubic)")
     parser.add_argument("--inception-weights", type=Path, help="FID Inception .npz")
     parser.add_argument("--classifier", type=Path, help="digit classifier .npz")
     parser.add_argument("--metrics", default=",".join(METRICS), help="comma list of fid,kid,is,pr")
+    parser.add_argument("--kid-subset-size", type=int, default=1000,
+                        help="KID subset size (both sets need at least this many samples)")
+    parser.add_argument("--kid-subsets", type=int, default=100, help="KID subsets")
     parser.add_argument("--npz-key", default=None,
                         help="array name in --npz (default: samples, images or the only one)")
     parser.add_argument("--value-range", choices=("auto", *VALUE_RANGES), default="auto")
@@ -194,7 +211,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     extractor = build_extractor(args)
     reference, described = build_reference(args, extractor)
-    common = dict(extractor=extractor, reference_stats=reference, metrics=metrics, seed=args.seed)
+    common = dict(extractor=extractor, reference_stats=reference, metrics=metrics, seed=args.seed,
+                  kid_subset_size=args.kid_subset_size, kid_subsets=args.kid_subsets)
     if args.images or args.npz:
         if args.images:
             batches = folder_batches(args.images, args.batch_size, args.image_size)
@@ -207,11 +225,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         result = evaluate_samples(sample_fn, num_samples=args.num_samples,
                                   batch_size=args.batch_size, **common)
     result["reference"] = described
+    result["protocol"] = eval_protocol(extractor, num_generated=result["num_samples"],
+                                       num_reference=reference.count, reference=described, metrics=metrics)
     text = json.dumps(result, indent=2, sort_keys=True)
     print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    out = args.out or (args.workdir / "eval.json" if args.workdir else None)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
     return result
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from jaxgan.checkpoint import load_generator
+from jaxgan.errors import JaxganError
 from jaxgan.sampling import write_sample_set
 
 
@@ -34,8 +36,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+POSITIVE = ("num_samples", "grid", "interp_pairs", "interp_steps", "per_class", "batch_size")
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse bad values before any checkpoint is read: counts below 1, an --out that is a file, truncation <= 0."""
+    for name in POSITIVE:
+        if getattr(args, name) < 1:
+            flag = "--" + name.replace("_", "-")
+            raise JaxganError(f"{flag} must be >= 1, got {getattr(args, name)}.")
+    if not args.truncation > 0:
+        raise JaxganError(f"--truncation must be > 0 (a bound on |z_i|), got {args.truncation}.")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise JaxganError(f"--out {out} is a file; pass a folder (it is created if missing): the tool writes "
+                          "several files into it.")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    check_args(args)
     logging.getLogger("absl").setLevel(logging.ERROR)  # orbax's read-only notices
     gan, variables, _ = load_generator(args.workdir or args.checkpoint, step=args.step)
     paths = write_sample_set(gan, variables, args.out, num=args.num_samples, seed=args.seed, grid=args.grid,

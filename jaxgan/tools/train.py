@@ -5,9 +5,13 @@ Any config field can be overridden on the command line, e.g. `--config.train.num
 
 from __future__ import annotations
 
+import sys
+
+import ml_collections
 from absl import flags, logging
 from ml_collections import config_flags
 
+from jaxgan.config_file import precheck
 from jaxgan.errors import JaxganError
 
 FLAGS = flags.FlagValues()
@@ -19,11 +23,20 @@ flags.DEFINE_string("workdir", None, "Directory for config, metrics, samples and
 def parse_flags(argv: list[str]) -> tuple[object, str]:
     """(config, workdir) from the command line; a bad or missing flag raises JaxganError."""
     FLAGS.unparse_flags()
+    for name in [n for n in FLAGS if n.startswith("config.")]:
+        delattr(FLAGS, name)  # a previous call's override flags (in-process use: tests, notebooks)
+    precheck(argv)
+    command_line, saved_argv = ["jaxgan train", *argv], sys.argv
+    sys.argv = command_line  # config_flags finds the --config.KEY overrides in sys.argv, not in the parsed list
     try:
-        rest = FLAGS(["jaxgan train", *argv])
+        rest = FLAGS(command_line)
+    except (AttributeError, KeyError) as error:  # a config key config_flags could not resolve
+        raise JaxganError(f"bad config override: {error} (jaxgan train --help lists the flags)") from error
     except flags.Error as error:
         raise JaxganError(f"{error} (usage: jaxgan train --config FILE --workdir DIR [--config.KEY=VALUE ...])") \
             from error
+    finally:
+        sys.argv = saved_argv
     if len(rest) > 1:
         raise JaxganError(f"unexpected arguments {rest[1:]}; flags are --config, --workdir and --config.KEY=VALUE.")
     if FLAGS.config is None or not FLAGS.workdir:
@@ -31,8 +44,30 @@ def parse_flags(argv: list[str]) -> tuple[object, str]:
     return FLAGS.config, FLAGS.workdir
 
 
+def help_text(argv: list[str]) -> str:
+    """The usage and every config key with its value (of --config's file when given, else the GAN schema)."""
+    from jaxgan.config import base_config
+    from jaxgan.config_file import config_path, flat_keys, load_config_file
+
+    path = config_path(argv)
+    config = load_config_file(path) if path else base_config()
+    keys = "\n".join(f"  --config.{key}={_get(config, key)!r}" for key in flat_keys(config))
+    return (f"usage: jaxgan train --config FILE --workdir DIR [--config.KEY=VALUE ...] [--debug]\n\n{__doc__}\n"
+            f"config keys ({path or 'the schema, jaxgan.config.base_config'}):\n{keys}")
+
+
+def _get(config: ml_collections.ConfigDict, key: str) -> object:
+    """The value at a dotted key."""
+    for part in key.split("."):
+        config = config[part]
+    return config
+
+
 def main(argv: list[str]) -> int:
     """Train the config's task (a GAN, pix2pix or CycleGAN) in the workdir, resuming from its checkpoints."""
+    if "--help" in argv or "-h" in argv:
+        print(help_text(argv))
+        return 0
     config, workdir = parse_flags(argv)
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
     if config.get("task", "gan") in ("pix2pix", "cyclegan"):

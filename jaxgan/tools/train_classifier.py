@@ -1,7 +1,7 @@
 """Train the small digit classifier that gives a domain FID and IS, and save it to an .npz file.
 
-    python tools/train_classifier.py --out classifiers/digits28.npz            # sklearn digits
-    python tools/train_classifier.py --dataset mnist --out classifiers/mnist.npz  # tfds MNIST
+    python tools/train_classifier.py --out runs/classifiers/digits28.npz            # sklearn digits
+    python tools/train_classifier.py --dataset mnist --out runs/classifiers/mnist.npz  # tfds MNIST
 
 sklearn's digits ship with scikit-learn (no download); MNIST comes through tensorflow-datasets and
 so needs a prepared tfds data dir or a network. Prints the held-out accuracy.
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxgan.errors import JaxganError
 from jaxgan.metrics.classifier import (
     DigitClassifier,
     accuracy,
@@ -39,6 +40,25 @@ def load_mnist(data_dir: str | None) -> tuple[tuple[np.ndarray, np.ndarray], tup
         raise SystemExit(f"could not load MNIST through tfds ({err}); use --dataset digits.") from err
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse values that would train nothing or crash later, before any data is loaded."""
+    for flag, value in (("--steps", args.steps), ("--batch-size", args.batch_size),
+                        ("--feature-dim", args.feature_dim), ("--image-size", args.image_size)):
+        if value < 1:
+            raise JaxganError(f"{flag} must be >= 1, got {value}" + (
+                " (0 steps would write an untrained classifier)." if flag == "--steps" else "."))
+    if not args.learning_rate > 0:
+        raise JaxganError(f"--learning-rate must be > 0, got {args.learning_rate}.")
+    try:
+        widths = [int(w) for w in args.widths.split(",")]
+    except ValueError:
+        widths = []
+    if not widths or min(widths) < 1:
+        raise JaxganError(f"--widths must be positive integers separated by commas (e.g. 32,64), got {args.widths!r}.")
+    if args.out.is_dir():
+        raise JaxganError(f"--out {args.out} is a folder; pass the .npz file to write, e.g. {args.out / 'digits.npz'}.")
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Train, report held-out accuracy and save the classifier."""
     parser = argparse.ArgumentParser(description=__doc__,
@@ -54,6 +74,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--feature-dim", type=int, default=128, help="penultimate features")
     parser.add_argument("--data-dir", default=None, help="tfds data dir (MNIST only)")
     args = parser.parse_args(argv)
+    check_args(args)
 
     if args.dataset == "digits":
         images, labels = load_digits_images(args.image_size)

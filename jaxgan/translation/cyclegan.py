@@ -23,9 +23,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan.losses import GANLoss
 from jaxgan.state import NetState
-from jaxgan.translation.losses import l1
+from jaxgan.translation.losses import TranslationLoss, l1
 from jaxgan.translation.pool import query_pool
 from jaxgan.translation.state import TranslationModels, TranslationState, apply_train, update
 
@@ -54,7 +53,7 @@ def run_merged(module, net: NetState, inputs: list[jax.Array], key, params=None,
     return outs, net.collections
 
 
-def make_cyclegan_step(models: TranslationModels, loss: GANLoss, *, lambda_cycle: float = 10.0,
+def make_cyclegan_step(models: TranslationModels, loss: TranslationLoss, *, lambda_cycle: float = 10.0,
                        lambda_identity: float = 0.5
                        ) -> Callable[[TranslationState, Batch], tuple[TranslationState, Metrics]]:
     """Return the un-jitted step `(state, {"a", "b"}) -> (state, metrics)`; jit it with `jit_train_step`.

@@ -8,21 +8,31 @@ Built from `jaxgan.losses`; only the factors differ from the core's GAN losses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 
 from jaxgan import losses as core
-from jaxgan.losses import GANLoss
 
-TRANSLATION_LOSSES: dict[str, GANLoss] = {
+
+class TranslationLoss(NamedTuple):
+    """D's loss of (D(real), D(fake)) and G's loss of D(fake) alone (the translation steps read only fakes in G)."""
+
+    d_loss: Callable[[jax.Array, jax.Array], jax.Array]
+    g_loss: Callable[[jax.Array], jax.Array]
+
+
+TRANSLATION_LOSSES: dict[str, TranslationLoss] = {
     # 0.5 [softplus(-real) + softplus(fake)] for D; softplus(-fake) = -log sigmoid(D(G(x))) for G.
-    "non_saturating": GANLoss(lambda real, fake: 0.5 * core.bce_d_loss(real, fake), core.non_saturating_g_loss),
+    "non_saturating": TranslationLoss(lambda real, fake: 0.5 * core.bce_d_loss(real, fake), core.non_saturating_g_loss),
     # core LSGAN D already carries the 0.5; G's E[(D(G(x)) - 1)^2] is twice the core's 0.5 E[...].
-    "least_squares": GANLoss(core.least_squares_d_loss, lambda fake: 2.0 * core.least_squares_g_loss(fake)),
+    "least_squares": TranslationLoss(core.least_squares_d_loss, lambda fake: 2.0 * core.least_squares_g_loss(fake)),
 }
 
 
-def get_translation_loss(name: str) -> GANLoss:
+def get_translation_loss(name: str) -> TranslationLoss:
     """Look up the adversarial loss named by the config key `loss.gan`."""
     if name not in TRANSLATION_LOSSES:
         raise ValueError(f"Unknown loss.gan {name!r}; choose one of {sorted(TRANSLATION_LOSSES)} "

@@ -18,9 +18,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan.losses import GANLoss
 from jaxgan.state import NetState
-from jaxgan.translation.losses import l1
+from jaxgan.translation.losses import TranslationLoss, l1
 from jaxgan.translation.state import TranslationModels, TranslationState, apply_train, update
 
 Batch = dict[str, jax.Array]
@@ -32,7 +31,7 @@ def pair(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.concatenate([a, b.astype(a.dtype)], axis=-1)
 
 
-def make_pix2pix_step(models: TranslationModels, loss: GANLoss, *, lambda_l1: float = 100.0
+def make_pix2pix_step(models: TranslationModels, loss: TranslationLoss, *, lambda_l1: float = 100.0
                       ) -> Callable[[TranslationState, Batch], tuple[TranslationState, Metrics]]:
     """Return the un-jitted step `(state, {"a", "b"}) -> (state, metrics)`; jit it with `jit_train_step`."""
     G, D = models.generators["g_ab"], models.discriminators["d_b"]

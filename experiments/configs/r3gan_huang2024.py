@@ -1,0 +1,53 @@
+"""R3GAN's objective (Huang, Gokaslan, Kuleshov & Tompkin 2024, "The GAN is dead; long live the GAN! A Modern
+GAN Baseline", NeurIPS 2024): the relativistic pairing loss RpGAN plus both zero-centred penalties, R1 on reals and
+R2 on fakes.
+
+Paper: D minimises E softplus(-(D(x_i) - D(G(z_i)))) and G the mirror (eq. 2 with f = softplus(-t); jaxgan's
+`relativistic_pairing` loss), plus gamma / 2 * (R1 + R2) in every D update (not lazy). CIFAR-10 preset of the
+authors' code: Adam with beta1 = 0 for both nets, lr 2e-4 (annealed to 5e-5), beta2 0.9 (annealed to 0.99), gamma
+0.05 (annealed to 0.005), batch 512, one D update per G update, an EMA of G. Here the schedules are held at their
+starting values (jaxgan has no schedule for gamma or beta2), the EMA is a plain decay of 0.999 with warm-up instead
+of the authors' growing half-life, and the net is jaxgan's 32-wide SNGAN-style ResNet (no BatchNorm in D, as
+gradient penalties need) instead of R3GAN's grouped-convolution ResNet, at batch 64, so it runs on a CPU. Command:
+
+    python experiments/train.py --config experiments/configs/r3gan_huang2024.py --workdir runs/r3gan
+
+Expected, measured for 300 steps only (`--config.train.num_steps=300 --config.train.log_every=50`, 2 CPU cores
+shared with other jobs, 13-26 images/s): D stays ahead, Loss/D 0.01-0.16 and Loss/G 5.3 -> 3.0 (mean D(x) - D(G(z)) from
+5.3 at step 50 to 2.6 at step 300), Loss/D/r1 1.1 -> 1.7 and Loss/D/r2 1.4 -> 2.0 (E||grad D||^2, unweighted), all
+finite; the step-300 EMA grid shows digit-like strokes, not yet clear digits. The full 10,000 steps is not measured.
+Other data:
+
+    --config.data.name=tfds --config.data.tfds_name=cifar10 --config.data.channels=3
+    --config.data.name=tfds --config.data.tfds_name=mnist
+    --config.data.name=folder --config.data.path=/path/to/images --config.data.channels=3
+"""
+
+from jaxgan.config import base_config
+
+
+def get_config():
+    c = base_config()
+    c.data.image_size = 32
+    c.model.name = "resnet"
+    c.model.z_dim = 64                       # paper's code: NoiseDimension 64
+    c.model.g_widths = (32, 32, 32, 32)      # scaled down from 768 per stage so it runs on a CPU
+    c.model.d_widths = (32, 32, 32, 32)
+    c.model.d_down = 2
+    c.loss = "relativistic_pairing"          # paper: RpGAN
+    c.reg.r1_gamma = 0.05                    # paper: gamma / 2 * (R1 + R2), gamma 0.05 at the start (CIFAR-10)
+    c.reg.r2_gamma = 0.05
+    c.reg.lazy_interval = 1                  # paper: both penalties in every D update
+    c.n_disc = 1                             # paper: one D update per G update
+    for opt in (c.optim.g, c.optim.d):
+        opt.name = "adam"
+        opt.lr = 2e-4                        # paper: 2e-4 at the start (annealed to 5e-5 there)
+        opt.b1 = 0.0                         # paper: beta1 = 0
+        opt.b2 = 0.9                         # paper: 0.9 at the start (annealed to 0.99 there)
+    c.ema.decay = 0.999                      # paper: EMA of G (its half-life grows during training there)
+    c.train.batch_size = 64                  # paper: 512
+    c.train.num_steps = 10000
+    c.train.log_every = 100
+    c.train.sample_every = 1000
+    c.train.checkpoint_every = 2000
+    return c

@@ -1,0 +1,138 @@
+"""StyleGAN2's low-level ops on NHWC arrays: FIR up/down-sampling (upfirdn2d), bias + activation, resampling convs.
+
+Written from the semantics of NVlabs stylegan2-ada-pytorch `torch_utils/ops/` (upfirdn2d.py, bias_act.py,
+conv2d_resample.py) and `training/networks.py` (modulated_conv2d), as plain jnp / lax ops that XLA fuses, so no custom
+kernels are needed. One deliberate difference: every conv here is a correlation (lax's convention); the reference
+flips the kernel of its upsampling convs for speed, which only relabels randomly initialised weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+FIR_TAPS = (1, 3, 3, 1)
+LRELU_ALPHA = 0.2
+ACTIVATION_GAINS = {"linear": 1.0, "lrelu": float(np.sqrt(2.0))}
+Padding = tuple[int, int, int, int]  # (x_before, x_after, y_before, y_after), as the reference orders it
+
+
+def setup_filter(taps: Sequence[float] = FIR_TAPS) -> np.ndarray:
+    """The 2-D separable FIR filter outer(taps, taps), normalised to unit DC gain."""
+    f = np.asarray(taps, np.float32)
+    f = np.outer(f, f)
+    return f / f.sum()
+
+
+def _parse_padding(padding: int | Sequence[int]) -> Padding:
+    """One int, (x, y) or (x0, x1, y0, y1) padding as (x0, x1, y0, y1)."""
+    if isinstance(padding, int):
+        return padding, padding, padding, padding
+    if len(padding) == 2:
+        return padding[0], padding[0], padding[1], padding[1]
+    return tuple(padding)  # type: ignore[return-value]
+
+
+def upfirdn2d(x: jax.Array, f: np.ndarray, up: int = 1, down: int = 1, padding: int | Sequence[int] = 0,
+              flip_filter: bool = False, gain: float = 1.0) -> jax.Array:
+    """Zero-stuff by `up`, pad (negative = crop), convolve each channel with `f`, keep every `down`-th pixel."""
+    px0, px1, py0, py1 = _parse_padding(padding)
+    # Upsampling inserts up-1 zeros after every pixel (lax.pad's interior padding plus up-1 at the end).
+    config = [(0, 0, 0), (py0, py1 + up - 1, up - 1), (px0, px1 + up - 1, up - 1), (0, 0, 0)]
+    x = lax.pad(x, jnp.zeros((), x.dtype), config)
+    f = np.asarray(f, np.float32) * gain ** (np.ndim(f) / 2)
+    if not flip_filter:  # a true convolution: lax correlates, so flip the taps
+        f = f[::-1, ::-1]
+    channels = x.shape[-1]
+    kernel = jnp.asarray(np.tile(f[:, :, None, None], (1, 1, 1, channels)), x.dtype)
+    return lax.conv_general_dilated(x, kernel, window_strides=(down, down), padding="VALID",
+                                    dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=channels)
+
+
+def upsample2d(x: jax.Array, f: np.ndarray, up: int = 2) -> jax.Array:
+    """Upsample by `up` with the FIR filter, keeping the DC level (gain up**2 for the inserted zeros)."""
+    fw = f.shape[0]
+    p0, p1 = (fw + up - 1) // 2, (fw - up) // 2
+    return upfirdn2d(x, f, up=up, padding=(p0, p1, p0, p1), gain=up * up)
+
+
+def downsample2d(x: jax.Array, f: np.ndarray, down: int = 2) -> jax.Array:
+    """Low-pass with the FIR filter, then keep every `down`-th pixel."""
+    fw = f.shape[0]
+    p0, p1 = (fw - down + 1) // 2, (fw - down) // 2
+    return upfirdn2d(x, f, down=down, padding=(p0, p1, p0, p1))
+
+
+def bias_act(x: jax.Array, b: jax.Array | None = None, act: str = "linear", gain: float | None = None,
+             clamp: float | None = None) -> jax.Array:
+    """x + b, then the activation (leaky ReLU slope 0.2 or linear), times its gain, then clip to +-clamp."""
+    if act not in ACTIVATION_GAINS:
+        raise ValueError(f"Unknown activation {act!r}; choose one of {sorted(ACTIVATION_GAINS)}.")
+    if b is not None:
+        x = x + b.astype(x.dtype)
+    if act == "lrelu":
+        x = jnp.where(x >= 0, x, x * LRELU_ALPHA)
+    gain = ACTIVATION_GAINS[act] if gain is None else gain
+    if gain != 1:
+        x = x * jnp.asarray(gain, x.dtype)
+    if clamp is not None:
+        x = jnp.clip(x, -clamp, clamp)
+    return x
+
+
+def _conv(x: jax.Array, w: jax.Array, stride: int = 1, groups: int = 1) -> jax.Array:
+    """Valid NHWC correlation with an HWIO kernel (cast to x's dtype)."""
+    return lax.conv_general_dilated(x, w.astype(x.dtype), (stride, stride), "VALID",
+                                    dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=groups)
+
+
+def conv2d_resample(x: jax.Array, w: jax.Array, f: np.ndarray | None = None, up: int = 1, down: int = 1,
+                    padding: int = 0, groups: int = 1) -> jax.Array:
+    """Conv with an HWIO kernel, optionally upsampled before (FIR, up=2) or downsampled after (FIR, down=2)."""
+    if up > 1 and down > 1:
+        raise ValueError("conv2d_resample does either up- or downsampling, not both.")
+    kh, kw = w.shape[:2]
+    p0 = p1 = padding
+    if up > 1:
+        p0, p1 = p0 + (f.shape[0] + up - 1) // 2, p1 + (f.shape[0] - up) // 2
+    if down > 1:
+        p0, p1 = p0 + (f.shape[0] - down + 1) // 2, p1 + (f.shape[0] - down) // 2
+    pads = (p0, p1, p0, p1)
+    if up > 1:  # upsample + filter the padded input, then a valid conv
+        x = upfirdn2d(x, f, up=up, padding=pads, gain=up * up)
+        return _conv(x, w, groups=groups)
+    if down > 1:
+        if kh == 1 and kw == 1:  # filter + decimate first, then a 1x1 conv on 4x fewer pixels
+            return _conv(upfirdn2d(x, f, down=down, padding=pads), w, groups=groups)
+        x = upfirdn2d(x, f, padding=pads)
+        return _conv(x, w, stride=down, groups=groups)
+    x = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (p0, p1, 0), (p0, p1, 0), (0, 0, 0)])
+    return _conv(x, w, groups=groups)
+
+
+def modulated_conv2d(x: jax.Array, weight: jax.Array, styles: jax.Array, up: int = 1, padding: int = 0,
+                     f: np.ndarray | None = None, demodulate: bool = True, fused: bool = False) -> jax.Array:
+    """Per-sample conv with weight[o, i] * styles[n, i], each output map scaled to unit norm when `demodulate`."""
+    n, in_ch = styles.shape
+    w = weight[None] * styles[:, None, None, :, None]  # [N, kh, kw, I, O]
+    dcoefs = lax.rsqrt(jnp.sum(jnp.square(w), axis=(1, 2, 3)) + 1e-8) if demodulate else None  # [N, O]
+    if not fused:  # scale activations before and after one ordinary conv (the reference's training path)
+        x = x * styles[:, None, None, :].astype(x.dtype)
+        x = conv2d_resample(x, weight.astype(x.dtype), f=f, up=up, padding=padding)
+        return x * dcoefs[:, None, None, :].astype(x.dtype) if demodulate else x
+    if demodulate:
+        w = w * dcoefs[:, None, None, None, :]
+    kh, kw, _, out_ch = weight.shape
+    w = jnp.transpose(w, (1, 2, 3, 0, 4)).reshape(kh, kw, in_ch, n * out_ch)  # group g = sample g
+    x = jnp.transpose(x, (1, 2, 0, 3)).reshape(1, x.shape[1], x.shape[2], n * in_ch)
+    x = conv2d_resample(x, w, f=f, up=up, padding=padding, groups=n)
+    return jnp.transpose(x.reshape(x.shape[1], x.shape[2], n, out_ch), (2, 0, 1, 3))
+
+
+def normalize_2nd_moment(x: jax.Array, axis: int = 1, eps: float = 1e-8) -> jax.Array:
+    """Scale each row to unit mean square (the reference's input normalisation of z and label embeddings)."""
+    return x * lax.rsqrt(jnp.mean(jnp.square(x), axis=axis, keepdims=True) + eps)
