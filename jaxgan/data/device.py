@@ -5,6 +5,7 @@ The flip is drawn from the step's key (fold_in(rng, step), then a stream of its 
 resume-exact, and the same on any device count.
 """
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +53,7 @@ def flip_key(state: Any) -> jax.Array:
 def with_decoded_batch(step_fn: Callable, *, flip: bool = False) -> Callable:
     """Wrap `(state, batch) -> (state, metrics)` so it takes batches as they cross (uint8) and decodes them first."""
 
+    @functools.wraps(step_fn)  # keeps the step's name (train_step) in profiles and compile logs
     def step(state: Any, batch: dict) -> tuple[Any, dict]:
         return step_fn(state, decode_batch(batch, flip_key(state) if flip else None, flip=flip))
 
