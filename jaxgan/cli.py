@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "benchmark": ("benchmark", "time the train step (and the PyTorch reference) and the input pipeline"),
     "convert-inception": ("convert_inception", "convert pytorch-fid's FID Inception .pth weights to .npz"),
     "train-classifier": ("train_classifier", "train the digit classifier for domain FID/IS"),
+    "prepare": ("prepare", "convert an image folder, .zip or tfds dataset to a pre-resized uint8 dataset"),
     "verify": ("verify", "check every checkpoint of a run against its checksums, without training"),
 }
 

@@ -13,6 +13,7 @@ second signal stops at once without saving.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import json
@@ -32,7 +33,7 @@ import numpy as np
 
 from jaxgan.checkpoint import Checkpointer, NoReadableCheckpointError, run_meta
 from jaxgan.config import validate
-from jaxgan.data import build_dataset, prefetch_to_device, stack_batches
+from jaxgan.data import build_dataset, prefetch_to_device, stack_batches, with_decoded_batch
 from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan, build_train_step, ema_decay
 from jaxgan.images import sample_picture, save_png
@@ -162,13 +163,19 @@ def select_devices(num_devices: int) -> list:
     return devices if num_devices == 0 else devices[:num_devices]
 
 
+def host_batches(dataset, config: ml_collections.ConfigDict, start_batch: int) -> Iterator[dict]:
+    """This process's rows of the global batches from data position `start_batch`, read by grain."""
+    return dataset.batches(config.train.batch_size, start_batch=start_batch,
+                           process_index=jax.process_index(), process_count=jax.process_count())
+
+
 def train_batches(dataset, config: ml_collections.ConfigDict, start_batch: int, sharding) -> Iterator[dict]:
     """Device batches for the step: `n_disc` real batches stacked per step, from data position `start_batch`.
 
-    Each process reads only its rows of the global batch; two batches are prefetched to the devices ahead.
+    Each process reads only its rows of the global batch; two batches are transferred to the devices ahead.
+    Image pixels cross as uint8; the step decodes them (see `with_decoded_batch`).
     """
-    host = dataset.batches(config.train.batch_size, start_batch=start_batch,
-                           process_index=jax.process_index(), process_count=jax.process_count())
+    host = host_batches(dataset, config, start_batch)
     return prefetch_to_device(stack_batches(host, config.n_disc), size=2, sharding=sharding)
 
 
@@ -185,6 +192,29 @@ class Dispatch:
         return self.first_step + self.size - 1
 
 
+# Dispatches the host may queue ahead of the devices. Unbounded asynchronous dispatch of a multi-device program with
+# collectives deadlocks XLA:CPU (issue 18): in the hung trainer (gdb), 7 devices' threads wait in the step's
+# all-reduce while the 8th device's launch waits on that device's in-flight-computations semaphore, and XLA aborts
+# after 40 s. A jitted 8-device psum dispatched 2,000 times without waiting aborts 3 times in 3; with this bound,
+# 0 in 3. Two keeps the host one dispatch ahead, which is all the overlap the loop needs.
+MAX_IN_FLIGHT = 2
+
+
+class InFlight:
+    """Bounds the dispatches queued on the devices: `admit` waits for the oldest while `limit` are in flight."""
+
+    def __init__(self, limit: int = MAX_IN_FLIGHT):
+        self._pending: collections.deque = collections.deque()
+        self._limit = limit
+
+    def admit(self) -> None:
+        while len(self._pending) >= self._limit:
+            jax.block_until_ready(self._pending.popleft())
+
+    def add(self, outputs: Any) -> None:
+        self._pending.append(outputs)
+
+
 @dataclasses.dataclass
 class StepRunner:
     """How the loop advances the state: each call runs one compiled dispatch of `steps_per_call` train steps.
@@ -196,10 +226,14 @@ class StepRunner:
     step_fn: Callable[[GANState, dict], tuple[GANState, dict]]
     batches: Iterator[dict]
     steps_per_call: int = 1
+    in_flight: InFlight = dataclasses.field(default_factory=InFlight)
 
     def __call__(self, state: GANState, step: int) -> tuple[GANState, Dispatch]:
         """Run the steps after `step`; returns the new state and their metrics, still on the device."""
-        state, metrics = self.step_fn(state, next(self.batches))
+        batch = next(self.batches)
+        self.in_flight.admit()
+        state, metrics = self.step_fn(state, batch)
+        self.in_flight.add(metrics)
         return state, Dispatch(step + 1, self.steps_per_call, metrics)
 
 
@@ -207,13 +241,12 @@ def make_step_runner(config: ml_collections.ConfigDict, gan: GAN, mesh, dataset,
                      start_step: int = 0) -> StepRunner | MultiStepRunner:
     """Data-parallel train steps fed from data position `start_batch`: one per call, or K = train.steps_per_dispatch
     per call (a `lax.scan`), with single steps for a remainder shorter than K before train.num_steps."""
-    step_fn = build_train_step(config, gan, dataset.example_shape)
+    step_fn = with_decoded_batch(build_train_step(config, gan, dataset.example_shape), flip=config.data.random_flip)
     k = config.train.steps_per_dispatch
     if k == 1:
         return StepRunner(jit_data_parallel(step_fn, mesh), train_batches(dataset, config, start_batch,
                                                                           batch_sharding(mesh)))
-    host = dataset.batches(config.train.batch_size, start_batch=start_batch,
-                           process_index=jax.process_index(), process_count=jax.process_count())
+    host = host_batches(dataset, config, start_batch)
     sizes = dispatch_sizes(start_step, config.train.num_steps, k)
     batches = prefetch_to_device(dispatch_batches(stack_batches(host, config.n_disc), sizes), size=2,
                                  sharding=batch_sharding(mesh, K_AXIS_EXAMPLE_AXIS))
@@ -229,11 +262,14 @@ class MultiStepRunner:
 
     fns: dict[int, Callable[[GANState, dict], tuple[GANState, dict]]]  # dispatch size -> jitted K-step function
     batches: Iterator[dict]
+    in_flight: InFlight = dataclasses.field(default_factory=InFlight)
 
     def __call__(self, state: GANState, step: int) -> tuple[GANState, Dispatch]:
         batch = next(self.batches)
         size = jax.tree.leaves(batch)[0].shape[0]
+        self.in_flight.admit()
         state, metrics = self.fns[size](state, batch)
+        self.in_flight.add(metrics)
         if size == 1:  # one step: plain scalars, as StepRunner gives
             metrics = jax.tree.map(lambda v: v[0], metrics)
         return state, Dispatch(step + 1, size, metrics)
@@ -562,7 +598,7 @@ def _train_in_locked_workdir(config: ml_collections.ConfigDict, workdir: Path, e
         if instrumented is not None:
             instrumented.close()  # write a trace the run ended inside of
         if runner is not None and hasattr(runner.batches, "close"):
-            runner.batches.close()  # stop the prefetch thread before the interpreter shuts down
+            runner.batches.close()  # stop grain's worker processes before the interpreter exits
         for closable in (progress, writer, ckpt):
             if closable is not None:
                 closable.close()

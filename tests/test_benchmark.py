@@ -45,8 +45,13 @@ def test_quick_run_reports_jaxgan_torch_ratio_and_input_rows(capsys):
     (ratio,) = rows["ratio"]
     best = max(r["images_per_s"] for r in rows["jaxgan"] if r["model"] == "dcgan")
     assert ratio["ratio"] == pytest.approx(best / torch_row["images_per_s"], rel=1e-3)
-    assert {r["source"] for r in rows["input"]} == {"digits28", "npz64x64x3"}
-    assert all(r["host_images_per_s"] > 0 and r["device_images_per_s"] > 0 for r in rows["input"])
+    assert {r["source"] for r in rows["input"]} == {"prepared", "npz_in_memory", "jpeg_folder_0_workers",
+                                                   "jpeg_folder_2_workers", "tfds_mock_celeb_a"}
+    for r in rows["input"]:
+        assert r["device_images_per_s"] > 0 and r["shape"] == [64, 64, 3] and r["dtype"] == "uint8"
+        assert r["mb_per_s"] == pytest.approx(r["host_images_per_s"] * 64 * 64 * 3 / 1e6, rel=1e-3)
+    (e2e,) = rows["train_input"]
+    assert e2e["model"] == "dcgan" and e2e["prepared_images_per_s"] > 0 and e2e["synthetic_images_per_s"] > 0
 
 
 @needs_torch

@@ -27,8 +27,9 @@ def take(iterator, count):
 
 
 def ids_of(x):
-    """Recover example ids from images whose pixels all equal the id (uint8 scaled to [-1, 1])."""
-    return np.rint((x.reshape(len(x), -1)[:, 0] + 1.0) * 127.5).astype(int)
+    """Recover example ids from images whose pixels all equal the id (uint8, or uint8 scaled to [-1, 1])."""
+    first = x.reshape(len(x), -1)[:, 0]
+    return first.astype(int) if x.dtype == np.uint8 else np.rint((first + 1.0) * 127.5).astype(int)
 
 
 @pytest.fixture
@@ -99,8 +100,10 @@ def test_tfds_data_source_through_mock(name, shape):
         (evaluation,) = take(ds.epoch_batches(12), 1)
     idx = batch_indices(0, 0, 8, 12, "drop")
     raw = np.stack([source[int(i)]["image"] for i in idx])
-    assert batch["x"].shape == (8, *shape)
-    np.testing.assert_allclose(batch["x"], raw / 127.5 - 1.0, atol=1e-6)
+    assert batch["x"].shape == (8, *shape) and batch["x"].dtype == np.uint8  # uint8 crosses to the device
+    np.testing.assert_array_equal(batch["x"], raw)
+    np.testing.assert_allclose(evaluation["x"], np.stack([source[i]["image"] for i in range(12)]) / 127.5 - 1.0,
+                               atol=1e-6)
     np.testing.assert_array_equal(batch["label"], [source[int(i)]["label"] for i in idx])
     assert evaluation["mask"].all() and evaluation["label"].min() >= 0
 
@@ -149,7 +152,7 @@ def test_folder_mixed_gray_and_rgb_unlabelled(tmp_path):
     expected = np.stack([np.repeat(gray[..., None], 3, -1), rgb]) / 127.5 - 1.0
     np.testing.assert_allclose(batch["x"], expected, atol=1e-6)
     gray_ds = build_dataset(make_cfg(name="folder", path=str(tmp_path), channels=1), seed=0)
-    luma = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    luma = np.rint(rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114]))  # converted on the host, in uint8
     np.testing.assert_allclose(gray_ds.all_images()[1, ..., 0], luma / 127.5 - 1.0, atol=1e-5)
 
 
@@ -203,7 +206,7 @@ def test_npz_center_crop_and_rgb_to_gray(tmp_path):
     cfg = make_cfg(name="npz", path=str(tmp_path / "c.npz"), center_crop=True, channels=1)
     ds = build_dataset(cfg, seed=0)
     assert ds.example_shape == (4, 4, 1)
-    luma = rgb[:, :, 1:5].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    luma = np.rint(rgb[:, :, 1:5].astype(np.float64) @ np.array([0.299, 0.587, 0.114]))
     np.testing.assert_allclose(ds.all_images()[..., 0], luma / 127.5 - 1.0, atol=1e-5)
 
 
@@ -365,3 +368,58 @@ def test_stack_batches_adds_leading_axis():
     assert len(list(stack_batches(iter(host[:5]), 2))) == 2  # trailing partial group dropped
     with pytest.raises(ValueError, match="k must be >= 1"):
         stack_batches(iter(host), 0)
+
+
+# --- bad input: one named error at load time ----------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_npz_with_nan_or_inf_is_bad_data_naming_file_and_array(tmp_path, value):
+    images = np.zeros((4, 3, 3), np.float32)
+    images[2, 1, 1] = value
+    np.savez(tmp_path / "nan.npz", images=images)
+    with pytest.raises(ValueError, match=r"bad data: .*nan.npz\['images'\] holds 1 NaN or infinite values.*\(2, 1, 1"):
+        build_dataset(make_cfg(name="npz", path=str(tmp_path / "nan.npz")), seed=0)
+
+
+def test_file_that_is_not_an_npz(tmp_path):
+    (tmp_path / "text.npz").write_text("not a zip archive")
+    with pytest.raises(ValueError, match=r"text.npz is not an .npz archive"):
+        build_dataset(make_cfg(name="npz", path=str(tmp_path / "text.npz")), seed=0)
+    np.savez(tmp_path / "objects.npz", images=np.array([None, 1], dtype=object))
+    with pytest.raises(ValueError, match=r"cannot read array 'images' of .*objects.npz.*no object dtype"):
+        build_dataset(make_cfg(name="npz", path=str(tmp_path / "objects.npz")), seed=0)
+
+
+def test_zero_byte_and_garbage_images_are_named_at_load(tmp_path):
+    save_png(tmp_path / "good.png", np.zeros((4, 4), np.uint8))
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"image file .*empty.png is empty \(0 bytes\)"):
+        build_dataset(make_cfg(name="folder", path=str(tmp_path)), seed=0)
+    (tmp_path / "empty.png").write_bytes(b"garbage, not a PNG")
+    with pytest.raises(ValueError, match=r"cannot read image .*empty.png"):
+        build_dataset(make_cfg(name="folder", path=str(tmp_path)), seed=0)
+
+
+def test_truncated_png_is_named_when_decoded(tmp_path):
+    save_png(tmp_path / "a.png", np.random.default_rng(0).integers(0, 256, (16, 16), dtype=np.uint8))
+    data = (tmp_path / "a.png").read_bytes()
+    (tmp_path / "a.png").write_bytes(data[: len(data) // 2])
+    ds = build_dataset(make_cfg(name="folder", path=str(tmp_path), image_size=4, channels=1), seed=0)
+    with pytest.raises(ValueError, match=r"cannot decode image .*a.png: .*truncated"):
+        ds.all_images()
+
+
+def test_tfds_import_failure_names_the_extra(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tfds(name, *args, **kwargs):
+        if name == "tensorflow_datasets":
+            raise ImportError("No module named 'tensorflow_datasets'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tfds)
+    with pytest.raises(ImportError, match=r'pip install -e "\.\[tfds\]"'):
+        build_dataset(make_cfg(name="tfds"), seed=0)

@@ -2,12 +2,12 @@
 
 import ml_collections
 
-from jaxgan.data import mixtures, sources
+from jaxgan.data import mixtures, prepared, sources
 from jaxgan.data.images import output_shape
 from jaxgan.data.indexing import REMAINDERS
 from jaxgan.data.pipeline import Dataset, ImageDataset, MixtureDataset
 
-IMAGE_NAMES = ("digits", "tfds", "folder", "npz")
+IMAGE_NAMES = ("digits", "tfds", "folder", "npz", "prepared")
 MIXTURE_NAMES = ("ring8", "grid25")
 NAMES = IMAGE_NAMES + MIXTURE_NAMES
 
@@ -20,11 +20,13 @@ def default_config() -> ml_collections.ConfigDict:
             "tfds_name": "mnist",  # tfds dataset when name="tfds"
             "split": "train",  # tfds split
             "data_dir": "",  # tfds data_dir ("" = tfds default)
-            "path": "",  # folder or .npz path for name="folder" / "npz"
+            "path": "",  # folder, .npz or prepared-dataset folder for name="folder" / "npz" / "prepared"
             "image_size": 0,  # resize to image_size x image_size (0 = keep)
             "channels": 0,  # 1 or 3 (0 = keep)
             "remainder": "drop",  # last partial batch of an epoch: "drop" or "pad"
             "center_crop": False,  # crop to a central square before resizing
+            "random_flip": False,  # mirror each image left-right with probability 1/2 (on the device, per step)
+            "num_workers": 0,  # grain worker processes that read and decode (0 = in the training process)
         }
     )
 
@@ -41,6 +43,11 @@ def _check_config(cfg: ml_collections.ConfigDict, seed: int) -> None:
         raise ValueError(f"data.image_size={cfg.image_size} must be >= 0 (0 keeps the size).")
     if seed < 0:
         raise ValueError(f"seed={seed} must be >= 0.")
+    if not isinstance(cfg.num_workers, int) or cfg.num_workers < 0:
+        raise ValueError(f"data.num_workers={cfg.num_workers!r} must be an integer >= 0 (0 reads in this process).")
+    if cfg.random_flip and cfg.name in MIXTURE_NAMES:
+        raise ValueError(f"data.random_flip=True flips images, but data.name={cfg.name!r} is 2-D points; "
+                         "set data.random_flip=False.")
 
 
 def _load_source(cfg: ml_collections.ConfigDict) -> sources.ImageSource:
@@ -51,6 +58,8 @@ def _load_source(cfg: ml_collections.ConfigDict) -> sources.ImageSource:
         return sources.load_npz(cfg.path)
     if cfg.name == "folder":
         return sources.load_folder(cfg.path, image_size=cfg.image_size, channels=cfg.channels)
+    if cfg.name == "prepared":
+        return prepared.load_prepared(cfg.path, image_size=cfg.image_size, channels=cfg.channels)
     return sources.load_tfds(cfg.tfds_name, split=cfg.split, data_dir=cfg.data_dir)
 
 
@@ -98,4 +107,5 @@ def build_dataset(cfg: ml_collections.ConfigDict, *, seed: int) -> Dataset:
         remainder=cfg.remainder,
         image_size=cfg.image_size,
         center_crop=cfg.center_crop,
+        num_workers=cfg.num_workers,
     )

@@ -1,23 +1,12 @@
-"""Overlap host data work with device steps: background device transfer and batch stacking."""
+"""Device transfer of host batches (issued ahead, from the main thread) and batch stacking."""
 
-import queue
-import threading
+import collections
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-_END = object()
-_POLL_SECONDS = 0.1
-
-
-class _Failure:
-    """An exception raised in the producer thread, carried to the consumer."""
-
-    def __init__(self, error: BaseException):
-        self.error = error
 
 
 def _to_device(batch: Any, sharding: jax.sharding.Sharding | None) -> Any:
@@ -29,92 +18,68 @@ def _to_device(batch: Any, sharding: jax.sharding.Sharding | None) -> Any:
     return jax.device_put(batch, sharding)
 
 
-def _put(out: queue.Queue, stop: threading.Event, item: Any) -> bool:
-    """Queue `item` unless `stop` is set meanwhile; return whether it was queued."""
-    while not stop.is_set():
-        try:
-            out.put(item, timeout=_POLL_SECONDS)
-            return True
-        except queue.Full:
-            continue
-    return False
+class DeviceBatches:
+    """Iterator of device batches, `size` transferred ahead, all from the calling (main) thread.
 
-
-def _produce(
-    iterator: Iterator,
-    sharding: jax.sharding.Sharding | None,
-    out: queue.Queue,
-    stop: threading.Event,
-) -> None:
-    """Thread body: transfer batches into `out` until exhausted, failed or stopped."""
-    try:
-        for batch in iterator:
-            if not _put(out, stop, _to_device(batch, sharding)):
-                return
-        _put(out, stop, _END)
-    except BaseException as error:  # re-raised in the consumer
-        _put(out, stop, _Failure(error))
-
-
-class _Prefetcher:
-    """Iterator fed by a daemon thread that keeps up to `size` device batches queued.
-
-    The thread holds no reference to this object, so dropping it stops the thread.
+    Reading and decoding run in grain's worker processes, or here with 0 workers, while the devices run the steps
+    already dispatched.
+    It is issued from the thread that launches the steps on purpose: see `prefetch_to_device`.
     """
 
     def __init__(self, iterator: Iterable, size: int, sharding: jax.sharding.Sharding | None):
-        self._queue: queue.Queue = queue.Queue(maxsize=size)
-        self._stop = threading.Event()
-        self._done = False
-        self._thread = threading.Thread(
-            target=_produce, args=(iter(iterator), sharding, self._queue, self._stop), daemon=True
-        )
-        self._thread.start()
+        self._source = iter(iterator)
+        self._sharding = sharding
+        self._ready: collections.deque = collections.deque()
+        self._size = size
+        self._exhausted = False
+        self._error: Exception | None = None  # raised once the batches read before it are used
 
-    def __iter__(self) -> "_Prefetcher":
+    def __iter__(self) -> "DeviceBatches":
         return self
 
-    def __next__(self) -> Any:
-        if self._done:
-            raise StopIteration
-        item = self._get()
-        if item is _END or isinstance(item, _Failure):
-            self._done = True
-            self.close()
-            if isinstance(item, _Failure):
-                raise item.error
-            raise StopIteration
-        return item
-
-    def _get(self) -> Any:
-        """Wait for the next item; end the stream if the thread stopped without one (closed)."""
-        while True:
+    def _fill(self) -> None:
+        while not self._exhausted and len(self._ready) < self._size:
             try:
-                return self._queue.get(timeout=_POLL_SECONDS)
-            except queue.Empty:
-                if not self._thread.is_alive() and self._queue.empty():
-                    return _END
+                self._ready.append(_to_device(next(self._source), self._sharding))
+            except StopIteration:
+                self._exhausted = True
+            except Exception as error:
+                self._exhausted, self._error = True, error
+
+    def __next__(self) -> Any:
+        self._fill()
+        if not self._ready:
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            raise StopIteration
+        batch = self._ready.popleft()
+        self._fill()  # start the next transfer before the caller launches its step on this batch
+        return batch
 
     def close(self) -> None:
-        """Stop the producer thread and wait for it to finish its current batch."""
-        self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=10)
-
-    def __del__(self) -> None:
-        self.close()
+        """Drop the transferred batches and close the host iterator (grain's worker processes, if any)."""
+        self._ready.clear()
+        self._exhausted = True
+        close = getattr(self._source, "close", None)
+        if close is not None:
+            close()
 
 
 def prefetch_to_device(iterator: Iterable, size: int = 2, sharding: jax.sharding.Sharding | None = None) -> Iterator:
-    """Yield the batches of `iterator` already on device, transferred `size` ahead by a thread.
+    """Yield the batches of `iterator` already on device, `size` transfers issued ahead of the one in use.
 
     With `sharding`, leaves are placed with it (row-sharded batches for data parallelism); in
     multi-process runs with a global sharding each process passes its local rows and gets global
-    arrays via `jax.make_array_from_process_local_data`. Errors in the thread are re-raised here.
+    arrays via `jax.make_array_from_process_local_data`.
+
+    The transfers are issued from the caller's thread: they are cheap, and the host work that a background thread
+    used to overlap (reading, decoding, resizing) runs in grain's worker processes, or, with 0 workers, in this
+    thread while the devices run the steps already dispatched (dispatch is asynchronous).
     """
     if size < 1:
         raise ValueError(f"prefetch size must be >= 1, got {size}.")
-    return _Prefetcher(iterator, size, sharding)
+    return DeviceBatches(iterator, size, sharding)
 
 
 def _stack(leaves: list[Any]) -> Any:

@@ -1,19 +1,31 @@
-"""Image sources: random access to raw examples from sklearn digits, tfds, a folder or an .npz."""
+"""Image sources: random access to raw examples from sklearn digits, tfds, a folder or an .npz.
+
+Every reader is a small picklable object (no closures, no open file handles in its pickled state), so grain can
+ship it to its worker processes (`data.num_workers`), which then decode and resize there.
+"""
 
 import dataclasses
 import os
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from jaxgan.errors import JaxganError
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 # PIL modes read as one gray channel; every other mode is read as RGB (alpha is dropped).
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
+TFDS_INSTALL_HINT = 'pip install -e ".[tfds]"'
 
 Images = np.ndarray | list[np.ndarray]
 Reader = Callable[[np.ndarray], tuple[Images, np.ndarray | None]]
+
+
+class MissingDependencyError(JaxganError, ImportError):
+    """An optional package a chosen data source needs is not installed (one line names the extra to install)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +38,18 @@ class ImageSource:
     value_range: tuple[float, float]
     num_classes: int | None
     read: Reader  # indices -> (images, int labels or None)
+    dtype: str = "uint8"  # the stored pixel type: uint8 pixels cross to the device as uint8
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ArrayReader:
+    """Reads rows of in-memory arrays (one vectorised gather per batch)."""
+
+    images: np.ndarray
+    labels: np.ndarray | None
+
+    def __call__(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.images[indices], None if self.labels is None else self.labels[indices]
 
 
 def array_source(
@@ -38,11 +62,8 @@ def array_source(
     """Wrap in-memory NHWC images (and labels) as a source."""
     if labels is not None and num_classes is None:
         num_classes = int(labels.max()) + 1
-
-    def read(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        return images[indices], None if labels is None else labels[indices]
-
-    return ImageSource(name, len(images), images.shape[1:], value_range, num_classes, read)
+    reader = ArrayReader(images, labels)
+    return ImageSource(name, len(images), images.shape[1:], value_range, num_classes, reader, images.dtype.name)
 
 
 def load_digits() -> ImageSource:
@@ -65,21 +86,52 @@ def infer_value_range(images: np.ndarray) -> tuple[float, float]:
     return (0.0, 255.0)
 
 
-def load_npz(path: str) -> ImageSource:
-    """Load images under key `images`/`x` (NHW or NHWC) and labels under `labels`/`y` from .npz."""
+def check_finite(images: np.ndarray, where: str) -> None:
+    """Raise ValueError (bad data, not a diverged run) when float images hold NaN or infinity."""
+    if not np.issubdtype(images.dtype, np.floating):
+        return
+    bad = ~np.isfinite(images)
+    if bad.any():
+        first = np.unravel_index(int(np.argmax(bad)), images.shape)
+        raise ValueError(f"bad data: {where} holds {int(bad.sum())} NaN or infinite values (the first at index "
+                         f"{tuple(int(i) for i in first)}); clean or regenerate the file before training.")
+
+
+def _open_npz(path: str) -> np.lib.npyio.NpzFile:
+    """np.load an .npz, with a named error for a missing file or one that is not an .npz archive."""
     if not path or not os.path.isfile(path):
         raise FileNotFoundError(
             f"data.path={path!r} is not an existing .npz file; set data.path to an .npz holding "
             "an image array under key 'images' or 'x'."
         )
-    with np.load(path) as npz:
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not an .npz archive (write one with np.savez(path, images=...)); "
+                         "set data.path to an .npz file.")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise ValueError(f"cannot read {path} as an .npz archive ({error}); rewrite it with np.savez.") from error
+
+
+def _npz_array(npz: np.lib.npyio.NpzFile, key: str, path: str) -> np.ndarray:
+    """One array of an .npz, with a named error for object (pickled) or unreadable arrays."""
+    try:
+        return npz[key]
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise ValueError(f"cannot read array {key!r} of {path} ({str(error).splitlines()[0]}); store a plain "
+                         "numeric array (no object dtype) with np.savez.") from error
+
+
+def load_npz(path: str) -> ImageSource:
+    """Load images under key `images`/`x` (NHW or NHWC) and labels under `labels`/`y` from .npz."""
+    with _open_npz(path) as npz:
         keys = list(npz.keys())
         image_key = next((k for k in ("images", "x") if k in npz), None)
         label_key = next((k for k in ("labels", "y") if k in npz), None)
         if image_key is None:
             raise ValueError(f"{path} has no image array: expected key 'images' or 'x', found {keys}.")
-        images = npz[image_key]
-        labels = None if label_key is None else npz[label_key]
+        images = _npz_array(npz, image_key, path)
+        labels = None if label_key is None else _npz_array(npz, label_key, path)
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or images.shape[-1] not in (1, 3) or len(images) == 0:
@@ -87,6 +139,9 @@ def load_npz(path: str) -> ImageSource:
             f"{path}[{image_key!r}] has shape {images.shape}; expected a non-empty NHW or NHWC "
             "array with 1 or 3 channels."
         )
+    if not (np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
+        raise ValueError(f"{path}[{image_key!r}] has dtype {images.dtype}; store uint8 or float images.")
+    check_finite(images, f"{path}[{image_key!r}]")
     if labels is not None:
         labels = _check_labels(labels, len(images), f"{path}[{label_key!r}]")
     return array_source(Path(path).stem, images, labels, infer_value_range(images))
@@ -101,7 +156,7 @@ def _check_labels(labels: np.ndarray, count: int, where: str) -> np.ndarray:
     return labels.astype(np.int32)
 
 
-def _find_images(root: Path) -> list[Path]:
+def find_images(root: Path) -> list[Path]:
     """List image files under root recursively (by extension, case-insensitive, skipping hidden
     files and folders), sorted."""
     return sorted(
@@ -113,12 +168,26 @@ def _find_images(root: Path) -> list[Path]:
     )
 
 
-def _read_image(path: Path) -> np.ndarray:
-    """Decode one file to uint8 HWC: gray modes as 1 channel, everything else as RGB."""
-    with Image.open(path) as image:
-        image = image.convert("L" if image.mode in GRAY_MODES else "RGB")
-        array = np.asarray(image)
+def decode_image(data: bytes | Path | str, name: str) -> np.ndarray:
+    """Decode one image (a path or its bytes) to uint8 HWC: gray modes as 1 channel, else RGB.
+
+    Raises ValueError naming `name` when the file is empty, truncated or not an image.
+    """
+    import io
+
+    try:
+        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
+            image = image.convert("L" if image.mode in GRAY_MODES else "RGB")
+            array = np.asarray(image)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ValueError(f"cannot decode image {name}: {error} (empty, truncated or not an image); remove or "
+                         "replace it, or convert the folder with `jaxgan prepare`, which skips such files.") from None
     return array[..., None] if array.ndim == 2 else array
+
+
+def _read_image(path: Path) -> np.ndarray:
+    """Decode one file to uint8 HWC (see decode_image)."""
+    return decode_image(path, str(path))
 
 
 def _scan_images(paths: list[Path], need_size: bool) -> tuple[tuple[int, int] | None, int]:
@@ -129,7 +198,7 @@ def _scan_images(paths: list[Path], need_size: bool) -> tuple[tuple[int, int] | 
             with Image.open(path) as image:
                 size, mode = (image.height, image.width), image.mode
         except OSError as error:
-            raise ValueError(f"cannot read image {path}: {error}") from error
+            raise ValueError(f"cannot read image {path}: {error}; remove or replace it.") from None
         if mode not in GRAY_MODES:
             channels = 3
         if not need_size:
@@ -145,11 +214,45 @@ def _scan_images(paths: list[Path], need_size: bool) -> tuple[tuple[int, int] | 
     return first_size, channels
 
 
+def _check_readable(paths: list[Path]) -> None:
+    """Raise ValueError naming the first empty or unreadable file (cheap: no decoding)."""
+    for path in paths:
+        if path.stat().st_size == 0:
+            raise ValueError(f"image file {path} is empty (0 bytes); remove or replace it.")
+        if not os.access(path, os.R_OK):
+            raise ValueError(f"image file {path} is not readable (permissions); fix its mode or remove it.")
+
+
+def labelled_images(root: Path) -> tuple[list[Path], np.ndarray | None, list[str]]:
+    """(image paths, labels or None, class names): sorted sub-folder names are classes if all children are dirs."""
+    children = [c for c in root.iterdir() if not c.name.startswith(".")]
+    class_dirs = sorted(c for c in children if c.is_dir())
+    if not (children and len(class_dirs) == len(children)):
+        return find_images(root), None, []
+    per_class = [find_images(d) for d in class_dirs]
+    paths = [p for files in per_class for p in files]
+    labels = np.concatenate([np.full(len(f), i, np.int32) for i, f in enumerate(per_class)])
+    return paths, labels, [d.name for d in class_dirs]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FolderReader:
+    """Decodes image files by index (in a grain worker when data.num_workers > 0)."""
+
+    paths: tuple[str, ...]
+    labels: np.ndarray | None
+
+    def __call__(self, indices: np.ndarray) -> tuple[list[np.ndarray], np.ndarray | None]:
+        images = [decode_image(self.paths[i], self.paths[i]) for i in indices]
+        return images, None if self.labels is None else self.labels[indices]
+
+
 def load_folder(path: str, *, image_size: int, channels: int) -> ImageSource:
     """Index a folder of images (recursively); sorted sub-folder names are labels if all are dirs.
 
     File headers are scanned once when data.image_size=0 (sizes must agree) or data.channels=0
     (3 channels if any file is colour, else 1); set both to skip the scan on large folders.
+    Empty or unreadable files are refused here; a truncated file is named when it is first decoded.
     """
     root = Path(path) if path else None
     if root is None or not root.is_dir():
@@ -157,57 +260,92 @@ def load_folder(path: str, *, image_size: int, channels: int) -> ImageSource:
             f"data.path={path!r} is not an existing folder; set data.path to a folder of images "
             f"({', '.join(IMAGE_EXTENSIONS)})."
         )
-    children = [c for c in root.iterdir() if not c.name.startswith(".")]
-    class_dirs = sorted(c for c in children if c.is_dir())
-    labelled = bool(children) and len(class_dirs) == len(children)
-    if labelled:
-        per_class = [_find_images(d) for d in class_dirs]
-        paths = [p for files in per_class for p in files]
-        labels = np.concatenate([np.full(len(f), i, np.int32) for i, f in enumerate(per_class)])
-    else:
-        paths, labels = _find_images(root), None
+    paths, labels, classes = labelled_images(root)
     if not paths:
         raise FileNotFoundError(
             f"no image files ({', '.join(IMAGE_EXTENSIONS)}) found under {root} (searched "
             "recursively); put images there or fix data.path."
         )
+    _check_readable(paths)
     size, channels_found = (None, channels)
     if not (image_size and channels):
         size, channels_found = _scan_images(paths, need_size=not image_size)
     height, width = size if size else (None, None)
-
-    def read(indices: np.ndarray) -> tuple[list[np.ndarray], np.ndarray | None]:
-        images = [_read_image(paths[i]) for i in indices]
-        return images, None if labels is None else labels[indices]
-
-    num_classes = len(class_dirs) if labelled else None
+    reader = FolderReader(tuple(str(p) for p in paths), labels)
     shape = (height, width, channels or channels_found)
-    return ImageSource(root.name, len(paths), shape, (0.0, 255.0), num_classes, read)
+    return ImageSource(root.name, len(paths), shape, (0.0, 255.0), len(classes) or None, reader)
+
+
+def import_tfds():
+    """Import tensorflow_datasets, or raise ImportError naming the extra to install."""
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as error:
+        raise MissingDependencyError(f"data.name='tfds' needs tensorflow-datasets ({error}); install it with "
+                          f"`{TFDS_INSTALL_HINT}`.") from None
+    return tfds
 
 
 def _not_prepared_message(name: str, split: str, data_dir: str, error: Exception) -> str:
     """Explain how to get a tfds dataset onto a machine that cannot download it."""
     where = data_dir or "~/tensorflow_datasets"
     return (
-        f"tfds could not open {name!r} split {split!r} from {where} ({type(error).__name__}: "
-        f"{str(error).splitlines()[0] if str(error) else ''}). This machine cannot download "
-        f"datasets, so prepare it where you have internet with\n"
-        f"  tfds build {name} --data_dir {where} --file_format=array_record\n"
-        "(building may need `pip install tensorflow`; random access needs the array_record "
-        "format), then copy it here, or set data.data_dir to a folder that already holds it."
+        f"tfds dataset {name!r} split {split!r} is not prepared in {where} ({type(error).__name__}: "
+        f"{str(error).splitlines()[0] if str(error) else ''}) and this machine cannot download datasets: prepare "
+        "it where you have internet with "
+        f"`tfds build {name} --data_dir {where} --file_format=array_record` (may need `pip install tensorflow`) "
+        "and copy it here, or set data.data_dir to a folder that already holds it."
     )
+
+
+@dataclasses.dataclass(eq=False)
+class TfdsReader:
+    """Reads examples of a prepared tfds split by index; reopens the data source in each worker process."""
+
+    name: str
+    split: str
+    data_dir: str
+    image_key: str
+    label_key: str | None
+
+    def __post_init__(self):
+        self._source = None
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_source"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _source=None)
+
+    def source(self):
+        """The open `tfds.data_source` (opened on first use in this process)."""
+        if self._source is None:
+            self._source = open_tfds_source(self.name, self.split, self.data_dir)
+        return self._source
+
+    def __call__(self, indices: np.ndarray) -> tuple[list[np.ndarray], np.ndarray | None]:
+        examples = [self.source()[int(i)] for i in indices]
+        images = [np.asarray(e[self.image_key]) for e in examples]
+        if self.label_key is None:
+            return images, None
+        return images, np.array([e[self.label_key] for e in examples], np.int32)
+
+
+def open_tfds_source(name: str, split: str, data_dir: str):
+    """`tfds.data_source(name, split)` with named errors for an unknown or unprepared dataset."""
+    tfds = import_tfds()
+    try:
+        return tfds.data_source(name, split=split, data_dir=data_dir or None, download=False)
+    except tfds.core.registered.DatasetNotFoundError as error:
+        raise ValueError(f"unknown tfds dataset data.tfds_name={name!r}; see tfds.list_builders().") from error
+    except Exception as error:  # tfds raises many types when a dataset is not prepared
+        raise FileNotFoundError(_not_prepared_message(name, split, data_dir, error)) from None
 
 
 def load_tfds(name: str, *, split: str, data_dir: str) -> ImageSource:
     """Open a prepared tfds dataset with `tfds.data_source` (random access, no TensorFlow)."""
-    import tensorflow_datasets as tfds
-
-    try:
-        source = tfds.data_source(name, split=split, data_dir=data_dir or None, download=False)
-    except tfds.core.registered.DatasetNotFoundError as error:
-        raise ValueError(f"unknown tfds dataset data.tfds_name={name!r}; see tfds.list_builders().") from error
-    except Exception as error:  # tfds raises many types when a dataset is not prepared
-        raise FileNotFoundError(_not_prepared_message(name, split, data_dir, error)) from error
+    tfds = import_tfds()
+    source = open_tfds_source(name, split, data_dir)
     features = source.dataset_info.features
     image_keys = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
     if not image_keys:
@@ -221,14 +359,7 @@ def load_tfds(name: str, *, split: str, data_dir: str) -> ImageSource:
     image_feature = features[image_key]
     dtype = np.dtype(image_feature.np_dtype)
     top = float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
-
-    def read(indices: np.ndarray) -> tuple[list[np.ndarray], np.ndarray | None]:
-        examples = [source[int(i)] for i in indices]
-        images = [np.asarray(e[image_key]) for e in examples]
-        if label_key is None:
-            return images, None
-        return images, np.array([e[label_key] for e in examples], np.int32)
-
+    reader = TfdsReader(name, split, data_dir, image_key, label_key)
+    reader._source = source
     num_classes = features[label_key].num_classes if label_key else None
-    shape = tuple(image_feature.shape)
-    return ImageSource(name, len(source), shape, (0.0, top), num_classes, read)
+    return ImageSource(name, len(source), tuple(image_feature.shape), (0.0, top), num_classes, reader, dtype.name)

@@ -6,7 +6,8 @@
 
 One JSON object per line on stdout, each with a "kind": "env" (versions, device), "jaxgan" (one configuration),
 "torch" (one variant of tools/torch_dcgan.py, or its crash), "ratio" (jaxgan's best DCGAN over the best PyTorch
-variant at each batch size) and "input" (the input pipeline alone, host batches prefetched to the device).
+variant at each batch size), "input" (the input pipeline alone, per source and batch size, to the device boundary;
+see jaxgan/tools/input_bench.py) and "train_input" (DCGAN-64 fed from a prepared dataset against on-device data).
 
 How it measures: synthetic data already on the device; `--warmup` calls after compiling; then `--steps` train steps
 (ceil(steps / K) calls), timed to `block_until_ready`. FLOPs per step come from XLA's cost analysis of the same
@@ -33,12 +34,12 @@ import ml_collections
 import numpy as np
 
 from jaxgan.config import base_config
-from jaxgan.data import build_dataset, prefetch_to_device, stack_batches
 from jaxgan.factory import build_gan, build_train_step
 from jaxgan.multistep import jit_multi_step, unroll_k_steps
 from jaxgan.profiling import trace_to
 from jaxgan.sharding import batch_sharding, data_mesh, jit_data_parallel, replicated
 from jaxgan.state import GAN, create_state
+from jaxgan.tools import input_bench
 from jaxgan.train_step import jit_train_step
 
 
@@ -205,41 +206,6 @@ def ratios(jax_rows: list[dict], torch_rows: list[dict]) -> list[dict]:
     return out
 
 
-def input_sources(tmp: Path, quick: bool) -> dict[str, ml_collections.ConfigDict]:
-    """The embedded digits (28x28x1) and a synthetic 64x64x3 uint8 .npz, as data configs."""
-    digits = base_config().data
-    images = np.random.default_rng(0).integers(0, 256, (256 if quick else 4096, 64, 64, 3), dtype=np.uint8)
-    np.savez(tmp / "synthetic64.npz", images=images)
-    npz = base_config().data
-    npz.name, npz.path, npz.image_size, npz.channels = "npz", str(tmp / "synthetic64.npz"), 0, 3
-    return {"digits28": digits, "npz64x64x3": npz}
-
-
-def bench_input(batch: int, batches: int, quick: bool) -> list[dict]:
-    """images/s of the input pipeline alone: host batches only, and prefetched two ahead to the device."""
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, cfg in input_sources(Path(tmp), quick).items():
-            dataset = build_dataset(cfg, seed=0)
-            start = time.perf_counter()
-            host = dataset.batches(batch)
-            for _ in range(batches):
-                next(host)
-            host_s = time.perf_counter() - start
-            start = time.perf_counter()
-            fed = prefetch_to_device(stack_batches(dataset.batches(batch), 1), size=2)
-            for _ in range(batches):
-                last = next(fed)
-            jax.block_until_ready(last)
-            device_s = time.perf_counter() - start
-            fed.close()
-            rows.append({"kind": "input", "source": name, "shape": list(dataset.example_shape), "batch": batch,
-                         "host_images_per_s": batch * batches / host_s,
-                         "device_images_per_s": batch * batches / device_s})
-            emit(rows[-1])
-    return rows
-
-
 def env_row() -> dict:
     """Versions and the device, so a table can say what it was measured on."""
     import flax
@@ -280,6 +246,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
     p.add_argument("--torch-variants", default="", help="e.g. eager_fp32,compile_bf16 (default: all; --quick: eager)")
     p.add_argument("--no-input", action="store_true", help="skip the input pipeline measurement")
+    p.add_argument("--input-only", action="store_true", help="only the input rows and the end-to-end train row")
+    p.add_argument("--input-batch-sizes", default=None, help="input rows' batch sizes (default 128,512; --quick: 16)")
+    p.add_argument("--input-sources", default="", help="comma-separated input rows to run (default: all)")
+    p.add_argument("--e2e-steps", type=int, default=None, help="timed steps of the end-to-end row (default 5; 0: skip)")
     p.add_argument("--quick", action="store_true", help="tiny models and few steps: a smoke run for the CPU")
     p.add_argument("--profile", metavar="DIR", default=None,
                    help="write a jax.profiler trace of the first jaxgan row's steps to DIR (tensorboard --logdir DIR)")
@@ -292,6 +262,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     else:
         args.batch_sizes = DEFAULT_BATCH_SIZES
     args.steps = args.steps or (2 if args.quick else 50)
+    args.input_batch_sizes = _ints(args.input_batch_sizes or ("16" if args.quick else "128,512"))
+    args.e2e_steps = args.e2e_steps if args.e2e_steps is not None else (1 if args.quick else 5)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 5)
     if args.devices > len(jax.local_devices()):
         p.error(f"--devices={args.devices} but only {len(jax.local_devices())} local devices exist.")
@@ -305,21 +277,34 @@ def main(argv: list[str] | None = None) -> list[dict]:
     emit(rows[0])
     cache: dict = {}
     jax_rows = []
-    for model in args.models.split(","):
+    for model in [] if args.input_only else args.models.split(","):
         for batch in args.batch_sizes[model]:
             for dtype in args.dtypes.split(","):
                 for k in _ints(args.ks):
                     jax_rows.append(bench_jaxgan(model, batch, dtype, k, args, cache))
                     emit(jax_rows[-1])
     rows += jax_rows
-    if not args.no_torch and "dcgan" in args.models.split(","):
+    if not (args.no_torch or args.input_only) and "dcgan" in args.models.split(","):
         torch_rows = bench_torch(args.batch_sizes["dcgan"], args)
         rows += torch_rows
         for row in ratios(jax_rows, torch_rows):
             rows.append(row)
             emit(row)
     if not args.no_input:
-        rows += bench_input(min(args.batch_sizes["dcgan"]), 4 if args.quick else 50, args.quick)
+        rows += input_rows(args)
+    return rows
+
+
+def input_rows(args: argparse.Namespace) -> list[dict]:
+    """The input-pipeline rows, then DCGAN-64 at the first input batch size fed from the prepared dataset."""
+    with tempfile.TemporaryDirectory() as tmp:
+        only = [name for name in args.input_sources.split(",") if name]
+        rows = input_bench.bench_input(args.input_batch_sizes, args.quick, Path(tmp), emit, only)
+        if args.e2e_steps:
+            sizes = dataclasses.replace(QUICK if args.quick else FULL, dcgan_resolution=input_bench.SIDE)
+            config, _ = model_config("dcgan", "float32", args.input_batch_sizes[0], sizes)
+            rows.append(input_bench.bench_end_to_end(config, Path(tmp) / "prepared64", args.e2e_steps))
+            emit(rows[-1])
     return rows
 
 

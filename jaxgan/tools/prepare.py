@@ -1,0 +1,185 @@
+"""Prepare a dataset once: `jaxgan prepare --source SRC --out DIR --resolution N` (StyleGAN2-ADA's dataset_tool role).
+
+SRC is a folder of images (searched recursively; when every entry is a sub-folder, the sorted sub-folder names are
+the class labels), a .zip of images (top-level folders likewise), or `tfds:NAME` (with --split, --data-dir). Each
+image is decoded once, cropped and resized (`--transform`), converted to `--channels` and stored as uint8 in DIR:
+images.npy, which the grain pipeline gathers from memory-mapped without decoding, labels.npy and dataset.json
+(source, count, resolution, channels, class names, content hash). Train from it with `--config.data.name=prepared
+--config.data.path=DIR`. A corrupt image is skipped with a warning naming it (`--strict` stops at the first);
+an existing prepared dataset at DIR is replaced only with `--overwrite`, and only its own three files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from jaxgan.data import prepared
+from jaxgan.data.images import TRANSFORMS, transform_uint8
+from jaxgan.data.sources import IMAGE_EXTENSIONS, decode_image, labelled_images, open_tfds_source
+
+log = logging.getLogger("jaxgan.prepare")
+
+# One source example: (name shown in warnings, decode() -> uint8 HWC, label or None).
+Item = tuple[str, Callable[[], np.ndarray], int | None]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", required=True, help="a folder of images, a .zip of images, or tfds:NAME")
+    parser.add_argument("--out", required=True, help="output folder of the prepared dataset")
+    parser.add_argument("--resolution", type=int, default=0,
+                        help="output side in pixels (0: keep the size, only with --transform none)")
+    parser.add_argument("--transform", choices=TRANSFORMS, default="center-crop",
+                        help="center-crop: central square; center-crop-wide: central 2:1 band; none: no resize")
+    parser.add_argument("--channels", type=int, choices=(0, 1, 3), default=0,
+                        help="1 (gray) or 3 (RGB); 0 keeps the first image's")
+    parser.add_argument("--max-images", type=int, default=0, help="stop after this many images (0: all)")
+    parser.add_argument("--split", default="train", help="tfds split (tfds:NAME sources)")
+    parser.add_argument("--data-dir", default="", help="tfds data_dir (tfds:NAME sources)")
+    parser.add_argument("--strict", action="store_true", help="stop at the first unreadable image")
+    parser.add_argument("--overwrite", action="store_true", help="replace a prepared dataset already at --out")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def folder_items(root: Path) -> tuple[list[Item], list[str]]:
+    """The images under a folder (recursive), labelled by class sub-folders when every entry is one."""
+    paths, labels, classes = labelled_images(root)
+    items = [(str(p), (lambda p=p: decode_image(p, str(p))), None if labels is None else int(labels[i]))
+             for i, p in enumerate(paths)]
+    return items, classes
+
+
+def zip_items(path: Path) -> tuple[list[Item], list[str]]:
+    """The images in a .zip, labelled by their top-level folder when every image lies in one."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as error:
+        raise ValueError(f"--source {path} is not a readable .zip archive ({error}).") from None
+    names = sorted(n for n in archive.namelist() if Path(n).suffix.lower() in IMAGE_EXTENSIONS
+                   and not any(part.startswith((".", "__MACOSX")) for part in Path(n).parts))
+    tops = [Path(n).parts[0] if len(Path(n).parts) > 1 else None for n in names]
+    classes = sorted(set(tops)) if names and None not in tops and len(set(tops)) > 1 else []
+
+    def item(name: str, top: str | None) -> Item:
+        decode = lambda: decode_image(archive.read(name), f"{path}:{name}")
+        return f"{path}:{name}", decode, classes.index(top) if classes else None
+
+    return [item(n, t) for n, t in zip(names, tops, strict=True)], classes
+
+
+def tfds_items(name: str, split: str, data_dir: str) -> tuple[list[Item], list[str]]:
+    """The examples of a prepared tfds split (its "image" feature and "label" class, when present)."""
+    source = open_tfds_source(name, split, data_dir)
+    features = source.dataset_info.features
+    label = "label" if "label" in features else None
+    classes = list(features[label].names) if label else []
+
+    def item(i: int) -> Item:
+        def decode() -> np.ndarray:
+            image = np.asarray(source[i]["image"])
+            return image[..., None] if image.ndim == 2 else image
+
+        return f"tfds:{name}/{split}[{i}]", decode, int(source[i][label]) if label else None
+
+    return [item(i) for i in range(len(source))], classes
+
+
+def source_items(args: argparse.Namespace) -> tuple[list[Item], list[str]]:
+    """Enumerate --source (a folder, a .zip or tfds:NAME) with a named error when it holds no images."""
+    if args.source.startswith("tfds:"):
+        items, classes = tfds_items(args.source[len("tfds:"):], args.split, args.data_dir)
+    elif Path(args.source).is_dir():
+        items, classes = folder_items(Path(args.source))
+    elif Path(args.source).suffix.lower() == ".zip" and Path(args.source).is_file():
+        items, classes = zip_items(Path(args.source))
+    else:
+        raise FileNotFoundError(f"--source {args.source!r} is not a folder, a .zip file or tfds:NAME.")
+    if not items:
+        raise FileNotFoundError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) found in {args.source}; "
+                                "point --source at a folder or .zip of images.")
+    return items, classes
+
+
+def check_out(out: Path, overwrite: bool) -> None:
+    """Refuse an --out that holds a prepared dataset (unless --overwrite) or any other files."""
+    if prepared.is_prepared(out):
+        if not overwrite:
+            raise FileExistsError(f"--out {out} already holds a prepared dataset; pass --overwrite to replace it, "
+                                  "or choose another --out.")
+        return
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"--out {out} exists and is not a prepared dataset; choose an empty or new folder.")
+
+
+def converted(items: list[Item], args: argparse.Namespace, skipped: list[str]) -> Iterator[tuple[np.ndarray, int]]:
+    """Decode and transform each item to uint8; skip (and record) unreadable ones, or raise with --strict."""
+    channels = args.channels
+    for name, decode, label in items:
+        try:
+            image = decode()
+            channels = channels or (1 if image.shape[-1] == 1 else 3)
+            resolution = args.resolution or image.shape[0]
+            image = transform_uint8(image, resolution=resolution, transform=args.transform, channels=channels)
+        except ValueError as error:
+            if args.strict:
+                raise ValueError(f"{error} (--strict stops at the first bad image)") from None
+            log.warning("skipped %s: %s", name, error)
+            skipped.append(name)
+            continue
+        yield image, label
+
+
+def write(items: list[Item], classes: list[str], args: argparse.Namespace, staging: Path) -> dict:
+    """Write the prepared files into `staging`; returns the metadata."""
+    limit = args.max_images or len(items)
+    skipped: list[str] = []
+    writer = None
+    with tqdm(total=limit, unit="img", disable=args.no_progress, desc="prepare") as bar:
+        for image, label in converted(items, args, skipped):
+            writer = writer or prepared.Writer(staging, image.shape)
+            if image.shape != writer.shape:
+                raise ValueError(f"images of {image.shape} and {writer.shape} cannot share one dataset; use "
+                                 "--resolution with --transform center-crop.")
+            writer.add(image, label)
+            bar.update()
+            if writer.count == limit:
+                break
+    if writer is None:
+        raise ValueError(f"none of the {len(items)} images in {args.source} could be read; see the warnings.")
+    meta = {"name": Path(args.out).name, "source": args.source, "transform": args.transform, "classes": classes,
+            "skipped": skipped}
+    return writer.close(meta)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.resolution < 0 or (args.resolution == 0 and args.transform != "none"):
+        raise ValueError(f"--resolution {args.resolution}: give a positive size (0 only with --transform none).")
+    if args.max_images < 0:
+        raise ValueError(f"--max-images {args.max_images} must be >= 0 (0: all images).")
+    out = Path(args.out)
+    check_out(out, args.overwrite)
+    items, classes = source_items(args)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.staging-") as staging:
+        meta = write(items, classes, args, Path(staging))
+        out.mkdir(exist_ok=True)
+        for name in (prepared.IMAGES_FILE, prepared.LABELS_FILE, prepared.META_FILE):  # replace only our files
+            (out / name).unlink(missing_ok=True)
+            if (Path(staging) / name).exists():
+                shutil.move(str(Path(staging) / name), out / name)
+    skipped = meta["skipped"]
+    print(f"wrote {meta['count']} images ({meta['height']}x{meta['width']}x{meta['channels']}, "
+          f"{len(classes) or 'no'} classes) to {out}; skipped {len(skipped)} unreadable"
+          + (f": {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}" if skipped else ""))
+    return 0
