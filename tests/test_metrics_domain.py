@@ -196,3 +196,21 @@ def test_kid_with_too_few_samples_is_a_named_error(extractor, digits):
                                              "generated and 300 reference"):
         evaluate_samples(lambda key, n: np.zeros((n, 28, 28, 1), np.float32), num_samples=50, batch_size=50,
                          seed=0, extractor=extractor, reference_stats=reference, metrics=("kid",))
+
+
+@pytest.mark.parametrize("flag", ["--classifier", "--npz"])
+def test_evaluate_names_a_file_that_is_not_an_npz_in_one_line(tmp_path, capsys, flag):
+    """A text file given as the classifier or the samples: one `error:` line naming the file, exit 2."""
+    from jaxgan.cli import main
+
+    bad = tmp_path / "not.npz"
+    bad.write_text("hello\n")
+    good = tmp_path / "samples.npz"
+    np.savez(good, images=np.zeros((4, 28, 28, 1), np.float32))
+    args = {"--classifier": str(bad), "--npz": str(good)}
+    args[flag] = str(bad)
+    code = main(["evaluate", "--npz", args["--npz"], "--ref-dataset", "digits", "--extractor", "digits",
+                 "--classifier", args["--classifier"], "--num-samples", "4"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith(f"error: {bad} is not an .npz archive") and "pickled" not in err[0]

@@ -18,6 +18,7 @@ import numpy as np
 import optax
 
 from jaxgan.metrics.inception_convert import flatten_variables, unflatten_variables
+from jaxgan.npzfile import open_npz
 
 DIGITS_MAX = 16.0  # sklearn digits pixel values lie in [0, 16]
 LUMA_601 = np.array([0.299, 0.587, 0.114], np.float32)  # RGB -> gray weights (ITU-R BT.601)
@@ -162,7 +163,7 @@ class DigitsExtractor:
                 f"digit classifier not found at {path}; train one with\n"
                 f"    python tools/train_classifier.py --out {path}"
             )
-        with np.load(path) as data:
+        with open_npz(path, "a digit classifier", f"train one with `jaxgan train-classifier --out {path}`.") as data:
             if "__config__" not in data:
                 raise ValueError(f"{path} is not a digit classifier file (no __config__).")
             config = json.loads(str(data["__config__"]))

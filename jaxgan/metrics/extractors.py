@@ -20,6 +20,7 @@ from jaxgan.metrics.classifier import DigitsExtractor
 from jaxgan.metrics.inception import FID_RESOLUTION, FIDInceptionV3, fid_inception_variables, fid_preprocess
 from jaxgan.metrics.inception_convert import flatten_variables, unflatten_variables
 from jaxgan.metrics.protocol import RESIZE_MODES, clean_resize, to_uint8
+from jaxgan.npzfile import open_npz
 
 FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
 FID_WEIGHTS_URL = (
@@ -63,7 +64,7 @@ def load_inception_variables(path: str | Path) -> dict[str, Any]:
         )
     if not path.is_file():
         raise FileNotFoundError(_missing_weights_message(path))
-    with np.load(path) as data:
+    with open_npz(path, "FID Inception weights", "convert pytorch-fid's .pth with `jaxgan convert-inception`.") as data:
         flat = {name: np.asarray(data[name]) for name in data.files}
     expected = _expected_shapes()
     missing = sorted(set(expected) - set(flat))

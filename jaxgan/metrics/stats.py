@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.npzfile import open_npz
+
 KEY_FIELDS = ("dataset", "split", "resolution", "extractor")
 
 
@@ -137,7 +139,7 @@ def load_reference_stats(path: str | Path, expected_key: dict[str, str] | None =
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"reference statistics file {path} does not exist.")
-    with np.load(path) as data:
+    with open_npz(path, "reference statistics", "pass a statistics .npz (mu, sigma) or compute them anew.") as data:
         if "mu" not in data or "sigma" not in data:
             raise ValueError(f"{path} has no 'mu' and 'sigma' arrays; is it a statistics file?")
         key = {k[4:]: str(data[k]) for k in data.files if k.startswith("key_")}

@@ -50,6 +50,7 @@ from jaxgan.metrics.evaluator import (
 from jaxgan.metrics.extractors import check_reference_extractor, load_extractor
 from jaxgan.metrics.protocol import RESIZE_MODES, eval_protocol, protocol_id
 from jaxgan.metrics.stats import default_cache_dir, load_reference_stats
+from jaxgan.npzfile import open_npz
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 DEFAULT_NPZ_KEYS = ("samples", "images")  # tools/sample.py writes 'samples'
@@ -121,7 +122,7 @@ def load_npz_images(path: Path, key: str | None, value_range: str) -> np.ndarray
     """Return the image array of an .npz file as NHWC float32 in [-1, 1]."""
     if not path.is_file():
         raise FileNotFoundError(f"image file {path} does not exist.")
-    with np.load(path) as data:
+    with open_npz(path, "images", "pass an .npz written with np.savez(path, images=...).") as data:
         if key is None:
             named = [k for k in DEFAULT_NPZ_KEYS if k in data.files]
             if not named and len(data.files) != 1:
