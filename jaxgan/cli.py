@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "benchmark": ("benchmark", "time the train step (and the PyTorch reference) and the input pipeline"),
     "convert-inception": ("convert_inception", "convert pytorch-fid's FID Inception .pth weights to .npz"),
     "train-classifier": ("train_classifier", "train the digit classifier for domain FID/IS"),
+    "reproduce": ("reproduce", "train a config's recipe and check its result against the band it states"),
     "verify": ("verify", "check every checkpoint of a run against its checksums, without training"),
 }
 

@@ -36,3 +36,6 @@ def get_config():
     c.eval.metrics = ("modes",)
     c.eval.num_samples = 2500
     return c
+
+
+EXPECTED = {"eval/modes_captured": (">=", 8), "eval/hq_fraction": (">=", 0.95)}
