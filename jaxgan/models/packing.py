@@ -22,7 +22,7 @@ import jax.numpy as jnp
 
 
 def pack_examples(x: jax.Array, pack: int) -> jax.Array:
-    """(B, ..., C) -> (B / pack, ..., pack * C): each run of `pack` consecutive examples concatenated on the last axis."""
+    """(B, ..., C) -> (B / pack, ..., pack * C): runs of `pack` consecutive examples joined on the last axis."""
     batch = x.shape[0]
     if batch % pack:
         raise ValueError(f"PacGAN packs {pack} examples into one D input, but the batch has {batch} examples (not a "
