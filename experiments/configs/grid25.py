@@ -14,9 +14,8 @@ commands): 25, 22, 16, 21 and 19 modes with 91.2, 74.0, 74.5, 76.7 and 77.0% hig
 busy CPU cores (PacGAN4: 24.8 modes, 93.6%). Found by a sweep on seed 1: a 3,000-step anneal finds 19 modes, 8,000
 finds 25; PacGAN's packing (model.pack=2, 4), R1 (gamma 0.1), a larger z, a larger G, a constant lr and TTUR (D lr
 2x) did not help there; a 12,000-of-24,000-step anneal trades modes for quality (seeds 1-5: 19.4 modes, 84.1%).
-Mode coverage is logged
-every 2,000 steps as eval/*, with 2,500 samples and PacGAN's definitions (a sample is high quality within 3 std of
-its mode; a mode is captured with at least 20 of them).
+Mode coverage is logged every 2,000 steps as eval/*, with 2,500 samples and PacGAN's definitions (a sample is high
+quality within 3 std of its mode; a mode is captured with at least 20 of them).
 """
 
 from jaxgan.config import base_config
