@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "convert-inception": ("convert_inception", "convert pytorch-fid's FID Inception .pth weights to .npz"),
     "train-classifier": ("train_classifier", "train the digit classifier for domain FID/IS"),
     "prepare": ("prepare", "convert an image folder, .zip or tfds dataset to a pre-resized uint8 dataset"),
+    "reproduce": ("reproduce", "train a config's recipe and check its result against the band it states"),
     "verify": ("verify", "check every checkpoint of a run against its checksums, without training"),
 }
 

@@ -65,6 +65,7 @@ def base_config() -> ml_collections.ConfigDict:
         d_cond="none",      # D's class conditioning: none | projection (Miyato & Koyama 2018) | acgan (Odena et al.)
         label_embed_dim=64,  # size of the label embedding concatenated to z (g_cond=embed)
         acgan_weight=1.0,   # weight of the AC-GAN class cross-entropy in D's and G's losses (d_cond=acgan)
+        pack=1,             # PacGAN (Lin et al. 2018): D judges packs of m samples concatenated on the feature axis
     ))
     c.loss = "non_saturating"  # minimax | non_saturating | wasserstein | hinge | least_squares
     #                            | relativistic_average (RaSGAN) | relativistic_pairing (RpGAN, R3GAN)
@@ -185,6 +186,11 @@ def _validate_toolbox(config: ml_collections.ConfigDict) -> None:
     for key, value in non_negative.items():
         if value < 0:
             raise ValueError(f"{key} must be >= 0, got {value}.")
+    if config.model.pack < 1:
+        raise ValueError(f"model.pack must be >= 1 (1 = no packing), got {config.model.pack}.")
+    if config.train.batch_size % config.model.pack:
+        raise ValueError(f"train.batch_size={config.train.batch_size} is not a multiple of model.pack="
+                         f"{config.model.pack} (PacGAN packs that many examples per D input); change either.")
     if config.reg.lazy_interval < 1:
         raise ValueError(f"reg.lazy_interval must be >= 1 (1 = regularise every step), got {config.reg.lazy_interval}.")
     if not 0.0 <= config.reg.label_smoothing < 1.0:

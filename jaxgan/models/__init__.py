@@ -12,6 +12,7 @@ from jaxgan.models.conditional import LabelEmbedGenerator
 from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator, num_upsamplings
 from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
 from jaxgan.models.mlp_head import MLPHeadDiscriminator
+from jaxgan.models.packing import PackedDiscriminator
 from jaxgan.models.resnet import (
     ResNetDiscriminator,
     ResNetGenerator,
@@ -49,6 +50,13 @@ def check_toolbox_options(cfg: ml_collections.ConfigDict, num_classes: int | Non
                 f"Condition both networks or neither: got model.g_cond={cfg.g_cond!r}, model.d_cond={cfg.d_cond!r}. "
                 "A conditional G with an unconditional D (or the reverse) gets no signal to use the labels."
             )
+    if cfg.pack < 1:
+        raise ValueError(f"model.pack must be >= 1 (1 = no packing, m > 1 = PacGAN's m samples per D input), got "
+                         f"{cfg.pack}.")
+    if cfg.pack > 1 and cfg.d_cond != "none":
+        raise ValueError(f"model.pack={cfg.pack} (PacGAN) packs examples of different classes into one D input, so "
+                         f"it cannot take a conditional D (model.d_cond={cfg.d_cond!r}); set model.pack=1 or "
+                         "model.d_cond='none'.")
     if cfg.g_cond == "cbn" and cfg.name != "resnet":
         raise ValueError(f"model.g_cond='cbn' (conditional BatchNorm) exists in the ResNet G only, not in "
                          f"model.name={cfg.name!r}; use model.g_cond='embed' or model.name='resnet'.")
@@ -98,4 +106,6 @@ def build_models(cfg: ml_collections.ConfigDict, example_shape: Sequence[int],
         raise ValueError(f"Unknown model {cfg.name!r}; choose one of {MODELS} (config key `model.name`).")
     if cfg.g_cond == "embed":
         g = LabelEmbedGenerator(g, num_classes, cfg.label_embed_dim)
+    if cfg.pack > 1:
+        d = PackedDiscriminator(d, cfg.pack)
     return g, d

@@ -1,0 +1,52 @@
+"""MLP GAN on a 5x5 grid of Gaussians (the mode-collapse benchmark of VEEGAN and PacGAN, Lin et al. 2018, Table 1).
+
+Data: centres {-4, -2, 0, 2, 4}^2, std 0.05. G: 2-D z -> three hidden layers of 128 (leaky ReLU) -> 2-D point; D: two
+hidden layers of 128. Recipe (each a config key): annealed instance noise (Sonderby et al. 2017, `reg.instance_noise_*`)
+std 1 -> 0 over the first 8,000 of 20,000 steps, which finds the modes; Adam 2e-3 (beta1 0.5) decayed linearly to
+2e-5 (`optim.*.schedule`), and samples from an EMA of G (`ema.decay` 0.999, Karras et al. 2018 / Yazici et al. 2019),
+which sharpen them; batch 256. Command:
+
+    python experiments/train.py --config experiments/configs/grid25.py --workdir runs/grid25
+    jaxgan reproduce grid25            # the same run, then PASS/FAIL against EXPECTED below
+
+Expected (the band below, the issue's target) is NOT reached yet. Measured on seeds 1-5 (docs/results.md has the
+commands): 25, 22, 16, 21 and 19 modes with 91.2, 74.0, 74.5, 76.7 and 77.0% high quality, 42-55 s per run on 2
+busy CPU cores (PacGAN4: 24.8 modes, 93.6%). Found by a sweep on seed 1: a 3,000-step anneal finds 19 modes, 8,000
+finds 25; PacGAN's packing (model.pack=2, 4), R1 (gamma 0.1), a larger z, a larger G, a constant lr and TTUR (D lr
+2x) did not help there; a 12,000-of-24,000-step anneal trades modes for quality (seeds 1-5: 19.4 modes, 84.1%).
+Mode coverage is logged every 2,000 steps as eval/*, with 2,500 samples and PacGAN's definitions (a sample is high
+quality within 3 std of its mode; a mode is captured with at least 20 of them).
+"""
+
+from jaxgan.config import base_config
+
+# The band `jaxgan reproduce grid25` checks (the issue's target, beating PacGAN4 on both counts).
+EXPECTED = {"eval/modes_captured": (">=", 25), "eval/hq_fraction": (">=", 0.95)}
+
+
+def get_config():
+    c = base_config()
+    c.seed = 1
+    c.data.name = "grid25"
+    c.model.z_dim = 2
+    c.model.g_hidden = (128, 128, 128)
+    c.model.d_hidden = (128, 128)
+    c.model.output_activation = "linear"
+    for net in ("g", "d"):
+        c.optim[net].lr = 2e-3
+        c.optim[net].schedule = "linear"
+        c.optim[net].end_factor = 0.01
+    c.reg.instance_noise_std = 1.0
+    c.reg.instance_noise_anneal_steps = 8000
+    c.ema.decay = 0.999
+    c.train.batch_size = 256
+    c.train.num_steps = 20000
+    c.train.steps_per_dispatch = 200
+    c.train.num_samples = 2000
+    c.train.eval_every = 2000
+    c.train.checkpoint_every = 5000
+    c.train.progress = False
+    c.train.best_metric, c.train.best_mode = "eval/modes_captured", "max"
+    c.eval.metrics = ("modes",)
+    c.eval.num_samples = 2500
+    return c
