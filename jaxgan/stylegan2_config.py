@@ -30,7 +30,7 @@ def ada_config() -> ml_collections.ConfigDict:
         target=0.6,      # r_t = E[sign(D(real))] that p is steered toward; 0 = fixed p (ablations)
         p=0.0,           # the initial p (with target=0: the fixed p)
         interval=4,      # adjust p every N steps
-        kimg=500,        # p can go from 0 to 1 in this many thousand images
+        kimg=500.0,      # p can go from 0 to 1 in this many thousand images
     ))
 
 

@@ -118,7 +118,7 @@ def g_main(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams)
         fake, collections = run_g(spec, state.g, params, z, labels, keys)
         logits = run_d(spec, state.d, state.d.params, fake, labels, keys.d_input("fake"), state.aux["ada_p"])
         loss = jnp.mean(jax.nn.softplus(-logits))  # -log(sigmoid(logits))
-        return loss, (collections, {"Loss/G/loss": loss, "Loss/scores/fake": jnp.mean(logits)})
+        return loss, (collections, {"Loss/G": loss, "Loss/scores/fake": jnp.mean(logits)})
 
     grads, (collections, metrics) = jax.grad(loss_fn, has_aux=True)(state.g.params)
     metrics["Grad/G_norm"] = optax.tree.norm(grads)
@@ -158,7 +158,7 @@ def d_main(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams)
         real_logits = run_d(spec, state.d, params, real, labels, keys.d_input("real"), p)
         loss_fake = jnp.mean(jax.nn.softplus(fake_logits))  # -log(1 - sigmoid(D(G(z))))
         loss_real = jnp.mean(jax.nn.softplus(-real_logits))  # -log(sigmoid(D(x)))
-        metrics = {"Loss/D/loss": loss_fake + loss_real, "Loss/scores/real": jnp.mean(real_logits),
+        metrics = {"Loss/D": loss_fake + loss_real, "Loss/scores/real": jnp.mean(real_logits),
                    "Loss/signs/real": jnp.mean(jnp.sign(real_logits)), "D/real": jnp.mean(real_logits),
                    "D/fake": jnp.mean(fake_logits)}
         return loss_fake + loss_real, (real_logits, metrics)

@@ -28,7 +28,7 @@ def get_config():
     c.reg.r1_gamma, c.reg.lazy_interval = 0.1, 16
     c.ema.half_life_images = 2000  # ema_kimg 2: a few hundred steps of batch 16
     c.stylegan2.ema_rampup = 0.05
-    c.ada.target, c.ada.kimg = 0.6, 20  # p can move 0 -> 1 in 20k images (1250 steps), a short run's scale
+    c.ada.target, c.ada.kimg = 0.6, 20.0  # p can move 0 -> 1 in 20k images (1250 steps), a short run's scale
     c.train.batch_size = 16
     c.train.num_steps = 2000
     c.train.log_every = 50

@@ -1,0 +1,148 @@
+"""StyleGAN2-ADA training (issue 16): the phase table fires at its intervals, ADA's p moves inside the compiled step,
+resume is bit-exact with ADA on, and bad configs and checkpoints get named errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import load_experiment_config
+from test_resume import assert_trees_equal, copy_run, metric_rows, no_eval, stop_at
+
+from jaxgan.checkpoint import CheckpointMismatchError
+from jaxgan.config import validate
+from jaxgan.data import build_dataset, stack_batches
+from jaxgan.factory import build_gan, build_train_step, initial_state_aux, stylegan2_spec
+from jaxgan.state import create_state
+from jaxgan.stylegan2_phases import ada_adjust, initial_aux
+from jaxgan.train_step import jit_train_step
+from jaxgan.trainer import train_and_evaluate
+
+B = 8
+
+
+def tiny_config(**train):
+    """The digits config at 8x8 with 4..16 feature maps and 8-d latents."""
+    c = load_experiment_config("stylegan2_digits").get_config()
+    c.data.image_size = 8
+    c.model.z_dim = c.model.stylegan2.w_dim = 8
+    c.model.stylegan2.channel_base, c.model.stylegan2.channel_max = 64, 16
+    c.train.update(dict(batch_size=B, num_steps=8, checkpoint_every=8, log_every=1, sample_every=1000,
+                        num_samples=4, progress=False, num_devices=1, eval_every=4))
+    c.train.update(train)
+    return c
+
+
+def build(config):
+    """(jitted step, fresh state, batch iterator) for `config` on the digits."""
+    validate(config)
+    dataset = build_dataset(config.data, seed=0)
+    gan = build_gan(config, dataset.example_shape, dataset.num_classes)
+    state = create_state(gan, dataset.example_shape, 0, ema=True, aux=initial_state_aux(config))
+    step = jit_train_step(build_train_step(config, gan, dataset.example_shape))
+    return step, state, stack_batches(dataset.batches(B, start_batch=0), 1)
+
+
+def run_steps(step, state, batches, n):
+    """n steps; returns the final state, each step's metrics and each step's p."""
+    rows, p = [], []
+    for _ in range(n):
+        state, metrics = step(state, next(batches))
+        rows.append(jax.device_get(metrics))
+        p.append(float(state.aux["ada_p"]))
+    return state, rows, p
+
+
+def with_d_bias(state, bias):
+    """The state with D's last bias forced to `bias`: real logits ~ bias (a confident or an unconfident D)."""
+    state = jax.tree.map(jnp.copy, state)  # the step donates its input: keep the caller's state alive
+    params = state.d.params
+    params["b4"]["out"]["bias"] = jnp.full_like(params["b4"]["out"]["bias"], bias)
+    return state.replace(d=state.d.replace(params=params))
+
+
+def test_lazy_phases_fire_on_their_steps_and_ada_counts_every_real_logit():
+    state, rows, _ = run_steps(*build(tiny_config()), 17)
+    greg = [i for i, m in enumerate(rows) if m["Grad/Greg"] != 0]
+    dreg = [i for i, m in enumerate(rows) if m["Grad/Dreg"] != 0]
+    assert greg == [0, 4, 8, 12, 16]  # step % 4 == 0
+    assert dreg == [0, 16]  # step % 16 == 0
+    assert all(m["Loss/G/reg"] == 0 for i, m in enumerate(rows) if i not in greg)
+    assert all(m["Grad/G_norm"] > 0 and m["Grad/D_norm"] > 0 for m in rows)  # the main phases run every step
+    # After step 15 (the 16th) ADA reset its accumulator; step 16 adds Dmain's B and Dreg's B real logits.
+    assert float(state.aux["ada_count"]) == 2 * B
+    assert float(state.aux["pl_mean"]) > 0  # Greg's running mean moved from 0
+    # G_ema copies G at step 0 (cur_nimg = 0), then ramps up its half-life.
+    assert rows[0]["Progress/ema_beta"] == 0 and 0 < rows[16]["Progress/ema_beta"] < 1
+
+
+def test_ada_p_moves_toward_the_target_every_4_steps_inside_the_step():
+    """A D forced confident (real logits > 0: r_t = 1 > 0.6) raises p; unconfident (r_t = -1) lowers it. Each
+    adjustment is sign(r_t - target) * B * 4 / (kimg * 1000) = 0.1 with kimg = 0.32."""
+    config = tiny_config()
+    config.ada.update(dict(p=0.5, target=0.6, kimg=0.32))
+    config.reg.r1_gamma = 0.0  # no Dreg update, so D stays as forced
+    step, state, batches = build(config)
+    for bias, expected in ((100.0, 0.6), (-100.0, 0.4)):
+        _, rows, p = run_steps(step, with_d_bias(state, bias), batches, 5)
+        assert p[:3] == [0.5] * 3  # no adjustment before the 4th step ends
+        assert p[3] == pytest.approx(expected, abs=1e-6) and p[4] == p[3]
+        assert rows[2]["ADA/rt"] == pytest.approx(np.sign(bias))  # the mean sign over the 3 steps so far
+        assert [r["ADA/p"] for r in rows] == pytest.approx(p)  # logged
+
+
+def test_a_fixed_p_stays_and_only_resets_the_accumulator():
+    config = tiny_config()
+    config.ada.update(dict(p=0.3, target=0.0))
+    validate(config)
+    gan = build_gan(config, (8, 8, 1))
+    spec = stylegan2_spec(config, gan)
+    state = create_state(gan, (8, 8, 1), 0, aux={**initial_aux(0.3), "ada_sign_sum": jnp.float32(8),
+                                                  "ada_count": jnp.float32(8)})
+    state = state.replace(step=jnp.int32(3))  # (step + 1) % 4 == 0: an adjustment step
+    after, metrics = ada_adjust(spec, state, None, None)
+    assert float(after.aux["ada_p"]) == pytest.approx(0.3) and float(metrics["ADA/rt"]) == 1.0
+    assert float(after.aux["ada_count"]) == 0 and float(after.aux["ada_sign_sum"]) == 0
+
+
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("stopped_stylegan2")
+    state = train_and_evaluate(tiny_config(), workdir, eval_fn=stop_at(4))
+    return workdir, jax.device_get(state)
+
+
+def test_stop_and_resume_with_ada_is_bit_identical_to_a_straight_run(stopped, tmp_path):
+    workdir, stopped_state = stopped
+    assert int(stopped_state.step) == 4 and float(stopped_state.aux["ada_p"]) > 0  # p moved before the stop
+    run = copy_run(workdir, tmp_path)
+    resumed = train_and_evaluate(tiny_config(), run, eval_fn=no_eval)
+    straight = train_and_evaluate(tiny_config(), tmp_path / "straight", eval_fn=no_eval)
+    assert int(resumed.step) == 8
+    assert_trees_equal(resumed, straight)  # params, w_avg, Adam moments, G_ema, pl_mean, ADA p and accumulator
+    assert metric_rows(run) == metric_rows(tmp_path / "straight")
+
+
+def test_a_checkpoint_of_another_stylegan2_config_names_the_differing_arrays(stopped, tmp_path):
+    run = copy_run(stopped[0], tmp_path)
+    config = tiny_config()
+    config.model.stylegan2.w_dim = 16
+    with pytest.raises(CheckpointMismatchError, match=r"g\.params\.mapping\.fc0"):
+        train_and_evaluate(config, run, eval_fn=no_eval)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(data=dict(image_size=12)), "power of two >= 4, got 12"),
+    (dict(ada=dict(target=1.5)), r"ada.target: ADA target must lie in \(0, 1\)"),
+    (dict(ada=dict(preset="rgb")), "Unknown ada.preset 'rgb'"),
+    (dict(n_disc=2), "set n_disc=1"),
+    (dict(train=dict(batch_size=6)), "multiple of model.stylegan2.mbstd_group_size"),
+])
+def test_bad_stylegan2_configs_get_named_errors(change, message):
+    config = tiny_config()
+    config.update_from_flattened_dict({f"{block}.{k}": v for block, kv in change.items() if isinstance(kv, dict)
+                                       for k, v in kv.items()})
+    if "n_disc" in change:
+        config.n_disc = change["n_disc"]
+    with pytest.raises(ValueError, match=message):
+        validate(config)
+        build_gan(config, (config.data.image_size, config.data.image_size, 1))
