@@ -5,15 +5,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_experiment_config
+from conftest import load_experiment_config, load_tool
+from PIL import Image
 from test_resume import assert_trees_equal, copy_run, metric_rows, no_eval, stop_at
 
-from jaxgan.checkpoint import CheckpointMismatchError
-from jaxgan.config import validate
+from jaxgan.checkpoint import CheckpointMismatchError, load_generator
+from jaxgan.config import base_config, validate
 from jaxgan.data import build_dataset, stack_batches
+from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan, build_train_step, initial_state_aux, stylegan2_spec
+from jaxgan.images import to_uint8
 from jaxgan.state import create_state
 from jaxgan.stylegan2_phases import ada_adjust, initial_aux
+from jaxgan.stylegan2_sampling import check_stylegan2, seed_latents, style_mixing_grid
 from jaxgan.train_step import jit_train_step
 from jaxgan.trainer import train_and_evaluate
 
@@ -146,3 +150,38 @@ def test_bad_stylegan2_configs_get_named_errors(change, message):
     with pytest.raises(ValueError, match=message):
         validate(config)
         build_gan(config, (config.data.image_size, config.data.image_size, 1))
+
+
+def test_sample_tool_writes_seed_images_truncation_and_style_mixing(stopped, tmp_path):
+    """Per-seed PNGs equal G_ema's const-noise images of those seeds; psi=0 maps every seed to w_avg; a style-mixing
+    tile with every layer from the column is the column's image, with no layer the row's."""
+    tool = load_tool("sample")
+    workdir = str(stopped[0])
+    assert tool.main(["--workdir", workdir, "--out", str(tmp_path / "a"), "--seeds", "0-2"]) == 0
+    images = [np.asarray(Image.open(tmp_path / "a" / f"seed{s:04d}.png")) for s in range(3)]
+    gan, variables, _ = load_generator(workdir)
+    direct = to_uint8(np.asarray(gan.generate(variables, seed_latents([0, 1, 2], gan.z_dim))))  # __call__, const
+    np.testing.assert_array_equal(np.stack(images), direct[..., 0])
+    assert not np.array_equal(images[0], images[1])
+
+    tool.main(["--workdir", workdir, "--out", str(tmp_path / "b"), "--seeds", "0,1", "--trunc-psi", "0"])
+    np.testing.assert_array_equal(*(np.asarray(Image.open(tmp_path / "b" / f"seed{s:04d}.png")) for s in (0, 1)))
+
+    num_ws = gan.generator.num_ws
+    for styles, source in ((range(num_ws), "col"), ((), "row")):
+        grid = style_mixing_grid(gan, variables, [0, 1], [2], list(styles))
+        h = images[0].shape[0]
+        assert grid.shape[:2] == (3 * h, 2 * h)
+        expected = images[2] if source == "col" else images[1]
+        np.testing.assert_array_equal(grid[2 * h:, h:, 0], expected)  # row seed 1, column seed 2
+    tool.main(["--workdir", workdir, "--out", str(tmp_path / "c"), "--style-mix-rows", "0,1", "--style-mix-cols", "2"])
+    assert (tmp_path / "c" / "style_mix.png").exists()
+
+
+def test_sample_tool_refuses_a_negative_psi_and_stylegan2_options_for_other_models(tmp_path):
+    tool = load_tool("sample")
+    with pytest.raises(JaxganError, match="--trunc-psi must be >= 0"):
+        tool.main(["--workdir", str(tmp_path), "--out", str(tmp_path / "o"), "--trunc-psi", "-0.5"])
+    mlp = build_gan(base_config(), (28, 28, 1))
+    with pytest.raises(ValueError, match="need a StyleGAN2 run"):
+        check_stylegan2(mlp)
