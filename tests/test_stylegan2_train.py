@@ -15,7 +15,7 @@ from jaxgan.data import build_dataset, stack_batches
 from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan, build_train_step, initial_state_aux, stylegan2_spec
 from jaxgan.images import to_uint8
-from jaxgan.state import create_state
+from jaxgan.state import create_state, param_count
 from jaxgan.stylegan2_phases import ada_adjust, initial_aux
 from jaxgan.stylegan2_sampling import check_stylegan2, seed_latents, style_mixing_grid
 from jaxgan.train_step import jit_train_step
@@ -185,3 +185,24 @@ def test_sample_tool_refuses_a_negative_psi_and_stylegan2_options_for_other_mode
     mlp = build_gan(base_config(), (28, 28, 1))
     with pytest.raises(ValueError, match="need a StyleGAN2 run"):
         check_stylegan2(mlp)
+
+
+@pytest.mark.parametrize("name, shape, classes, g_params, d_params", [
+    # The reference's parameter counts, derived by hand in tests/test_stylegan2_networks.py's docstring.
+    ("stylegan2_cifar10", (32, 32, 3), None, 19_947_539, 20_720_641),
+    ("stylegan2_cifar10", (32, 32, 3), 10, 20_215_315, 23_089_664),
+    ("stylegan2_ffhq256", (256, 256, 3), None, 24_767_458, 24_001_089),
+])
+def test_gpu_configs_build_the_reference_networks(name, shape, classes, g_params, d_params):
+    """The cifar / paper256 configs cite their command and build networks of the reference's size (shapes only:
+    jax.eval_shape, no compute). ffhq256 reads `data.name=prepared`, which this test does not open."""
+    module = load_experiment_config(name)
+    assert f"--config experiments/configs/{name}.py" in module.__doc__ and "GPU" in module.__doc__
+    config = module.get_config()
+    if classes:
+        config.model.g_cond, config.model.d_cond = "embed", "projection"
+    validate(config)
+    gan = build_gan(config, shape, classes)
+    state = jax.eval_shape(lambda: create_state(gan, shape, 0, ema=True, aux=initial_state_aux(config)))
+    assert (param_count(state.g.params), param_count(state.d.params)) == (g_params, d_params)
+    assert set(state.aux) == {"pl_mean", "ada_p", "ada_sign_sum", "ada_count"}
