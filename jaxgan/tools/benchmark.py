@@ -38,6 +38,7 @@ from jaxgan.factory import build_gan, build_train_step
 from jaxgan.multistep import jit_multi_step, unroll_k_steps
 from jaxgan.sharding import batch_sharding, data_mesh, jit_data_parallel, replicated
 from jaxgan.state import GAN, create_state
+from jaxgan.tools.benchmark_stylegan2 import stylegan2_rows
 from jaxgan.train_step import jit_train_step
 
 
@@ -252,7 +253,7 @@ def env_row() -> dict:
 
 
 # The seeds' MLP GAN is also timed at its own batch of 64 (the issue's 700k images/s target is set there).
-DEFAULT_BATCH_SIZES = {"mlp": [64, 128, 512], "dcgan": [128, 512]}
+DEFAULT_BATCH_SIZES = {"mlp": [64, 128, 512], "dcgan": [128, 512], "stylegan2": [4]}
 
 
 def _ints(text: str) -> list[int]:
@@ -261,7 +262,9 @@ def _ints(text: str) -> list[int]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", default="mlp,dcgan", help="comma-separated: mlp, dcgan")
+    p.add_argument("--models", default="mlp,dcgan", help="comma-separated: mlp, dcgan, stylegan2")
+    p.add_argument("--stylegan2-time-max", type=int, default=64,
+                   help="StyleGAN2: time resolutions up to this; larger ones get FLOPs only (CPU compile)")
     p.add_argument("--batch-sizes", default=None,
                    help="comma-separated, for every model (default: MLP 64,128,512, DCGAN 128,512; --quick: 8)")
     p.add_argument("--dtypes", default="float32,bfloat16", help="comma-separated compute dtypes")
@@ -280,7 +283,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         p.error(f"--models: unknown {sorted(unknown)}; choose from {sorted(DEFAULT_BATCH_SIZES)}.")
     if args.batch_sizes or args.quick:
-        args.batch_sizes = dict.fromkeys(("mlp", "dcgan"), _ints(args.batch_sizes or "8"))
+        args.batch_sizes = dict.fromkeys(DEFAULT_BATCH_SIZES, _ints(args.batch_sizes or "8"))
     else:
         args.batch_sizes = DEFAULT_BATCH_SIZES
     args.steps = args.steps or (2 if args.quick else 50)
@@ -298,6 +301,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     cache: dict = {}
     jax_rows = []
     for model in args.models.split(","):
+        if model == "stylegan2":  # its own rows: resolutions, ADA on / off (jaxgan/tools/benchmark_stylegan2.py)
+            jax_rows += stylegan2_rows(args, args.batch_sizes[model], cpu_flops, emit)
+            continue
         for batch in args.batch_sizes[model]:
             for dtype in args.dtypes.split(","):
                 for k in _ints(args.ks):
