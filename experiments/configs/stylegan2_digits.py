@@ -6,8 +6,12 @@ The full objective at a tiny size: style mixing 0.9, lazy path length (every 4 s
 steps, gamma 0.1), G_ema with ramp-up, ADA (bgc, target 0.6) inside the step; 2 mapping layers, channel_base 512
 (32 maps at 16x16, 128 at 4x4), z = w = 64, batch 16, Adam 2.5e-3 betas (0, 0.99).
 
-Expected result: the digits' domain FID (tests/conftest.py's digit classifier) falls well below the untrained G's;
-see tests/test_stylegan2_train.py for the measured figures.
+Expected result: the digits' domain FID (features of the digit classifier that `tools/train_classifier.py --steps 100
+--batch-size 32 --learning-rate 3e-3 --widths 16,32 --feature-dim 64` trains, as tests/conftest.py does; 500 samples
+of G_ema against 1000 real digits) falls from 24.4 untrained to 8.4 at step 100, 4.5 at 200, 5.4 / 5.0 / 4.0 / 4.4 at
+300 / 400 / 500 / 600 (one run of this config with train.num_steps=600, eval every 100 steps; ADA's p stayed below
+0.03, D not overfitting). Those 600 steps took 1093 s with the evaluations, on 2 CPU cores shared with other jobs
+(load average ~7). tests/test_stylegan2_train.py checks FID(step 50) < 0.6 x FID(untrained).
 """
 
 from jaxgan.config import base_config
