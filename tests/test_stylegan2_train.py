@@ -9,7 +9,7 @@ from conftest import load_experiment_config, load_tool
 from PIL import Image
 from test_resume import assert_trees_equal, copy_run, metric_rows, no_eval, stop_at
 
-from jaxgan.checkpoint import CheckpointMismatchError, load_generator
+from jaxgan.checkpoint import Checkpointer, CheckpointMismatchError, load_generator
 from jaxgan.config import base_config, validate
 from jaxgan.data import build_dataset, stack_batches
 from jaxgan.errors import JaxganError
@@ -120,6 +120,9 @@ def stopped(tmp_path_factory):
 def test_stop_and_resume_with_ada_is_bit_identical_to_a_straight_run(stopped, tmp_path):
     workdir, stopped_state = stopped
     assert int(stopped_state.step) == 4 and float(stopped_state.aux["ada_p"]) > 0  # p moved before the stop
+    with Checkpointer(workdir / "checkpoints", read_only=True) as ckpt:  # aux is checksummed like every array
+        assert {"aux.ada_p", "aux.pl_mean"} <= set(ckpt.read_meta(4)["checksums"])
+    assert load_tool("verify").main(["--workdir", str(workdir)]) == 0
     run = copy_run(workdir, tmp_path)
     resumed = train_and_evaluate(tiny_config(), run, eval_fn=no_eval)
     straight = train_and_evaluate(tiny_config(), tmp_path / "straight", eval_fn=no_eval)
