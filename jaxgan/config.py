@@ -10,12 +10,14 @@ import logging
 
 import ml_collections
 
+from jaxgan import stylegan2_config
 from jaxgan.augment import parse_policy
 from jaxgan.data import default_config as data_default_config
 from jaxgan.losses import LOSSES, SIGMOID_LOSSES
 from jaxgan.models import COMPUTE_DTYPES, MODELS
 from jaxgan.models.conditional import D_HEADS, G_CONDITIONING
 from jaxgan.models.outputs import OUTPUT_ACTIVATIONS
+from jaxgan.models.stylegan2.build import default_config as stylegan2_model_config
 from jaxgan.optim import EPS_PLACEMENTS, OPTIMIZERS, SCHEDULES
 from jaxgan.training_eval import default_config as eval_default_config
 from jaxgan.training_eval import validate as validate_eval
@@ -48,7 +50,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.image_size = 28  # the seeds' MLP is MNIST-sized: upscale the 8x8 digits to 28x28
     c.data.channels = 1
     c.model = ml_collections.ConfigDict(dict(
-        name="mlp",         # mlp | dcgan | resnet
+        name="mlp",         # mlp | dcgan | resnet | stylegan2
         z_dim=100,          # latent size
         g_hidden=(128, 128),  # MLP G widths
         d_hidden=(128, 128),  # MLP D widths
@@ -66,9 +68,12 @@ def base_config() -> ml_collections.ConfigDict:
         label_embed_dim=64,  # size of the label embedding concatenated to z (g_cond=embed)
         acgan_weight=1.0,   # weight of the AC-GAN class cross-entropy in D's and G's losses (d_cond=acgan)
         pack=1,             # PacGAN (Lin et al. 2018): D judges packs of m samples concatenated on the feature axis
+        stylegan2=stylegan2_model_config(),  # StyleGAN2's networks (name=stylegan2): jaxgan/models/stylegan2/build.py
     ))
     c.loss = "non_saturating"  # minimax | non_saturating | wasserstein | hinge | least_squares
     #                            | relativistic_average (RaSGAN) | relativistic_pairing (RpGAN, R3GAN)
+    c.stylegan2 = stylegan2_config.objective_config()  # StyleGAN2's style mixing, path length, G_ema ramp-up
+    c.ada = stylegan2_config.ada_config()  # adaptive augmentation of D's inputs (model.name=stylegan2)
     c.n_disc = 1               # D updates per G update
     c.g_fresh_z = True         # n_disc > 1: G draws fresh z (SNGAN, WGAN-GP); False: G reuses the last D update's
     #                            z and fakes (one G forward pass fewer). n_disc = 1 always shares that one pass.
@@ -144,6 +149,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if not 0.0 <= config.ema.decay < 1.0:
         raise ValueError(f"ema.decay must be in [0, 1), got {config.ema.decay}.")
     _validate_toolbox(config)
+    stylegan2_config.validate(config)
     _validate_checkpointing(config.train)
     validate_eval(config)
 

@@ -4,7 +4,8 @@ Everything a config key switches on is built here, in one place: the models (`mo
 lazy-regularisation correction (`reg.lazy_interval`), the loss variants (`reg.label_smoothing`, `model.d_cond=acgan`),
 D's penalties (`reg.gp_weight` in every D update; `reg.r1_gamma`, `reg.r2_gamma` in the lazy `Dreg` phase when
 `reg.lazy_interval` > 1), D's input transform (`augment.*`, `reg.instance_noise_*`), G's latents with n_disc > 1
-(`g_fresh_z`) and the EMA decay (`ema.decay` or `ema.half_life_images`).
+(`g_fresh_z`) and the EMA decay (`ema.decay` or `ema.half_life_images`). `model.name="stylegan2"` gets its own phase
+table (`jaxgan.stylegan2_phases`) from the `stylegan2` and `ada` blocks.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 import jax
 import ml_collections
 
+from jaxgan import ada
 from jaxgan.augment import make_diff_augment
 from jaxgan.losses import SIGMOID_LOSSES, GANLoss, auxiliary_classifier, get_loss, one_sided_label_smoothing
 from jaxgan.models import build_models, is_conditional
@@ -21,7 +23,8 @@ from jaxgan.optim import build_optimizer
 from jaxgan.regularizers import GradientPenalty, InstanceNoise, r1_penalty, r2_penalty
 from jaxgan.sharding import bn_groups
 from jaxgan.state import GAN
-from jaxgan.train_step import DPenalty, InputTransform, make_train_step
+from jaxgan.stylegan2_phases import StyleGAN2Spec, initial_aux, stylegan2_phases
+from jaxgan.train_step import DPenalty, InputTransform, make_phase_step, make_train_step
 
 
 def lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
@@ -30,6 +33,14 @@ def lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
     if k < 1:
         raise ValueError(f"reg.lazy_interval must be >= 1 (1 = regularise every step), got {k}.")
     if k == 1 or (config.reg.r1_gamma == 0 and config.reg.r2_gamma == 0):
+        return 1.0
+    return k / (k + 1)
+
+
+def g_lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
+    """c = k / (k + 1) for StyleGAN2's lazy path-length phase every k = stylegan2.pl_interval > 1 steps, else 1."""
+    k = config.stylegan2.pl_interval
+    if config.model.name != "stylegan2" or config.stylegan2.pl_weight == 0 or k == 1:
         return 1.0
     return k / (k + 1)
 
@@ -61,10 +72,11 @@ def build_gan(config: ml_collections.ConfigDict, example_shape: Sequence[int],
     g, d = build_models(config.model, example_shape, num_classes, bn_groups(config.parallel.sync_batch_norm, devices))
     steps = config.train.num_steps
     d_optim = lazy_regularization_optimizer(config.optim.d, lazy_regularization_ratio(config))
+    g_optim = lazy_regularization_optimizer(config.optim.g, g_lazy_regularization_ratio(config))
     return GAN(
         generator=g,
         discriminator=d,
-        g_tx=build_optimizer(config.optim.g, steps),
+        g_tx=build_optimizer(g_optim, steps),
         d_tx=build_optimizer(d_optim, steps * config.n_disc),
         z_dim=config.model.z_dim,
         num_classes=num_classes if is_conditional(config.model) else None,
@@ -121,6 +133,8 @@ def build_d_input(config: ml_collections.ConfigDict, example_shape: Sequence[int
 def build_train_step(config: ml_collections.ConfigDict, gan: GAN,
                      example_shape: Sequence[int] | None = None) -> Callable:
     """The un-jitted `(state, batch) -> (state, metrics)` step that `config` describes."""
+    if config.model.name == "stylegan2":
+        return make_phase_step(stylegan2_phases(stylegan2_spec(config, gan)), n_disc=1)
     return make_train_step(
         gan,
         build_loss(config),
@@ -134,3 +148,22 @@ def build_train_step(config: ml_collections.ConfigDict, gan: GAN,
         report_probs=config.loss in SIGMOID_LOSSES,
         d_input=build_d_input(config, example_shape),
     )
+
+
+def stylegan2_spec(config: ml_collections.ConfigDict, gan: GAN) -> StyleGAN2Spec:
+    """The StyleGAN2 objective's constants from the `stylegan2`, `ada`, `reg` and `ema` blocks."""
+    obj, aug = config.stylegan2, config.ada
+    return StyleGAN2Spec(
+        gan=gan, batch_size=config.train.batch_size,
+        augment=ada.preset(aug.preset) if aug.preset else None,
+        ada_target=aug.target, ada_interval=aug.interval, ada_kimg=aug.kimg,
+        style_mixing_prob=obj.style_mixing_prob, pl_weight=obj.pl_weight, pl_decay=obj.pl_decay,
+        pl_batch_shrink=obj.pl_batch_shrink, pl_interval=obj.pl_interval,
+        r1_gamma=config.reg.r1_gamma, r1_interval=config.reg.lazy_interval,
+        ema_kimg=config.ema.half_life_images / 1000, ema_rampup=obj.ema_rampup or None,
+    )
+
+
+def initial_state_aux(config: ml_collections.ConfigDict) -> dict[str, jax.Array] | None:
+    """`GANState.aux` at step 0: StyleGAN2's path-length mean and ADA's p (from `ada.p`); None for other models."""
+    return initial_aux(config.ada.p) if config.model.name == "stylegan2" else None

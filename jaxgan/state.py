@@ -34,13 +34,16 @@ class NetState:
 
 @struct.dataclass
 class GANState:
-    """Step counter, base RNG key, G, D and an optional EMA of G's params (None when EMA is off)."""
+    """Step counter, base RNG key, G, D, an optional EMA of G's params (None when EMA is off) and an optional dict
+    of the objective's own running values (StyleGAN2: pl_mean and ADA's p; None for the other models, so their
+    checkpoints keep their structure)."""
 
     step: jax.Array
     rng: jax.Array
     g: NetState
     d: NetState
     g_ema_params: PyTree | None = None
+    aux: dict[str, jax.Array] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,8 +70,9 @@ def _init_net(module: nn.Module, tx: optax.GradientTransformation, key: jax.Arra
     return NetState(params=params, collections=collections, opt_state=tx.init(params))
 
 
-def create_state(gan: GAN, example_shape: Sequence[int], seed: int, ema: bool = False) -> GANState:
-    """Initialise G, D and their optimizer states from `seed`; examples have `example_shape`."""
+def create_state(gan: GAN, example_shape: Sequence[int], seed: int, ema: bool = False,
+                 aux: dict[str, jax.Array] | None = None) -> GANState:
+    """Initialise G, D and their optimizer states from `seed`; examples have `example_shape`; `aux` as given."""
     root = jax.random.PRNGKey(seed)
     g_key, d_key, run_key = jax.random.split(root, 3)
     z = jnp.zeros((1, gan.z_dim), jnp.float32)
@@ -77,7 +81,8 @@ def create_state(gan: GAN, example_shape: Sequence[int], seed: int, ema: bool = 
     g = _init_net(gan.generator, gan.g_tx, g_key, z, labels)
     d = _init_net(gan.discriminator, gan.d_tx, d_key, x, labels)
     g_ema = jax.tree.map(jnp.copy, g.params) if ema else None
-    return GANState(step=jnp.zeros((), jnp.int32), rng=run_key, g=g, d=d, g_ema_params=g_ema)
+    return GANState(step=jnp.zeros((), jnp.int32), rng=run_key, g=g, d=d, g_ema_params=g_ema,
+                    aux=aux)
 
 
 def param_count(params: PyTree) -> int:

@@ -35,7 +35,7 @@ from jaxgan.checkpoint import Checkpointer, NoReadableCheckpointError, run_meta
 from jaxgan.config import validate
 from jaxgan.data import build_dataset, prefetch_to_device, stack_batches, with_decoded_batch
 from jaxgan.errors import JaxganError
-from jaxgan.factory import build_gan, build_train_step, ema_decay
+from jaxgan.factory import build_gan, build_train_step, ema_decay, initial_state_aux
 from jaxgan.images import sample_picture, save_png
 from jaxgan.metrics.protocol import PROTOCOL_FILE, write_protocol
 from jaxgan.multistep import (
@@ -542,7 +542,8 @@ def train_loop(run: Run, runner: StepRunner, state: GANState) -> GANState:
 
 def state_initializer(config: ml_collections.ConfigDict, gan: GAN, example_shape, mesh) -> Callable[[], GANState]:
     """A jitted `() -> state` from `config.seed`, replicated over the mesh: one compile instead of op-by-op init."""
-    init = functools.partial(create_state, gan, tuple(example_shape), config.seed, ema=ema_decay(config) > 0)
+    init = functools.partial(create_state, gan, tuple(example_shape), config.seed, ema=ema_decay(config) > 0,
+                             aux=initial_state_aux(config))
     return jax.jit(init, out_shardings=replicated(mesh))
 
 

@@ -19,8 +19,9 @@ from jaxgan.models.resnet import (
     check_discriminator_widths,
     check_generator_widths,
 )
+from jaxgan.models.stylegan2.build import build_stylegan2
 
-MODELS = ("mlp", "dcgan", "resnet")
+MODELS = ("mlp", "dcgan", "resnet", "stylegan2")
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
@@ -82,6 +83,8 @@ def build_models(cfg: ml_collections.ConfigDict, example_shape: Sequence[int],
     """Return (G, D) for `cfg` (the config's `model` block), examples of `example_shape` and `num_classes` labels."""
     dtype = compute_dtype(cfg.compute_dtype)
     check_toolbox_options(cfg, num_classes)
+    if cfg.name == "stylegan2":  # its own label embedding and projection: no LabelEmbedGenerator wrapper
+        return build_stylegan2(cfg, example_shape, num_classes, dtype)
     head = dict(head=cfg.d_cond, num_classes=num_classes, spectral_norm=cfg.spectral_norm, dtype=dtype)
     if cfg.name == "mlp":
         g = MLPGenerator(tuple(example_shape), tuple(cfg.g_hidden), cfg.output_activation, dtype=dtype)

@@ -40,6 +40,7 @@ from jaxgan.profiling import trace_to
 from jaxgan.sharding import batch_sharding, data_mesh, jit_data_parallel, replicated
 from jaxgan.state import GAN, create_state
 from jaxgan.tools import input_bench
+from jaxgan.tools.benchmark_stylegan2 import stylegan2_rows
 from jaxgan.train_step import jit_train_step
 
 
@@ -225,6 +226,7 @@ def env_row() -> dict:
 
 # The seeds' MLP GAN is also timed at its own batch of 64 (the issue's 700k images/s target is set there).
 DEFAULT_BATCH_SIZES = {"mlp": [64, 128, 512], "dcgan": [128, 512]}
+STYLEGAN2_BATCH_SIZES = [4]  # `--models stylegan2` (its own rows: jaxgan/tools/benchmark_stylegan2.py)
 
 
 def _ints(text: str) -> list[int]:
@@ -233,7 +235,9 @@ def _ints(text: str) -> list[int]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", default="mlp,dcgan", help="comma-separated: mlp, dcgan")
+    p.add_argument("--models", default="mlp,dcgan", help="comma-separated: mlp, dcgan, stylegan2")
+    p.add_argument("--stylegan2-time-max", type=int, default=64,
+                   help="StyleGAN2: time resolutions up to this; larger ones get FLOPs only (CPU compile)")
     p.add_argument("--batch-sizes", default=None,
                    help="comma-separated, for every model (default: MLP 64,128,512, DCGAN 128,512; --quick: 8)")
     p.add_argument("--dtypes", default="float32,bfloat16", help="comma-separated compute dtypes")
@@ -254,9 +258,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", metavar="DIR", default=None,
                    help="write a jax.profiler trace of the first jaxgan row's steps to DIR (tensorboard --logdir DIR)")
     args = p.parse_args(argv)
-    unknown = set(args.models.split(",")) - set(DEFAULT_BATCH_SIZES)
+    unknown = set(args.models.split(",")) - {*DEFAULT_BATCH_SIZES, "stylegan2"}
     if unknown:
-        p.error(f"--models: unknown {sorted(unknown)}; choose from {sorted(DEFAULT_BATCH_SIZES)}.")
+        p.error(f"--models: unknown {sorted(unknown)}; choose from {sorted({*DEFAULT_BATCH_SIZES, 'stylegan2'})}.")
+    args.stylegan2_batch_sizes = _ints(args.batch_sizes) if args.batch_sizes else STYLEGAN2_BATCH_SIZES
     if args.batch_sizes or args.quick:
         args.batch_sizes = dict.fromkeys(("mlp", "dcgan"), _ints(args.batch_sizes or "8"))
     else:
@@ -278,6 +283,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     cache: dict = {}
     jax_rows = []
     for model in [] if args.input_only else args.models.split(","):
+        if model == "stylegan2":  # its own rows: resolutions, ADA on / off (jaxgan/tools/benchmark_stylegan2.py)
+            jax_rows += stylegan2_rows(args, args.stylegan2_batch_sizes, cpu_flops, emit)
+            continue
         for batch in args.batch_sizes[model]:
             for dtype in args.dtypes.split(","):
                 for k in _ints(args.ks):

@@ -5,6 +5,13 @@ Reads only G's arrays (the EMA params when the run kept an EMA) from the newest 
 samples.npz, interp_lerp.png and interp_slerp.png (rows go from one latent to another), truncated.png (BigGAN's
 truncation: components with |z_i| > --truncation redrawn) and, for class-conditional models, classes.png (one row
 per class, the same latents in every row). The same seed writes the same images.
+
+StyleGAN2 runs (model.name=stylegan2) also take the reference's generate.py / style_mixing.py options:
+`--seeds 0,1,2` writes seed0000.png, ... (one image per seed); `--style-mix-rows 1,2 --style-mix-cols 3,4,5`
+writes style_mix.png (each row's w with the `--styles` layers, default 0-6, from each column's w); `--trunc-psi`
+moves w toward the tracked w_avg (1 = off). G's per-layer noise is the constant noise unless `--noise-mode random`
+(drawn from the seed) or `none`, so a seed always gives the same image. With --seeds or --style-mix-* only those
+files are written.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from pathlib import Path
 from jaxgan.checkpoint import load_generator
 from jaxgan.errors import JaxganError
 from jaxgan.sampling import write_sample_set
+from jaxgan.stylegan2_sampling import check_stylegan2, write_seed_images, write_style_mixing
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,7 +41,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--interp-steps", type=int, default=10, help="points per interpolation row")
     parser.add_argument("--per-class", type=int, default=8, help="samples per class row (conditional models)")
     parser.add_argument("--batch-size", type=int, default=256, help="samples per G call")
+    sg2 = parser.add_argument_group("StyleGAN2 runs")
+    sg2.add_argument("--seeds", type=int_list, default=None, help="one PNG per seed, e.g. 0,1,2 or 0-7")
+    sg2.add_argument("--style-mix-rows", type=int_list, default=None, help="seeds of the style-mixing rows")
+    sg2.add_argument("--style-mix-cols", type=int_list, default=None, help="seeds of the style-mixing columns")
+    sg2.add_argument("--styles", type=int_list, default=None, help="layers taken from the columns (default 0-6)")
+    sg2.add_argument("--trunc-psi", type=float, default=1.0, help="truncation toward w_avg (1 = none, 0 = w_avg)")
+    sg2.add_argument("--noise-mode", default="const", help="const (default) | random | none")
+    sg2.add_argument("--class", dest="class_idx", type=int, default=None, help="class of a conditional G")
     return parser.parse_args(argv)
+
+
+def int_list(text: str) -> list[int]:
+    """'0,1,5-7' -> [0, 1, 5, 6, 7], as the reference's num_range."""
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.partition("-")
+            out += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers or ranges like 0,1,5-7, got {text!r}"
+                                         ) from None
+    return out
+
+
+def stylegan2_requested(args: argparse.Namespace) -> bool:
+    """Whether any StyleGAN2-only option was given."""
+    return (args.seeds is not None or args.style_mix_rows is not None or args.style_mix_cols is not None
+            or args.trunc_psi != 1.0)
 
 
 POSITIVE = ("num_samples", "grid", "interp_pairs", "interp_steps", "per_class", "batch_size")
@@ -47,6 +82,10 @@ def check_args(args: argparse.Namespace) -> None:
             raise JaxganError(f"{flag} must be >= 1, got {getattr(args, name)}.")
     if not args.truncation > 0:
         raise JaxganError(f"--truncation must be > 0 (a bound on |z_i|), got {args.truncation}.")
+    if args.trunc_psi < 0:
+        raise JaxganError(f"--trunc-psi must be >= 0 (1 = no truncation, 0 = the average w), got {args.trunc_psi}.")
+    if (args.style_mix_rows is None) != (args.style_mix_cols is None):
+        raise JaxganError("A style-mixing grid needs both --style-mix-rows and --style-mix-cols (seed lists).")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise JaxganError(f"--out {out} is a file; pass a folder (it is created if missing): the tool writes "
@@ -58,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     check_args(args)
     logging.getLogger("absl").setLevel(logging.ERROR)  # orbax's read-only notices
     gan, variables, _ = load_generator(args.workdir or args.checkpoint, step=args.step)
+    if stylegan2_requested(args):
+        for path in write_stylegan2(gan, variables, args):
+            print(path)
+        return 0
     paths = write_sample_set(gan, variables, args.out, num=args.num_samples, seed=args.seed, grid=args.grid,
                              truncation=args.truncation, interp_pairs=args.interp_pairs,
                              interp_steps=args.interp_steps, per_class=args.per_class, batch_size=args.batch_size)
@@ -66,3 +109,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+
+
+def write_stylegan2(gan, variables: dict, args: argparse.Namespace) -> list[Path]:
+    """The StyleGAN2 outputs asked for: per-seed images and/or the style-mixing grid (named error for other G)."""
+    try:
+        check_stylegan2(gan)
+        paths = []
+        options = dict(psi=args.trunc_psi, noise_mode=args.noise_mode, class_idx=args.class_idx)
+        if args.style_mix_rows is not None:
+            paths.append(write_style_mixing(gan, variables, args.out, args.style_mix_rows, args.style_mix_cols,
+                                            args.styles, **options))
+        seeds = args.seeds if args.seeds is not None or paths else list(range(args.grid))
+        if seeds:
+            paths += write_seed_images(gan, variables, args.out, seeds, **options)
+        return paths
+    except ValueError as error:
+        raise JaxganError(str(error)) from None

@@ -244,6 +244,8 @@ class Generator(nn.Module):
     conv_clamp: float | None = None
     fused_modconv: bool = False
     dtype: jnp.dtype = jnp.float32
+    call_noise_mode: str = "random"  # __call__'s default noise; jaxgan's trainer builds G with "const" for sampling
+    call_clip: bool = False  # __call__ clips images to [-1, 1], the range the reference quantises samples and FID to
 
     def __post_init__(self) -> None:
         """Reject a bad resolution when the module is built, not at its first apply."""
@@ -273,6 +275,8 @@ class Generator(nn.Module):
 
     def __call__(self, z: jax.Array, labels: jax.Array | None = None, train: bool = False,
                  truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
-                 noise_mode: str = "random") -> jax.Array:
-        """G(z, labels): images [N, res, res, img_channels]."""
-        return self.synthesize(self.map(z, labels, train, truncation_psi, truncation_cutoff), noise_mode)
+                 noise_mode: str | None = None) -> jax.Array:
+        """G(z, labels): images [N, res, res, img_channels]; noise_mode None means `call_noise_mode`."""
+        noise_mode = self.call_noise_mode if noise_mode is None else noise_mode
+        img = self.synthesize(self.map(z, labels, train, truncation_psi, truncation_cutoff), noise_mode)
+        return jnp.clip(img, -1.0, 1.0) if self.call_clip else img

@@ -1,0 +1,224 @@
+"""StyleGAN2-ADA's objective as a phase table: Gmain, Greg, Dmain, Dreg, G_ema and ADA, in one compiled step.
+
+Follows NVlabs stylegan2-ada-pytorch `training/loss.py` (StyleGAN2Loss) and `training/training_loop.py`:
+
+- `Gmain` (every step): softplus(-D(ADA(G(z)))) with style mixing and random noise; the mapping updates w_avg.
+- `Greg` (every `pl_interval` = 4 steps): pl_interval * pl_weight * E[(|J_w^T y| - a)^2] on batch // 2 latents,
+  with the running mean a (`aux["pl_mean"]`) updated with decay 0.01.
+- `Dmain` (every step): softplus(D(ADA(G(z)))) + softplus(-D(ADA(x))); sum(sign(D(ADA(x)))) goes to ADA.
+- `Dreg` (every `r1_interval` = 16 steps): r1_interval * gamma / 2 * E||grad_x D(ADA(x))||^2, the gradient taken
+  w.r.t. the un-augmented reals; its real logits go to ADA too, as the reference counts them.
+- `G_ema`: half-life `ema_kimg` thousand images, ramped up to `cur_nimg * ema_rampup` (cur_nimg = images before
+  this step, so the first step copies G). G_ema uses G's `buffers` (w_avg, constant noise), as the reference copies
+  them.
+- `ADA`: after every `ada_interval`-th step (step + 1 divisible), p += sign(r_t - target) * B * interval / (kimg *
+  1000), clipped to [0, 1], r_t the mean sign since the last adjustment; ada_target = 0 keeps p fixed (ablations).
+
+The order is the reference's: G's phases, then D's, so Gmain sees the D of the previous step (still alternating).
+The lazy phases' Adam takes lr * c and betas ** c, c = k / (k + 1) (`jaxgan.factory`). The running values live in
+`GANState.aux` (`initial_aux`): `pl_mean`, `ada_p`, and the sign accumulator `ada_sign_sum` / `ada_count`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxgan import ada
+from jaxgan.models.stylegan2.generator import BUFFERS, Generator
+from jaxgan.models.stylegan2.losses import (
+    ema_beta,
+    ema_update,
+    mixing_cutoff,
+    path_length_loss,
+    pl_batch_size,
+    style_mix,
+)
+from jaxgan.phases import Batch, KeyStreams, Metrics, reals, sample_latents, update_net
+from jaxgan.state import GAN, GANState, NetState
+from jaxgan.train_step import Phase
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleGAN2Spec:
+    """What the StyleGAN2 phases need besides the state: the nets and the objective's constants, all static."""
+
+    gan: GAN
+    batch_size: int  # the global batch (ADA's and G_ema's image counts)
+    augment: ada.AugmentSpec | None = None  # None: D sees the images as they are
+    ada_target: float = 0.6  # 0: p stays at its initial value
+    ada_interval: int = 4
+    ada_kimg: float = 500.0
+    style_mixing_prob: float = 0.9
+    pl_weight: float = 2.0
+    pl_decay: float = 0.01
+    pl_batch_shrink: int = 2
+    pl_interval: int = 4
+    r1_gamma: float = 10.0
+    r1_interval: int = 16
+    ema_kimg: float = 10.0
+    ema_rampup: float | None = None
+
+
+def initial_aux(p: float = 0.0) -> dict[str, jax.Array]:
+    """The StyleGAN2 entries of `GANState.aux`: the path-length mean, ADA's p and its sign accumulator."""
+    zero = lambda: jnp.zeros((), jnp.float32)  # separate buffers: the step donates the state
+    return {"pl_mean": zero(), "ada_p": jnp.full((), p, jnp.float32), "ada_sign_sum": zero(), "ada_count": zero()}
+
+
+def mapped_ws(spec: StyleGAN2Spec, net: NetState, params, z: jax.Array, labels, keys: KeyStreams):
+    """(ws, G's collections with the new w_avg): G's mapping in train mode, style-mixed with a second latent."""
+    G, variables = spec.gan.generator, {"params": params, **net.collections}
+    ws, updates = G.apply(variables, z, labels, train=True, method=Generator.map, mutable=[BUFFERS])
+    if spec.style_mixing_prob > 0:
+        cutoff = mixing_cutoff(keys.phase("mixing").key, ws.shape[1], spec.style_mixing_prob)
+        z2 = sample_latents(keys.phase("mixing").z(), z.shape[0], spec.gan.z_dim)
+        ws2 = G.apply(variables, z2, labels, train=True, update_w_avg=False, method=Generator.map)
+        ws = style_mix(ws, ws2, cutoff)
+    return ws, {**net.collections, **updates}
+
+
+def synthesize(spec: StyleGAN2Spec, net: NetState, params, ws: jax.Array, keys: KeyStreams) -> jax.Array:
+    """G's synthesis network on ws with random per-layer noise from this phase's stream."""
+    return spec.gan.generator.apply({"params": params, **net.collections}, ws, "random",
+                                    method=Generator.synthesize, rngs={"noise": keys.phase("noise").key})
+
+
+def run_g(spec: StyleGAN2Spec, net: NetState, params, z: jax.Array, labels, keys: KeyStreams):
+    """(G(z) in training mode, G's updated collections)."""
+    ws, collections = mapped_ws(spec, net, params, z, labels, keys)
+    return synthesize(spec, net, params, ws, keys), collections
+
+
+def run_d(spec: StyleGAN2Spec, net: NetState, params, img: jax.Array, labels, key: jax.Array,
+          p: jax.Array) -> jax.Array:
+    """D's logits [N] of ADA(img) with probability p (differentiable w.r.t. img and params)."""
+    if spec.augment is not None:
+        img = ada.augment(img, key, p, spec.augment)
+    return spec.gan.discriminator.apply({"params": params, **net.collections}, img, labels)
+
+
+def count_signs(aux: dict, real_logits: jax.Array) -> dict:
+    """aux with sum(sign(D(real))) and the count of real logits added, for ADA's r_t."""
+    signs = jnp.sign(jax.lax.stop_gradient(real_logits).astype(jnp.float32))
+    return {**aux, "ada_sign_sum": aux["ada_sign_sum"] + jnp.sum(signs),
+            "ada_count": aux["ada_count"] + signs.size}
+
+
+def g_main(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+    """Gmain: one G update on softplus(-D(ADA(G(z)))), gradients flowing through ADA into G."""
+    real, labels = reals(batch, 0)
+    z = sample_latents(keys.z(), real.shape[0], spec.gan.z_dim)
+
+    def loss_fn(params):
+        fake, collections = run_g(spec, state.g, params, z, labels, keys)
+        logits = run_d(spec, state.d, state.d.params, fake, labels, keys.d_input("fake"), state.aux["ada_p"])
+        loss = jnp.mean(jax.nn.softplus(-logits))  # -log(sigmoid(logits))
+        return loss, (collections, {"Loss/G": loss, "Loss/scores/fake": jnp.mean(logits)})
+
+    grads, (collections, metrics) = jax.grad(loss_fn, has_aux=True)(state.g.params)
+    metrics["Grad/G_norm"] = optax.tree.norm(grads)
+    g = update_net(spec.gan.g_tx, state.g.replace(collections=collections), grads)
+    return state.replace(g=g), metrics
+
+
+def g_reg(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+    """Greg: one G update on pl_interval times the path-length penalty, on batch // pl_batch_shrink latents."""
+    _, labels = reals(batch, 0)
+    n = pl_batch_size(batch["x"].shape[1], spec.pl_batch_shrink)
+    z = sample_latents(keys.z(), n, spec.gan.z_dim)
+    labels = None if labels is None else labels[:n]
+
+    def loss_fn(params):
+        ws, collections = mapped_ws(spec, state.g, params, z, labels, keys)
+        synth = lambda w: synthesize(spec, state.g, params, w, keys)
+        loss, pl_mean, metrics = path_length_loss(synth, ws, keys.penalty(0), state.aux["pl_mean"],
+                                                  spec.pl_weight, spec.pl_decay)
+        return spec.pl_interval * loss, (collections, pl_mean, metrics)
+
+    grads, (collections, pl_mean, metrics) = jax.grad(loss_fn, has_aux=True)(state.g.params)
+    metrics["Grad/Greg"] = optax.tree.norm(grads)
+    g = update_net(spec.gan.g_tx, state.g.replace(collections=collections), grads)
+    return state.replace(g=g, aux={**state.aux, "pl_mean": pl_mean}), metrics
+
+
+def d_main(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+    """Dmain: one D update on softplus(D(ADA(G(z)))) + softplus(-D(ADA(x))); counts sign(D(ADA(x))) for ADA."""
+    real, labels = reals(batch, 0)
+    z = sample_latents(keys.z(), real.shape[0], spec.gan.z_dim)
+    fake, g_collections = run_g(spec, state.g, state.g.params, z, labels, keys)  # updates w_avg, as the reference
+    fake, p = jax.lax.stop_gradient(fake), state.aux["ada_p"]
+
+    def loss_fn(params):
+        fake_logits = run_d(spec, state.d, params, fake, labels, keys.d_input("fake"), p)
+        real_logits = run_d(spec, state.d, params, real, labels, keys.d_input("real"), p)
+        loss_fake = jnp.mean(jax.nn.softplus(fake_logits))  # -log(1 - sigmoid(D(G(z))))
+        loss_real = jnp.mean(jax.nn.softplus(-real_logits))  # -log(sigmoid(D(x)))
+        metrics = {"Loss/D": loss_fake + loss_real, "Loss/scores/real": jnp.mean(real_logits),
+                   "Loss/signs/real": jnp.mean(jnp.sign(real_logits)), "D/real": jnp.mean(real_logits),
+                   "D/fake": jnp.mean(fake_logits)}
+        return loss_fake + loss_real, (real_logits, metrics)
+
+    grads, (real_logits, metrics) = jax.grad(loss_fn, has_aux=True)(state.d.params)
+    metrics["Grad/D_norm"] = optax.tree.norm(grads)
+    return state.replace(g=state.g.replace(collections=g_collections), d=update_net(spec.gan.d_tx, state.d, grads),
+                         aux=count_signs(state.aux, real_logits)), metrics
+
+
+def d_reg(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+    """Dreg: one D update on r1_interval * gamma / 2 * E||grad_x D(ADA(x))||^2 (x the un-augmented reals)."""
+    real, labels = reals(batch, 0)
+
+    def loss_fn(params):
+        d_of = lambda x: run_d(spec, state.d, params, x, labels, keys.d_input("penalty"), state.aux["ada_p"])
+        logits, pullback = jax.vjp(d_of, real)
+        (grads_x,) = pullback(jnp.ones_like(logits))  # d sum(logits) / d x: each example's own gradient
+        r1 = jnp.mean(jnp.sum(jnp.square(grads_x.astype(jnp.float32)).reshape(real.shape[0], -1), axis=1))
+        loss = 0.5 * spec.r1_gamma * r1
+        return spec.r1_interval * loss, (logits, {"Loss/r1_penalty": r1, "Loss/D/reg": loss})
+
+    grads, (real_logits, metrics) = jax.grad(loss_fn, has_aux=True)(state.d.params)
+    metrics["Grad/Dreg"] = optax.tree.norm(grads)
+    return state.replace(d=update_net(spec.gan.d_tx, state.d, grads),
+                         aux=count_signs(state.aux, real_logits)), metrics
+
+
+def g_ema(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+    """G_ema <- lerp(G, G_ema, beta), beta from the half-life in images and its ramp-up (no-op without an EMA)."""
+    if state.g_ema_params is None:
+        return state, {}
+    cur_nimg = state.step.astype(jnp.float32) * spec.batch_size
+    beta = ema_beta(cur_nimg, spec.batch_size, spec.ema_kimg, spec.ema_rampup)
+    return state.replace(g_ema_params=ema_update(state.g_ema_params, state.g.params, beta)), {"Progress/ema_beta": beta}
+
+
+def ada_adjust(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+    """After every ada_interval-th step: move p toward r_t = target and reset the accumulator (fixed p: reset only)."""
+    aux = state.aux
+    r_t = aux["ada_sign_sum"] / jnp.maximum(aux["ada_count"], 1.0)
+    due = (state.step + 1) % spec.ada_interval == 0
+    p = aux["ada_p"]
+    if spec.augment is not None and spec.ada_target != 0:
+        new_p = ada.ada_update(p, aux["ada_sign_sum"], aux["ada_count"], batch_size=spec.batch_size,
+                               target=spec.ada_target, interval=spec.ada_interval, kimg=spec.ada_kimg)
+        p = jnp.where(due, new_p, p)
+    reset = lambda v: jnp.where(due, jnp.zeros_like(v), v)
+    aux = {**aux, "ada_p": p, "ada_sign_sum": reset(aux["ada_sign_sum"]), "ada_count": reset(aux["ada_count"])}
+    return state.replace(aux=aux), {"ADA/p": p, "ADA/rt": r_t}
+
+
+def stylegan2_phases(spec: StyleGAN2Spec) -> tuple[Phase, ...]:
+    """The table: Gmain, [Greg every pl_interval], Dmain, [Dreg every r1_interval], G_ema, ADA."""
+    bind = lambda fn: functools.partial(fn, spec)
+    table = [Phase("Gmain", bind(g_main))]
+    if spec.pl_weight > 0:
+        table.append(Phase("Greg", bind(g_reg), spec.pl_interval))
+    table.append(Phase("Dmain", bind(d_main)))
+    if spec.r1_gamma > 0:
+        table.append(Phase("Dreg", bind(d_reg), spec.r1_interval))
+    table += [Phase("G_ema", bind(g_ema)), Phase("ADA", bind(ada_adjust))]
+    return tuple(table)
