@@ -1,12 +1,11 @@
 """StyleGAN2-ADA (Karras et al. 2020a, 2020b) at 256x256: the reference's `paper256` setting
 (stylegan2-ada-pytorch `train.py --cfg=paper256`), e.g. on FFHQ, from a prepared dataset.
 
-    python experiments/train.py --config experiments/configs/stylegan2_ffhq256.py --workdir runs/stylegan2_ffhq256 \
-        --config.data.path=/path/to/ffhq256_prepared
+    jaxgan prepare --source /path/to/ffhq-images --out /path/to/ffhq256 --resolution 256
+    jaxgan train --config experiments/configs/stylegan2_ffhq256.py --workdir runs/stylegan2_ffhq256 \
+        --config.data.path=/path/to/ffhq256
 
-The data come from a dataset prepared ahead of time (`data.name=prepared`: decoded once, read by index); the
-prepared-dataset reader lands separately, so until it is merged point `data.name` at `folder` with `data.path` (an
-image folder) instead.
+The data come from a dataset prepared ahead of time (`data.name=prepared`: decoded once, uint8, read by index).
 
 The `paper256` spec: batch 64, minibatch-std group 8, channel_base 16384 (512 maps up to 32x32), 8 mapping layers
 with lr multiplier 0.01, Adam 2.5e-3 betas (0, 0.99), R1 gamma 1 every 16 steps, path length (weight 2, every 4
