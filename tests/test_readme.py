@@ -92,6 +92,10 @@ def check_flags(name: str, argv: list[str], monkeypatch) -> None:
     if name == "train":
         module.parse_flags(argv)
         return
+    if name == "reproduce":  # its own small parser, then the config it names and that config's bands
+        config, _, _ = module.split_args(argv)
+        assert module.expected_bands(module.config_path(config))
+        return
     original = argparse.ArgumentParser.parse_args
 
     def parse_then_stop(self, args=None, namespace=None):
