@@ -51,3 +51,12 @@ def digit_classifier(tmp_path_factory):
         ["--out", str(path), "--steps", "100", "--batch-size", "32", "--learning-rate", "3e-3",
          "--widths", "16,32", "--feature-dim", "64"])
     return path, result["accuracy"]
+
+
+@pytest.fixture(scope="module")
+def child_env(tmp_path_factory):
+    """The environment of training subprocesses: CPU, and a shared persistent compile cache per test module."""
+    env = dict(os.environ)
+    env.update(JAX_PLATFORMS="cpu", JAX_COMPILATION_CACHE_DIR=str(tmp_path_factory.mktemp("jax_cache")),
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", PYTHONUNBUFFERED="1")
+    return env

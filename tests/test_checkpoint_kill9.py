@@ -109,14 +109,6 @@ def final_arrays(workdir: Path) -> tuple[int, list[np.ndarray]]:
         return step, [np.asarray(x) for x in jax.tree.leaves(ckpt.read_arrays(step))]
 
 
-@pytest.fixture(scope="module")
-def child_env(tmp_path_factory):
-    env = dict(os.environ)
-    env.update(JAX_PLATFORMS="cpu", JAX_COMPILATION_CACHE_DIR=str(tmp_path_factory.mktemp("jax_cache")),
-               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", PYTHONUNBUFFERED="1")
-    return env
-
-
 def test_kill_9_at_random_moments_loses_at_most_the_bound_and_resumes_bitwise(tmp_path, child_env):
     rng = random.Random(SEED)
     workdir = tmp_path / "killed"

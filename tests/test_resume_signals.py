@@ -2,27 +2,16 @@
 nothing but the steps since the last complete checkpoint."""
 
 import json
-import os
 import re
 import signal
 import sys
 import time
 from pathlib import Path
 
-import pytest
 from child_process import Child
 
 REPO = Path(__file__).resolve().parents[1]
 TMP_MARK = ".orbax-checkpoint-tmp"
-
-
-@pytest.fixture(scope="module")
-def child_env(tmp_path_factory):
-    """The children share a persistent compilation cache, so only the first one compiles the step."""
-    env = dict(os.environ)
-    env.update(JAX_PLATFORMS="cpu", JAX_COMPILATION_CACHE_DIR=str(tmp_path_factory.mktemp("jax_cache")),
-               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", PYTHONUNBUFFERED="1")
-    return env
 
 
 class Training:
