@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
 AugmentFn = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -78,6 +79,23 @@ POLICY_OPS: dict[str, tuple[str, ...]] = {
     "translation": ("translation",),
     "cutout": ("cutout",),
 }
+
+
+def default_config() -> ml_collections.ConfigDict:
+    """The `augment` block: DiffAugment off."""
+    return ml_collections.ConfigDict(dict(
+        policy="",          # DiffAugment (Zhao et al. 2020): "" or a subset of "color,translation,cutout"
+        translation_ratio=0.125,  # max shift as a fraction of the image size
+        cutout_ratio=0.5,   # cutout square side as a fraction of the image size
+    ))
+
+
+def validate(cfg: ml_collections.ConfigDict) -> None:
+    """Raise a ValueError naming the key for an unknown transform or a ratio outside [0, 1]."""
+    parse_policy(cfg.policy)
+    for key in ("translation_ratio", "cutout_ratio"):
+        if not 0.0 <= cfg[key] <= 1.0:
+            raise ValueError(f"augment.{key} must be in [0, 1], got {cfg[key]}.")
 
 
 def parse_policy(policy: str) -> tuple[str, ...]:

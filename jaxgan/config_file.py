@@ -13,7 +13,7 @@ import importlib.util
 import re
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import ml_collections
@@ -45,8 +45,12 @@ def closest_key(key: str, known: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
-def unknown_key_message(key: str, known: Iterable[str], where: str) -> str:
-    """`unknown config key 'KEY' (WHERE); did you mean 'REAL'?`."""
+def unknown_key_message(key: str, known: Iterable[str], where: str, renamed: Mapping[str, str] | None = None
+                        ) -> str:
+    """`unknown config key 'KEY' (WHERE); did you mean 'REAL'?`; a key in `renamed` (old -> new) names its new key."""
+    if renamed and key in renamed:
+        return (f"unknown config key {key!r} ({where}); did you mean {renamed[key]!r}? (the key moved to its "
+                "architecture's block; tools/rename_config_keys.sh renames old keys in config files)")
     suggestion = closest_key(key, known)
     hint = f"; did you mean {suggestion!r}?" if suggestion else "; `jaxgan train --help` lists the flags."
     return f"unknown config key {key!r} ({where}){hint}"
@@ -119,6 +123,15 @@ def schema_for(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     return base_config()
 
 
+def renamed_keys(config: ml_collections.ConfigDict) -> dict[str, str]:
+    """Old key -> new key of the keys the config's task has renamed (a GAN's flat `model.*` keys)."""
+    if config.get("task", "gan") != "gan":
+        return {}
+    from jaxgan.models import RENAMED_KEYS
+
+    return RENAMED_KEYS
+
+
 def check_config_keys(config: ml_collections.ConfigDict, path: str) -> None:
     """A key `get_config` sets that the schema does not have (a typo that would be ignored) raises JaxganError."""
     known = flat_keys(schema_for(config))
@@ -126,7 +139,7 @@ def check_config_keys(config: ml_collections.ConfigDict, path: str) -> None:
     if unknown:
         line = _assignment_line(Path(path).read_text(), unknown[0])
         where = f"set in {path}" + (f":{line}" if line else "")
-        raise JaxganError(unknown_key_message(unknown[0], known, where))
+        raise JaxganError(unknown_key_message(unknown[0], known, where, renamed_keys(config)))
 
 
 def override_keys(argv: Iterable[str]) -> list[tuple[str, str]]:
@@ -145,7 +158,7 @@ def check_overrides(config: ml_collections.ConfigDict, argv: Iterable[str]) -> N
     known_set = set(known)
     for key, flag in override_keys(argv):
         if key not in known_set:
-            raise JaxganError(unknown_key_message(key, known, f"from {flag}"))
+            raise JaxganError(unknown_key_message(key, known, f"from {flag}", renamed_keys(config)))
 
 
 def config_path(argv: list[str]) -> str | None:

@@ -29,9 +29,7 @@ from jaxgan.train_step import DPenalty, InputTransform, make_phase_step, make_tr
 
 def lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
     """c = k / (k + 1) when R1/R2 run lazily every k > 1 steps, else 1 (Karras et al. 2020, Appendix B)."""
-    k = config.reg.lazy_interval
-    if k < 1:
-        raise ValueError(f"reg.lazy_interval must be >= 1 (1 = regularise every step), got {k}.")
+    k = config.reg.lazy_interval  # >= 1, checked by jaxgan.regularizers.validate
     if k == 1 or (config.reg.r1_gamma == 0 and config.reg.r2_gamma == 0):
         return 1.0
     return k / (k + 1)

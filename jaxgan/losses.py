@@ -8,6 +8,9 @@ two, are written like any other. Both return a scalar mean over the batch. `soft
 
 Variants wrap a loss: `one_sided_label_smoothing` (Salimans et al. 2016) and `auxiliary_classifier` (AC-GAN, Odena
 et al. 2017, whose D outputs `[logit, log p(y | x)]`; see `adversarial_logits`).
+
+Config: the `loss` key names one entry of `LOSSES` (`default_config`); `validate` checks it and the label-smoothing
+variant (`reg.label_smoothing`) against it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
 SideLoss = Callable[[jax.Array, jax.Array], jax.Array]  # (D(x), D(G(z))) -> scalar
 
@@ -126,6 +130,18 @@ LOSSES: dict[str, GANLoss] = {
 
 # Losses whose D output reads as a probability through a sigmoid, for the `D/real_prob` metric.
 SIGMOID_LOSSES = frozenset({"minimax", "non_saturating"})
+
+
+def default_config() -> str:
+    """The `loss` key's default: the non-saturating loss of Goodfellow et al. (2014)."""
+    return "non_saturating"
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    """Raise a ValueError naming the key for an unknown `loss` or a label smoothing the loss cannot take."""
+    loss = get_loss(config.loss)
+    if config.reg.label_smoothing != 0:
+        one_sided_label_smoothing(loss, config.reg.label_smoothing)
 
 
 def get_loss(name: str) -> GANLoss:

@@ -10,6 +10,8 @@
 
 Label smoothing changes what D minimises, so it is a loss variant: `jaxgan.losses.one_sided_label_smoothing`.
 
+Config: the `reg` block (`default_config`, checked by `validate`; `reg.label_smoothing` by `jaxgan.losses.validate`).
+
 Gradients are taken w.r.t. D's inputs of D's adversarial logit (the first column for AC-GAN heads) and summed over the
 batch, so each example's gradient is its own only when D has no batch-coupling layers (use D without BatchNorm, as
 WGAN-GP prescribes: the ResNet and MLP discriminators).
@@ -21,10 +23,35 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import optax
 
 from jaxgan.losses import adversarial_logits
 from jaxgan.phases import DiscriminatorFn, Metrics
+
+
+def default_config() -> ml_collections.ConfigDict:
+    """The `reg` block: every D regulariser off."""
+    return ml_collections.ConfigDict(dict(
+        gp_weight=0.0,      # WGAN-GP gradient penalty lambda on interpolates (Gulrajani et al. 2017: 10)
+        r1_gamma=0.0,       # R1 penalty gamma on reals (Mescheder et al. 2018: 10)
+        r2_gamma=0.0,       # R2 penalty gamma on fakes
+        lazy_interval=1,    # k > 1: R1/R2 as their own D update every k steps, scaled by k; D's Adam lr * c and
+        #                     betas ** c, c = k/(k+1) (StyleGAN2's Dreg: 16). 1: in every D update
+        instance_noise_std=0.0,  # std of Gaussian noise added to D's inputs, real and fake (Sonderby et al. 2017)
+        instance_noise_anneal_steps=0,  # anneal that std linearly to 0 over N train steps (0 = keep it constant)
+        label_smoothing=0.0,  # one-sided: D's real target is 1 - s, BCE losses only (Salimans et al. 2016: 0.1)
+    ))
+
+
+def validate(reg: ml_collections.ConfigDict) -> None:
+    """Raise a ValueError naming the key for a negative weight or a lazy interval below 1."""
+    for key in ("gp_weight", "r1_gamma", "r2_gamma"):
+        if reg[key] < 0:
+            raise ValueError(f"reg.{key} must be >= 0, got {reg[key]}.")
+    if reg.lazy_interval < 1:
+        raise ValueError(f"reg.lazy_interval must be >= 1 (1 = regularise every step), got {reg.lazy_interval}.")
+    InstanceNoise(reg.instance_noise_std, reg.instance_noise_anneal_steps)  # checks its own two keys
 
 
 def input_gradients(d_fn: DiscriminatorFn, x: jax.Array, labels: jax.Array | None) -> jax.Array:

@@ -33,8 +33,8 @@ def small_config(model="mlp", hidden=16):
     c = base_config()
     c.model.name = model
     c.model.z_dim = 8
-    c.model.g_hidden = c.model.d_hidden = (hidden,)
-    c.model.ngf = c.model.ndf = 4
+    c.model.mlp.g_hidden = c.model.mlp.d_hidden = (hidden,)
+    c.model.dcgan.ngf = c.model.dcgan.ndf = 4
     c.data.image_size = SHAPE[0]
     return c
 
@@ -48,7 +48,7 @@ def _initializer(model, hidden, ema, num_devices):
 
 
 def make_state(config, ema=False, seed=0, num_devices=1):
-    return _initializer(config.model.name, config.model.g_hidden[0], ema, num_devices)(seed)
+    return _initializer(config.model.name, config.model.mlp.g_hidden[0], ema, num_devices)(seed)
 
 
 def save(ckpt, step, state, config, **kwargs):
@@ -245,4 +245,4 @@ def test_the_stored_config_round_trips():
     config.optim.g.lr = 1.0  # JSON writes 1.0 as 1.0, but ints and floats must keep the schema's types
     restored = config_from_json(run_meta(config, 1, 1, SHAPE, None)["config"])
     assert restored.to_dict() == config.to_dict()
-    assert isinstance(restored.model.g_hidden, tuple)
+    assert isinstance(restored.model.mlp.g_hidden, tuple)

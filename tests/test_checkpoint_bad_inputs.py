@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def tiny_config(**overrides):
     c = base_config()
-    c.model.g_hidden = c.model.d_hidden = (8,)
+    c.model.mlp.g_hidden = c.model.mlp.d_hidden = (8,)
     c.model.z_dim = 4
     c.data.image_size = 8
     c.train.update(dict(batch_size=8, num_steps=2, progress=False, num_devices=1, num_samples=4,

@@ -37,7 +37,7 @@ def test_an_interval_with_one_nonzero_norm_is_not_dead():
 @pytest.mark.parametrize("lr, dead", [(1e3, True), (2e-4, False)])
 def test_a_huge_learning_rate_is_flagged_as_a_dead_run(tmp_path, caplog, lr, dead):
     c = base_config()
-    c.model.g_hidden = c.model.d_hidden = (16,)
+    c.model.mlp.g_hidden = c.model.mlp.d_hidden = (16,)
     c.model.z_dim = 8
     c.data.image_size = 8
     c.optim.g.lr = c.optim.d.lr = lr

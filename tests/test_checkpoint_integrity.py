@@ -21,7 +21,7 @@ SHAPE = (8, 8, 1)
 
 def tiny_config(**train):
     c = base_config()
-    c.model.g_hidden = c.model.d_hidden = (16,)
+    c.model.mlp.g_hidden = c.model.mlp.d_hidden = (16,)
     c.model.z_dim = 8
     c.data.image_size = 8
     c.train.update(dict(batch_size=8, num_steps=6, checkpoint_every=2, log_every=1, progress=False, num_devices=1,

@@ -26,7 +26,7 @@ ASYNC = os.environ.get("JAXGAN_KILL_ASYNC", "1") == "1"  # JAXGAN_KILL_ASYNC=0: 
 BOUND = 2 * EVERY if ASYNC else EVERY
 TMP_MARK = ".orbax-checkpoint-tmp"
 DEADLINE_S = 90.0  # only reached when something is broken
-OVERRIDES = ["--config.model.g_hidden=(8,)", "--config.model.d_hidden=(8,)", "--config.train.batch_size=8",
+OVERRIDES = ["--config.model.mlp.g_hidden=(8,)", "--config.model.mlp.d_hidden=(8,)", "--config.train.batch_size=8",
              "--config.optim.g.schedule=constant", "--config.optim.d.schedule=constant",
              "--config.train.eval_every=0", "--config.train.best_metric=", "--config.train.log_every=1",
              f"--config.train.checkpoint_every={EVERY}", "--config.train.sample_every=1000000",
@@ -95,7 +95,7 @@ def _read(path: Path) -> str:
 def straight_config(num_steps: int):
     """The config the command line above builds, set in Python."""
     config = load_experiment_config("mlp_ring8").get_config()
-    config.model.g_hidden = config.model.d_hidden = (8,)
+    config.model.mlp.g_hidden = config.model.mlp.d_hidden = (8,)
     config.optim.g.schedule = config.optim.d.schedule = "constant"
     config.train.update(dict(batch_size=8, eval_every=0, best_metric="", log_every=1, checkpoint_every=EVERY,
                              sample_every=10**6, num_samples=16, num_devices=1, progress=False, num_steps=num_steps,

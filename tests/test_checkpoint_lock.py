@@ -23,7 +23,7 @@ HOLD = ("import sys, time\nfrom jaxgan.workdir_lock import WorkdirLock\nWorkdirL
 
 def tiny_config():
     c = base_config()
-    c.model.g_hidden = c.model.d_hidden = (8,)
+    c.model.mlp.g_hidden = c.model.mlp.d_hidden = (8,)
     c.model.z_dim = 4
     c.data.image_size = 8
     c.train.update(dict(batch_size=8, num_steps=2, progress=False, num_devices=1, num_samples=4))

@@ -66,7 +66,7 @@ STD = 0.1
 def test_conditional_gan_on_a_labelled_mixture_puts_each_class_at_its_mode():
     config = base_config()
     config.model.output_activation, config.model.z_dim = "linear", 4
-    config.model.g_hidden = config.model.d_hidden = (64, 64)
+    config.model.mlp.g_hidden = config.model.mlp.d_hidden = (64, 64)
     config.model.g_cond, config.model.d_cond, config.model.label_embed_dim = "embed", "projection", 8
     config.optim.g.lr = config.optim.d.lr = 1e-3
     gan = build_gan(config, (2,), num_classes=4)

@@ -52,6 +52,39 @@ def test_unknown_override_names_the_key_and_the_closest_one(capsys, tmp_path, ov
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("old, new", [("model.ngf", "model.dcgan.ngf"), ("model.g_hidden", "model.mlp.g_hidden"),
+                                      ("model.d_down", "model.resnet.d_down")])
+def test_an_old_flat_model_key_names_its_new_block(capsys, tmp_path, old, new):
+    override = f"--config.{old}=32"
+    status, last = train_cli(capsys, tmp_path, ROOT / "experiments/configs/mlp_digits.py", override)
+    assert status == 2
+    assert last.startswith(f"error: unknown config key {old!r} (from {override}); did you mean {new!r}?")
+    assert "moved to its architecture's block" in last  # named as a rename, not guessed from the spelling
+    path = write_config(tmp_path, f"def get_config():\n    c = base_config()\n    c.{old} = 8\n    return c\n")
+    status, last = train_cli(capsys, tmp_path, path)
+    assert status == 2
+    assert last.startswith(f"error: unknown config key {old!r} (set in {path}:5); did you mean {new!r}?")
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_rename_map_covers_every_moved_key_and_the_sed_script_applies_it():
+    """Each old key is gone from the schema, each new one is in it, and tools/rename_config_keys.sed maps the same."""
+    import subprocess
+
+    from jaxgan.config_file import flat_keys
+    from jaxgan.models import RENAMED_KEYS
+
+    keys = set(flat_keys(base_config()))
+    assert RENAMED_KEYS and not keys & set(RENAMED_KEYS) and set(RENAMED_KEYS.values()) <= keys
+    text = "".join(f"c.{old} = 1\n--config.{old}=2\n" for old in RENAMED_KEYS)
+    out = subprocess.run(["sed", "-E", "-f", str(ROOT / "tools/rename_config_keys.sed")], input=text,
+                         capture_output=True, text=True, check=True).stdout
+    assert out == "".join(f"c.{new} = 1\n--config.{new}=2\n" for new in RENAMED_KEYS.values())
+    again = subprocess.run(["sed", "-E", "-f", str(ROOT / "tools/rename_config_keys.sed")], input=out,
+                           capture_output=True, text=True, check=True).stdout
+    assert again == out  # idempotent
+
+
 def write_config(tmp_path, body):
     path = tmp_path / "my_config.py"
     path.write_text("from jaxgan.config import base_config\n\n" + body)

@@ -64,7 +64,7 @@ def test_load_generator_pairs_the_ema_with_the_standing_statistics_the_trainer_s
     from jaxgan.config import base_config
 
     config = base_config()
-    config.model.name, config.model.ngf, config.model.ndf = "dcgan", 4, 4
+    config.model.name, config.model.dcgan.ngf, config.model.dcgan.ndf = "dcgan", 4, 4
     config.data.image_size, config.ema.decay = 16, 0.5
     config.train.update(num_steps=2, batch_size=8, checkpoint_every=2, sample_every=2, log_every=1, progress=False)
     state = trainer.train_and_evaluate(config, tmp_path)

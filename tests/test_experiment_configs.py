@@ -28,9 +28,9 @@ def tiny(config):
     config.train.batch_size = 8
     config.n_disc = min(config.n_disc, 2)
     if config.model.name == "resnet":
-        config.model.g_widths, config.model.d_widths, config.model.d_down = (4, 4), (4,), 1
+        config.model.resnet.g_widths, config.model.resnet.d_widths, config.model.resnet.d_down = (4, 4), (4,), 1
     else:
-        config.model.ngf = config.model.ndf = 4
+        config.model.dcgan.ngf = config.model.dcgan.ndf = 4
     return config
 
 

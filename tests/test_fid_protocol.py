@@ -51,7 +51,7 @@ def digits_eval_config(classifier, cache_dir, **eval_block):
     c = base_config()
     c.data.image_size = 8
     c.model.z_dim = 8
-    c.model.g_hidden = c.model.d_hidden = (16,)
+    c.model.mlp.g_hidden = c.model.mlp.d_hidden = (16,)
     c.train.update(dict(batch_size=16, num_steps=2, eval_every=2, checkpoint_every=100, log_every=100,
                         sample_every=100, num_samples=4, progress=False, num_devices=1))
     c.eval.update(dict(metrics=("fid", "pr"), num_samples=48, batch_size=16, classifier=str(classifier),

@@ -123,7 +123,7 @@ def test_in_flight_waits_for_the_oldest_dispatch():
 
 def mlp_config(**data):
     c = base_config()
-    c.model.g_hidden = c.model.d_hidden = (16,)
+    c.model.mlp.g_hidden = c.model.mlp.d_hidden = (16,)
     c.model.z_dim = 8
     c.train.update(dict(batch_size=16, num_steps=300, checkpoint_every=300, log_every=1000, sample_every=1000,
                         num_samples=4, progress=False, eval_every=0))

@@ -79,7 +79,7 @@ def test_bad_resnet_sizes_give_clear_errors():
     config.model.name = "resnet"
     with pytest.raises(ValueError, match="g_widths"):
         build_gan(config, (28, 28, 1))  # 4 widths make 32x32 images, not 28x28
-    config.model.g_widths, config.model.d_down = (8, 8, 8), 5
+    config.model.resnet.g_widths, config.model.resnet.d_down = (8, 8, 8), 5
     with pytest.raises(ValueError, match="d_down"):
         build_gan(config, (16, 16, 1))
     with pytest.raises(ValueError, match="square images"):

@@ -60,7 +60,7 @@ def test_r1_on_a_packed_d_is_the_pack_inputs_squared_norm_over_the_batch():
 def test_a_packed_mlp_gan_trains_on_ring8_with_r1():
     c = base_config()
     c.data.name, c.model.z_dim, c.model.output_activation = "ring8", 2, "linear"
-    c.model.g_hidden = c.model.d_hidden = (8,)
+    c.model.mlp.g_hidden = c.model.mlp.d_hidden = (8,)
     c.model.pack, c.reg.r1_gamma, c.train.batch_size = 4, 1.0, 16
     validate(c)
     dataset = build_dataset(c.data, seed=0)
@@ -92,7 +92,7 @@ def test_bad_pack_settings_fail_with_a_named_error():
 
 def test_dcgan_d_takes_packs_of_images():
     c = base_config()
-    c.model.name, c.model.ndf, c.model.pack = "dcgan", 4, 2
+    c.model.name, c.model.dcgan.ndf, c.model.pack = "dcgan", 4, 2
     _, d = build_models(c.model, (8, 8, 1))
     variables = d.init(jax.random.PRNGKey(0), jnp.zeros((1, 8, 8, 1)), train=False)
     out = d.apply(variables, jnp.ones((6, 8, 8, 1)), train=False)

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def tiny_config(num_steps: int, profile_steps):
     config = base_config()
-    config.model.g_hidden = config.model.d_hidden = (16,)
+    config.model.mlp.g_hidden = config.model.mlp.d_hidden = (16,)
     config.model.z_dim = 8
     config.train.update(batch_size=8, num_steps=num_steps, log_every=2, sample_every=100, checkpoint_every=100,
                         num_samples=4, progress=False, num_devices=1, profile_steps=profile_steps)

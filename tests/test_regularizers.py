@@ -175,7 +175,7 @@ def test_one_sided_label_smoothing_is_bce_with_real_target_point_nine():
 def test_train_step_with_every_d_regulariser_keeps_sn_state_in_the_train_state():
     config = base_config()
     config.data.name, config.model.output_activation, config.model.z_dim = "ring8", "linear", 4
-    config.model.g_hidden = config.model.d_hidden = (8,)
+    config.model.mlp.g_hidden = config.model.mlp.d_hidden = (8,)
     config.model.spectral_norm = True
     config.reg.gp_weight, config.reg.r1_gamma, config.reg.lazy_interval = 10.0, 1.0, 2
     config.reg.instance_noise_std, config.reg.instance_noise_anneal_steps = 0.1, 10
@@ -198,7 +198,7 @@ def test_train_step_with_every_d_regulariser_keeps_sn_state_in_the_train_state()
 def test_d_input_transform_reaches_real_fake_and_penalty_inputs():
     config = base_config()
     config.data.name, config.model.output_activation, config.model.z_dim = "ring8", "linear", 4
-    config.model.g_hidden = config.model.d_hidden = (8,)
+    config.model.mlp.g_hidden = config.model.mlp.d_hidden = (8,)
     config.reg.gp_weight = 1.0
     gan = build_gan(config, (2,))
     state = create_state(gan, (2,), seed=0)

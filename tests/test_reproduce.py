@@ -66,7 +66,8 @@ def test_a_tiny_run_trains_checks_and_fails_with_its_numbers(tmp_path, capsys):
     workdir = tmp_path / "run"
     argv = ["reproduce", "grid25", "--workdir", str(workdir), "--config.train.num_steps=20",
             "--config.train.eval_every=20", "--config.train.steps_per_dispatch=10", "--config.train.batch_size=16",
-            "--config.model.g_hidden=(8,)", "--config.model.d_hidden=(8,)", "--config.train.checkpoint_every=20"]
+            "--config.model.mlp.g_hidden=(8,)", "--config.model.mlp.d_hidden=(8,)",
+            "--config.train.checkpoint_every=20"]
     assert cli_main(argv) == 1  # 20 steps cannot cover 25 modes
     rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     last = [r for r in rows if "eval/modes_captured" in r][-1]

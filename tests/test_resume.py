@@ -25,8 +25,8 @@ def tiny_config(model="mlp", **train):
     c = base_config()
     c.model.name = model
     c.model.z_dim = 8
-    c.model.g_hidden = c.model.d_hidden = (16,)
-    c.model.ngf = c.model.ndf = 4
+    c.model.mlp.g_hidden = c.model.mlp.d_hidden = (16,)
+    c.model.dcgan.ngf = c.model.dcgan.ndf = 4
     c.data.image_size = 8
     c.n_disc = 2 if model == "mlp" else 1
     c.ema.decay = 0.9 if model == "dcgan" else 0.0
@@ -101,7 +101,7 @@ def test_stop_and_resume_is_bit_identical_to_a_straight_run(request, tmp_path, m
 def test_resuming_another_model_names_the_differing_arrays(mlp_stopped, tmp_path):
     run = copy_run(mlp_stopped[0], tmp_path)
     config = tiny_config()
-    config.model.g_hidden = (32,)
+    config.model.mlp.g_hidden = (32,)
     with pytest.raises(CheckpointMismatchError) as error:
         train_and_evaluate(config, run, eval_fn=no_eval)
     assert "g.params.Dense_0.kernel: checkpoint (8, 16) float32, this model (8, 32) float32" in str(error.value)

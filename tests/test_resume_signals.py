@@ -23,7 +23,7 @@ class Training:
         flags = dict(num_steps=num_steps, checkpoint_every=checkpoint_every, log_every=1, sample_every=10**6,
                      num_samples=16, batch_size=8, num_devices=1, progress=False)
         command = [sys.executable, "experiments/train.py", "--config", "experiments/configs/mlp_ring8.py",
-                   "--workdir", str(workdir), "--config.model.g_hidden=(8,)", "--config.model.d_hidden=(8,)",
+                   "--workdir", str(workdir), "--config.model.mlp.g_hidden=(8,)", "--config.model.mlp.d_hidden=(8,)",
                    *[f"--config.train.{k}={v}" for k, v in flags.items()]]
         self.child = Child(command, log, cwd=REPO, env=env, watch=[workdir])
         self.process = self.child.process

@@ -90,7 +90,7 @@ def test_truncated_latents_follow_the_truncated_normal():
 def mlp_generator(ema_scale=None):
     config = base_config()
     config.model.z_dim = 8
-    config.model.g_hidden = config.model.d_hidden = (16,)
+    config.model.mlp.g_hidden = config.model.mlp.d_hidden = (16,)
     config.data.image_size = SHAPE[0]
     gan = build_gan(config, SHAPE)
     state = jax.jit(functools.partial(create_state, gan, SHAPE, 0, ema=ema_scale is not None))()

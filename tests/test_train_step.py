@@ -57,7 +57,7 @@ def test_g_gradient_is_taken_through_the_updated_d_and_matches_exact_autodiff():
 def test_one_step_changes_both_networks_and_keeps_structure_and_dtypes():
     config = base_config()
     config.model.name = "dcgan"
-    config.model.ngf = config.model.ndf = 8
+    config.model.dcgan.ngf = config.model.dcgan.ndf = 8
     config.ema.decay = 0.999
     gan = build_gan(config, (32, 32, 1))
     state = create_state(gan, (32, 32, 1), seed=0, ema=True)

@@ -15,7 +15,7 @@ def ring_config(**train):
     c = base_config()
     c.data.name = "ring8"
     c.model.z_dim = 4
-    c.model.g_hidden = c.model.d_hidden = (8,)
+    c.model.mlp.g_hidden = c.model.mlp.d_hidden = (8,)
     c.model.output_activation = "linear"
     c.train.update(dict(batch_size=8, num_steps=6, checkpoint_every=100, log_every=100, sample_every=100,
                         num_samples=16, progress=False, num_devices=1))

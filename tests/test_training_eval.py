@@ -37,7 +37,7 @@ def digits_config(classifier, cache_dir, **train):
     c = base_config()
     c.data.image_size = 8
     c.model.z_dim = 8
-    c.model.g_hidden = c.model.d_hidden = (32,)
+    c.model.mlp.g_hidden = c.model.mlp.d_hidden = (32,)
     c.train.update(dict(batch_size=16, num_steps=6, eval_every=3, checkpoint_every=100, log_every=100,
                         sample_every=100, num_samples=4, progress=False, num_devices=2, keep_checkpoints=1,
                         best_metric="eval/fid"))
@@ -115,7 +115,7 @@ def test_mode_coverage_on_the_ring_keeps_the_checkpoint_with_most_modes(tmp_path
     c = base_config()
     c.data.name = "ring8"
     c.model.z_dim = 4
-    c.model.g_hidden = c.model.d_hidden = (32,)
+    c.model.mlp.g_hidden = c.model.mlp.d_hidden = (32,)
     c.model.output_activation = "linear"
     c.optim.g.lr = c.optim.d.lr = 1e-3
     c.train.update(dict(batch_size=64, num_steps=60, eval_every=20, checkpoint_every=1000, log_every=1000,
@@ -143,7 +143,7 @@ def test_mode_coverage_on_the_ring_keeps_the_checkpoint_with_most_modes(tmp_path
 def test_mode_metrics_of_a_generator_built_by_hand(tmp_path):
     """G(z) = (2, 0) + 0.04 z puts ~68% of its samples within 3 std (0.06) of mode 0; numpy counts the same."""
     c = base_config()
-    c.data.name, c.model.output_activation, c.model.z_dim, c.model.g_hidden = "ring8", "linear", 2, (4,)
+    c.data.name, c.model.output_activation, c.model.z_dim, c.model.mlp.g_hidden = "ring8", "linear", 2, (4,)
     c.eval.update(dict(metrics=("modes",), num_samples=400, batch_size=200, mode_min_count=5))
     dataset = build_dataset(c.data, seed=c.seed)
     gan = build_gan(c, dataset.example_shape)

@@ -11,7 +11,7 @@ from jaxgan.config import base_config
 def get_config():
     c = base_config()
     c.model.name = "dcgan"
-    c.model.ngf = c.model.ndf = 32
+    c.model.dcgan.ngf = c.model.dcgan.ndf = 32
     c.data.image_size = 32
     c.train.batch_size = 64
     c.train.num_steps = 2000

@@ -12,7 +12,7 @@ about 1,000 steps (minutes on a GPU). Other data:
     --config.data.name=tfds --config.data.tfds_name=mnist                          # MNIST (tfds must reach it)
     --config.data.name=tfds --config.data.tfds_name=cifar10 --config.data.channels=3
     --config.data.name=folder --config.data.path=/path/to/images --config.data.channels=3
-    --config.data.image_size=64 --config.model.ngf=64 --config.model.ndf=64        # the paper's 64x64 network
+    --config.data.image_size=64 --config.model.dcgan.ngf=64 --config.model.dcgan.ndf=64  # the paper's 64x64 network
 """
 
 from jaxgan.config import base_config
@@ -23,7 +23,7 @@ def get_config():
     c.data.image_size = 32         # digits upscaled to 32x32 (DCGAN needs 4 * 2^n)
     c.model.name = "dcgan"
     c.model.z_dim = 100            # paper: 100-d z
-    c.model.ngf = c.model.ndf = 32  # paper: 64 (CPU-sized here)
+    c.model.dcgan.ngf = c.model.dcgan.ndf = 32  # paper: 64 (CPU-sized here)
     c.loss = "non_saturating"      # paper: BCE, G maximises log D(G(z))
     c.optim.g.lr = c.optim.d.lr = 2e-4  # paper: Adam lr 0.0002
     c.optim.g.b1 = c.optim.d.b1 = 0.5   # paper: beta1 0.5 (0.9 oscillated)

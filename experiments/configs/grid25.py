@@ -29,8 +29,8 @@ def get_config():
     c.seed = 1
     c.data.name = "grid25"
     c.model.z_dim = 2
-    c.model.g_hidden = (128, 128, 128)
-    c.model.d_hidden = (128, 128)
+    c.model.mlp.g_hidden = (128, 128, 128)
+    c.model.mlp.d_hidden = (128, 128)
     c.model.output_activation = "linear"
     for net in ("g", "d"):
         c.optim[net].lr = 2e-3

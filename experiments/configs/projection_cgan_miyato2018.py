@@ -12,7 +12,7 @@ Expected (not yet measured at full length with jaxgan): each row r of the sample
 r); the rows become the right digits within a few thousand steps. Other data (the dataset must be labelled):
 
     --config.data.name=tfds --config.data.tfds_name=cifar10 --config.data.channels=3 \
-    --config.model.g_widths='(256,256,256,256)' --config.model.d_widths='(128,128,128,128)' \
+    --config.model.resnet.g_widths='(256,256,256,256)' --config.model.resnet.d_widths='(128,128,128,128)' \
     --config.train.num_steps=50000
     --config.data.name=tfds --config.data.tfds_name=mnist
     --config.data.name=folder --config.data.path=/path/with/one/subfolder/per/class --config.data.channels=3
@@ -26,9 +26,9 @@ def get_config():
     c.data.image_size = 32
     c.model.name = "resnet"
     c.model.z_dim = 128
-    c.model.g_widths = (64, 64, 64, 64)      # authors' CIFAR-10: (256,) * 4
-    c.model.d_widths = (32, 32, 32, 32)      # authors' CIFAR-10: (128,) * 4
-    c.model.d_down = 2
+    c.model.resnet.g_widths = (64, 64, 64, 64)      # authors' CIFAR-10: (256,) * 4
+    c.model.resnet.d_widths = (32, 32, 32, 32)      # authors' CIFAR-10: (128,) * 4
+    c.model.resnet.d_down = 2
     c.model.g_cond = "cbn"                   # paper: conditional BatchNorm in G
     c.model.d_cond = "projection"            # paper: projection discriminator
     c.model.spectral_norm = True             # paper: SN in D (and on the class embedding)

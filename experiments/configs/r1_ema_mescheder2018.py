@@ -27,9 +27,9 @@ def get_config():
     c.data.image_size = 32
     c.model.name = "resnet"
     c.model.z_dim = 256                      # paper's code: 256-d Gaussian z
-    c.model.g_widths = (32, 32, 32, 32)
-    c.model.d_widths = (32, 32, 32, 32)
-    c.model.d_down = 2
+    c.model.resnet.g_widths = (32, 32, 32, 32)
+    c.model.resnet.d_widths = (32, 32, 32, 32)
+    c.model.resnet.d_down = 2
     c.loss = "non_saturating"                # paper: gan_type standard
     c.reg.r1_gamma = 10.0                    # paper: gamma = 10
     c.n_disc = 1                             # paper: d_steps 1

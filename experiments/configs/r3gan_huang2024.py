@@ -31,9 +31,9 @@ def get_config():
     c.data.image_size = 32
     c.model.name = "resnet"
     c.model.z_dim = 64                       # paper's code: NoiseDimension 64
-    c.model.g_widths = (32, 32, 32, 32)      # scaled down from 768 per stage so it runs on a CPU
-    c.model.d_widths = (32, 32, 32, 32)
-    c.model.d_down = 2
+    c.model.resnet.g_widths = (32, 32, 32, 32)      # scaled down from 768 per stage so it runs on a CPU
+    c.model.resnet.d_widths = (32, 32, 32, 32)
+    c.model.resnet.d_down = 2
     c.loss = "relativistic_pairing"          # paper: RpGAN
     c.reg.r1_gamma = 0.05                    # paper: gamma / 2 * (R1 + R2), gamma 0.05 at the start (CIFAR-10)
     c.reg.r2_gamma = 0.05

@@ -12,7 +12,7 @@ margins) without diverging; digit strokes within a few thousand steps. The paper
 and FID 21.7 (Table 2) with:
 
     --config.data.name=tfds --config.data.tfds_name=cifar10 --config.data.channels=3 \
-    --config.model.g_widths='(256,256,256,256)' --config.model.d_widths='(128,128,128,128)' \
+    --config.model.resnet.g_widths='(256,256,256,256)' --config.model.resnet.d_widths='(128,128,128,128)' \
     --config.train.num_steps=50000
 
 Other data:
@@ -30,9 +30,9 @@ def get_config():
     c.data.image_size = 32
     c.model.name = "resnet"
     c.model.z_dim = 128                      # paper: z ~ N(0, I), 128-d
-    c.model.g_widths = (64, 64, 64, 64)      # paper (CIFAR-10): (256,) * 4
-    c.model.d_widths = (32, 32, 32, 32)      # paper (CIFAR-10): (128,) * 4
-    c.model.d_down = 2
+    c.model.resnet.g_widths = (64, 64, 64, 64)      # paper (CIFAR-10): (256,) * 4
+    c.model.resnet.d_widths = (32, 32, 32, 32)      # paper (CIFAR-10): (128,) * 4
+    c.model.resnet.d_down = 2
     c.model.spectral_norm = True             # paper: SN on every D layer, one power iteration per update
     c.loss = "hinge"                         # paper: hinge loss for the ResNet results
     c.n_disc = 5                             # paper: n_dis = 5

@@ -12,7 +12,7 @@ Expected (not yet measured with jaxgan): the same quality as wgan_gp_gulrajani20
 updates per step. Other data:
 
     --config.data.name=tfds --config.data.tfds_name=cifar10 --config.data.channels=3 \
-    --config.model.g_widths='(128,128,128,128)' --config.model.d_widths='(128,128,128,128)'
+    --config.model.resnet.g_widths='(128,128,128,128)' --config.model.resnet.d_widths='(128,128,128,128)'
     --config.data.name=tfds --config.data.tfds_name=mnist
     --config.data.name=folder --config.data.path=/path/to/images --config.data.channels=3
 """
@@ -25,9 +25,9 @@ def get_config():
     c.data.image_size = 32
     c.model.name = "resnet"
     c.model.z_dim = 128
-    c.model.g_widths = (32, 32, 32, 32)
-    c.model.d_widths = (32, 32, 32, 32)
-    c.model.d_down = 2
+    c.model.resnet.g_widths = (32, 32, 32, 32)
+    c.model.resnet.d_widths = (32, 32, 32, 32)
+    c.model.resnet.d_down = 2
     c.loss = "wasserstein"
     c.reg.gp_weight = 10.0                   # WGAN-GP's lambda
     c.n_disc = 1                             # TTUR: one D update per G update

@@ -13,7 +13,7 @@ samples/ within a few thousand steps. The paper's CIFAR-10 ResNet reaches an Inc
 Table 3) with:
 
     --config.data.name=tfds --config.data.tfds_name=cifar10 --config.data.channels=3 \
-    --config.model.g_widths='(128,128,128,128)' --config.model.d_widths='(128,128,128,128)' \
+    --config.model.resnet.g_widths='(128,128,128,128)' --config.model.resnet.d_widths='(128,128,128,128)' \
     --config.optim.g.lr=2e-4 --config.optim.d.lr=2e-4 --config.optim.g.schedule=linear \
     --config.optim.d.schedule=linear --config.train.num_steps=100000   # the ResNet script: 2e-4, linear decay
 
@@ -31,9 +31,9 @@ def get_config():
     c.data.image_size = 32
     c.model.name = "resnet"
     c.model.z_dim = 128                      # paper: 128-d z
-    c.model.g_widths = (32, 32, 32, 32)      # paper (CIFAR-10): (128,) * 4
-    c.model.d_widths = (32, 32, 32, 32)      # paper (CIFAR-10): (128,) * 4
-    c.model.d_down = 2
+    c.model.resnet.g_widths = (32, 32, 32, 32)      # paper (CIFAR-10): (128,) * 4
+    c.model.resnet.d_widths = (32, 32, 32, 32)      # paper (CIFAR-10): (128,) * 4
+    c.model.resnet.d_down = 2
     c.loss = "wasserstein"
     c.reg.gp_weight = 10.0                   # paper: lambda = 10
     c.n_disc = 5                             # paper: n_critic = 5

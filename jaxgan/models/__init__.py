@@ -1,56 +1,94 @@
-"""Networks: build G and D from the `model` block of a config."""
+"""Networks: the `model` config block, its checks, and G and D built from it.
+
+The block holds the keys every architecture reads (`name`, `z_dim`, `output_activation`, `compute_dtype`, the
+conditioning and PacGAN options) and one sub-block per architecture (`model.mlp`, `model.dcgan`, `model.resnet`,
+`model.stylegan2`), which that architecture's module defines with its `default_config()` and builds with its
+`build(cfg, example_shape, num_classes, dtype, bn_groups)`. A new architecture is one module plus one line in
+`ARCHITECTURES`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import flax.linen as nn
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgan.models.conditional import LabelEmbedGenerator
-from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator, num_upsamplings
-from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
-from jaxgan.models.mlp_head import MLPHeadDiscriminator
+from jaxgan.models import dcgan, mlp, resnet
+from jaxgan.models.conditional import D_HEADS, G_CONDITIONING, LabelEmbedGenerator
+from jaxgan.models.outputs import OUTPUT_ACTIVATIONS
 from jaxgan.models.packing import PackedDiscriminator
-from jaxgan.models.resnet import (
-    ResNetDiscriminator,
-    ResNetGenerator,
-    check_discriminator_widths,
-    check_generator_widths,
-)
-from jaxgan.models.stylegan2.build import build_stylegan2
+from jaxgan.models.stylegan2 import build as stylegan2_build
 
-MODELS = ("mlp", "dcgan", "resnet", "stylegan2")
+
+class Architecture(NamedTuple):
+    """One `model.name`: its sub-block's defaults and `build(cfg, example_shape, num_classes, dtype, bn_groups)`."""
+
+    default_config: Callable[[], ml_collections.ConfigDict]
+    build: Callable[..., tuple[nn.Module, nn.Module]]
+
+
+def _build_stylegan2(cfg, example_shape, num_classes, dtype, bn_groups=1):
+    """StyleGAN2 has no BatchNorm, so no BatchNorm groups."""
+    return stylegan2_build.build_stylegan2(cfg, example_shape, num_classes, dtype)
+
+
+ARCHITECTURES = {
+    "mlp": Architecture(mlp.default_config, mlp.build),
+    "dcgan": Architecture(dcgan.default_config, dcgan.build),
+    "resnet": Architecture(resnet.default_config, resnet.build),
+    "stylegan2": Architecture(stylegan2_build.default_config, _build_stylegan2),
+}
+MODELS = tuple(ARCHITECTURES)
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
-
-def compute_dtype(name: str) -> jnp.dtype:
-    """The activation dtype named by `model.compute_dtype`; params always stay float32."""
-    if name not in COMPUTE_DTYPES:
-        raise ValueError(f"Unknown model.compute_dtype {name!r}; choose one of {sorted(COMPUTE_DTYPES)}.")
-    return COMPUTE_DTYPES[name]
-
-
-def is_conditional(cfg: ml_collections.ConfigDict) -> bool:
-    """Whether the `model` block asks for a class-conditional GAN."""
-    return cfg.g_cond != "none" or cfg.d_cond != "none"
+# The flat keys of the `model` block before each architecture had its own sub-block (issue 15): old -> new.
+RENAMED_KEYS = {
+    "model.g_hidden": "model.mlp.g_hidden", "model.d_hidden": "model.mlp.d_hidden",
+    "model.ngf": "model.dcgan.ngf", "model.ndf": "model.dcgan.ndf",
+    "model.fast_image_layers": "model.dcgan.fast_image_layers",
+    "model.g_widths": "model.resnet.g_widths", "model.d_widths": "model.resnet.d_widths",
+    "model.d_down": "model.resnet.d_down",
+}
 
 
-def check_toolbox_options(cfg: ml_collections.ConfigDict, num_classes: int | None) -> None:
-    """Raise a clear error for option combinations the models cannot build."""
-    if is_conditional(cfg):
-        if num_classes is None:
-            raise ValueError(
-                f"model.g_cond={cfg.g_cond!r} / model.d_cond={cfg.d_cond!r} make a class-conditional GAN, but the "
-                "dataset has no labels. Use a labelled dataset (digits, tfds mnist or cifar10, a folder with one "
-                "subfolder per class) or set model.g_cond='none' and model.d_cond='none'."
-            )
-        if "none" in (cfg.g_cond, cfg.d_cond):
-            raise ValueError(
-                f"Condition both networks or neither: got model.g_cond={cfg.g_cond!r}, model.d_cond={cfg.d_cond!r}. "
-                "A conditional G with an unconditional D (or the reverse) gets no signal to use the labels."
-            )
+def default_config() -> ml_collections.ConfigDict:
+    """The `model` block: the shared keys, then one sub-block per architecture (only `name`'s is read)."""
+    c = ml_collections.ConfigDict(dict(
+        name="mlp",         # mlp | dcgan | resnet | stylegan2
+        z_dim=100,          # latent size
+        output_activation="tanh",  # tanh | sigmoid (rescaled to [-1, 1]) | linear (2-D points)
+        compute_dtype="float32",   # float32 | bfloat16 (params and optimizer state stay float32)
+        spectral_norm=False,  # spectral norm on every D layer (Miyato et al. 2018); mlp and resnet
+        g_cond="none",      # G's class conditioning: none | cbn (conditional BatchNorm, resnet) | embed (label vector)
+        d_cond="none",      # D's class conditioning: none | projection (Miyato & Koyama 2018) | acgan (Odena et al.)
+        label_embed_dim=64,  # size of the label embedding concatenated to z (g_cond=embed)
+        acgan_weight=1.0,   # weight of the AC-GAN class cross-entropy in D's and G's losses (d_cond=acgan)
+        pack=1,             # PacGAN (Lin et al. 2018): D judges packs of m samples concatenated on the feature axis
+    ))
+    for name, arch in ARCHITECTURES.items():
+        c[name] = arch.default_config()  # e.g. model.dcgan.ngf; model.stylegan2: jaxgan/models/stylegan2/build.py
+    return c
+
+
+def _check_choice(value: str, choices, key: str) -> None:
+    if value not in choices:
+        raise ValueError(f"Unknown {key} {value!r}; choose one of {sorted(choices)}.")
+
+
+def validate(cfg: ml_collections.ConfigDict) -> None:
+    """Raise a ValueError naming the key for a `model` block no architecture can build, whatever the data."""
+    _check_choice(cfg.name, MODELS, "model.name")
+    _check_choice(cfg.compute_dtype, COMPUTE_DTYPES, "model.compute_dtype")
+    _check_choice(cfg.output_activation, OUTPUT_ACTIVATIONS, "model.output_activation")
+    _check_choice(cfg.g_cond, G_CONDITIONING, "model.g_cond")
+    _check_choice(cfg.d_cond, D_HEADS, "model.d_cond")
+    if cfg.z_dim < 1:
+        raise ValueError(f"model.z_dim must be >= 1, got {cfg.z_dim}.")
+    if cfg.acgan_weight < 0:
+        raise ValueError(f"model.acgan_weight must be >= 0, got {cfg.acgan_weight}.")
     if cfg.pack < 1:
         raise ValueError(f"model.pack must be >= 1 (1 = no packing, m > 1 = PacGAN's m samples per D input), got "
                          f"{cfg.pack}.")
@@ -61,52 +99,44 @@ def check_toolbox_options(cfg: ml_collections.ConfigDict, num_classes: int | Non
     if cfg.g_cond == "cbn" and cfg.name != "resnet":
         raise ValueError(f"model.g_cond='cbn' (conditional BatchNorm) exists in the ResNet G only, not in "
                          f"model.name={cfg.name!r}; use model.g_cond='embed' or model.name='resnet'.")
-    if cfg.name == "dcgan" and (cfg.spectral_norm or cfg.d_cond != "none"):
-        raise ValueError(
-            "The DCGAN D cannot take spectral norm or a conditional head: it ends in a raw einsum kernel "
-            "(no layer to normalise or to project from) and uses BatchNorm. Use model.name='resnet' (or 'mlp') "
-            "for model.spectral_norm / model.d_cond."
-        )
 
 
-def _square_image(example_shape: Sequence[int], name: str) -> tuple[int, int]:
-    if len(example_shape) != 3 or example_shape[0] != example_shape[1]:
+def compute_dtype(name: str) -> jnp.dtype:
+    """The activation dtype named by `model.compute_dtype` (checked by `validate`); params always stay float32."""
+    return COMPUTE_DTYPES[name]
+
+
+def is_conditional(cfg: ml_collections.ConfigDict) -> bool:
+    """Whether the `model` block asks for a class-conditional GAN."""
+    return cfg.g_cond != "none" or cfg.d_cond != "none"
+
+
+def check_labels(cfg: ml_collections.ConfigDict, num_classes: int | None) -> None:
+    """Raise a clear error when the conditioning asked for does not fit the dataset's labels."""
+    if not is_conditional(cfg):
+        return
+    if num_classes is None:
         raise ValueError(
-            f"{name} needs square images (H, W, C), got examples of shape {tuple(example_shape)}; "
-            "use model.name='mlp' for non-image data or set data.image_size."
+            f"model.g_cond={cfg.g_cond!r} / model.d_cond={cfg.d_cond!r} make a class-conditional GAN, but the "
+            "dataset has no labels. Use a labelled dataset (digits, tfds mnist or cifar10, a folder with one "
+            "subfolder per class) or set model.g_cond='none' and model.d_cond='none'."
         )
-    return example_shape[0], example_shape[2]
+    if "none" in (cfg.g_cond, cfg.d_cond):
+        raise ValueError(
+            f"Condition both networks or neither: got model.g_cond={cfg.g_cond!r}, model.d_cond={cfg.d_cond!r}. "
+            "A conditional G with an unconditional D (or the reverse) gets no signal to use the labels."
+        )
 
 
 def build_models(cfg: ml_collections.ConfigDict, example_shape: Sequence[int],
                  num_classes: int | None = None, bn_groups: int = 1) -> tuple[nn.Module, nn.Module]:
     """Return (G, D) for `cfg` (the config's `model` block), examples of `example_shape` and `num_classes` labels."""
-    dtype = compute_dtype(cfg.compute_dtype)
-    check_toolbox_options(cfg, num_classes)
+    validate(cfg)
+    check_labels(cfg, num_classes)
+    g, d = ARCHITECTURES[cfg.name].build(cfg, example_shape, num_classes, compute_dtype(cfg.compute_dtype),
+                                         bn_groups)
     if cfg.name == "stylegan2":  # its own label embedding and projection: no LabelEmbedGenerator wrapper
-        return build_stylegan2(cfg, example_shape, num_classes, dtype)
-    head = dict(head=cfg.d_cond, num_classes=num_classes, spectral_norm=cfg.spectral_norm, dtype=dtype)
-    if cfg.name == "mlp":
-        g = MLPGenerator(tuple(example_shape), tuple(cfg.g_hidden), cfg.output_activation, dtype=dtype)
-        if cfg.spectral_norm or cfg.d_cond != "none":
-            d = MLPHeadDiscriminator(tuple(cfg.d_hidden), **head)
-        else:
-            d = MLPDiscriminator(tuple(cfg.d_hidden), dtype=dtype)
-    elif cfg.name == "dcgan":
-        res, channels = _square_image(example_shape, "DCGAN")
-        num_upsamplings(res)  # fail now, with the resolution in the message, not at the first apply
-        fast = dict(fast_image_layers=cfg.fast_image_layers, bn_groups=bn_groups)
-        g = DCGANGenerator(res, channels, cfg.ngf, cfg.output_activation, dtype=dtype, **fast)
-        d = DCGANDiscriminator(res, cfg.ndf, dtype=dtype, **fast)
-    elif cfg.name == "resnet":
-        res, channels = _square_image(example_shape, "The ResNet GAN")
-        check_generator_widths(res, cfg.g_widths)
-        check_discriminator_widths(res, cfg.d_widths, cfg.d_down)
-        g = ResNetGenerator(tuple(cfg.g_widths), channels, cfg.output_activation,
-                            num_classes=num_classes if cfg.g_cond == "cbn" else None, dtype=dtype)
-        d = ResNetDiscriminator(tuple(cfg.d_widths), cfg.d_down, **head)
-    else:
-        raise ValueError(f"Unknown model {cfg.name!r}; choose one of {MODELS} (config key `model.name`).")
+        return g, d
     if cfg.g_cond == "embed":
         g = LabelEmbedGenerator(g, num_classes, cfg.label_embed_dim)
     if cfg.pack > 1:

@@ -11,12 +11,15 @@ one group per device when replicas do not synchronise them (`parallel.sync_batch
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 
 from jaxgan.models.fast_layers import DepthToSpaceConvTranspose, GhostBatchNorm, SpaceToDepthConv
-from jaxgan.models.layers import ConvTranspose
+from jaxgan.models.layers import ConvTranspose, square_image
 from jaxgan.models.outputs import output_activation
 
 # DCGAN's initialisation: N(0, 0.02) for conv weights, N(1, 0.02) for BatchNorm scales.
@@ -105,3 +108,29 @@ class DCGANDiscriminator(nn.Module):
         # The final base x base valid conv to one logit is a contraction over H, W and C.
         kernel = self.param("logit_kernel", conv_init, (base, base, h.shape[-1]))
         return jnp.einsum("bhwc,hwc->b", h, kernel.astype(self.dtype)).astype(jnp.float32)
+
+
+def default_config() -> ml_collections.ConfigDict:
+    """The `model.dcgan` block: the PyTorch example's widths."""
+    return ml_collections.ConfigDict(dict(
+        ngf=64,                  # G's base width
+        ndf=64,                  # D's base width
+        fast_image_layers=True,  # D's first / G's last layer as space-to-depth + 2x2 conv (the same function)
+    ))
+
+
+def build(cfg: ml_collections.ConfigDict, example_shape: Sequence[int], num_classes: int | None,
+          dtype: jnp.dtype, bn_groups: int = 1) -> tuple[nn.Module, nn.Module]:
+    """(G, D) from the `model` block; the DCGAN D has no layer for spectral norm or a conditional head."""
+    if cfg.spectral_norm or cfg.d_cond != "none":
+        raise ValueError(
+            "The DCGAN D cannot take spectral norm or a conditional head: it ends in a raw einsum kernel "
+            "(no layer to normalise or to project from) and uses BatchNorm. Use model.name='resnet' (or 'mlp') "
+            "for model.spectral_norm / model.d_cond."
+        )
+    res, channels = square_image(example_shape, "DCGAN")
+    num_upsamplings(res)  # fail now, with the resolution in the message, not at the first apply
+    fast = dict(fast_image_layers=cfg.dcgan.fast_image_layers, bn_groups=bn_groups)
+    g = DCGANGenerator(res, channels, cfg.dcgan.ngf, cfg.output_activation, dtype=dtype, **fast)
+    d = DCGANDiscriminator(res, cfg.dcgan.ndf, dtype=dtype, **fast)
+    return g, d

@@ -13,6 +13,16 @@ from jax import lax
 _DIMS = ("NHWC", "HWIO", "NHWC")
 
 
+def square_image(example_shape: Sequence[int], who: str) -> tuple[int, int]:
+    """(resolution, channels) of square (H, W, C) examples; a one-line error for any other shape."""
+    if len(example_shape) != 3 or example_shape[0] != example_shape[1]:
+        raise ValueError(
+            f"{who} needs square images (H, W, C), got examples of shape {tuple(example_shape)}; "
+            "use model.name='mlp' for non-image data or set data.image_size."
+        )
+    return example_shape[0], example_shape[2]
+
+
 def _strided_conv(u: jax.Array, w: jax.Array, stride: int, padding: int) -> jax.Array:
     """Correlate `u` with `w` at `stride`: the forward conv whose linear transpose is our layer."""
     pad = ((padding, padding), (padding, padding))

@@ -26,8 +26,10 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 
 from jaxgan.models.conditional import ConditionalBatchNorm, DiscriminatorHead, require_labels
+from jaxgan.models.layers import square_image
 from jaxgan.models.outputs import output_activation
 from jaxgan.models.spectral import apply_layer
 
@@ -41,7 +43,7 @@ def check_generator_widths(resolution: int, widths: Sequence[int]) -> None:
         n = math.log2(resolution / 4) if resolution >= 4 else float("nan")
         hint = f"{int(n) + 1} widths" if n == int(n) else "a resolution of 4 * 2^n (32, 64, 128, ...)"
         raise ValueError(
-            f"The ResNet G starts at 4x4 and doubles once per width after the first, so model.g_widths="
+            f"The ResNet G starts at 4x4 and doubles once per width after the first, so model.resnet.g_widths="
             f"{tuple(widths)} makes {4 * 2 ** (len(widths) - 1)}x{4 * 2 ** (len(widths) - 1)} images but the data "
             f"is {resolution}x{resolution}: use {hint} (set data.image_size to 32 or 64)."
         )
@@ -50,10 +52,10 @@ def check_generator_widths(resolution: int, widths: Sequence[int]) -> None:
 def check_discriminator_widths(resolution: int, widths: Sequence[int], down: int) -> None:
     """Raise unless D has a block per width and downsamples 1..len(widths) times to a whole feature map."""
     if not widths or not 1 <= down <= len(widths):
-        raise ValueError(f"model.d_down={down} must be between 1 and len(model.d_widths)={len(widths)} "
+        raise ValueError(f"model.resnet.d_down={down} must be between 1 and len(model.resnet.d_widths)={len(widths)} "
                          "(the first block of the ResNet D always downsamples).")
     if resolution % 2**down:
-        raise ValueError(f"model.d_down={down} halvings do not divide the {resolution}x{resolution} images; "
+        raise ValueError(f"model.resnet.d_down={down} halvings do not divide the {resolution}x{resolution} images; "
                          "use fewer or set data.image_size to a power of two.")
 
 
@@ -163,3 +165,26 @@ class ResNetDiscriminator(nn.Module):
         features = jnp.sum(nn.relu(h), axis=(1, 2))  # global sum pooling
         return DiscriminatorHead(self.head, self.num_classes, self.spectral_norm, name="head")(
             features, labels, train)
+
+
+def default_config() -> ml_collections.ConfigDict:
+    """The `model.resnet` block: SNGAN's CIFAR-10 networks."""
+    return ml_collections.ConfigDict(dict(
+        g_widths=(256, 256, 256, 256),  # G: width at 4x4, then after each 2x up-block
+        d_widths=(128, 128, 128, 128),  # D: width of each block
+        d_down=2,                       # D: the first d_down blocks halve the resolution
+    ))
+
+
+def build(cfg: ml_collections.ConfigDict, example_shape: Sequence[int], num_classes: int | None,
+          dtype: jnp.dtype, bn_groups: int = 1) -> tuple[nn.Module, nn.Module]:
+    """(G, D) from the `model` block: conditional BatchNorm in G with g_cond=cbn, D's head from d_cond."""
+    res, channels = square_image(example_shape, "The ResNet GAN")
+    net = cfg.resnet
+    check_generator_widths(res, net.g_widths)
+    check_discriminator_widths(res, net.d_widths, net.d_down)
+    g = ResNetGenerator(tuple(net.g_widths), channels, cfg.output_activation,
+                        num_classes=num_classes if cfg.g_cond == "cbn" else None, dtype=dtype)
+    d = ResNetDiscriminator(tuple(net.d_widths), net.d_down, head=cfg.d_cond, num_classes=num_classes,
+                            spectral_norm=cfg.spectral_norm, dtype=dtype)
+    return g, d

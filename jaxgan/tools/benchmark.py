@@ -71,9 +71,9 @@ def model_config(model: str, dtype: str, batch: int, sizes: Sizes) -> tuple[ml_c
     c.model.name, c.model.compute_dtype, c.model.z_dim = model, dtype, sizes.z_dim
     c.train.batch_size = batch
     if model == "mlp":
-        c.model.g_hidden = c.model.d_hidden = sizes.mlp_hidden
+        c.model.mlp.g_hidden = c.model.mlp.d_hidden = sizes.mlp_hidden
         return c, sizes.mlp_shape
-    c.model.ngf = c.model.ndf = sizes.dcgan_width
+    c.model.dcgan.ngf = c.model.dcgan.ndf = sizes.dcgan_width
     return c, (sizes.dcgan_resolution, sizes.dcgan_resolution, 3)
 
 
