@@ -1,11 +1,14 @@
-"""Saving and restoring runs with orbax: the train state plus a JSON record of the config and data position.
+"""Saving and restoring checkpoints with orbax: a train-state pytree plus a JSON record, checked and retried.
+
+A plain orbax wrapper: it knows pytrees, JSON and files, not configs or models. What a run stores in the record
+(`jaxgan.runs.run_meta`) and how a run is rebuilt from a checkpoint (`jaxgan.runs`) live in `jaxgan.runs`.
 
 A checkpoint is a step directory `<directory>/<step>/` with two orbax items:
 
-- `state`: the `GANState` pytree (OCDBT/zarr), each array stored under its dotted path, e.g. `g.params.Dense_0.kernel`,
-  `d.opt_state.0.mu.Dense_0.bias`, `g_ema_params.Dense_0.kernel`.
-- `meta`: JSON with `step`, `data_batches` (the data iterator position: batches consumed), the resolved `config`,
-  `example_shape` and `num_classes` (what `load_generator` needs to rebuild the GAN without the dataset).
+- `state`: the train-state pytree (OCDBT/zarr), each array stored under its dotted path, e.g. for a `GANState`
+  `g.params.Dense_0.kernel`, `d.opt_state.0.mu.Dense_0.bias`, `g_ema_params.Dense_0.kernel`.
+- `meta`: JSON; a run stores `step`, `data_batches` (the data iterator position: batches consumed), the resolved
+  `config`, `example_shape` and `num_classes` there (what `jaxgan.runs` needs to rebuild it without the dataset).
 
 Orbax writes a step into `<step>.orbax-checkpoint-tmp` and renames it only when every item is on disk, so a save killed
 half-way leaves no step directory; the writing `Checkpointer` deletes such leftovers when it opens. Retention is one
@@ -22,17 +25,15 @@ before is restored. Nothing is moved or deleted at restore time; when no checkpo
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import math
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jax
-import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
@@ -40,8 +41,6 @@ from orbax.checkpoint import checkpoint_managers as policies
 from jaxgan.checkpoint_noise import log_details, quiet_reads, short_reason
 from jaxgan.checksums import array_checksums, checksum_mismatches
 from jaxgan.errors import JaxganError
-from jaxgan.sampling import generator_variables
-from jaxgan.state import GAN, GANState, NetState, create_state
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +156,7 @@ class Checkpointer:
             self.directory, options=options,
             item_handlers={STATE: ocp.PyTreeCheckpointHandler(), META: ocp.JsonCheckpointHandler()})
 
-    def save(self, step: int, state: GANState, meta: dict[str, Any],
+    def save(self, step: int, state: Any, meta: dict[str, Any],
              metrics: dict[str, float] | None = None) -> None:
         """Start saving `state` and `meta` (JSON) as checkpoint `step`; returns before the disk write ends.
 
@@ -250,7 +249,7 @@ class Checkpointer:
             raise CheckpointCorruptError(f"cannot read {self.directory / str(step) / META}: {error}",
                                          f"meta record: {short_reason(error)}") from error
 
-    def restore(self, abstract_state: GANState, step: int | None = None) -> tuple[GANState, dict]:
+    def restore(self, abstract_state: Any, step: int | None = None) -> tuple[Any, dict]:
         """Restore checkpoint `step` (default: the newest readable one) into the structure of `abstract_state`.
 
         `abstract_state` may be a live state or ShapeDtypeStructs; the arrays come back with its shardings, so a
@@ -262,7 +261,7 @@ class Checkpointer:
         target = abstract_of(abstract_state)
         if step is not None:
             return self._restore_step(target, step)
-        return self._first_readable(functools.partial(self._restore_step, target))
+        return self.first_readable(functools.partial(self._restore_step, target))
 
     def restore_partial(self, item: dict, step: int) -> dict:
         """Read only the arrays named in `item` (a nested dict of ShapeDtypeStructs in the state's layout)."""
@@ -277,7 +276,7 @@ class Checkpointer:
         self._verify(step, restored, self.read_meta(step))
         return restored
 
-    def _restore_step(self, target: Any, step: int) -> tuple[GANState, dict]:
+    def _restore_step(self, target: Any, step: int) -> tuple[Any, dict]:
         check_compatible(self.item_metadata(step), target, str(self.directory / str(step)))
         args = ocp.args.Composite(**{
             STATE: ocp.args.PyTreeRestore(item=target,
@@ -324,7 +323,7 @@ class Checkpointer:
             return f"{total} arrays read; no checksums recorded (saved before checksums existed)"
         return f"{checked} of {total} arrays verified"
 
-    def _first_readable(self, read: Callable[[int], Any]) -> Any:
+    def first_readable(self, read: Callable[[int], Any]) -> Any:
         """`read(step)` for the newest step that reads; each unreadable one costs one warning line, nothing is moved."""
         steps = self.all_steps()
         if not steps:
@@ -385,97 +384,3 @@ def _first_device() -> jax.sharding.Sharding:
 def _metric_value(name: str, metrics: dict[str, float]) -> float:
     """The ranking value orbax's BestN reads from a checkpoint's metrics."""
     return float(metrics[name])
-
-
-def resolve_checkpoint_dir(path: str | Path) -> tuple[Path, int | None]:
-    """(checkpoints directory, step or None) from a workdir, its checkpoints/ dir or one step's dir."""
-    path = Path(path).absolute()
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path} is not a directory; pass a run's workdir, its checkpoints/ folder "
-                                "or one checkpoint step folder (checkpoints/<step>).")
-    if (path / "checkpoints").is_dir():
-        return path / "checkpoints", None
-    if path.name.isdigit() and (path / STATE).is_dir():
-        return path.parent, int(path.name)
-    return path, None
-
-
-def config_from_json(stored: dict) -> ml_collections.ConfigDict:
-    """Rebuild a run's config from its JSON record, over `base_config()` so keys added since keep their defaults."""
-    from jaxgan.config import base_config
-
-    config = base_config()
-    with config.unlocked():
-        _merge(config, stored)
-    return config
-
-
-def _merge(config: ml_collections.ConfigDict, stored: dict) -> None:
-    for key, value in stored.items():
-        current = config.get(key)
-        if isinstance(value, dict) and isinstance(current, ml_collections.ConfigDict):
-            _merge(current, value)
-        elif isinstance(value, list) and isinstance(current, tuple):
-            config[key] = tuple(value)
-        elif key in config and current is not None and value is not None and type(current) is not type(value):
-            config[key] = type(current)(value)  # JSON loses int/float distinctions (1.0 -> 1)
-        elif isinstance(value, dict):
-            config[key] = ml_collections.ConfigDict(value)
-        else:
-            config[key] = value
-
-
-def generator_item(abstract: GANState, ema: bool) -> dict:
-    """The partial-restore target holding only what sampling needs: G's params (EMA ones if `ema`) and collections."""
-    g = {} if ema else {"params": abstract.g.params}
-    if abstract.g.collections:
-        g["collections"] = abstract.g.collections
-    item = {"g": g} if g else {}
-    if ema:  # the EMA params, and the step and key that fix their standing BatchNorm statistics
-        item.update(g_ema_params=abstract.g.params, step=abstract.step, rng=abstract.rng)
-    return item
-
-
-def load_generator(path: str | Path, step: int | None = None
-                   ) -> tuple[GAN, dict, ml_collections.ConfigDict]:
-    """(gan, G's variables, config) from a workdir or checkpoint dir, reading only G's arrays.
-
-    Reads G's EMA params when the run kept an EMA (else G's params) and G's collections (e.g. BatchNorm running
-    stats), never D or the optimizer states (orbax partial restore). `step=None` takes the newest readable
-    checkpoint. The GAN is rebuilt from the stored config with `jaxgan.factory.build_gan`.
-    """
-    directory, path_step = resolve_checkpoint_dir(path)
-    step = path_step if step is None else step
-    with Checkpointer(directory, read_only=True) as ckpt:
-        if not ckpt.all_steps():
-            raise FileNotFoundError(f"No complete checkpoint in {directory}; train first (experiments/train.py) or "
-                                    "pass a workdir that has checkpoints/.")
-        read = functools.partial(_read_generator, ckpt)
-        return ckpt.read_with_retries(read, step) if step is not None else ckpt._first_readable(read)
-
-
-def _read_generator(ckpt: Checkpointer, step: int) -> tuple[GAN, dict, ml_collections.ConfigDict]:
-    from jaxgan.factory import build_gan
-
-    meta = ckpt.read_meta(step)
-    config = config_from_json(meta["config"])
-    shape = tuple(meta["example_shape"])
-    gan = build_gan(config, shape, meta.get("num_classes"))
-    ema = ckpt.item_metadata(step).get("g_ema_params") is not None
-    abstract = jax.eval_shape(functools.partial(create_state, gan, shape, 0, ema=False))
-    item = abstract_of(generator_item(abstract, ema))
-    restored = ckpt.restore_partial(item, step)
-    g = restored.get("g", {})
-    if not ema:
-        return gan, {"params": g["params"], **g.get("collections", {})}, config
-    state = GANState(step=restored["step"], rng=restored["rng"], g=NetState(g.get("params"),
-                     g.get("collections", {}), None), d=None, g_ema_params=restored["g_ema_params"])
-    return gan, generator_variables(state, gan), config
-
-
-def run_meta(config: ml_collections.ConfigDict, step: int, data_batches: int,
-             example_shape: Sequence[int], num_classes: int | None) -> dict[str, Any]:
-    """The JSON record saved beside the state: what resuming and `load_generator` need besides the arrays."""
-    return {"step": int(step), "data_batches": int(data_batches),
-            "config": json.loads(config.to_json_best_effort()),
-            "example_shape": [int(s) for s in example_shape], "num_classes": num_classes}

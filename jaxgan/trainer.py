@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgan.checkpoint import Checkpointer, NoReadableCheckpointError, run_meta
+from jaxgan.checkpoint import Checkpointer, NoReadableCheckpointError
 from jaxgan.config import validate
 from jaxgan.data import build_dataset, prefetch_to_device, stack_batches, with_decoded_batch
 from jaxgan.errors import JaxganError
@@ -47,6 +47,7 @@ from jaxgan.multistep import (
 )
 from jaxgan.profiling import instrument, parse_profile_steps
 from jaxgan.run_info import run_info, update_run_info, write_run_info
+from jaxgan.runs import run_meta
 from jaxgan.sampling import generator_variables
 from jaxgan.sharding import batch_sharding, check_divisible, data_mesh, jit_data_parallel, replicated
 from jaxgan.state import GAN, GANState, create_state

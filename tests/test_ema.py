@@ -60,8 +60,8 @@ def test_without_an_ema_sampling_uses_g_and_its_own_running_statistics():
 def test_load_generator_pairs_the_ema_with_the_standing_statistics_the_trainer_samples_with(tmp_path):
     """A sampler reading only G from a checkpoint gets the same G_ema variables as the trainer, not the live stats."""
     from jaxgan import trainer
-    from jaxgan.checkpoint import load_generator
     from jaxgan.config import base_config
+    from jaxgan.runs import load_generator
 
     config = base_config()
     config.model.name, config.model.dcgan.ngf, config.model.dcgan.ndf = "dcgan", 4, 4

@@ -13,11 +13,12 @@ from conftest import load_tool
 from PIL import Image
 from scipy import stats
 
-from jaxgan.checkpoint import Checkpointer, run_meta
+from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config
 from jaxgan.factory import build_gan
 from jaxgan.images import image_grid
 from jaxgan.models.mlp import MLPDiscriminator
+from jaxgan.runs import run_meta
 from jaxgan.sampling import (
     class_labels,
     interpolation_latents,

@@ -9,12 +9,13 @@ from conftest import load_experiment_config, load_tool
 from PIL import Image
 from test_resume import assert_trees_equal, copy_run, metric_rows, no_eval, stop_at
 
-from jaxgan.checkpoint import Checkpointer, CheckpointMismatchError, load_generator
+from jaxgan.checkpoint import Checkpointer, CheckpointMismatchError
 from jaxgan.config import base_config, validate
 from jaxgan.data import build_dataset, stack_batches
 from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan, build_train_step, initial_state_aux, stylegan2_spec
 from jaxgan.images import to_uint8
+from jaxgan.runs import load_generator
 from jaxgan.sharding import data_mesh
 from jaxgan.state import create_state, param_count
 from jaxgan.stylegan2_phases import ada_adjust, initial_aux

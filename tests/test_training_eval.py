@@ -15,7 +15,7 @@ from numpy_metrics import (
     precision_recall_numpy,
 )
 
-from jaxgan.checkpoint import Checkpointer, load_generator
+from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config, validate
 from jaxgan.data import build_dataset
 from jaxgan.factory import build_gan
@@ -23,6 +23,7 @@ from jaxgan.metrics import evaluator
 from jaxgan.metrics.classifier import DigitsExtractor
 from jaxgan.metrics.evaluator import evaluate_mixture_samples, evaluate_samples
 from jaxgan.metrics.stats import load_reference_stats
+from jaxgan.runs import load_generator
 from jaxgan.sampling import make_sample_fn, random_inputs
 from jaxgan.state import create_state
 from jaxgan.trainer import train_and_evaluate

@@ -62,7 +62,7 @@ def load_sampler_from_checkpoint(path: str | Path):
 
     Reads only G (its EMA params when present), never D or the optimizer states.
     """
-    from jaxgan.checkpoint import load_generator
+    from jaxgan.runs import load_generator
     from jaxgan.sampling import make_sample_fn
 
     gan, variables, _ = load_generator(path)

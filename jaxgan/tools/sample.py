@@ -20,8 +20,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from jaxgan.checkpoint import load_generator
 from jaxgan.errors import JaxganError
+from jaxgan.runs import load_generator
 from jaxgan.sampling import write_sample_set
 from jaxgan.stylegan2_sampling import check_stylegan2, write_seed_images, write_style_mixing
 

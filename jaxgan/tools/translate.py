@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from jaxgan.translation.inference import load_run, read_inputs, translate_images, write_grid, write_outputs
+from jaxgan.runs import load_translation_run
+from jaxgan.translation.inference import read_inputs, translate_images, write_grid, write_outputs
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    config, models, state = load_run(args.workdir, args.step)
+    config, models, state = load_translation_run(args.workdir, args.step)
     directions = models.directions() if args.direction == "both" else [args.direction]
     names, inputs = read_inputs(args.input, config.data.crop_size, config.data.channels)
     translated = {d: translate_images(models, state, d, inputs, args.batch_size, args.paper_mode, args.seed)

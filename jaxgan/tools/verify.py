@@ -11,8 +11,9 @@ import argparse
 import logging
 import sys
 
-from jaxgan.checkpoint import CheckpointCorruptError, Checkpointer, resolve_checkpoint_dir
+from jaxgan.checkpoint import CheckpointCorruptError, Checkpointer
 from jaxgan.errors import JaxganError
+from jaxgan.runs import resolve_checkpoint_dir
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

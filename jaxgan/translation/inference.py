@@ -1,65 +1,26 @@
-"""Translate images with a trained run: restore its networks from the workdir, read inputs, write outputs.
+"""Translate images with a trained run: read inputs, run its generators, write outputs.
 
-Used by `tools/translate.py`. By default generators run in inference mode (BatchNorm running averages, no dropout),
-so an output depends only on its input and the checkpoint. `paper_mode` instead runs each image alone in training
+Used by `tools/translate.py`, which restores the run with `jaxgan.runs.load_translation_run`. By default
+generators run in inference mode (BatchNorm running averages, no dropout), so an output depends only on its input
+and the checkpoint. `paper_mode` instead runs each image alone in training
 mode, with dropout and the image's own BatchNorm statistics, as Isola et al. (2017, sec. 3.3) do at test time.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
-from jaxgan.checkpoint import Checkpointer
 from jaxgan.data.images import convert_channels, resize, to_unit_range
 from jaxgan.data.sources import _read_image
 from jaxgan.images import image_grid, save_png, to_uint8
 from jaxgan.translation.data import list_images
-from jaxgan.translation.factory import build_models
-from jaxgan.translation.state import GENERATORS, TASKS, TranslationModels, TranslationState, create_state
-
-
-def load_config(workdir: str | Path) -> ml_collections.ConfigDict:
-    """The config a translation run saved as workdir/config.json."""
-    path = Path(workdir) / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; pass the --workdir of a finished or running "
-                                "pix2pix/CycleGAN run (it holds config.json and checkpoints/).")
-    config = ml_collections.ConfigDict(json.loads(path.read_text()))
-    if config.get("task") not in TASKS:
-        raise ValueError(f"{path} is a run of task {config.get('task', 'gan')!r}, not one of {TASKS}.")
-    return config
-
-
-def example_shape(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
-    """(H, W, C) of the images the run's networks take and make."""
-    return (config.data.crop_size, config.data.crop_size, config.data.channels)
-
-
-def load_run(workdir: str | Path, step: int | None = None
-             ) -> tuple[ml_collections.ConfigDict, TranslationModels, TranslationState]:
-    """(config, models, state) of checkpoint `step` (default: the latest) of the run in `workdir`."""
-    config = load_config(workdir)
-    directory = Path(workdir) / "checkpoints"
-    if not directory.is_dir():
-        raise FileNotFoundError(f"{directory} does not exist; the run in {workdir} has saved no checkpoint yet.")
-    models = build_models(config, example_shape(config))
-    abstract = jax.eval_shape(lambda: create_state(models, example_shape(config), config.seed))
-    ckpt = Checkpointer(directory, async_save=False, read_only=True)
-    try:
-        if ckpt.latest_step() is None:
-            raise FileNotFoundError(f"{directory} holds no checkpoint; let the run reach train.checkpoint_every.")
-        state, _ = ckpt.restore(abstract, step)
-    finally:
-        ckpt.close()
-    return config, models, state
+from jaxgan.translation.state import GENERATORS, TranslationModels, TranslationState
 
 
 def read_inputs(path: str | Path, size: int, channels: int) -> tuple[list[str], np.ndarray]:

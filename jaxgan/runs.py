@@ -1,0 +1,223 @@
+"""Loading a run back from its workdir: its config, its networks and train state, or only its generator.
+
+The one module that knows how a run is stored and how to rebuild its objects from that: a workdir holds config.json
+and checkpoints/<step>/, whose orbax `state` item is the train state and whose `meta` item (`run_meta`) records the
+config, the data position, the example shape and the number of classes. `jaxgan.checkpoint.Checkpointer` reads
+and writes those files and knows nothing of configs or models; this module turns them back into a config
+(`config_from_json`), a GAN and its state (`load_gan_run`), G's sampling variables (`load_generator`: the EMA
+params with their standing BatchNorm statistics, StyleGAN2's w_avg) or a pix2pix/CycleGAN run
+(`load_translation_run`). The sampling, evaluation and translation tools all load through here.
+
+A run saved before a config key moved (`jaxgan.models.RENAMED_KEYS`: the flat `model.ngf` became
+`model.dcgan.ngf`, ...) loads unchanged: its stored keys are read at their new places.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import ml_collections
+
+from jaxgan.checkpoint import STATE, Checkpointer, abstract_of
+from jaxgan.config import base_config
+from jaxgan.factory import build_gan, ema_decay, initial_state_aux
+from jaxgan.models import RENAMED_KEYS
+from jaxgan.sampling import generator_variables
+from jaxgan.state import GAN, GANState, NetState, create_state
+from jaxgan.translation import config as translation_config
+from jaxgan.translation.factory import build_models as build_translation_models
+from jaxgan.translation.state import TASKS, TranslationModels, TranslationState
+from jaxgan.translation.state import create_state as create_translation_state
+
+CONFIG_FILE = "config.json"
+CHECKPOINTS = "checkpoints"
+
+
+def run_meta(config: ml_collections.ConfigDict, step: int, data_batches: int,
+             example_shape: Sequence[int], num_classes: int | None) -> dict[str, Any]:
+    """The JSON record saved beside the state: what resuming and `load_generator` need besides the arrays."""
+    return {"step": int(step), "data_batches": int(data_batches),
+            "config": json.loads(config.to_json_best_effort()),
+            "example_shape": [int(s) for s in example_shape], "num_classes": num_classes}
+
+
+def resolve_checkpoint_dir(path: str | Path) -> tuple[Path, int | None]:
+    """(checkpoints directory, step or None) from a workdir, its checkpoints/ dir or one step's dir."""
+    path = Path(path).absolute()
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is not a directory; pass a run's workdir, its checkpoints/ folder "
+                                "or one checkpoint step folder (checkpoints/<step>).")
+    if (path / CHECKPOINTS).is_dir():
+        return path / CHECKPOINTS, None
+    if path.name.isdigit() and (path / STATE).is_dir():
+        return path.parent, int(path.name)
+    return path, None
+
+
+def move_renamed_keys(stored: Mapping[str, Any], renamed: Mapping[str, str] = RENAMED_KEYS) -> dict[str, Any]:
+    """A copy of a stored config (nested dicts) with each old dotted key of `renamed` moved to its new place."""
+    out = copy.deepcopy(dict(stored))
+    for old, new in renamed.items():
+        *old_path, old_leaf = old.split(".")
+        parent = _walk(out, old_path)
+        if not isinstance(parent, dict) or old_leaf not in parent:
+            continue
+        value = parent.pop(old_leaf)
+        *new_path, new_leaf = new.split(".")
+        target = out
+        for part in new_path:
+            target = target.setdefault(part, {})
+        target.setdefault(new_leaf, value)  # a config holding both spellings keeps the new one
+    return out
+
+
+def _walk(tree: Any, path: Sequence[str]) -> Any:
+    for part in path:
+        tree = tree.get(part) if isinstance(tree, dict) else None
+    return tree
+
+
+def config_from_json(stored: Mapping[str, Any]) -> ml_collections.ConfigDict:
+    """Rebuild a run's config from its JSON record, over its task's base config so keys added since keep their
+    defaults and keys renamed since are read at their new places."""
+    task = stored.get("task", "gan")
+    if task == "gan":
+        config, stored = base_config(), move_renamed_keys(stored)
+    else:
+        config = translation_config.base_config(task)
+    with config.unlocked():
+        _merge(config, stored)
+    return config
+
+
+def _merge(config: ml_collections.ConfigDict, stored: Mapping[str, Any]) -> None:
+    for key, value in stored.items():
+        current = config.get(key)
+        if isinstance(value, dict) and isinstance(current, ml_collections.ConfigDict):
+            _merge(current, value)
+        elif isinstance(value, list) and isinstance(current, tuple):
+            config[key] = tuple(value)
+        elif key in config and current is not None and value is not None and type(current) is not type(value):
+            config[key] = type(current)(value)  # JSON loses int/float distinctions (1.0 -> 1)
+        elif isinstance(value, dict):
+            config[key] = ml_collections.ConfigDict(value)
+        else:
+            config[key] = value
+
+
+def _open_checkpoints(path: str | Path) -> tuple[Checkpointer, int | None]:
+    """A read-only Checkpointer on the run at `path` and the step the path names; an error when it has none."""
+    directory, step = resolve_checkpoint_dir(path)
+    ckpt = Checkpointer(directory, read_only=True)
+    if not ckpt.all_steps():
+        ckpt.close()
+        raise FileNotFoundError(f"No complete checkpoint in {directory}; train first (experiments/train.py) or "
+                                "pass a workdir that has checkpoints/.")
+    return ckpt, step
+
+
+def _read_step(ckpt: Checkpointer, read, step: int | None) -> Any:
+    """`read(ckpt, step)`, retried; with step=None the newest readable checkpoint (falling back past bad ones)."""
+    read = functools.partial(read, ckpt)
+    return ckpt.read_with_retries(read, step) if step is not None else ckpt.first_readable(read)
+
+
+def load_generator(path: str | Path, step: int | None = None) -> tuple[GAN, dict, ml_collections.ConfigDict]:
+    """(gan, G's variables, config) from a workdir or checkpoint dir, reading only G's arrays.
+
+    Reads G's EMA params when the run kept an EMA (else G's params) and G's collections (BatchNorm running stats,
+    StyleGAN2's w_avg), never D or the optimizer states (orbax partial restore). The EMA params are paired with
+    standing BatchNorm statistics recomputed for them (`jaxgan.sampling.generator_variables`). `step=None` takes
+    the newest readable checkpoint.
+    """
+    ckpt, path_step = _open_checkpoints(path)
+    with ckpt:
+        return _read_step(ckpt, _read_generator, path_step if step is None else step)
+
+
+def _gan_of(ckpt: Checkpointer, step: int) -> tuple[GAN, ml_collections.ConfigDict, tuple[int, ...]]:
+    """The GAN rebuilt from checkpoint `step`'s stored config, that config, and the example shape."""
+    meta = ckpt.read_meta(step)
+    config = config_from_json(meta["config"])
+    shape = tuple(meta["example_shape"])
+    return build_gan(config, shape, meta.get("num_classes")), config, shape
+
+
+def generator_item(abstract: GANState, ema: bool) -> dict:
+    """The partial-restore target holding only what sampling needs: G's params (EMA ones if `ema`) and collections."""
+    g = {} if ema else {"params": abstract.g.params}
+    if abstract.g.collections:
+        g["collections"] = abstract.g.collections
+    item = {"g": g} if g else {}
+    if ema:  # the EMA params, and the step and key that fix their standing BatchNorm statistics
+        item.update(g_ema_params=abstract.g.params, step=abstract.step, rng=abstract.rng)
+    return item
+
+
+def _read_generator(ckpt: Checkpointer, step: int) -> tuple[GAN, dict, ml_collections.ConfigDict]:
+    gan, config, shape = _gan_of(ckpt, step)
+    ema = ckpt.item_metadata(step).get("g_ema_params") is not None
+    abstract = jax.eval_shape(functools.partial(create_state, gan, shape, 0, ema=False))
+    restored = ckpt.restore_partial(abstract_of(generator_item(abstract, ema)), step)
+    g = restored.get("g", {})
+    if not ema:
+        return gan, {"params": g["params"], **g.get("collections", {})}, config
+    state = GANState(step=restored["step"], rng=restored["rng"], g=NetState(g.get("params"),
+                     g.get("collections", {}), None), d=None, g_ema_params=restored["g_ema_params"])
+    return gan, generator_variables(state, gan), config
+
+
+def load_gan_run(path: str | Path, step: int | None = None
+                 ) -> tuple[ml_collections.ConfigDict, GAN, GANState, dict[str, Any]]:
+    """(config, gan, state, meta) of a GAN run's checkpoint (default: the newest readable), every array restored."""
+    ckpt, path_step = _open_checkpoints(path)
+    with ckpt:
+        return _read_step(ckpt, _read_gan_run, path_step if step is None else step)
+
+
+def _read_gan_run(ckpt: Checkpointer, step: int) -> tuple[ml_collections.ConfigDict, GAN, GANState, dict]:
+    gan, config, shape = _gan_of(ckpt, step)
+    abstract = jax.eval_shape(functools.partial(create_state, gan, shape, config.seed, ema=ema_decay(config) > 0,
+                                                aux=initial_state_aux(config)))
+    state, meta = ckpt.restore(abstract, step)
+    return config, gan, state, meta
+
+
+def load_translation_config(workdir: str | Path) -> ml_collections.ConfigDict:
+    """The config a pix2pix/CycleGAN run saved as workdir/config.json."""
+    path = Path(workdir) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; pass the --workdir of a finished or running "
+                                "pix2pix/CycleGAN run (it holds config.json and checkpoints/).")
+    stored = json.loads(path.read_text())
+    if stored.get("task") not in TASKS:
+        raise ValueError(f"{path} is a run of task {stored.get('task', 'gan')!r}, not one of {TASKS}.")
+    return config_from_json(stored)
+
+
+def translation_example_shape(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
+    """(H, W, C) of the images a translation run's networks take and make."""
+    return (config.data.crop_size, config.data.crop_size, config.data.channels)
+
+
+def load_translation_run(workdir: str | Path, step: int | None = None
+                         ) -> tuple[ml_collections.ConfigDict, TranslationModels, TranslationState]:
+    """(config, models, state) of checkpoint `step` (default: the newest readable) of the run in `workdir`."""
+    config = load_translation_config(workdir)
+    directory = Path(workdir) / CHECKPOINTS
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory} does not exist; the run in {workdir} has saved no checkpoint yet.")
+    shape = translation_example_shape(config)
+    models = build_translation_models(config, shape)
+    abstract = jax.eval_shape(lambda: create_translation_state(models, shape, config.seed))
+    with Checkpointer(directory, async_save=False, read_only=True) as ckpt:
+        if ckpt.latest_step() is None:
+            raise FileNotFoundError(f"{directory} holds no checkpoint; let the run reach train.checkpoint_every.")
+        state, _ = ckpt.restore(abstract, step)
+    return config, models, state
