@@ -2,5 +2,5 @@
 
 networks.py (U-Net, ResNet G, PatchGAN), losses.py, pool.py (history pool), state.py, pix2pix.py and cyclegan.py
 (their one-program train steps), data.py, config.py, factory.py, trainer.py (`train_and_evaluate(config, workdir)`)
-and inference.py (what tools/translate.py runs).
+and inference.py (what tools/translate.py runs, on a run restored by `jaxgan.runs`).
 """
