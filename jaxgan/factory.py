@@ -1,11 +1,12 @@
 """From a config to the objects of a run: the static `GAN` spec and its train step, with the toolbox options wired in.
 
-Everything a config key switches on is built here, in one place: the models (`model.*`), the optimizers with the
-lazy-regularisation correction (`reg.lazy_interval`), the loss variants (`reg.label_smoothing`, `model.d_cond=acgan`),
-D's penalties (`reg.gp_weight` in every D update; `reg.r1_gamma`, `reg.r2_gamma` in the lazy `Dreg` phase when
-`reg.lazy_interval` > 1), D's input transform (`augment.*`, `reg.instance_noise_*`), G's latents with n_disc > 1
-(`g_fresh_z`) and the EMA decay (`ema.decay` or `ema.half_life_images`). `model.name="stylegan2"` gets its own phase
-table (`jaxgan.stylegan2_phases`) from the `stylegan2` and `ada` blocks.
+The rooms build their own parts from their blocks: the models (`jaxgan.models.build_models`, `model.*`), the loss
+with its variants (`jaxgan.losses.build_loss`: `reg.label_smoothing`, `model.d_cond=acgan`) and D's penalties
+(`jaxgan.regularizers`: `reg.gp_weight` in every D update; `reg.r1_gamma`, `reg.r2_gamma` in the lazy `Dreg` phase
+when `reg.lazy_interval` > 1). This module wires them together with what spans blocks: the optimizers with the
+lazy-regularisation correction (`reg.lazy_interval`), D's input transform (`augment.*`, `reg.instance_noise_*`),
+G's latents with n_disc > 1 (`g_fresh_z`) and the EMA decay (`ema.decay` or `ema.half_life_images`).
+`model.name="stylegan2"` gets its own phase table (`jaxgan.stylegan2_phases`) from the `stylegan2` and `ada` blocks.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import ml_collections
 
 from jaxgan import ada
 from jaxgan.augment import make_diff_augment
-from jaxgan.losses import SIGMOID_LOSSES, GANLoss, auxiliary_classifier, get_loss, one_sided_label_smoothing
+from jaxgan.losses import SIGMOID_LOSSES, build_loss
 from jaxgan.models import build_models, is_conditional
 from jaxgan.optim import build_optimizer
-from jaxgan.regularizers import GradientPenalty, InstanceNoise, r1_penalty, r2_penalty
+from jaxgan.regularizers import InstanceNoise, build_d_penalties, build_d_reg
 from jaxgan.sharding import bn_groups
 from jaxgan.state import GAN
 from jaxgan.stylegan2_phases import StyleGAN2Spec, initial_aux, stylegan2_phases
-from jaxgan.train_step import DPenalty, InputTransform, make_phase_step, make_train_step
+from jaxgan.train_step import InputTransform, make_phase_step, make_train_step
 
 
 def lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
@@ -81,32 +82,6 @@ def build_gan(config: ml_collections.ConfigDict, example_shape: Sequence[int],
     )
 
 
-def build_loss(config: ml_collections.ConfigDict) -> GANLoss:
-    """The adversarial loss with its variants: one-sided label smoothing and the AC-GAN classifier terms."""
-    loss = get_loss(config.loss)
-    if config.reg.label_smoothing > 0:
-        loss = one_sided_label_smoothing(loss, config.reg.label_smoothing)
-    if config.model.d_cond == "acgan":
-        loss = auxiliary_classifier(loss, config.model.acgan_weight)
-    return loss
-
-
-def build_d_penalties(config: ml_collections.ConfigDict) -> tuple[DPenalty, ...]:
-    """D's penalties of every D update: the WGAN-GP gradient penalty (`reg.gp_weight`)."""
-    return (GradientPenalty(config.reg.gp_weight),) if config.reg.gp_weight > 0 else ()
-
-
-def build_d_reg(config: ml_collections.ConfigDict) -> tuple[DPenalty, ...]:
-    """D's lazy penalties, R1 then R2: in the `Dreg` phase every `reg.lazy_interval` steps (every D update if 1)."""
-    reg = config.reg
-    penalties: list[DPenalty] = []
-    if reg.r1_gamma > 0:
-        penalties.append(r1_penalty(reg.r1_gamma))
-    if reg.r2_gamma > 0:
-        penalties.append(r2_penalty(reg.r2_gamma))
-    return tuple(penalties)
-
-
 def build_d_input(config: ml_collections.ConfigDict, example_shape: Sequence[int] | None = None
                   ) -> InputTransform | None:
     """D's input transform: DiffAugment, then instance noise (either or both), or None when both are off."""
@@ -137,8 +112,8 @@ def build_train_step(config: ml_collections.ConfigDict, gan: GAN,
         gan,
         build_loss(config),
         n_disc=config.n_disc,
-        d_penalties=build_d_penalties(config),
-        d_reg=build_d_reg(config),
+        d_penalties=build_d_penalties(config.reg),
+        d_reg=build_d_reg(config.reg),
         d_reg_interval=config.reg.lazy_interval,
         g_fresh_z=config.g_fresh_z,
         ema_decay=ema_decay(config),

@@ -144,6 +144,16 @@ def validate(config: ml_collections.ConfigDict) -> None:
         one_sided_label_smoothing(loss, config.reg.label_smoothing)
 
 
+def build_loss(config: ml_collections.ConfigDict) -> GANLoss:
+    """The `loss` with its variants: one-sided label smoothing (`reg.label_smoothing`) and AC-GAN's class terms."""
+    loss = get_loss(config.loss)
+    if config.reg.label_smoothing > 0:
+        loss = one_sided_label_smoothing(loss, config.reg.label_smoothing)
+    if config.model.d_cond == "acgan":
+        loss = auxiliary_classifier(loss, config.model.acgan_weight)
+    return loss
+
+
 def get_loss(name: str) -> GANLoss:
     """Look up a loss by its config name."""
     if name not in LOSSES:

@@ -27,7 +27,7 @@ import ml_collections
 import optax
 
 from jaxgan.losses import adversarial_logits
-from jaxgan.phases import DiscriminatorFn, Metrics
+from jaxgan.phases import DiscriminatorFn, DPenalty, Metrics
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -52,6 +52,21 @@ def validate(reg: ml_collections.ConfigDict) -> None:
     if reg.lazy_interval < 1:
         raise ValueError(f"reg.lazy_interval must be >= 1 (1 = regularise every step), got {reg.lazy_interval}.")
     InstanceNoise(reg.instance_noise_std, reg.instance_noise_anneal_steps)  # checks its own two keys
+
+
+def build_d_penalties(reg: ml_collections.ConfigDict) -> tuple[DPenalty, ...]:
+    """D's penalties of every D update: the WGAN-GP gradient penalty (`reg.gp_weight`)."""
+    return (GradientPenalty(reg.gp_weight),) if reg.gp_weight > 0 else ()
+
+
+def build_d_reg(reg: ml_collections.ConfigDict) -> tuple[DPenalty, ...]:
+    """D's lazy penalties, R1 then R2: in the `Dreg` phase every `reg.lazy_interval` steps (every D update if 1)."""
+    penalties: list[DPenalty] = []
+    if reg.r1_gamma > 0:
+        penalties.append(r1_penalty(reg.r1_gamma))
+    if reg.r2_gamma > 0:
+        penalties.append(r2_penalty(reg.r2_gamma))
+    return tuple(penalties)
 
 
 def input_gradients(d_fn: DiscriminatorFn, x: jax.Array, labels: jax.Array | None) -> jax.Array:

@@ -8,17 +8,15 @@ import pytest
 
 from jaxgan.config import base_config, validate
 from jaxgan.factory import (
-    build_d_penalties,
     build_gan,
-    build_loss,
     build_train_step,
     lazy_regularization_optimizer,
     lazy_regularization_ratio,
 )
-from jaxgan.losses import get_loss, one_sided_label_smoothing
+from jaxgan.losses import build_loss, get_loss, one_sided_label_smoothing
 from jaxgan.models.mlp_head import MLPHeadDiscriminator
 from jaxgan.models.spectral import spectral_norm
-from jaxgan.regularizers import GradientPenalty, InstanceNoise, r1_penalty, r2_penalty
+from jaxgan.regularizers import GradientPenalty, InstanceNoise, build_d_penalties, r1_penalty, r2_penalty
 from jaxgan.state import create_state
 from jaxgan.train_step import Phase, jit_train_step, make_train_step
 
@@ -204,7 +202,7 @@ def test_d_input_transform_reaches_real_fake_and_penalty_inputs():
     state = create_state(gan, (2,), seed=0)
     loss = build_loss(config)
     constant = lambda x, key, step: jnp.full_like(x, 0.5)  # D sees only 0.5s, whatever it is given
-    step = jax.jit(make_train_step(gan, loss, d_penalties=build_d_penalties(config), d_input=constant))
+    step = jax.jit(make_train_step(gan, loss, d_penalties=build_d_penalties(config.reg), d_input=constant))
     new_state, metrics = step(state, {"x": jnp.asarray(RNG.standard_normal((1, 8, 2)), jnp.float32)})
 
     def d_at_constant(d):  # D's logits at the constant input, for a batch of 8
