@@ -1,5 +1,8 @@
 """Run loading (`jaxgan.runs`): a GAN run's whole state, and runs saved with the old flat `model.*` keys."""
 
+import subprocess
+import sys
+
 import jax
 import numpy as np
 import pytest
@@ -85,3 +88,10 @@ def test_a_checkpoint_of_another_config_names_the_fix(tmp_path):
     with pytest.raises(CheckpointMismatchError, match="Restore it with the config it was saved with"), \
             Checkpointer(tmp_path / "checkpoints", read_only=True) as ckpt:
         ckpt.restore(abstract, 3)
+
+
+def test_checkpoint_is_a_plain_orbax_wrapper():
+    """Importing jaxgan.checkpoint loads no config, model, state or GAN module: those live in jaxgan.runs."""
+    code = "import sys, jaxgan.checkpoint; print(sorted(m for m in sys.modules if m.startswith('jaxgan')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert eval(out) == ["jaxgan", "jaxgan.checkpoint", "jaxgan.checkpoint_noise", "jaxgan.checksums", "jaxgan.errors"]
