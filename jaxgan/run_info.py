@@ -3,17 +3,21 @@
 `workdir/run_info.json` is written when a run starts (rewritten on resume, with the step it resumed from); the
 trainer adds the step's compile time once it is known. config.json stays the config alone, so a resumed run can
 compare it key by key.
+
+`run_meta` is the JSON record saved with every checkpoint (its `meta` item), which `jaxgan.runs` reads back.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import jax
+import ml_collections
 
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "jaxgan")
 GIT_TIMEOUT_S = 5.0
@@ -76,3 +80,11 @@ def update_run_info(workdir: str | Path, **fields: Any) -> None:
     path = Path(workdir) / FILENAME
     info = json.loads(path.read_text()) if path.exists() else {}
     write_run_info(workdir, {**info, **fields})
+
+
+def run_meta(config: ml_collections.ConfigDict, step: int, data_batches: int,
+             example_shape: Sequence[int], num_classes: int | None) -> dict[str, Any]:
+    """The JSON record saved beside the state: what resuming and `jaxgan.runs` need besides the arrays."""
+    return {"step": int(step), "data_batches": int(data_batches),
+            "config": json.loads(config.to_json_best_effort()),
+            "example_shape": [int(s) for s in example_shape], "num_classes": num_classes}

@@ -1,12 +1,13 @@
 """Loading a run back from its workdir: its config, its networks and train state, or only its generator.
 
 The one module that knows how a run is stored and how to rebuild its objects from that: a workdir holds config.json
-and checkpoints/<step>/, whose orbax `state` item is the train state and whose `meta` item (`run_meta`) records the
-config, the data position, the example shape and the number of classes. `jaxgan.checkpoint.Checkpointer` reads
-and writes those files and knows nothing of configs or models; this module turns them back into a config
-(`config_from_json`), a GAN and its state (`load_gan_run`), G's sampling variables (`load_generator`: the EMA
-params with their standing BatchNorm statistics, StyleGAN2's w_avg) or a pix2pix/CycleGAN run
-(`load_translation_run`). The sampling, evaluation and translation tools all load through here.
+and checkpoints/<step>/, whose orbax `state` item is the train state and whose `meta` item
+(`jaxgan.run_info.run_meta`) records the config, the data position, the example shape and the number of classes.
+`jaxgan.checkpoint.Checkpointer` reads and writes those files and knows nothing of configs or models; this module
+turns them back into a config (`config_from_json`), a GAN and its state (`load_gan_run`), G's sampling variables
+(`load_generator`: the EMA params with their standing BatchNorm statistics, StyleGAN2's w_avg) or a pix2pix/CycleGAN
+run (`load_translation_run`). The sampling, evaluation and translation tools all load through here; the trainers
+import nothing from it.
 
 A run saved before a config key moved (`jaxgan.models.RENAMED_KEYS`: the flat `model.ngf` became
 `model.dcgan.ngf`, ...) loads unchanged: its stored keys are read at their new places.
@@ -37,14 +38,6 @@ from jaxgan.translation.state import create_state as create_translation_state
 
 CONFIG_FILE = "config.json"
 CHECKPOINTS = "checkpoints"
-
-
-def run_meta(config: ml_collections.ConfigDict, step: int, data_batches: int,
-             example_shape: Sequence[int], num_classes: int | None) -> dict[str, Any]:
-    """The JSON record saved beside the state: what resuming and `load_generator` need besides the arrays."""
-    return {"step": int(step), "data_batches": int(data_batches),
-            "config": json.loads(config.to_json_best_effort()),
-            "example_shape": [int(s) for s in example_shape], "num_classes": num_classes}
 
 
 def resolve_checkpoint_dir(path: str | Path) -> tuple[Path, int | None]:

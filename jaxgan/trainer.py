@@ -46,8 +46,7 @@ from jaxgan.multistep import (
     unroll_k_steps,
 )
 from jaxgan.profiling import instrument, parse_profile_steps
-from jaxgan.run_info import run_info, update_run_info, write_run_info
-from jaxgan.runs import run_meta
+from jaxgan.run_info import run_info, run_meta, update_run_info, write_run_info
 from jaxgan.sampling import generator_variables
 from jaxgan.sharding import batch_sharding, check_divisible, data_mesh, jit_data_parallel, replicated
 from jaxgan.state import GAN, GANState, create_state

@@ -18,7 +18,8 @@ from jaxgan.checkpoint import (
 )
 from jaxgan.config import base_config
 from jaxgan.factory import build_gan
-from jaxgan.runs import config_from_json, load_generator, resolve_checkpoint_dir, run_meta
+from jaxgan.run_info import run_meta
+from jaxgan.runs import config_from_json, load_generator, resolve_checkpoint_dir
 from jaxgan.sampling import generator_variables
 from jaxgan.sharding import data_mesh, replicated
 from jaxgan.state import create_state

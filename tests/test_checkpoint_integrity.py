@@ -13,7 +13,7 @@ from jaxgan.checkpoint import UNREADABLE_DIR, Checkpointer, array_checksums
 from jaxgan.config import base_config
 from jaxgan.errors import run_guarded
 from jaxgan.factory import build_gan
-from jaxgan.runs import run_meta
+from jaxgan.run_info import run_meta
 from jaxgan.sharding import data_mesh
 from jaxgan.trainer import initial_state, train_and_evaluate
 

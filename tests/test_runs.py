@@ -11,7 +11,8 @@ from jaxgan.checkpoint import Checkpointer, CheckpointMismatchError
 from jaxgan.config import base_config
 from jaxgan.factory import build_gan, initial_state_aux
 from jaxgan.models import RENAMED_KEYS
-from jaxgan.runs import config_from_json, load_gan_run, load_generator, move_renamed_keys, run_meta
+from jaxgan.run_info import run_meta
+from jaxgan.runs import config_from_json, load_gan_run, load_generator, move_renamed_keys
 from jaxgan.sampling import generator_variables
 from jaxgan.state import create_state
 

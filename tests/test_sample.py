@@ -18,7 +18,7 @@ from jaxgan.config import base_config
 from jaxgan.factory import build_gan
 from jaxgan.images import image_grid
 from jaxgan.models.mlp import MLPDiscriminator
-from jaxgan.runs import run_meta
+from jaxgan.run_info import run_meta
 from jaxgan.sampling import (
     class_labels,
     interpolation_latents,
