@@ -21,10 +21,12 @@ host images over the CPU seconds of the busiest process (the rate with a core pe
 another). Where the wait share is not near 0 the machine was not quiet and jpeg_2_workers_speedup is not the
 2-core figure: Linux's autogroup scheduler shares the CPU between sessions first, so while another session is busy
 the benchmark's 2 workers together get about one thread's share. jpeg_2_workers_cpu_bound_speedup, the ratio of
-the CPU-bound rates, is the estimate that contention leaves roughly standing.
+the CPU-bound rates, is an estimate that needs no quiet machine (though contention, by switching the processes
+more often, still adds some CPU per image, more to 2 workers than to 1 thread).
 The 1-minute load average is reported beside every figure. The end-to-end row times the trainer's own step runner
 on DCGAN-64 fed from the prepared dataset against the same runner fed one batch already on the device.
 """
+
 from __future__ import annotations
 
 import contextlib
