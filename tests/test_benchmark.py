@@ -98,3 +98,55 @@ def test_torch_reference_script_without_torch_prints_one_line(tmp_path):
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == ['error: tools/torch_dcgan.py needs PyTorch; install it with: '
                                                 'pip install -e ".[torch]"']
+
+
+def input_pair(batch, zero_rate, two_rate, wait):
+    """The JPEG folder's 0- and 2-worker input rows at `batch`, as input_bench.input_row makes them."""
+    return [{"kind": "input", "source": f"jpeg_folder_{w}_workers", "workers": w, "batch": batch,
+             "host_images_per_s": rate, "host_cpu_bound_images_per_s": 2 * rate, "host_cpu_wait_fraction": wait}
+            for w, rate in ((0, zero_rate), (2, two_rate))]
+
+
+def test_speedup_row_is_2_workers_over_0_at_its_batch_and_flags_a_busy_machine():
+    from jaxgan.tools import input_bench
+
+    rows = input_pair(128, 1000.0, 2000.0, 0.01) + input_pair(512, 1000.0, 1500.0, 0.30)
+    quiet, busy = input_bench.worker_speedup(rows, 128), input_bench.worker_speedup(rows, 512)
+    assert quiet["jpeg_2_workers_speedup"] == 2.0 and quiet["met"] and "note" not in quiet
+    assert quiet["jpeg_2_workers_cpu_bound_speedup"] == 2.0
+    assert busy["jpeg_2_workers_speedup"] == 1.5 and not busy["met"] and "30%" in busy["note"]
+    assert input_bench.worker_speedup(rows[:1], 128) is None  # only one of the pair ran
+
+
+def test_process_cpu_counts_worker_processes():
+    """A child that burns 0.3 s of CPU shows in process_cpu while it lives (grain's workers are children)."""
+    from jaxgan.tools import input_bench
+
+    before = input_bench.process_cpu()
+    if before is None:
+        pytest.skip("needs Linux's /proc/PID/task/*/schedstat")
+    burn = "import sys, time\nwhile time.process_time() < 0.3: pass\nprint('done', flush=True)\nsys.stdin.read()"
+    child = subprocess.Popen([sys.executable, "-c", burn], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "done"
+        after = input_bench.process_cpu()
+    finally:
+        child.stdin.close()
+        child.wait()
+    assert child.pid not in before and after[child.pid][0] >= 0.28 and after[child.pid][1] >= 0
+
+
+def test_input_only_run_prints_the_jpeg_speedup(capsys):
+    benchmark.main(["--input-only", "--no-torch", "--quick", "--e2e-steps", "0",
+                    "--input-sources", "jpeg_folder_2_workers,jpeg_folder_0_workers"])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["kind"] for r in rows] == ["env", "input", "input", "input_speedup"]
+    two, zero, speedup = rows[1:]
+    assert (two["workers"], zero["workers"], speedup["batch"]) == (2, 0, 16)
+    assert speedup["jpeg_2_workers_speedup"] == pytest.approx(two["host_images_per_s"] / zero["host_images_per_s"],
+                                                              rel=1e-3)
+    assert speedup["jpeg_2_workers_cpu_bound_speedup"] == pytest.approx(
+        two["host_cpu_bound_images_per_s"] / zero["host_cpu_bound_images_per_s"], rel=1e-3)
+    for row in (two, zero):
+        assert row["images_per_cpu_s"] > 0 and row["host_cpu_bound_images_per_s"] > 0
+        assert 0 <= row["host_cpu_wait_fraction"] <= 1

@@ -40,11 +40,22 @@ def folder_dataset(root, num_workers, **overrides):
     return build_dataset(cfg, seed=3)
 
 
-def test_workers_give_the_same_batches_in_the_same_order_and_resume(png_folder):
+def worker_pids() -> set[int]:
+    """The process ids of this process's children (grain's workers and multiprocessing's resource tracker)."""
+    import psutil
+
+    return {child.pid for child in psutil.Process().children()}
+
+
+def test_workers_give_the_same_batches_in_the_same_order_across_epochs_and_resume(png_folder):
     in_process = take(folder_dataset(png_folder, 0).batches(4), 7)
     workers = folder_dataset(png_folder, 2).batches(4, start_batch=1)  # one pool: worker start-up is slow
     try:
-        for a, b in zip(in_process[1:], take(workers, 6), strict=True):
+        first = next(workers)
+        processes = worker_pids()
+        read = [first, *take(workers, 5)]  # batches 1..6 of 3 per epoch: two epoch boundaries
+        assert worker_pids() == processes and len(processes) >= 2  # the same workers read every epoch
+        for a, b in zip(in_process[1:], read, strict=True):
             assert a["x"].dtype == np.uint8 and a["x"].shape == (4, 4, 4, 3)
             np.testing.assert_array_equal(a["x"], b["x"])
             np.testing.assert_array_equal(a["label"], b["label"])

@@ -7,7 +7,10 @@
 One JSON object per line on stdout, each with a "kind": "env" (versions, device), "jaxgan" (one configuration),
 "torch" (one variant of tools/torch_dcgan.py, or its crash), "ratio" (jaxgan's best DCGAN over the best PyTorch
 variant at each batch size), "input" (the input pipeline alone, per source and batch size, to the device boundary;
-see jaxgan/tools/input_bench.py) and "train_input" (DCGAN-64 fed from a prepared dataset against on-device data).
+see jaxgan/tools/input_bench.py), "input_speedup" (the JPEG folder's jpeg_2_workers_speedup, 2 grain workers over
+0, per batch size) and "train_input" (DCGAN-64 fed from a prepared dataset against on-device data).
+
+    jaxgan benchmark --input-only --no-torch       # the input rows and their speedup (2 cores: target 1.7)
 
 How it measures: synthetic data already on the device; `--warmup` calls after compiling; then `--steps` train steps
 (ceil(steps / K) calls), timed to `block_until_ready`. FLOPs per step come from XLA's cost analysis of the same
