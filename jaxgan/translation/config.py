@@ -18,6 +18,28 @@ from jaxgan.translation.state import TASKS
 GENERATORS = ("unet", "resnet")
 
 
+def train_config() -> ml_collections.ConfigDict:
+    """The `train` block: the shared loop's keys (`jaxgan.loop`), with the papers' batch of 1."""
+    return ml_collections.ConfigDict(dict(
+        batch_size=1,       # images per domain per step (both papers: 1)
+        num_steps=200_000,  # train steps; each updates every D once, then every G once
+        log_every=100,      # write metrics (and check they are finite) every N steps
+        eval_every=5000,    # eval/* metrics on the held-out images every N steps, saved with a checkpoint (0 = never)
+        sample_every=5000,  # a sample grid of the held-out translations every N steps (and at the end)
+        checkpoint_every=5000,  # save every N steps (and at the end)
+        keep_checkpoints=3,  # checkpoints kept
+        progress=True,      # show a progress bar
+        steps_per_dispatch=1,  # K train steps per compiled call (lax.scan); K > 1 keeps small models off dispatch
+        num_devices=1,      # devices of the data-parallel mesh, the first N of jax.devices() (0 = all); the papers'
+                            # batch of 1 fits one device: raise train.batch_size to a multiple of the devices first
+        best_metric="",     # also keep the best checkpoint by this eval metric, e.g. "eval/L1" ("" = off)
+        best_mode="min",    # min | max: which value of best_metric is best
+        async_checkpoint=True,  # write checkpoints in the background while training goes on
+        restart=False,      # when no checkpoint in the workdir can be read: start over (moving them aside)
+        profile_steps=(0, 0),  # (start step, count): jax.profiler trace of those steps in workdir/profile; (0, 0) off
+    ))
+
+
 def base_config(task: str = "pix2pix") -> ml_collections.ConfigDict:
     """Every key with its default for `task` (pix2pix | cyclegan): the papers' 256x256 settings."""
     if task not in TASKS:
@@ -64,24 +86,7 @@ def base_config(task: str = "pix2pix") -> ml_collections.ConfigDict:
         b2=0.999,           # Adam beta2
         decay_fraction=0.5,  # lr decays linearly to 0 over this last fraction of train.num_steps
     ))
-    c.train = ml_collections.ConfigDict(dict(
-        batch_size=1,       # images per domain per step (both papers: 1)
-        num_steps=200_000,  # train steps; each updates every D once, then every G once
-        log_every=100,      # write metrics (and check they are finite) every N steps
-        eval_every=5000,    # eval/* metrics on the held-out images every N steps (a checkpoint is saved there)
-        sample_every=5000,  # a sample grid of the held-out translations every N steps (and at the end)
-        checkpoint_every=5000,  # save every N steps (and at the end)
-        keep_checkpoints=3,  # checkpoints kept
-        progress=True,      # show a progress bar
-        steps_per_dispatch=1,  # K train steps per compiled call (lax.scan); K > 1 keeps small models off dispatch
-        num_devices=1,      # devices of the data-parallel mesh, the first N of jax.devices() (0 = all); the papers'
-                            # batch of 1 fits one device: raise train.batch_size to a multiple of the devices first
-        best_metric="",     # also keep the best checkpoint by this eval metric, e.g. "eval/L1" ("" = off)
-        best_mode="min",    # min | max: which value of best_metric is best
-        async_checkpoint=True,  # write checkpoints in the background while training goes on
-        restart=False,      # when no checkpoint in the workdir can be read: start over (moving them aside)
-        profile_steps=(0, 0),  # (start step, count): jax.profiler trace of those steps in workdir/profile; (0, 0) off
-    ))
+    c.train = train_config()
     return c
 
 
@@ -101,7 +106,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     positive = {"model.ngf": config.model.ngf, "model.ndf": config.model.ndf, "model.d_layers": config.model.d_layers,
                 "optim.lr": config.optim.lr, "train.batch_size": config.train.batch_size,
                 "train.num_steps": config.train.num_steps, "train.log_every": config.train.log_every,
-                "train.eval_every": config.train.eval_every, "train.checkpoint_every": config.train.checkpoint_every,
+                "train.checkpoint_every": config.train.checkpoint_every,
                 "train.sample_every": config.train.sample_every,
                 "train.steps_per_dispatch": config.train.steps_per_dispatch,
                 "train.keep_checkpoints": config.train.keep_checkpoints, "data.num_eval": config.data.num_eval}
@@ -111,7 +116,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     nonnegative = {"pool_size": config.pool_size, "model.n_blocks": config.model.n_blocks,
                    "model.num_downs": config.model.num_downs, "loss.l1": config.loss.l1,
                    "loss.cycle": config.loss.cycle, "loss.identity": config.loss.identity,
-                   "train.num_devices": config.train.num_devices}
+                   "train.num_devices": config.train.num_devices, "train.eval_every": config.train.eval_every}
     for key, value in nonnegative.items():
         if value < 0:
             raise ValueError(f"{key} must be >= 0, got {value}.")
