@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxgan.losses import GANLoss, adversarial_logits
-from jaxgan.state import GAN, GANState, apply_train, update_net  # noqa: F401  (update_net: re-exported)
+from jaxgan.state import GAN, GANState, apply_train, update_net
 
 Metrics = dict[str, jax.Array]
 Batch = dict[str, jax.Array]
