@@ -49,12 +49,14 @@ def make_multi_step(step_fn: StepFn, k: int, unroll: bool = False) -> StepFn:
     return multi_step
 
 
-def jit_multi_step(step_fn: StepFn, k: int, mesh: Mesh | None = None, unroll: bool = False) -> StepFn:
-    """jit the K-step function (state donated); with `mesh`, state replicated and examples split over devices."""
+def jit_multi_step(step_fn: StepFn, k: int, mesh: Mesh | None = None, unroll: bool = False,
+                   example_axis: int = K_AXIS_EXAMPLE_AXIS) -> StepFn:
+    """jit the K-step function (state donated); with `mesh`, state replicated and the batches' `example_axis`
+    (the GAN's (K, n_disc, B, ...): 2; a translation batch (K, B, ...): 1) split over devices."""
     multi = make_multi_step(step_fn, k, unroll)
     if mesh is None:
         return jit_train_step(multi)
-    return jit_data_parallel(multi, mesh, example_axis=K_AXIS_EXAMPLE_AXIS)
+    return jit_data_parallel(multi, mesh, example_axis=example_axis)
 
 
 def split_metrics(metrics: dict[str, Any], first_step: int) -> list[tuple[int, dict[str, float]]]:

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxgan.losses import GANLoss, adversarial_logits
-from jaxgan.state import GAN, GANState, NetState
+from jaxgan.state import GAN, GANState, apply_train, update_net
 
 Metrics = dict[str, jax.Array]
 Batch = dict[str, jax.Array]
@@ -107,19 +107,6 @@ def sample_latents(key: jax.Array, batch_size: int, z_dim: int) -> jax.Array:
     """z ~ N(0, I), one key per example index, so the noise of a global batch is the same on any device count."""
     keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(batch_size))
     return jax.vmap(lambda k: jax.random.normal(k, (z_dim,)))(keys)
-
-
-def apply_train(module, net: NetState, x: jax.Array, labels: jax.Array | None, params=None):
-    """Run a module in training mode; returns (output, updated mutable collections)."""
-    variables = {"params": net.params if params is None else params, **net.collections}
-    out, updates = module.apply(variables, x, labels, train=True, mutable=list(net.collections))
-    return out, {**net.collections, **updates}
-
-
-def update_net(tx: optax.GradientTransformation, net: NetState, grads) -> NetState:
-    """One optimizer step of `net` on `grads`."""
-    updates, opt_state = tx.update(grads, net.opt_state, net.params)
-    return net.replace(params=optax.apply_updates(net.params, updates), opt_state=opt_state)
 
 
 def reals(batch: Batch, i: int) -> tuple[jax.Array, jax.Array | None]:

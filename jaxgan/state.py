@@ -63,11 +63,26 @@ class GAN:
         return self.generator.apply(g_variables, z, labels, train=train, mutable=False)
 
 
-def _init_net(module: nn.Module, tx: optax.GradientTransformation, key: jax.Array, *inputs) -> NetState:
-    variables = module.init(key, *inputs, train=False)
-    params = variables.pop("params") if hasattr(variables, "pop") else variables["params"]
-    collections = {k: v for k, v in variables.items() if k != "params"}
-    return NetState(params=params, collections=collections, opt_state=tx.init(params))
+def init_net(module: nn.Module, tx: optax.GradientTransformation, key: jax.Array, *inputs) -> NetState:
+    """A network's variables (inference-mode init on `inputs`) and its optimizer state: every task's one init."""
+    variables = dict(module.init(key, *inputs, train=False))
+    params = variables.pop("params")
+    return NetState(params=params, collections=variables, opt_state=tx.init(params))
+
+
+def apply_train(module: nn.Module, net: NetState, *inputs, params: PyTree = None,
+                rngs: dict[str, jax.Array] | None = None) -> tuple[jax.Array, dict]:
+    """Run `module` in training mode on `inputs` (with `params` in place of the net's, when given); returns
+    (output, the net's updated mutable collections, e.g. BatchNorm statistics). Every task's one apply."""
+    variables = {"params": net.params if params is None else params, **net.collections}
+    out, updates = module.apply(variables, *inputs, train=True, mutable=list(net.collections), rngs=rngs or {})
+    return out, {**net.collections, **updates}
+
+
+def update_net(tx: optax.GradientTransformation, net: NetState, grads: PyTree) -> NetState:
+    """One optimizer step of `net` on `grads`: every task's one update."""
+    updates, opt_state = tx.update(grads, net.opt_state, net.params)
+    return net.replace(params=optax.apply_updates(net.params, updates), opt_state=opt_state)
 
 
 def create_state(gan: GAN, example_shape: Sequence[int], seed: int, ema: bool = False,
@@ -78,8 +93,8 @@ def create_state(gan: GAN, example_shape: Sequence[int], seed: int, ema: bool = 
     z = jnp.zeros((1, gan.z_dim), jnp.float32)
     x = jnp.zeros((1, *example_shape), jnp.float32)
     labels = None if gan.num_classes is None else jnp.zeros((1,), jnp.int32)
-    g = _init_net(gan.generator, gan.g_tx, g_key, z, labels)
-    d = _init_net(gan.discriminator, gan.d_tx, d_key, x, labels)
+    g = init_net(gan.generator, gan.g_tx, g_key, z, labels)
+    d = init_net(gan.discriminator, gan.d_tx, d_key, x, labels)
     g_ema = jax.tree.map(jnp.copy, g.params) if ema else None
     return GANState(step=jnp.zeros((), jnp.int32), rng=run_key, g=g, d=d, g_ema_params=g_ema,
                     aux=aux)

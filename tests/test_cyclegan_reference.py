@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxgan.phases import KeyStreams
 from jaxgan.translation.cyclegan import make_cyclegan_step
 from jaxgan.translation.losses import get_translation_loss
 from jaxgan.translation.state import TranslationModels, create_state
@@ -67,8 +68,9 @@ def step_by_hand(params, pools, batch, key):
     g = {n: params[n] for n in ("g_ab", "g_ba")}
     fakes = {"b": apply(g["g_ab"], batch["a"]), "a": apply(g["g_ba"], batch["b"])}
     new, losses, swaps = dict(params), {}, 0
-    for i, dom in enumerate(("b", "a")):
-        *pools[dom], pooled, n = pool_by_hand(*pools[dom], fakes[dom], jax.random.fold_in(key, i + 1))
+    for dom in ("b", "a"):
+        pool_key = key.phase(f"D_{dom}").phase("pool").key  # the D phase's named "pool" stream
+        *pools[dom], pooled, n = pool_by_hand(*pools[dom], fakes[dom], pool_key)
         d = params[f"d_{dom}"]
         losses[f"Loss/d_{dom}"], grads = jax.value_and_grad(d_loss)(d, batch[dom], jnp.asarray(pooled))
         new[f"d_{dom}"], swaps = jax.tree.map(lambda p, q: p - LR * q, d, grads), swaps + n
@@ -89,7 +91,7 @@ def test_cyclegan_step_equals_the_hand_computation_with_its_pool_and_update_orde
     rng, swaps = np.random.default_rng(0), 0
     for _ in range(3):  # step 0 fills the pools; later steps draw from them
         batch = {k: jnp.asarray(rng.uniform(-1, 1, (2, 2, 2, 2)), jnp.float32) for k in ("a", "b")}
-        key = jax.random.fold_in(state.rng, state.step)
+        key = KeyStreams.of_step(state.rng, state.step)
         params, losses, n = step_by_hand(params, pools, batch, key)
         state, metrics = step(state, batch)
         swaps += n

@@ -69,7 +69,7 @@ def test_pix2pix_learns_colour_inversion_on_held_out_images(pix2pix_run):
     assert l1 < 0.35 * baseline, (l1, baseline)  # measured: 0.12 vs 0.52
     # The run logged the same held-out error and wrote its artifacts.
     rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
-    logged = [r["Eval/L1"] for r in rows if "Eval/L1" in r]
+    logged = [r["eval/L1"] for r in rows if "eval/L1" in r]
     assert logged and abs(logged[-1] - l1) < 1e-4
     assert {"Loss/G_L1", "Loss/G_adv", "Loss/D", "Grad/G_norm"} <= {k for r in rows for k in r}
     grid = np.asarray(Image.open(workdir / "samples" / "step_0000150.png"))

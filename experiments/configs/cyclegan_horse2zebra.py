@@ -14,7 +14,7 @@ prepare it where there is internet (`tfds build cycle_gan/horse2zebra --file_for
         --config.data.data_dir=/path/to/tensorflow_datasets
 
 Expected (not reproduced here): zebra stripes on horses (and back) in samples/ as in the paper's Fig. 13;
-`Eval/cycle_a` and `Eval/cycle_b` well below 0.1. Translate new photos with tools/translate.py.
+`eval/cycle_a` and `eval/cycle_b` well below 0.1. Translate new photos with tools/translate.py.
 """
 
 from jaxgan.translation.config import base_config

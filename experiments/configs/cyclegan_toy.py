@@ -8,7 +8,7 @@ The data is synthetic (`jaxgan.translation.synthetic.write_discs_and_squares`); 
 
 The paper's objective (LSGAN + 10 * cycle + 5 * identity, pool of 50) with tiny networks (2 ResNet blocks) and a
 10x learning rate. Expected: within a few hundred steps the translated discs turn blue (and squares red) while
-`Eval/cycle_a` and `Eval/cycle_b` fall below 0.15.
+`eval/cycle_a` and `eval/cycle_b` fall below 0.15.
 """
 
 from jaxgan.translation.config import base_config

@@ -13,7 +13,7 @@ train/, val/, test/) from https://efrosgans.eecs.berkeley.edu/pix2pix/datasets/f
     python experiments/train.py --config experiments/configs/pix2pix_facades.py --workdir runs/facades \
         --config.data.path=/path/to/facades
 
-Expected (not reproduced here): after 200 epochs the held-out `Eval/L1` falls and samples/ show plausible facades
+Expected (not reproduced here): after 200 epochs the held-out `eval/L1` falls and samples/ show plausible facades
 with windows and doors where the label maps put them; the paper's Fig. 8 shows this setting.
 """
 

@@ -8,7 +8,7 @@ The data is synthetic (`jaxgan.translation.synthetic.write_inversion_pairs`); wr
 
 The paper's networks at a tiny width (U-Net depth follows the 32x32 crop: 5 levels), its losses (BCE + 100 L1) and
 jitter (resize to 36, crop 32); the learning rate is 10x the paper's to learn quickly. Expected: the held-out
-`Eval/L1` falls from ~0.5 (the best constant colour) to below 0.1 within 1000 steps.
+`eval/L1` falls from ~0.5 (the best constant colour) to below 0.1 within 1000 steps.
 """
 
 from jaxgan.translation.config import base_config

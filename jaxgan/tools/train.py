@@ -1,4 +1,5 @@
-"""Train a GAN: `jaxgan train --config experiments/configs/NAME.py --workdir DIR [--config.KEY=VALUE ...]`.
+"""Train a GAN, pix2pix or CycleGAN (the config's `task`):
+`jaxgan train --config experiments/configs/NAME.py --workdir DIR [--config.KEY=VALUE ...]`.
 
 Any config field can be overridden on the command line, e.g. `--config.train.num_steps=500`.
 """
@@ -70,12 +71,7 @@ def main(argv: list[str]) -> int:
         return 0
     config, workdir = parse_flags(argv)
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
-    if config.get("task", "gan") in ("pix2pix", "cyclegan"):
-        from jaxgan.translation import trainer as translation_trainer
+    from jaxgan.tasks import train_and_evaluate
 
-        translation_trainer.train_and_evaluate(config, workdir)
-    else:
-        from jaxgan import trainer
-
-        trainer.train_and_evaluate(config, workdir)
+    train_and_evaluate(config, workdir)
     return 0

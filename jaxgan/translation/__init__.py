@@ -1,6 +1,7 @@
 """Image-to-image translation: pix2pix (paired, Isola et al. 2017) and CycleGAN (unpaired, Zhu et al. 2017).
 
 networks.py (U-Net, ResNet G, PatchGAN), losses.py, pool.py (history pool), state.py, pix2pix.py and cyclegan.py
-(their one-program train steps), data.py, config.py, factory.py, trainer.py (`train_and_evaluate(config, workdir)`)
-and inference.py (what tools/translate.py runs, on a run restored by `jaxgan.runs`).
+(their phase tables), data.py, config.py, factory.py, trainer.py (`TranslationTask` for the shared loop,
+`jaxgan.loop`; `jaxgan.tasks.train_and_evaluate` trains it) and inference.py (what tools/translate.py runs,
+on a run restored by `jaxgan.runs`).
 """

@@ -2,7 +2,7 @@
 
 `base_config("pix2pix")` follows Isola et al. (2017) and `base_config("cyclegan")` Zhu et al. (2017), both as in
 the authors' public code (batch 1, Adam 2e-4 with beta1 0.5, lr constant for the first half of the run and then
-linearly decayed to 0). `experiments/train.py` dispatches on `task` to `jaxgan.translation.trainer`.
+linearly decayed to 0). The `train` block holds the keys of the shared loop (`jaxgan.loop`), as the GAN's does.
 """
 
 from __future__ import annotations
@@ -16,6 +16,28 @@ from jaxgan.translation.networks import NORMS
 from jaxgan.translation.state import TASKS
 
 GENERATORS = ("unet", "resnet")
+
+
+def train_config() -> ml_collections.ConfigDict:
+    """The `train` block: the shared loop's keys (`jaxgan.loop`), with the papers' batch of 1."""
+    return ml_collections.ConfigDict(dict(
+        batch_size=1,       # images per domain per step (both papers: 1)
+        num_steps=200_000,  # train steps; each updates every D once, then every G once
+        log_every=100,      # write metrics (and check they are finite) every N steps
+        eval_every=5000,    # eval/* metrics on the held-out images every N steps, saved with a checkpoint (0 = never)
+        sample_every=5000,  # a sample grid of the held-out translations every N steps (and at the end)
+        checkpoint_every=5000,  # save every N steps (and at the end)
+        keep_checkpoints=3,  # checkpoints kept
+        progress=True,      # show a progress bar
+        steps_per_dispatch=1,  # K train steps per compiled call (lax.scan); K > 1 keeps small models off dispatch
+        num_devices=1,      # devices of the data-parallel mesh, the first N of jax.devices() (0 = all); the papers'
+                            # batch of 1 fits one device: raise train.batch_size to a multiple of the devices first
+        best_metric="",     # also keep the best checkpoint by this eval metric, e.g. "eval/L1" ("" = off)
+        best_mode="min",    # min | max: which value of best_metric is best
+        async_checkpoint=True,  # write checkpoints in the background while training goes on
+        restart=False,      # when no checkpoint in the workdir can be read: start over (moving them aside)
+        profile_steps=(0, 0),  # (start step, count): jax.profiler trace of those steps in workdir/profile; (0, 0) off
+    ))
 
 
 def base_config(task: str = "pix2pix") -> ml_collections.ConfigDict:
@@ -32,13 +54,13 @@ def base_config(task: str = "pix2pix") -> ml_collections.ConfigDict:
         data_dir="",        # tfds data dir ("" = tfds default)
         path="",            # with source=folder: the dataset root (see jaxgan/translation/data.py for layouts)
         split="train",      # training split
-        eval_split="test",  # held-out split for Eval/* metrics and sample grids ("" = the training images)
+        eval_split="test",  # held-out split for eval/* metrics and sample grids ("" = the training images)
         direction="AtoB",   # AtoB | BtoA: which side is the input (pix2pix facades: BtoA, labels -> photo)
         crop_size=256,      # training and output image size
         load_size=0,        # resize to this before the random crop (0 = crop_size * 286 / 256, 286 at 256)
         flip=True,          # random left-right mirroring
         channels=3,         # 1 or 3
-        num_eval=8,         # held-out images per domain for Eval/* metrics and sample grids
+        num_eval=8,         # held-out images per domain for eval/* metrics and sample grids
     ))
     c.model = ml_collections.ConfigDict(dict(
         generator="resnet" if cyclegan else "unet",  # unet (pix2pix) | resnet (CycleGAN)
@@ -64,15 +86,7 @@ def base_config(task: str = "pix2pix") -> ml_collections.ConfigDict:
         b2=0.999,           # Adam beta2
         decay_fraction=0.5,  # lr decays linearly to 0 over this last fraction of train.num_steps
     ))
-    c.train = ml_collections.ConfigDict(dict(
-        batch_size=1,       # images per domain per step (both papers: 1)
-        num_steps=200_000,  # train steps; each updates every D once, then every G once
-        log_every=100,      # write metrics (and check they are finite) every N steps
-        eval_every=5000,    # Eval/* metrics and a sample grid on the held-out images every N steps
-        checkpoint_every=5000,  # save every N steps (and at the end)
-        keep_checkpoints=3,  # checkpoints kept
-        progress=True,      # show a progress bar
-    ))
+    c.train = train_config()
     return c
 
 
@@ -92,14 +106,17 @@ def validate(config: ml_collections.ConfigDict) -> None:
     positive = {"model.ngf": config.model.ngf, "model.ndf": config.model.ndf, "model.d_layers": config.model.d_layers,
                 "optim.lr": config.optim.lr, "train.batch_size": config.train.batch_size,
                 "train.num_steps": config.train.num_steps, "train.log_every": config.train.log_every,
-                "train.eval_every": config.train.eval_every, "train.checkpoint_every": config.train.checkpoint_every,
+                "train.checkpoint_every": config.train.checkpoint_every,
+                "train.sample_every": config.train.sample_every,
+                "train.steps_per_dispatch": config.train.steps_per_dispatch,
                 "train.keep_checkpoints": config.train.keep_checkpoints, "data.num_eval": config.data.num_eval}
     for key, value in positive.items():
         if value <= 0:
             raise ValueError(f"{key} must be > 0, got {value}.")
     nonnegative = {"pool_size": config.pool_size, "model.n_blocks": config.model.n_blocks,
                    "model.num_downs": config.model.num_downs, "loss.l1": config.loss.l1,
-                   "loss.cycle": config.loss.cycle, "loss.identity": config.loss.identity}
+                   "loss.cycle": config.loss.cycle, "loss.identity": config.loss.identity,
+                   "train.num_devices": config.train.num_devices, "train.eval_every": config.train.eval_every}
     for key, value in nonnegative.items():
         if value < 0:
             raise ValueError(f"{key} must be >= 0, got {value}.")
@@ -108,5 +125,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
                          "history pool; set pool_size=0 (the pool is CycleGAN's).")
     if not 0.0 <= config.model.dropout < 1.0:
         raise ValueError(f"model.dropout must be in [0, 1), got {config.model.dropout}.")
+    _check_choice(config.train.best_mode, ("min", "max"), "train.best_mode")
+    if config.train.best_metric and not config.train.best_metric.startswith("eval/"):
+        raise ValueError(f"train.best_metric={config.train.best_metric!r} is not an evaluation metric; use one of "
+                         "eval/L1 (pix2pix), eval/cycle_a, eval/cycle_b (CycleGAN), or \"\" for none.")
     if not 0.0 <= config.optim.decay_fraction <= 1.0:
         raise ValueError(f"optim.decay_fraction must be in [0, 1], got {config.optim.decay_fraction}.")

@@ -1,0 +1,589 @@
+"""The training loop every task shares: steps dispatched, metrics checked and written, samples, evaluations,
+checkpoints, resume and the stop request. A task (the GAN, pix2pix, CycleGAN) plugs in through `Task`.
+
+Resuming: running the same command on the same workdir restores the newest readable checkpoint, i.e. the step and
+the RNG key (each step's keys are fold_in(rng, step)) and the optimizer states, and reads the data from the stored
+position (batch i depends only on (seed, i)), so 2N steps straight and N steps + stop + N more give bit-identical
+params. On SIGTERM or SIGINT the loop finishes the step in flight, saves, says so and returns (exit status 0); a
+second signal stops at once without saving.
+
+The steps run data-parallel over a 1-D mesh (`jaxgan.sharding`: state replicated and donated, examples split), one
+per dispatch or K = `train.steps_per_dispatch` per dispatch (`jaxgan.multistep`).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import logging
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from jaxgan.checkpoint import Checkpointer, NoReadableCheckpointError
+from jaxgan.data import prefetch_to_device
+from jaxgan.errors import JaxganError
+from jaxgan.images import save_png
+from jaxgan.metrics.protocol import PROTOCOL_FILE, write_protocol
+from jaxgan.multistep import dispatch_batches, dispatch_sizes, jit_multi_step
+from jaxgan.profiling import instrument, parse_profile_steps
+from jaxgan.run_info import run_info, update_run_info, write_run_info
+from jaxgan.sharding import batch_sharding, check_divisible, data_mesh, jit_data_parallel
+from jaxgan.workdir_lock import WorkdirLock, prepare_workdir
+from jaxgan.writers import MetricWriter, Progress
+
+log = logging.getLogger(__name__)
+
+StepFn = Callable[[Any, dict], tuple[Any, dict]]
+# eval_fn(state, step) -> {"eval/fid": ..., ...}: run every train.eval_every steps; values are logged and saved
+# with the checkpoint written at that step (train.best_metric ranks checkpoints by one of them).
+EvalFn = Callable[[Any, int], dict[str, float]]
+
+
+class Task(Protocol):
+    """What the loop needs from one kind of model (the GAN, pix2pix, CycleGAN); the state is the task's pytree.
+
+    `example_axis` is the axis of the examples in one step's batch leaves (GAN: 1, after the n_disc axis), and one
+    step reads `batches_per_step` data positions (GAN: n_disc) of `images_per_step` images in all.
+    """
+
+    config: ml_collections.ConfigDict
+    example_axis: int
+    batches_per_step: int
+    images_per_step: int
+    unroll: bool  # unroll a K-step dispatch instead of looping (convolutional models on XLA:CPU)
+    eval_protocol: dict | None  # how the eval/* numbers are computed (written beside the run), or None
+
+    def initializer(self, mesh) -> Callable[[], Any]:
+        """A `() -> state` from config.seed, replicated over `mesh` (also the restore target's layout)."""
+
+    def step(self) -> StepFn:
+        """The un-jitted `(state, batch) -> (state, metrics)` of one train step."""
+
+    def step_batches(self, start_batch: int) -> Iterator[dict]:
+        """This process's rows of each step's host batch, from data position `start_batch`."""
+
+    def evaluate(self, state: Any, step: int) -> dict[str, float] | None:
+        """The eval/* values at `step`, or None when the task has nothing to evaluate."""
+
+    def samples(self, state: Any, step: int) -> np.ndarray:
+        """The picture (H, W, C uint8) of this step's samples."""
+
+    def run_meta(self, step: int, data_batches: int) -> dict[str, Any]:
+        """The JSON record saved beside a checkpoint (must hold `config` and `data_batches`)."""
+
+    def progress_postfix(self, metrics: dict[str, float]) -> dict[str, float]:
+        """The few losses the progress bar shows."""
+
+    def close(self) -> None:
+        """Release what the task holds open (data workers)."""
+
+
+class NonFiniteError(JaxganError, FloatingPointError):
+    """Training produced a NaN or infinity; the run stops and keeps its last good checkpoint."""
+
+    def naming_arrays(self, state: Any) -> NonFiniteError:
+        """This error, extended with the arrays of `state` that are not finite (read on the host, params first)."""
+        bad = non_finite_arrays(state)
+        if not bad:
+            return self
+        shown = ", ".join(bad[:6]) + (f" and {len(bad) - 6} more" if len(bad) > 6 else "")
+        return NonFiniteError(f"{self} Non-finite arrays in the state after that step: {shown}.")
+
+
+class ResumeBeyondEndError(JaxganError):
+    """The workdir's checkpoint is past train.num_steps: resuming would do nothing (and rewrite config.json)."""
+
+
+def non_finite_arrays(state: Any) -> list[str]:
+    """Dotted paths of the float arrays of `state` holding a NaN or infinity, params before optimizer moments."""
+    flat = jax.tree_util.tree_flatten_with_path(state)[0]
+    bad = [jax.tree_util.keystr(path, simple=True, separator=".") for path, leaf in flat
+           if jnp.issubdtype(leaf.dtype, jnp.floating) and not bool(jnp.isfinite(leaf).all())]
+    return sorted(bad, key=lambda k: ("opt_state" in k, k))
+
+
+def network_of(metric: str) -> str:
+    """The network a metric belongs to: "G" for `Loss/G`, `Grad/G_norm`, `G/...`; else "D"."""
+    return "G" if "/G" in metric or metric.startswith("G/") else "D"
+
+
+def check_finite(step_metrics: list[tuple[int, dict[str, float]]]) -> None:
+    """Raise NonFiniteError naming the first step and network whose loss or gradient norm is not finite."""
+    for step, metrics in step_metrics:
+        bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+        if bad:
+            bad.sort(key=lambda k: (network_of(k) != "D", k))  # D is updated first within a step
+            nets = sorted({network_of(k) for k in bad})
+            values = ", ".join(f"{k}={metrics[k]}" for k in bad)
+            raise NonFiniteError(
+                f"Non-finite values at step {step} in {' and '.join(nets)}: {values} (first non-finite: {bad[0]}). "
+                "The run stopped without saving this state; the last good checkpoint is kept. Check the data for "
+                "NaN/inf and the checkpoints with `jaxgan verify`, then lower optim.*.lr, or add a gradient "
+                "penalty or optim.*.grad_clip."
+            )
+
+
+DEAD_INTERVALS = 3  # log intervals of zero gradient norm before the run is called dead
+DEAD_LOGIT = 1e6  # |D's mean logit| (D/real, D/fake) or |loss| beyond this: D's outputs have blown up
+
+
+class DeadRunWatch:
+    """Warns once, naming the step, when a network's gradient norm is 0 for DEAD_INTERVALS log intervals in a row,
+    or D's logits or a loss reach DEAD_LOGIT: a dead D (saturated logits) that no longer trains G, which no NaN
+    would flag."""
+
+    def __init__(self, intervals: int = DEAD_INTERVALS):
+        self.intervals = intervals
+        self._zero_since: dict[str, int] = {}
+        self._zero_count: dict[str, int] = {}
+        self._warned = False
+
+    def check(self, rows: list[tuple[int, dict[str, float]]]) -> str | None:
+        """Look at one log interval's rows; returns (and logs) the warning the first time the run looks dead."""
+        if self._warned or not rows:
+            return None
+        step, last = rows[-1]
+        for key, value in last.items():
+            if key.startswith("Grad/") and key.endswith("_norm"):
+                zero = all(m.get(key, 1.0) == 0.0 for _, m in rows)
+                self._zero_count[key] = self._zero_count.get(key, 0) + 1 if zero else 0
+                if zero:
+                    self._zero_since.setdefault(key, rows[0][0])
+                else:
+                    self._zero_since.pop(key, None)
+                if self._zero_count[key] >= self.intervals:
+                    return self._warn(f"{key} has been 0 since step {self._zero_since[key]}", step)
+            if (key.startswith("Loss/") or key in ("D/real", "D/fake")) and abs(value) >= DEAD_LOGIT:
+                return self._warn(f"{key}={value:.3g} (D's logits have blown up)", step)
+        return None
+
+    def _warn(self, what: str, step: int) -> str:
+        self._warned = True
+        message = (f"The run looks dead at step {step}: {what}; D is saturated and G no longer learns. Lower "
+                   "optim.*.lr (GANs train at 1e-5..1e-3), or add a gradient penalty.")
+        log.warning("%s", message)
+        return message
+
+
+def due(prev_step: int, step: int, every: int) -> bool:
+    """Whether a multiple of `every` lies in (prev_step, step]: one call may run several steps."""
+    return every > 0 and step // every > prev_step // every
+
+
+@dataclasses.dataclass(frozen=True)
+class Dispatch:
+    """The device-side metrics of one call: steps first_step .. first_step + size - 1 (stacked when size > 1)."""
+
+    first_step: int
+    size: int
+    metrics: dict
+
+    @property
+    def last_step(self) -> int:
+        return self.first_step + self.size - 1
+
+
+# Dispatches the host may queue ahead of the devices. Unbounded asynchronous dispatch of a multi-device program with
+# collectives deadlocks XLA:CPU (issue 18): in the hung trainer (gdb), 7 devices' threads wait in the step's
+# all-reduce while the 8th device's launch waits on that device's in-flight-computations semaphore, and XLA aborts
+# after 40 s. A jitted 8-device psum dispatched 2,000 times without waiting aborts 3 times in 3; with this bound,
+# 0 in 3. Two keeps the host one dispatch ahead, which is all the overlap the loop needs.
+MAX_IN_FLIGHT = 2
+
+
+class InFlight:
+    """Bounds the dispatches queued on the devices: `admit` waits for the oldest while `limit` are in flight."""
+
+    def __init__(self, limit: int = MAX_IN_FLIGHT):
+        self._pending: collections.deque = collections.deque()
+        self._limit = limit
+
+    def admit(self) -> None:
+        while len(self._pending) >= self._limit:
+            jax.block_until_ready(self._pending.popleft())
+
+    def add(self, outputs: Any) -> None:
+        self._pending.append(outputs)
+
+
+@dataclasses.dataclass
+class StepRunner:
+    """How the loop advances the state: each call runs one compiled dispatch of `steps_per_call` train steps.
+
+    The loop only calls it and reads `Dispatch` metrics, so K steps per dispatch (`train.steps_per_dispatch`, the
+    `lax.scan` of `jaxgan.multistep`) plugs in through `make_step_runner` without touching the loop.
+    """
+
+    step_fn: Callable[[Any, dict], tuple[Any, dict]]
+    batches: Iterator[dict]
+    steps_per_call: int = 1
+    in_flight: InFlight = dataclasses.field(default_factory=InFlight)
+
+    def __call__(self, state: Any, step: int) -> tuple[Any, Dispatch]:
+        """Run the steps after `step`; returns the new state and their metrics, still on the device."""
+        batch = next(self.batches)
+        self.in_flight.admit()
+        state, metrics = self.step_fn(state, batch)
+        self.in_flight.add(metrics)
+        return state, Dispatch(step + 1, self.steps_per_call, metrics)
+
+
+def make_step_runner(task: Task, mesh, start_batch: int, start_step: int = 0) -> StepRunner | MultiStepRunner:
+    """Data-parallel train steps fed from data position `start_batch`: one per call, or K = train.steps_per_dispatch
+    per call (a `lax.scan`), with single steps for a remainder shorter than K before train.num_steps."""
+    step_fn, axis, k = task.step(), task.example_axis, task.config.train.steps_per_dispatch
+    if k == 1:
+        batches = prefetch_to_device(task.step_batches(start_batch), size=2, sharding=batch_sharding(mesh, axis))
+        return StepRunner(jit_data_parallel(step_fn, mesh, example_axis=axis), batches)
+    sizes = dispatch_sizes(start_step, task.config.train.num_steps, k)
+    batches = prefetch_to_device(dispatch_batches(task.step_batches(start_batch), sizes), size=2,
+                                 sharding=batch_sharding(mesh, axis + 1))
+    if task.unroll:
+        log.info("XLA:CPU: the %d steps of a dispatch are unrolled (convolutions in a loop are slow there).", k)
+    fns = {n: jit_multi_step(step_fn, n, mesh, task.unroll, example_axis=axis + 1) for n in {k, 1}}
+    return MultiStepRunner(fns, batches)
+
+
+@dataclasses.dataclass
+class MultiStepRunner:
+    """Each call runs one dispatch of K stacked steps (`jaxgan.multistep`); metrics come back stacked (K, ...)."""
+
+    fns: dict[int, Callable[[Any, dict], tuple[Any, dict]]]  # dispatch size -> jitted K-step function
+    batches: Iterator[dict]
+    in_flight: InFlight = dataclasses.field(default_factory=InFlight)
+
+    def __call__(self, state: Any, step: int) -> tuple[Any, Dispatch]:
+        batch = next(self.batches)
+        size = jax.tree.leaves(batch)[0].shape[0]
+        self.in_flight.admit()
+        state, metrics = self.fns[size](state, batch)
+        self.in_flight.add(metrics)
+        if size == 1:  # one step: plain scalars, as StepRunner gives
+            metrics = jax.tree.map(lambda v: v[0], metrics)
+        return state, Dispatch(step + 1, size, metrics)
+
+
+def host_rows(pending: list[Dispatch]) -> list[tuple[int, dict[str, float]]]:
+    """Bring the queued metrics to the host in one transfer, as one (step, metrics) row per train step."""
+    host = jax.device_get([d.metrics for d in pending])
+    rows = []
+    for dispatch, metrics in zip(pending, host, strict=True):
+        for i in range(dispatch.size):
+            pick = (lambda v: v) if dispatch.size == 1 else (lambda v, i=i: np.asarray(v)[i])
+            rows.append((dispatch.first_step + i, {k: float(pick(v)) for k, v in metrics.items()}))
+    return rows
+
+
+def gan_postfix(metrics: dict[str, float]) -> dict[str, float]:
+    """The losses the progress bar shows for a GAN: D's and G's."""
+    return {"D": metrics["Loss/D"], "G": metrics["Loss/G"]}
+
+
+class MetricLog:
+    """Queues step metrics on the device; `flush` checks them for NaNs and writes the newest row and images/s."""
+
+    def __init__(self, writer: MetricWriter, progress: Progress, images_per_step: int,
+                 postfix: Callable[[dict[str, float]], dict[str, float]] = gan_postfix):
+        self._writer, self._progress, self._images_per_step = writer, progress, images_per_step
+        self._postfix = postfix
+        self._pending: list[Dispatch] = []
+        self._t0 = time.perf_counter()
+        self._dead = DeadRunWatch()
+
+    def add(self, dispatch: Dispatch) -> None:
+        self._pending.append(dispatch)
+
+    def flush(self) -> None:
+        """Fetch, check (raises NonFiniteError) and write what is queued."""
+        if not self._pending:
+            return
+        rows = host_rows(self._pending)
+        self._pending.clear()
+        check_finite(rows)
+        self._dead.check(rows)
+        elapsed, self._t0 = time.perf_counter() - self._t0, time.perf_counter()
+        step, last = rows[-1]
+        last = {**last, "images_per_sec": len(rows) * self._images_per_step / max(elapsed, 1e-9)}
+        self._writer.scalars(step, last)
+        self._progress.update(len(rows), {**self._postfix(last), "img/s": last["images_per_sec"]})
+
+
+class StopRequest:
+    """Turns SIGTERM and SIGINT into a request to stop after the step in flight; a second signal stops at once.
+
+    Multi-process runs leave the signals to JAX's preemption service and ask its sync point instead, so that every
+    process stops at the same step (needs `jax_enable_preemption_service`, on by default with jax.distributed).
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.signal_name: str | None = None
+        self._previous: dict = {}
+        self._multi_process = jax.process_count() > 1
+
+    def __enter__(self) -> StopRequest:
+        if not self._multi_process and threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.signal_name is not None:
+            raise KeyboardInterrupt(f"second signal ({name}): stopping without saving")
+        self.signal_name = name
+        log.warning("Received %s: finishing the step in flight, then saving a checkpoint and exiting.", name)
+
+    def requested(self, step: int) -> bool:
+        """Whether to stop after `step` (all processes agree in multi-process runs)."""
+        if not self._multi_process:
+            return self.signal_name is not None
+        from jax.experimental import multihost_utils
+
+        try:
+            return multihost_utils.reached_preemption_sync_point(step)
+        except RuntimeError as error:  # preemption service off: no coordinated stop
+            log.warning("No coordinated preemption: %s", error)
+            self._multi_process = False
+            return False
+
+
+def write_config(workdir: Path, config: ml_collections.ConfigDict) -> None:
+    """Write the resolved config as JSON (machine-readable) beside the run."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2) + "\n")
+
+
+def trim_metrics(workdir: Path, last_step: int) -> None:
+    """Drop metrics.jsonl rows after `last_step`: a resumed run recomputes those steps."""
+    path = workdir / "metrics.jsonl"
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= last_step]
+    if len(kept) != len(lines):
+        path.write_text("".join(kept))
+
+
+def open_checkpointer(workdir: Path, config: ml_collections.ConfigDict) -> Checkpointer:
+    """The run's checkpoints under workdir/checkpoints: last `keep_checkpoints`, plus the best by `best_metric`."""
+    train = config.train
+    return Checkpointer(workdir / "checkpoints", keep=train.keep_checkpoints, async_save=train.async_checkpoint,
+                        best_metric=train.best_metric or None, best_mode=train.best_mode,
+                        log_path=workdir / "logs" / "checkpoint.log")
+
+
+def config_changes(stored: dict, config: ml_collections.ConfigDict) -> list[str]:
+    """`key: old -> new` for each config value that differs from the one a checkpoint was written with."""
+    old = _flatten(stored)
+    new = _flatten(json.loads(config.to_json_best_effort()))
+    return [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(old.keys() & new.keys()) if old[k] != new[k]]
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def restore_or_init(ckpt: Checkpointer, init: Callable[[], Any], config: ml_collections.ConfigDict,
+                    batches_per_step: int = 1) -> tuple[Any, int, int]:
+    """(state, step, data position) from the newest readable checkpoint in the workdir, else (init(), 0, 0).
+
+    The restore target is `init`'s abstract output (shapes, dtypes, shardings), so nothing is initialised in vain.
+    Raises CheckpointMismatchError (naming the differing arrays) when the checkpoint is of another model,
+    NoReadableCheckpointError when no checkpoint can be read (unless `train.restart`: then the unreadable ones are
+    moved to checkpoints/unreadable/ and the run starts from step 0), and ResumeBeyondEndError when the checkpoint is
+    past `train.num_steps`. Nothing in the workdir is written before these checks. A checkpoint without a data
+    position is taken to be at step * `batches_per_step`.
+    """
+    if ckpt.latest_step() is None:
+        return init(), 0, 0
+    try:
+        state, meta = ckpt.restore(jax.eval_shape(init))
+    except NoReadableCheckpointError:
+        if not config.train.get("restart", False):
+            raise
+        kept = ckpt.set_aside_all()
+        log.warning("train.restart=True and no checkpoint can be read: starting from step 0. The unreadable "
+                    "checkpoints were moved to %s.", kept)
+        return init(), 0, 0
+    step = int(state.step)
+    if step > config.train.num_steps:
+        raise ResumeBeyondEndError(
+            f"The checkpoint in {ckpt.directory} is at step {step}, past train.num_steps={config.train.num_steps}: "
+            f"nothing to train. Pass --config.train.num_steps={step} or more to go on, or use a new --workdir.")
+    changes = config_changes(meta.get("config", {}), config)
+    if changes:
+        log.warning("Resuming with a config that differs from the checkpoint's in: %s", "; ".join(changes))
+    log.warning("Resumed from the checkpoint of step %d in %s.", step, ckpt.directory)
+    return state, step, int(meta.get("data_batches", step * batches_per_step))
+
+
+
+def write_samples(workdir: Path, step: int, picture: np.ndarray, writer: MetricWriter) -> Path:
+    """Save a sample picture under samples/ and log it to TensorBoard."""
+    writer.image(step, "samples", picture)
+    return save_png(picture, workdir / "samples" / f"step_{step:07d}.png")
+
+
+def select_devices(num_devices: int) -> list:
+    """The first `num_devices` devices (0 = all) for the data-parallel mesh."""
+    devices = jax.devices()
+    if num_devices > len(devices):
+        raise ValueError(f"train.num_devices={num_devices}, but only {len(devices)} {devices[0].platform} devices "
+                         "are visible; use 0 for all of them.")
+    return devices if num_devices == 0 else devices[:num_devices]
+
+
+@dataclasses.dataclass
+class Run:
+    """What the loop writes to: the workdir, metrics and checkpoints, for one task."""
+
+    task: Task
+    workdir: Path
+    ckpt: Checkpointer
+    writer: MetricWriter
+    metrics: MetricLog
+    start_step: int
+    start_batch: int
+
+    def __post_init__(self):
+        self.config = self.task.config
+        self.is_main = jax.process_index() == 0
+
+    def write_samples(self, state: Any, step: int) -> None:
+        """The task's sample picture (process 0 only)."""
+        if self.is_main:
+            write_samples(self.workdir, step, self.task.samples(state, step), self.writer)
+
+    def evaluate(self, state: Any, step: int) -> dict[str, float] | None:
+        """Run the task's evaluation and log its values; None when it has none."""
+        values = self.task.evaluate(state, step)
+        if values is None:
+            return None
+        values = {k: float(v) for k, v in values.items()}
+        best = self.config.train.best_metric
+        if best and best not in values:
+            raise ValueError(f"train.best_metric={best!r} is not among the evaluation results {sorted(values)}; "
+                             "set it to one of them.")
+        self.writer.scalars(step, values)
+        return values
+
+    def flush_metrics(self, state: Any) -> None:
+        """Write the queued metrics; on a NaN, the error also names the arrays of `state` that went non-finite."""
+        try:
+            self.metrics.flush()
+        except NonFiniteError as error:
+            raise error.naming_arrays(state) from None
+
+    def save(self, state: Any, step: int, metrics: dict[str, float] | None = None) -> None:
+        """Check the queued metrics (never save a state whose metrics were not checked), then save asynchronously."""
+        self.flush_metrics(state)
+        position = self.start_batch + (step - self.start_step) * self.task.batches_per_step
+        meta = self.task.run_meta(step, position)
+        if metrics is not None and self.task.eval_protocol:  # how the scores were computed
+            meta["eval_protocol"] = self.task.eval_protocol
+        self.ckpt.save(step, state, meta, metrics)
+
+
+def train_loop(run: Run, runner: Callable[[Any, int], tuple[Any, Dispatch]], state: Any) -> Any:
+    """Run steps from `run.start_step` to `train.num_steps`: log, sample, evaluate, save; stop on request."""
+    train = run.config.train
+    step = run.start_step
+    with StopRequest() as stop:
+        while step < train.num_steps:
+            prev = step
+            state, dispatch = runner(state, step)
+            step = dispatch.last_step
+            run.metrics.add(dispatch)
+            final = step >= train.num_steps
+            if due(prev, step, train.log_every) or final:
+                run.flush_metrics(state)
+            if due(prev, step, train.sample_every) or final:
+                run.write_samples(state, step)
+            evaluated = run.evaluate(state, step) if due(prev, step, train.eval_every) else None
+            stopping = stop.requested(step) and not final
+            if due(prev, step, train.checkpoint_every) or final or evaluated is not None or stopping:
+                run.save(state, step, evaluated)
+            if stopping:
+                run.ckpt.wait()
+                log.warning("Stopped by %s after step %d; saved the checkpoint %s. Run the same command to resume.",
+                            stop.signal_name or "preemption", step, run.ckpt.directory / str(step))
+                break
+    return state
+
+
+def train_and_evaluate(build_task: Callable[[], Task], config: ml_collections.ConfigDict,
+                       workdir: str | Path) -> Any:
+    """Train the task `build_task()` makes (after the workdir is locked) in `workdir`, resuming from its checkpoints.
+
+    Writes config.json, run_info.json, metrics.jsonl, TensorBoard events, samples/*.png and checkpoints/. The
+    caller validates `config` first. The workdir is locked (one trainer per workdir and process) until this returns.
+    """
+    parse_profile_steps(config.train.profile_steps)  # a bad value stops the run before anything is written
+    workdir = prepare_workdir(Path(workdir))
+    with WorkdirLock(workdir, jax.process_index()):
+        task = build_task()
+        try:
+            return _train_in_locked_workdir(task, workdir)
+        finally:
+            task.close()
+
+
+def write_run_files(task: Task, workdir: Path, start: int) -> None:
+    """config.json, run_info.json and the eval protocol beside the run; metrics past `start` dropped (process 0)."""
+    if jax.process_index() != 0:
+        return
+    write_config(workdir, task.config)
+    write_run_info(workdir, run_info(start_step=start))
+    if task.eval_protocol is not None:  # how the eval/* numbers were computed
+        write_protocol(workdir / PROTOCOL_FILE, task.eval_protocol)
+    trim_metrics(workdir, start)
+
+
+def _train_in_locked_workdir(task: Task, workdir: Path) -> Any:
+    """The set-up, loop and clean-up of `train_and_evaluate`, once the workdir is checked and locked."""
+    config = task.config
+    mesh = data_mesh(select_devices(config.train.num_devices))
+    check_divisible(config.train.batch_size, mesh)
+    ckpt = open_checkpointer(workdir, config)
+    writer = progress = runner = instrumented = None
+    try:
+        state, start, start_batch = restore_or_init(ckpt, task.initializer(mesh), config, task.batches_per_step)
+        write_run_files(task, workdir, start)
+        is_main = jax.process_index() == 0
+        runner = make_step_runner(task, mesh, start_batch, start)
+        instrumented = instrument(runner, workdir, config.train.profile_steps, enabled=is_main,
+                                  on_compiled=lambda times: is_main and update_run_info(workdir, step_compile=times))
+        writer = MetricWriter(workdir, enabled=is_main)
+        progress = Progress(config.train.num_steps, start, enabled=is_main and config.train.progress)
+        metrics = MetricLog(writer, progress, task.images_per_step, task.progress_postfix)
+        return train_loop(Run(task, workdir, ckpt, writer, metrics, start, start_batch), instrumented, state)
+    finally:
+        if instrumented is not None:
+            instrumented.close()  # write a trace the run ended inside of
+        if runner is not None and hasattr(runner.batches, "close"):
+            runner.batches.close()  # stop grain's worker processes before the interpreter exits
+        for closable in (progress, writer, ckpt):
+            if closable is not None:
+                closable.close()
