@@ -3,13 +3,14 @@
 SRC is a folder of images (searched recursively; when every entry is a sub-folder, the sorted sub-folder names are
 the class labels), a .zip of images (top-level folders likewise), `tfds:NAME` (with --split, --data-dir), or an IDX
 image file as MNIST ships it (`t10k-images-idx3-ubyte[.gz]`; labels from --labels or the `-labels-idx1-ubyte[.gz]`
-file beside it). `--range START:END` keeps only those examples (in source order). Each
-image is decoded once, cropped and resized (`--transform`), converted to `--channels` and stored as uint8 in DIR:
-images.npy, which the grain pipeline gathers from memory-mapped without decoding, labels.npy and dataset.json
-(source, count, resolution, channels, class names, content hash). Train from it with `--config.data.name=prepared
---config.data.path=DIR`. With an --out ending in .npz, the images (NHWC uint8, key `images`) and labels (`labels`)
-go into one .npz instead, for `--config.data.name=npz` and `jaxgan train-classifier --npz`. A corrupt image is skipped with a warning naming it (`--strict` stops at the first);
-an existing prepared dataset at DIR is replaced only with `--overwrite`, and only its own three files.
+file beside it). `--range START:END` keeps only those examples (in source order). Each image is decoded once,
+cropped and resized (`--transform`), converted to `--channels` and stored as uint8 in DIR: images.npy, which the
+grain pipeline gathers from memory-mapped without decoding, labels.npy and dataset.json (source, count, resolution,
+channels, class names, content hash). Train from it with `--config.data.name=prepared --config.data.path=DIR`.
+With an --out ending in .npz, the images (NHWC uint8, key `images`) and labels (`labels`) go into one .npz instead,
+for `--config.data.name=npz` and `jaxgan train-classifier --npz`. A corrupt image is skipped with a warning naming
+it (`--strict` stops at the first); an existing prepared dataset at DIR is replaced only with `--overwrite`, and
+only its own three files.
 """
 
 from __future__ import annotations
