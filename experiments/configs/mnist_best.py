@@ -19,13 +19,16 @@ without ../shared:
     jaxgan reproduce mnist_best --config.data.path=$M/t10k_0-8000.npz \
         --config.eval.classifier=$M/classifier_t10k.npz --config.eval.reference=$M/ref_t10k_8000-10000.npz
 
-(the evaluate line also prints the real-vs-held-out floor). Expected: EXPECTED_TEXT
+(the evaluate line also prints the real-vs-held-out floor). Expected: domain FID 9.55 +- 0.67 and IS 7.23 +- 0.14
+(seeds 0, 1, 2: FID 9.34 / 10.30 / 9.02, IS 7.34 / 7.07 / 7.27) against a real-data floor of FID 0.7-3.1 and a
+held-out IS of 9.80, so it does NOT reach the issue's target (1.5x the floor). 6,000 steps take 296-313 s of CPU time
+(user + sys), i.e. under 15 minutes on 2 idle cores; details and the baselines in docs/results.md (MNIST).
 """
 
 from jaxgan.config import base_config
 
-# The band `jaxgan reproduce mnist_best` checks: EXPECTED_BAND_TEXT
-EXPECTED = {"eval/fid": ("<=", 12.0), "eval/is_mean": (">=", 6.5)}
+# The band `jaxgan reproduce mnist_best` checks: what seeds 0-2 reached, with room for seed noise.
+EXPECTED = {"eval/fid": ("<=", 11.5), "eval/is_mean": (">=", 6.8)}
 
 
 def get_config():
