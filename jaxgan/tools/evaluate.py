@@ -17,7 +17,9 @@ bilinear for Inception, the classifier's size for digits). A folder of mixed siz
 
 Reference. `--ref-npz FILE`: statistics saved by jaxgan (or pytorch-fid's mu/sigma, FID only).
 `--ref-dataset digits`: sklearn's digits, statistics cached under --cache-dir. `--ref-images FOLDER`: a folder of
-image files, read as --images reads them.
+image files, read as --images reads them. `--ref-image-npz FILE`: the images of an .npz, read as --npz reads them
+(e.g. a held-out split written by `jaxgan prepare --out X.npz`). `--save-ref FILE` also writes the reference
+statistics there, keyed by the extractor, for `--ref-npz` or a config's `eval.reference`.
 
 Protocol. Images are quantised to uint8 before the extractor (as pytorch-fid reading PNGs), so the FID of a
 generator equals pytorch-fid's on the same images saved as PNGs. `--resize legacy` (default) is pytorch-fid's
@@ -49,7 +51,7 @@ from jaxgan.metrics.evaluator import (
 )
 from jaxgan.metrics.extractors import check_reference_extractor, load_extractor
 from jaxgan.metrics.protocol import RESIZE_MODES, eval_protocol, protocol_id
-from jaxgan.metrics.stats import default_cache_dir, load_reference_stats
+from jaxgan.metrics.stats import default_cache_dir, load_reference_stats, save_reference_stats
 from jaxgan.npzfile import open_npz
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -159,7 +161,11 @@ def build_reference(args: argparse.Namespace, extractor) -> tuple[Any, str]:
         return stats, str(args.ref_npz)
     if args.ref_images:
         batches = folder_batches(args.ref_images, args.batch_size, args.image_size)
-        return compute_reference_stats(batches, extractor), f"image folder {args.ref_images}"
+        return compute_reference_stats(batches, extractor, key={"extractor": wanted}), f"image folder {args.ref_images}"
+    if args.ref_image_npz:
+        images = load_npz_images(args.ref_image_npz, None, "auto")
+        batches = (images[i : i + args.batch_size] for i in range(0, len(images), args.batch_size))
+        return compute_reference_stats(batches, extractor, key={"extractor": wanted}), f"images {args.ref_image_npz}"
     resolution = args.ref_resolution
 
     def batches():
@@ -184,6 +190,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     reference.add_argument("--ref-npz", type=Path, help="reference statistics .npz")
     reference.add_argument("--ref-dataset", choices=("digits",), help="compute (and cache) them")
     reference.add_argument("--ref-images", type=Path, help="folder of reference image files (not cached)")
+    reference.add_argument("--ref-image-npz", type=Path, help=".npz of reference images (not cached)")
+    parser.add_argument("--save-ref", type=Path, default=None, help="also write the reference statistics here")
     parser.add_argument("--ref-resolution", type=int, default=28, help="for --ref-dataset")
     parser.add_argument("--extractor", choices=("inception", "digits"), default="inception")
     parser.add_argument("--resize", choices=RESIZE_MODES, default="legacy",
@@ -212,6 +220,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     extractor = build_extractor(args)
     reference, described = build_reference(args, extractor)
+    if args.save_ref:
+        save_reference_stats(args.save_ref, reference)
     common = dict(extractor=extractor, reference_stats=reference, metrics=metrics, seed=args.seed,
                   kid_subset_size=args.kid_subset_size, kid_subsets=args.kid_subsets)
     if args.images or args.npz:

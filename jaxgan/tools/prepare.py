@@ -1,12 +1,16 @@
 """Prepare a dataset once: `jaxgan prepare --source SRC --out DIR --resolution N` (StyleGAN2-ADA's dataset_tool role).
 
 SRC is a folder of images (searched recursively; when every entry is a sub-folder, the sorted sub-folder names are
-the class labels), a .zip of images (top-level folders likewise), or `tfds:NAME` (with --split, --data-dir). Each
-image is decoded once, cropped and resized (`--transform`), converted to `--channels` and stored as uint8 in DIR:
-images.npy, which the grain pipeline gathers from memory-mapped without decoding, labels.npy and dataset.json
-(source, count, resolution, channels, class names, content hash). Train from it with `--config.data.name=prepared
---config.data.path=DIR`. A corrupt image is skipped with a warning naming it (`--strict` stops at the first);
-an existing prepared dataset at DIR is replaced only with `--overwrite`, and only its own three files.
+the class labels), a .zip of images (top-level folders likewise), `tfds:NAME` (with --split, --data-dir), or an IDX
+image file as MNIST ships it (`t10k-images-idx3-ubyte[.gz]`; labels from --labels or the `-labels-idx1-ubyte[.gz]`
+file beside it). `--range START:END` keeps only those examples (in source order). Each image is decoded once,
+cropped and resized (`--transform`), converted to `--channels` and stored as uint8 in DIR: images.npy, which the
+grain pipeline gathers from memory-mapped without decoding, labels.npy and dataset.json (source, count, resolution,
+channels, class names, content hash). Train from it with `--config.data.name=prepared --config.data.path=DIR`.
+With an --out ending in .npz, the images (NHWC uint8, key `images`) and labels (`labels`) go into one .npz instead,
+for `--config.data.name=npz` and `jaxgan train-classifier --npz`. A corrupt image is skipped with a warning naming
+it (`--strict` stops at the first); an existing prepared dataset at DIR is replaced only with `--overwrite`, and
+only its own three files.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jaxgan.data import prepared
+from jaxgan.data.idx import is_idx_path, labels_path_for, read_idx_images
 from jaxgan.data.images import TRANSFORMS, transform_uint8
 from jaxgan.data.sources import IMAGE_EXTENSIONS, decode_image, labelled_images, open_tfds_source
 
@@ -34,8 +39,11 @@ Item = tuple[str, Callable[[], np.ndarray], int | None]
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", required=True, help="a folder of images, a .zip of images, or tfds:NAME")
-    parser.add_argument("--out", required=True, help="output folder of the prepared dataset")
+    parser.add_argument("--source", required=True,
+                        help="a folder of images, a .zip of images, tfds:NAME or an .idx3-ubyte[.gz] image file")
+    parser.add_argument("--labels", default="", help="IDX labels file (default: the -labels-idx1 file beside it)")
+    parser.add_argument("--out", required=True, help="output folder of the prepared dataset, or an .npz file")
+    parser.add_argument("--range", default="", help="START:END: keep only source examples START..END-1")
     parser.add_argument("--resolution", type=int, default=0,
                         help="output side in pixels (0: keep the size, only with --transform none)")
     parser.add_argument("--transform", choices=TRANSFORMS, default="center-crop",
@@ -94,20 +102,48 @@ def tfds_items(name: str, split: str, data_dir: str) -> tuple[list[Item], list[s
     return [item(i) for i in range(len(source))], classes
 
 
+def idx_items(images_file: str, labels_file: str) -> tuple[list[Item], list[str]]:
+    """The images of an IDX image file (MNIST's format), labelled by its IDX labels file when there is one."""
+    labels_path = labels_file or labels_path_for(images_file)
+    images, labels = read_idx_images(images_file, labels_path)
+
+    def item(i: int) -> Item:
+        return f"{images_file}[{i}]", (lambda: images[i]), None if labels is None else int(labels[i])
+
+    classes = [str(c) for c in range(int(labels.max()) + 1)] if labels is not None else []
+    return [item(i) for i in range(len(images))], classes
+
+
+def parse_range(text: str, count: int) -> slice:
+    """`START:END` (either may be empty) as a slice of `count` examples, with a named error when out of bounds."""
+    try:
+        start_text, end_text = text.split(":")
+        start, end = int(start_text or 0), int(end_text or count)
+    except ValueError:
+        raise ValueError(f"--range {text!r} is not START:END (e.g. 0:8000).") from None
+    if not 0 <= start < end <= count:
+        raise ValueError(f"--range {text!r} is outside the source's {count} examples; give 0 <= START < END <= "
+                         f"{count}.")
+    return slice(start, end)
+
+
 def source_items(args: argparse.Namespace) -> tuple[list[Item], list[str]]:
     """Enumerate --source (a folder, a .zip or tfds:NAME) with a named error when it holds no images."""
     if args.source.startswith("tfds:"):
         items, classes = tfds_items(args.source[len("tfds:"):], args.split, args.data_dir)
+    elif is_idx_path(args.source):
+        items, classes = idx_items(args.source, args.labels)
     elif Path(args.source).is_dir():
         items, classes = folder_items(Path(args.source))
     elif Path(args.source).suffix.lower() == ".zip" and Path(args.source).is_file():
         items, classes = zip_items(Path(args.source))
     else:
-        raise FileNotFoundError(f"--source {args.source!r} is not a folder, a .zip file or tfds:NAME.")
+        raise FileNotFoundError(f"--source {args.source!r} is not a folder, a .zip file, tfds:NAME or an "
+                                ".idx3-ubyte[.gz] file.")
     if not items:
         raise FileNotFoundError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) found in {args.source}; "
                                 "point --source at a folder or .zip of images.")
-    return items, classes
+    return (items[parse_range(args.range, len(items))] if args.range else items), classes
 
 
 def check_out(out: Path, overwrite: bool) -> None:
@@ -161,6 +197,29 @@ def write(items: list[Item], classes: list[str], args: argparse.Namespace, stagi
     return writer.close(meta)
 
 
+def write_npz(items: list[Item], args: argparse.Namespace, out: Path) -> str:
+    """Write the converted images (and labels, when every item has one) to one .npz; returns a summary line."""
+    skipped: list[str] = []
+    limit = args.max_images or len(items)
+    pairs = [pair for pair, _ in zip(converted(items, args, skipped), range(limit), strict=False)]
+    if not pairs:
+        raise ValueError(f"none of the {len(items)} images in {args.source} could be read; see the warnings.")
+    if len({image.shape for image, _ in pairs}) > 1:
+        raise ValueError("the images differ in size and cannot share one .npz; use --resolution with "
+                         "--transform center-crop.")
+    arrays = {"images": np.stack([image for image, _ in pairs])}
+    if all(label is not None for _, label in pairs):
+        arrays["labels"] = np.asarray([label for _, label in pairs], np.int32)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", suffix=".npz", delete=False) as f:
+        np.savez(f, **arrays)
+    Path(f.name).chmod(0o644)
+    Path(f.name).replace(out)
+    shape = "x".join(map(str, arrays["images"].shape[1:]))
+    return (f"wrote {len(pairs)} images ({shape}, {'with' if 'labels' in arrays else 'no'} labels) to {out}; "
+            f"skipped {len(skipped)} unreadable")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.resolution < 0 or (args.resolution == 0 and args.transform != "none"):
@@ -168,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_images < 0:
         raise ValueError(f"--max-images {args.max_images} must be >= 0 (0: all images).")
     out = Path(args.out)
+    if out.suffix == ".npz":
+        if out.exists() and not args.overwrite:
+            raise FileExistsError(f"--out {out} exists; pass --overwrite to replace it, or choose another --out.")
+        print(write_npz(source_items(args)[0], args, out))
+        return 0
     check_out(out, args.overwrite)
     items, classes = source_items(args)
     out.parent.mkdir(parents=True, exist_ok=True)

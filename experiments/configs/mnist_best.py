@@ -1,0 +1,59 @@
+"""The best MNIST recipe found on 2 CPU cores: a 28x28 DCGAN (Radford et al. 2015) with an EMA of G, on real MNIST.
+
+Data: the MNIST test images 0-7999 (training), judged against images 8000-9999 by a digit classifier trained on
+0-7999 (domain FID and IS, 2,000 samples from the EMA of G). G: z 100 -> 7x7x64 -> 14x14x32 -> 28x28x1 (BatchNorm,
+ReLU, tanh); D mirrors it (leaky ReLU, BatchNorm), `model.ngf = model.ndf = 32`. Non-saturating loss; Adam 2e-4 with
+beta1 0.5, decayed linearly to 10% (`optim.*.schedule`); samples from an EMA of G (`ema.decay` 0.999; BatchNorm
+statistics of the EMA G are its own standing averages). The paths are given on the command line, so the config runs
+without ../shared:
+
+    M=runs/mnist; T=/path/to/mnist    # t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz
+    jaxgan prepare --source $T/t10k-images-idx3-ubyte.gz --range 0:8000 --transform none --out $M/t10k_0-8000.npz
+    jaxgan prepare --source $T/t10k-images-idx3-ubyte.gz --range 8000:10000 --transform none \
+        --out $M/t10k_8000-10000.npz
+    jaxgan train-classifier --npz $M/t10k_0-8000.npz --test-npz $M/t10k_8000-10000.npz --steps 2000 \
+        --out $M/classifier_t10k.npz
+    jaxgan prepare --source $T/t10k-images-idx3-ubyte.gz --range 0:2000 --transform none --out $M/t10k_0-2000.npz
+    jaxgan evaluate --npz $M/t10k_0-2000.npz --ref-image-npz $M/t10k_8000-10000.npz --extractor digits \
+        --classifier $M/classifier_t10k.npz --metrics fid,is --save-ref $M/ref_t10k_8000-10000.npz
+    jaxgan reproduce mnist_best --config.data.path=$M/t10k_0-8000.npz \
+        --config.eval.classifier=$M/classifier_t10k.npz --config.eval.reference=$M/ref_t10k_8000-10000.npz
+
+(the evaluate line also prints the real-vs-held-out floor). Expected: domain FID 9.55 +- 0.67 and IS 7.23 +- 0.14
+(seeds 0, 1, 2: FID 9.34 / 10.30 / 9.02, IS 7.34 / 7.07 / 7.27) against a real-data floor of FID 0.7-3.1 and a
+held-out IS of 9.80, so it does NOT reach the issue's target (1.5x the floor). 6,000 steps take 296-313 s of CPU time
+(user + sys), i.e. under 15 minutes on 2 idle cores; details and the baselines in docs/results.md (MNIST).
+"""
+
+from jaxgan.config import base_config
+
+# The band `jaxgan reproduce mnist_best` checks: what seeds 0-2 reached, with room for seed noise.
+EXPECTED = {"eval/fid": ("<=", 11.5), "eval/is_mean": (">=", 6.8)}
+
+
+def get_config():
+    c = base_config()
+    c.data.name = "npz"
+    c.data.path = ""  # the .npz of MNIST images 0-7999 (jaxgan prepare ... --range 0:8000 --out X.npz)
+    c.data.image_size = 28
+    c.data.channels = 1
+    c.model.name = "dcgan"
+    c.model.ngf = c.model.ndf = 32
+    for net in ("g", "d"):
+        c.optim[net].lr = 2e-4
+        c.optim[net].schedule = "linear"
+        c.optim[net].end_factor = 0.1
+    c.ema.decay = 0.999
+    c.train.batch_size = 64
+    c.train.num_steps = 6000
+    c.train.log_every = 500
+    c.train.sample_every = 2000
+    c.train.checkpoint_every = 2000
+    c.train.eval_every = 2000
+    c.train.progress = False
+    c.eval.metrics = ("fid", "is")
+    c.eval.num_samples = 2000
+    c.eval.classifier = ""  # the MNIST digit classifier .npz (jaxgan train-classifier --npz ...)
+    c.eval.reference = ""  # statistics of MNIST images 8000-9999 (jaxgan evaluate ... --save-ref FILE)
+    c.train.best_metric = "eval/fid"
+    return c
