@@ -19,6 +19,7 @@ from jaxgan.models.conditional import D_HEADS, G_CONDITIONING
 from jaxgan.models.outputs import OUTPUT_ACTIVATIONS
 from jaxgan.models.stylegan2.build import default_config as stylegan2_model_config
 from jaxgan.optim import EPS_PLACEMENTS, OPTIMIZERS, SCHEDULES
+from jaxgan.topk import TopKSchedule
 from jaxgan.training_eval import default_config as eval_default_config
 from jaxgan.training_eval import validate as validate_eval
 
@@ -116,6 +117,9 @@ def base_config() -> ml_collections.ConfigDict:
         restart=False,      # when no checkpoint in the workdir can be read: start over (moving them to
                             # checkpoints/unreadable/) instead of stopping with an error; readable ones still resume
         profile_steps=(0, 0),  # (start step, count): jax.profiler trace of those steps in workdir/profile; (0, 0) off
+        topk_fraction_min=1.0,  # top-k training (Sinha et al. 2020): G learns from the k best-scored fakes; k/batch
+        topk_decay=0.99,    # starts at 1, times topk_decay every topk_decay_steps steps, down to topk_fraction_min
+        topk_decay_steps=100,  # (the paper's nu 0.5-0.75 and gamma 0.99 per epoch); topk_fraction_min=1.0 = off
     ))
     c.eval = eval_default_config()  # in-training metrics, every train.eval_every steps (jaxgan/training_eval.py)
     c.parallel = ml_collections.ConfigDict(dict(
@@ -197,6 +201,8 @@ def _validate_toolbox(config: ml_collections.ConfigDict) -> None:
     if config.train.batch_size % config.model.pack:
         raise ValueError(f"train.batch_size={config.train.batch_size} is not a multiple of model.pack="
                          f"{config.model.pack} (PacGAN packs that many examples per D input); change either.")
+    if config.train.topk_fraction_min < 1.0:
+        _validate_top_k(config)
     if config.reg.lazy_interval < 1:
         raise ValueError(f"reg.lazy_interval must be >= 1 (1 = regularise every step), got {config.reg.lazy_interval}.")
     if not 0.0 <= config.reg.label_smoothing < 1.0:
@@ -207,6 +213,15 @@ def _validate_toolbox(config: ml_collections.ConfigDict) -> None:
     for key in ("translation_ratio", "cutout_ratio"):
         if not 0.0 <= config.augment[key] <= 1.0:
             raise ValueError(f"augment.{key} must be in [0, 1], got {config.augment[key]}.")
+
+
+def _validate_top_k(config: ml_collections.ConfigDict) -> None:
+    """Check the top-k keys (and that the model's train step has a G phase that reads them)."""
+    train = config.train
+    TopKSchedule(train.topk_fraction_min, train.topk_decay, train.topk_decay_steps)
+    if config.model.name == "stylegan2":
+        raise ValueError("train.topk_fraction_min < 1 (top-k training) is not wired into StyleGAN2's phases; set "
+                         "train.topk_fraction_min=1.0 or use another model.")
 
 
 def _validate_checkpointing(train: ml_collections.ConfigDict) -> None:
