@@ -30,14 +30,14 @@ def get_config():
     c.data.name = "grid25"
     c.model.z_dim = 2
     c.model.g_hidden = (128, 128, 128)
-    c.model.d_hidden = (128, 128)
+    c.model.d_hidden = (256, 256)
     c.model.output_activation = "linear"
     for net in ("g", "d"):
         c.optim[net].lr = 2e-3
         c.optim[net].schedule = "linear"
         c.optim[net].end_factor = 0.01
     c.reg.instance_noise_std = 1.0
-    c.reg.instance_noise_anneal_steps = 8000
+    c.reg.instance_noise_anneal_steps = 10000
     c.ema.decay = 0.999
     c.train.batch_size = 256
     c.train.num_steps = 20000
