@@ -15,6 +15,7 @@ from __future__ import annotations
 import ml_collections
 
 from jaxgan import augment, data, losses, models, optim, regularizers, stylegan2_config, training_eval
+from jaxgan.topk import TopKSchedule
 
 optimizer_config = optim.default_config  # one optimizer block (jaxgan.optim)
 
@@ -60,6 +61,9 @@ def base_config() -> ml_collections.ConfigDict:
         restart=False,      # when no checkpoint in the workdir can be read: start over (moving them to
                             # checkpoints/unreadable/) instead of stopping with an error; readable ones still resume
         profile_steps=(0, 0),  # (start step, count): jax.profiler trace of those steps in workdir/profile; (0, 0) off
+        topk_fraction_min=1.0,  # top-k training (Sinha et al. 2020): G learns from the k best-scored fakes; k/batch
+        topk_decay=0.99,    # starts at 1, times topk_decay every topk_decay_steps steps, down to topk_fraction_min
+        topk_decay_steps=100,  # (the paper's nu 0.5-0.75 and gamma 0.99 per epoch); topk_fraction_min=1.0 = off
     ))
     c.eval = training_eval.default_config()  # in-training metrics, every train.eval_every steps
     c.parallel = ml_collections.ConfigDict(dict(
@@ -100,6 +104,17 @@ def _validate_run(config: ml_collections.ConfigDict) -> None:
     if config.train.batch_size % config.model.pack:
         raise ValueError(f"train.batch_size={config.train.batch_size} is not a multiple of model.pack="
                          f"{config.model.pack} (PacGAN packs that many examples per D input); change either.")
+    if config.train.topk_fraction_min < 1.0:
+        _validate_top_k(config)
+
+
+def _validate_top_k(config: ml_collections.ConfigDict) -> None:
+    """Check the top-k keys (and that the model's train step has a G phase that reads them)."""
+    train = config.train
+    TopKSchedule(train.topk_fraction_min, train.topk_decay, train.topk_decay_steps)
+    if config.model.name == "stylegan2":
+        raise ValueError("train.topk_fraction_min < 1 (top-k training) is not wired into StyleGAN2's phases; set "
+                         "train.topk_fraction_min=1.0 or use another model.")
 
 
 def _validate_checkpointing(train: ml_collections.ConfigDict) -> None:

@@ -25,6 +25,7 @@ from jaxgan.regularizers import InstanceNoise, build_d_penalties, build_d_reg
 from jaxgan.sharding import bn_groups
 from jaxgan.state import GAN
 from jaxgan.stylegan2_phases import StyleGAN2Spec, initial_aux, stylegan2_phases
+from jaxgan.topk import TopKSchedule
 from jaxgan.train_step import InputTransform, make_phase_step, make_train_step
 
 
@@ -120,7 +121,16 @@ def build_train_step(config: ml_collections.ConfigDict, gan: GAN,
         ema_warmup=config.ema.warmup,
         report_probs=config.loss in SIGMOID_LOSSES,
         d_input=build_d_input(config, example_shape),
+        g_top_k=build_g_top_k(config),
     )
+
+
+def build_g_top_k(config: ml_collections.ConfigDict) -> TopKSchedule | None:
+    """Top-k training of G (Sinha et al. 2020, `train.topk_*`), or None when `train.topk_fraction_min` is 1."""
+    train = config.train
+    if train.topk_fraction_min >= 1.0:
+        return None
+    return TopKSchedule(train.topk_fraction_min, train.topk_decay, train.topk_decay_steps)
 
 
 def stylegan2_spec(config: ml_collections.ConfigDict, gan: GAN) -> StyleGAN2Spec:

@@ -29,6 +29,7 @@ import optax
 
 from jaxgan.losses import GANLoss, adversarial_logits
 from jaxgan.state import GAN, GANState, apply_train, update_net
+from jaxgan.topk import TopKSchedule, top_k_g_loss
 
 Metrics = dict[str, jax.Array]
 Batch = dict[str, jax.Array]
@@ -101,6 +102,7 @@ class StepSpec:
     g_reg_interval: int = 1
     d_input: InputTransform | None = None
     report_probs: bool = False
+    g_top_k: TopKSchedule | None = None  # top-k training: G's loss only through the k best-scored fakes
 
 
 def sample_latents(key: jax.Array, batch_size: int, z_dim: int) -> jax.Array:
@@ -182,11 +184,14 @@ def g_update(spec: StepSpec, state: GANState, real, fake, pullback, z, labels, k
 
     def loss_wrt_fake(fake):
         fake_out, coll = apply_train(D, state.d, seen(spec, fake, keys.d_input("fake"), step), labels)
-        return spec.loss.g_loss(real_out, fake_out), coll
+        if spec.g_top_k is None:
+            return spec.loss.g_loss(real_out, fake_out), (coll, {})
+        k = spec.g_top_k.k_at(step, fake_out.shape[0])
+        return top_k_g_loss(spec.loss.g_loss, real_out, fake_out, k), (coll, {"G/top_k": k.astype(jnp.float32)})
 
-    (value, d_coll), dfake = jax.value_and_grad(loss_wrt_fake, has_aux=True)(fake)
+    (value, (d_coll, metrics)), dfake = jax.value_and_grad(loss_wrt_fake, has_aux=True)(fake)
     (grads,) = pullback(dfake)
-    metrics = {"Loss/G": value}
+    metrics["Loss/G"] = value
     penalties = spec.g_penalties + (spec.g_reg if spec.g_reg_interval == 1 else ())
     if penalties:
         pen_grads, pen_metrics = jax.grad(_g_penalty_loss(spec, state, penalties, z, labels, keys), has_aux=True)(

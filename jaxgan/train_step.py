@@ -49,6 +49,7 @@ from jaxgan.phases import (  # noqa: F401  (re-exported: the step's public types
     sample_latents,
 )
 from jaxgan.state import GAN, GANState
+from jaxgan.topk import TopKSchedule
 
 PhaseFn = Callable[[GANState, Batch, KeyStreams], tuple[GANState, Metrics]]
 
@@ -144,11 +145,13 @@ def make_train_step(
     ema_warmup: bool = True,
     report_probs: bool = False,
     d_input: InputTransform | None = None,
+    g_top_k: TopKSchedule | None = None,
 ) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
     """Return the pure, un-jitted step `(state, batch) -> (state, metrics)` of `gan_phases`; see `jit_train_step`.
 
     `batch["x"]` has shape (n_disc, B, ...): one real batch per D update; `batch["label"]`, (n_disc, B), is
-    needed by class-conditional models. `report_probs` adds mean sigmoid(D) for BCE-type losses.
+    needed by class-conditional models. `report_probs` adds mean sigmoid(D) for BCE-type losses. `g_top_k`
+    trains G on the k fakes D scores highest (Sinha et al. 2020, `jaxgan.topk`).
     """
     if n_disc < 1:
         raise ValueError(f"n_disc must be >= 1, got {n_disc}.")
@@ -157,7 +160,7 @@ def make_train_step(
             raise ValueError(f"{name}: the lazy regularisation interval must be >= 1 (1 = every step), got {k} "
                              "(config key `reg.lazy_interval`).")
     spec = StepSpec(gan, loss, n_disc, tuple(d_penalties), tuple(d_reg), d_reg_interval, tuple(g_penalties),
-                    tuple(g_reg), g_reg_interval, d_input, report_probs)
+                    tuple(g_reg), g_reg_interval, d_input, report_probs, g_top_k)
     phases = gan_phases(spec, g_fresh_z=g_fresh_z, ema_decay=ema_decay, ema_warmup=ema_warmup)
     return make_phase_step(phases, n_disc)
 

@@ -76,7 +76,8 @@ def test_reproduce_mnist_best_takes_the_data_classifier_and_reference_paths(tiny
     workdir = tmp_path / "run"
     code = cli_main(["reproduce", "mnist_best", "--workdir", str(workdir),
                      f"--config.data.path={root / '0-40.npz'}", f"--config.eval.classifier={root / 'classifier.npz'}",
-                     f"--config.eval.reference={root / 'ref.npz'}", "--config.model.dcgan.ngf=4", "--config.model.dcgan.ndf=4",
+                     f"--config.eval.reference={root / 'ref.npz'}",
+                     "--config.model.dcgan.ngf=4", "--config.model.dcgan.ndf=4",
                      "--config.train.batch_size=8", "--config.train.num_steps=2", "--config.train.eval_every=2",
                      "--config.train.checkpoint_every=2", "--config.train.sample_every=2",
                      "--config.eval.num_samples=40", "--config.ema.decay=0.0"])

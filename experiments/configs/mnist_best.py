@@ -2,10 +2,10 @@
 
 Data: the MNIST test images 0-7999 (training), judged against images 8000-9999 by a digit classifier trained on
 0-7999 (domain FID and IS, 2,000 samples from the EMA of G). G: z 100 -> 7x7x64 -> 14x14x32 -> 28x28x1 (BatchNorm,
-ReLU, tanh); D mirrors it (leaky ReLU, BatchNorm), `model.dcgan.ngf = model.dcgan.ndf = 32`. Non-saturating loss; Adam 2e-4 with
-beta1 0.5, decayed linearly to 10% (`optim.*.schedule`); samples from an EMA of G (`ema.decay` 0.999; BatchNorm
-statistics of the EMA G are its own standing averages). The paths are given on the command line, so the config runs
-without ../shared:
+ReLU, tanh); D mirrors it (leaky ReLU, BatchNorm), `model.dcgan.ngf = model.dcgan.ndf = 32`. Non-saturating loss;
+Adam 2e-4 with beta1 0.5, decayed linearly to 10% (`optim.*.schedule`); samples from an EMA of G (`ema.decay`
+0.999; BatchNorm statistics of the EMA G are its own standing averages). The paths are given on the command line,
+so the config runs without ../shared:
 
     M=runs/mnist; T=/path/to/mnist    # t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz
     jaxgan prepare --source $T/t10k-images-idx3-ubyte.gz --range 0:8000 --transform none --out $M/t10k_0-8000.npz

@@ -1,0 +1,62 @@
+"""Top-k training of G (Sinha et al. 2020): G's update keeps only the k fakes that D scores highest.
+
+Sinha, Zhao, Goyal, Raffel & Odena, *Top-k Training of GANs: Improving GAN Performance by Throwing Away Bad
+Samples*, NeurIPS 2020, Sec. 3: in G's update, the fakes D rates worst (most fake) would pull G toward D's current
+"real" region from far away; dropping them from G's loss lets G refine the samples that are already near a mode.
+k starts at the batch size and decays by gamma per epoch to a floor of nu * batch (their defaults: gamma = 0.99,
+nu = 0.5-0.75). With infinite data (the mixtures) an "epoch" is `decay_steps` train steps.
+
+Only G's gradient changes: the other fakes still enter D's update, and the loss value reported is the whole batch's.
+Any loss of (D(x), D(G(z))) works; for losses that are a mean over fakes (all but the relativistic ones) the
+gradient is exactly that of the mean over the k kept fakes. With a packed D (PacGAN) a "fake" is one pack.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from jaxgan.losses import SideLoss, adversarial_logits
+
+
+@dataclasses.dataclass(frozen=True)
+class TopKSchedule:
+    """k(step) = max(floor(n * decay ** (step // decay_steps)), floor(n * fraction_min), 1) of the n fakes."""
+
+    fraction_min: float  # nu: the floor of k / n; 1.0 keeps every fake (top-k off)
+    decay: float = 0.99  # gamma: k / n is multiplied by this every `decay_steps` steps
+    decay_steps: int = 100  # train steps per "epoch" of the paper
+
+    def __post_init__(self):
+        if not 0.0 < self.fraction_min <= 1.0 or not 0.0 < self.decay <= 1.0 or self.decay_steps < 1:
+            raise ValueError(f"Top-k training needs 0 < fraction_min <= 1, 0 < decay <= 1 and decay_steps >= 1, got "
+                             f"{self.fraction_min}, {self.decay}, {self.decay_steps} (config keys "
+                             "`train.topk_fraction_min`, `train.topk_decay`, `train.topk_decay_steps`).")
+
+    def k_at(self, step: jax.Array, n: int) -> jax.Array:
+        """How many of `n` fakes G's update keeps at train step `step` (an int32 scalar, traced)."""
+        epochs = (jnp.asarray(step) // self.decay_steps).astype(jnp.float32)
+        fraction = jnp.maximum(self.decay ** epochs, self.fraction_min)
+        return jnp.clip(jnp.floor(n * fraction + 1e-4), 1, n).astype(jnp.int32)
+
+
+def top_k_mask(scores: jax.Array, k: jax.Array) -> jax.Array:
+    """True for the k entries of `scores` (1-D) with the highest values (ties broken by index); k may be traced."""
+    ranks = jnp.argsort(jnp.argsort(-scores, stable=True), stable=True)
+    return ranks < k
+
+
+def top_k_g_loss(g_loss: SideLoss, real: jax.Array, fake: jax.Array, k: jax.Array) -> jax.Array:
+    """`g_loss(real, fake)` whose gradient flows only through the k highest-scored fakes, scaled by n / k.
+
+    The value is the whole batch's loss; the gradient w.r.t. fake_i is n / k * dL/dfake_i for the kept fakes and 0
+    for the others, i.e. the gradient of the mean over the kept fakes when L is a mean over fakes.
+    """
+    n = fake.shape[0]
+    keep = top_k_mask(adversarial_logits(jax.lax.stop_gradient(fake)), k)
+    keep = keep.reshape(keep.shape + (1,) * (fake.ndim - 1))
+    value = g_loss(real, jnp.where(keep, fake, jax.lax.stop_gradient(fake)))
+    scale = n / k.astype(jnp.float32)
+    return jax.lax.stop_gradient(value) + scale * (value - jax.lax.stop_gradient(value))
