@@ -8,10 +8,10 @@ The data is synthetic (`jaxgan.translation.synthetic.write_discs_and_squares`); 
 
 The paper's objective (LSGAN + 10 * cycle + 5 * identity, pool of 50) with tiny networks (2 ResNet blocks) and a
 10x learning rate. Expected: within a few hundred steps the translated discs turn blue (and squares red) while
-`Eval/cycle_a` and `Eval/cycle_b` fall below 0.15 (the band below); measured at step 1,000 on seed 1 only: 0.121 and
-0.125 (0.144 / 0.146 at step 200), at commit ef4df9a; about 210 CPU-seconds (user + sys; 105 s for its last 500
-steps after a resume), 44 minutes of wall time on 2 CPU cores shared with other jobs (load average 15-27). One seed
-gives no spread, so the band is this docstring's stated expectation, not a mean + 3 std. Reproduce a seed S:
+`Eval/cycle_a` and `Eval/cycle_b` fall below 0.15; measured at step 1,000 on seeds 1-3: cycle_a 0.124 +- 0.005
+(0.121, 0.130, 0.120), cycle_b 0.129 +- 0.008 (0.125, 0.123, 0.137), at commit ef4df9a; 168 CPU-seconds (user + sys)
+and 206 s of wall time for seed 3 on 2 CPU cores at load average 4-5 (15-44 minutes for the others at load 11-27).
+Reproduce a seed S (checks EXPECTED below: the larger mean + 3 std, 0.152, rounded up, for both symmetric directions):
 
     jaxgan reproduce cyclegan_toy --workdir runs/reproduce/cyclegan_toy_sS --config.seed=S
 """
@@ -19,7 +19,7 @@ gives no spread, so the band is this docstring's stated expectation, not a mean 
 from jaxgan.translation.config import base_config
 
 # The band `jaxgan reproduce cyclegan_toy` checks; the translation trainer logs `Eval/*` (capital E) today.
-EXPECTED = {"Eval/cycle_a": ("<=", 0.15), "Eval/cycle_b": ("<=", 0.15)}
+EXPECTED = {"Eval/cycle_a": ("<=", 0.16), "Eval/cycle_b": ("<=", 0.16)}
 
 
 def get_config():
