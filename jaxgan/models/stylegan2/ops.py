@@ -133,6 +133,21 @@ def modulated_conv2d(x: jax.Array, weight: jax.Array, styles: jax.Array, up: int
     return jnp.transpose(x.reshape(x.shape[1], x.shape[2], n, out_ch), (2, 0, 1, 3))
 
 
+def normal(key: jax.Array, shape: Sequence[int], dtype: jnp.dtype = jnp.float32) -> jax.Array:
+    """jax.random.normal(key, shape), drawn flat and reshaped: the same values, a fraction of the CPU compile time.
+
+    With threefry's partitionable counters (JAX's default) the draw is a function of the flat index, so this is
+    bit-identical; XLA's CPU backend compiles a rank-4 draw ~5x slower than a rank-1 one (3 s against 0.6 s for
+    [4, 16, 16, 1] on this 2-core box), and a StyleGAN2 step draws one noise image per synthesis layer per phase.
+    """
+    return jax.random.normal(key, (int(np.prod(shape, dtype=np.int64)),), dtype).reshape(tuple(shape))
+
+
+def normal_init(scale: float = 1.0):
+    """Initializer N(0, scale^2) through `normal` (flax's normal initializer draws in the weight's rank)."""
+    return lambda key, shape, dtype=jnp.float32: scale * normal(key, shape, dtype)
+
+
 def normalize_2nd_moment(x: jax.Array, axis: int = 1, eps: float = 1e-8) -> jax.Array:
     """Scale each row to unit mean square (the reference's input normalisation of z and label embeddings)."""
     return x * lax.rsqrt(jnp.mean(jnp.square(x), axis=axis, keepdims=True) + eps)
