@@ -47,10 +47,25 @@ def upfirdn2d(x: jax.Array, f: np.ndarray, up: int = 1, down: int = 1, padding: 
     f = np.asarray(f, np.float32) * gain ** (np.ndim(f) / 2)
     if not flip_filter:  # a true convolution: lax correlates, so flip the taps
         f = f[::-1, ::-1]
-    channels = x.shape[-1]
-    kernel = jnp.asarray(np.tile(f[:, :, None, None], (1, 1, 1, channels)), x.dtype)
-    return lax.conv_general_dilated(x, kernel, window_strides=(down, down), padding="VALID",
-                                    dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=channels)
+    return _correlate_shifted(x, f, down)
+
+
+def _correlate_shifted(x: jax.Array, f: np.ndarray, stride: int) -> jax.Array:
+    """Valid correlation of every channel with the constant 2-D filter `f`, as a sum of strided shifted slices.
+
+    The same as a depthwise `conv_general_dilated` (feature_group_count = channels), which XLA's CPU backend runs
+    ~20x slower: 1.46 s for one FIR upsampling of [4, 32, 32, 512] on this 2-core box. This form is one fused loop.
+    """
+    kh, kw = f.shape
+    out_h, out_w = (x.shape[1] - kh) // stride + 1, (x.shape[2] - kw) // stride + 1
+    out = None
+    for i, j in np.ndindex(kh, kw):
+        if f[i, j] == 0:
+            continue
+        window = x[:, i:i + (out_h - 1) * stride + 1:stride, j:j + (out_w - 1) * stride + 1:stride, :]
+        term = window * jnp.asarray(f[i, j], x.dtype)
+        out = term if out is None else out + term
+    return out
 
 
 def upsample2d(x: jax.Array, f: np.ndarray, up: int = 2) -> jax.Array:
