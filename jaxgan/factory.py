@@ -30,19 +30,23 @@ from jaxgan.train_step import InputTransform, make_phase_step, make_train_step
 
 
 def lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
-    """c = k / (k + 1) when R1/R2 run lazily every k > 1 steps, else 1 (Karras et al. 2020, Appendix B)."""
+    """c = k / (k + 1) when R1/R2 run lazily every k > 1 steps, else 1 (Karras et al. 2020, Appendix B).
+
+    StyleGAN2 follows its reference, which rescales whenever D has a reg interval, even with r1_gamma = 0.
+    """
     k = config.reg.lazy_interval  # >= 1, checked by jaxgan.regularizers.validate
-    if k == 1 or (config.reg.r1_gamma == 0 and config.reg.r2_gamma == 0):
-        return 1.0
-    return k / (k + 1)
+    regularised = config.reg.r1_gamma > 0 or config.reg.r2_gamma > 0 or config.model.name == "stylegan2"
+    return k / (k + 1) if k > 1 and regularised else 1.0
 
 
 def g_lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
-    """c = k / (k + 1) for StyleGAN2's lazy path-length phase every k = stylegan2.pl_interval > 1 steps, else 1."""
+    """c = k / (k + 1) for StyleGAN2's G with pl_interval k > 1, else 1.
+
+    As in the reference's training loop, c applies whenever G has a reg interval, even with pl_weight = 0 (its
+    `cifar` config trains G at lr 0.0025 * 4/5 with no path-length phase).
+    """
     k = config.stylegan2.pl_interval
-    if config.model.name != "stylegan2" or config.stylegan2.pl_weight == 0 or k == 1:
-        return 1.0
-    return k / (k + 1)
+    return k / (k + 1) if config.model.name == "stylegan2" and k > 1 else 1.0
 
 
 def lazy_regularization_optimizer(opt_cfg: ml_collections.ConfigDict, ratio: float) -> ml_collections.ConfigDict:

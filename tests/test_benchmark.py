@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax.numpy as jnp
 import pytest
 
 from jaxgan.tools import benchmark
@@ -150,3 +151,29 @@ def test_input_only_run_prints_the_jpeg_speedup(capsys):
     for row in (two, zero):
         assert row["images_per_cpu_s"] > 0 and row["host_cpu_bound_images_per_s"] > 0
         assert 0 <= row["host_cpu_wait_fraction"] <= 1
+
+
+def test_stylegan2_rows_time_each_lazy_step_kind_and_mix_them_over_16_steps():
+    """The StyleGAN2 timing: each kind's step counter (main 1, Greg 4, Greg + Dreg 16), and the 12:3:1 mix."""
+    from jaxgan.state import GANState
+    from jaxgan.tools import benchmark_stylegan2 as sg2
+
+    seen = []
+
+    def fake_step(state, batch):  # records the step each call ran at; no network, no compile cost
+        seen.append(int(state.step))
+        return state.replace(step=state.step + 1), {"Loss/D": jnp.float32(0.5)}
+
+    state = GANState(step=jnp.int32(0), rng=None, g=None, d=None)
+    seconds, loss = sg2.time_steps(fake_step, state, None, warmup=2, repeats=3)
+    assert seen == [1, 1] + [1] * 3 + [4] * 3 + [16] * 3 and loss == 0.5
+    assert {k: len(v) for k, v in seconds.items()} == {"main": 3, "greg": 3, "greg+dreg": 3}
+    fields = sg2.timing_fields(4, {"main": [0.1, 0.3], "greg": [0.5], "greg+dreg": [1.3]})
+    assert fields["ms_by_step_kind"] == pytest.approx({"main": 200, "greg": 500, "greg+dreg": 1300})
+    assert fields["ms_per_step"] == pytest.approx((12 * 200 + 3 * 500 + 1300) / 16)  # 325 ms
+    assert fields["images_per_s"] == pytest.approx(4 / 0.325) and fields["timed_steps"] == 4
+    assert sg2.timing_fields(4, {"main": [0.1]})["ms_per_step"] is None  # not every kind timed: no mix
+    steps = sg2.KIND_STEPS  # Greg runs when step % 4 == 0, Dreg when step % 16 == 0 (tests/test_stylegan2_train.py)
+    assert steps["main"] % 4 and not steps["greg"] % 4 and steps["greg"] % 16 and not steps["greg+dreg"] % 16
+    args = benchmark.parse_args(["--models", "stylegan2", "--stylegan2-resolutions", "8", "--stylegan2-ada", "on"])
+    assert args.stylegan2_resolutions == [8] and args.stylegan2_ada == [True]

@@ -88,6 +88,23 @@ def test_lazy_regularisation_rescales_only_ds_optimizer_by_k_over_k_plus_1():
     assert lazy_regularization_ratio(config) == 1.0  # nothing lazy to correct for
 
 
+def test_stylegan2_rescales_both_optimizers_whenever_a_reg_interval_is_set_as_the_reference_does():
+    """stylegan2-ada-pytorch's training loop applies c = k/(k+1) per net with a reg interval, regulariser on or off:
+    its `cifar` config (pl_weight 0) trains G at 0.0025 * 4/5. Other models keep c = 1 without a regulariser."""
+    from conftest import load_experiment_config
+
+    from jaxgan.factory import g_lazy_regularization_ratio
+
+    config = load_experiment_config("stylegan2_cifar10").get_config()
+    assert config.stylegan2.pl_weight == 0 and config.stylegan2.pl_interval == 4
+    assert g_lazy_regularization_ratio(config) == pytest.approx(4 / 5)
+    assert lazy_regularization_ratio(config) == pytest.approx(16 / 17)
+    config.reg.r1_gamma = 0.0
+    assert lazy_regularization_ratio(config) == pytest.approx(16 / 17)
+    config.model.name = "dcgan"
+    assert g_lazy_regularization_ratio(config) == 1.0 and lazy_regularization_ratio(config) == 1.0
+
+
 def test_bad_regulariser_settings_are_rejected_with_the_key_named():
     with pytest.raises(ValueError, match="lazy"):
         Phase("Dreg", lambda state, batch, keys: (state, {}), interval=0)  # laziness is the Dreg phase's

@@ -240,7 +240,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="mlp,dcgan", help="comma-separated: mlp, dcgan, stylegan2")
     p.add_argument("--stylegan2-time-max", type=int, default=64,
-                   help="StyleGAN2: time resolutions up to this; larger ones get FLOPs only (CPU compile)")
+                   help="StyleGAN2: time resolutions up to this; larger ones get FLOPs, compile time, one step")
+    p.add_argument("--stylegan2-resolutions", default="",
+                   help="StyleGAN2: comma-separated resolutions (default 64,256; --quick: 8,16)")
+    p.add_argument("--stylegan2-ada", default="on,off", help="StyleGAN2: rows with ADA on, off or both")
     p.add_argument("--batch-sizes", default=None,
                    help="comma-separated, for every model (default: MLP 64,128,512, DCGAN 128,512; --quick: 8)")
     p.add_argument("--dtypes", default="float32,bfloat16", help="comma-separated compute dtypes")
@@ -265,6 +268,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         p.error(f"--models: unknown {sorted(unknown)}; choose from {sorted({*DEFAULT_BATCH_SIZES, 'stylegan2'})}.")
     args.stylegan2_batch_sizes = _ints(args.batch_sizes) if args.batch_sizes else STYLEGAN2_BATCH_SIZES
+    args.stylegan2_resolutions = _ints(args.stylegan2_resolutions)
+    ada = args.stylegan2_ada.split(",")
+    if not ada or set(ada) - {"on", "off"}:
+        p.error(f"--stylegan2-ada: expected on, off or on,off, got {args.stylegan2_ada!r}.")
+    args.stylegan2_ada = [v == "on" for v in ada]
     if args.batch_sizes or args.quick:
         args.batch_sizes = dict.fromkeys(("mlp", "dcgan"), _ints(args.batch_sizes or "8"))
     else:

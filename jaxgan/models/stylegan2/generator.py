@@ -19,6 +19,8 @@ from jaxgan.models.stylegan2.ops import (
     ACTIVATION_GAINS,
     bias_act,
     modulated_conv2d,
+    normal,
+    normal_init,
     normalize_2nd_moment,
     setup_filter,
     upsample2d,
@@ -110,7 +112,7 @@ class SynthesisLayer(nn.Module):
     def __call__(self, x: jax.Array, w: jax.Array, noise_mode: str = "random", gain: float = 1.0) -> jax.Array:
         in_ch, k = x.shape[-1], self.kernel_size
         styles = FullyConnected(in_ch, bias_init=1.0, name="affine")(w)
-        weight = self.param("weight", nn.initializers.normal(1.0), (k, k, in_ch, self.features))
+        weight = self.param("weight", normal_init(), (k, k, in_ch, self.features))
         x = modulated_conv2d(x, weight, styles, up=self.up, padding=k // 2,
                              f=setup_filter(), fused=self.fused_modconv)
         x = x + self._noise(x.shape[0], noise_mode).astype(x.dtype)
@@ -121,7 +123,7 @@ class SynthesisLayer(nn.Module):
     def _noise(self, batch: int, noise_mode: str) -> jax.Array:
         """Noise image [N or 1, res, res, 1] times the learned strength (zeros for noise_mode='none')."""
         shape = (self.resolution, self.resolution)
-        const = self.variable(BUFFERS, "noise_const", lambda: jax.random.normal(self.make_rng("params"), shape))
+        const = self.variable(BUFFERS, "noise_const", lambda: normal(self.make_rng("params"), shape))
         strength = self.param("noise_strength", nn.initializers.zeros, ())
         if noise_mode == "none":
             return jnp.zeros((1, *shape, 1))
@@ -130,7 +132,7 @@ class SynthesisLayer(nn.Module):
         if not self.has_rng("noise"):
             raise ValueError("noise_mode='random' needs a noise key: apply(..., rngs={'noise': key}); "
                              "or pass noise_mode='const' / 'none'.")
-        return jax.random.normal(self.make_rng("noise"), (batch, *shape, 1)) * strength
+        return normal(self.make_rng("noise"), (batch, *shape, 1)) * strength
 
 
 class ToRGBLayer(nn.Module):
@@ -144,7 +146,7 @@ class ToRGBLayer(nn.Module):
     def __call__(self, x: jax.Array, w: jax.Array) -> jax.Array:
         in_ch = x.shape[-1]
         styles = FullyConnected(in_ch, bias_init=1.0, name="affine")(w) * (1.0 / np.sqrt(in_ch))
-        weight = self.param("weight", nn.initializers.normal(1.0), (1, 1, in_ch, self.img_channels))
+        weight = self.param("weight", normal_init(), (1, 1, in_ch, self.img_channels))
         x = modulated_conv2d(x, weight, styles, demodulate=False, fused=self.fused_modconv)
         bias = self.param("bias", nn.initializers.zeros, (self.img_channels,))
         return bias_act(x, bias, clamp=self.conv_clamp)
@@ -172,7 +174,7 @@ class SynthesisBlock(nn.Module):
         layer = dict(features=self.features, resolution=self.resolution, conv_clamp=self.conv_clamp,
                      fused_modconv=self.fused_modconv)
         if self.is_first:
-            const = self.param("const", nn.initializers.normal(1.0), (self.resolution, self.resolution,
+            const = self.param("const", normal_init(), (self.resolution, self.resolution,
                                                                        self.features))
             x = jnp.broadcast_to(const.astype(self.dtype), (ws.shape[0], *const.shape))
         else:

@@ -10,15 +10,9 @@ from __future__ import annotations
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from jaxgan.models.stylegan2.ops import ACTIVATION_GAINS, bias_act, conv2d_resample, setup_filter
-
-
-def scaled_normal(scale: float):
-    """Initializer N(0, scale^2)."""
-    return lambda key, shape, dtype=jnp.float32: scale * jax.random.normal(key, shape, dtype)
+from jaxgan.models.stylegan2.ops import ACTIVATION_GAINS, bias_act, conv2d_resample, normal_init, setup_filter
 
 
 class FullyConnected(nn.Module):
@@ -33,7 +27,7 @@ class FullyConnected(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         fan_in = x.shape[-1]
-        weight = self.param("weight", scaled_normal(1.0 / self.lr_multiplier), (fan_in, self.features))
+        weight = self.param("weight", normal_init(1.0 / self.lr_multiplier), (fan_in, self.features))
         w = weight * (self.lr_multiplier / np.sqrt(fan_in))
         x = x @ w.astype(x.dtype)
         b = None
@@ -58,7 +52,7 @@ class Conv2dLayer(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, gain: float = 1.0) -> jax.Array:
         k, fan_in = self.kernel_size, x.shape[-1] * self.kernel_size ** 2
-        weight = self.param("weight", nn.initializers.normal(1.0), (k, k, x.shape[-1], self.features))
+        weight = self.param("weight", normal_init(), (k, k, x.shape[-1], self.features))
         w = weight * (1.0 / np.sqrt(fan_in))
         x = conv2d_resample(x, w.astype(x.dtype), f=setup_filter(self.resample_taps), up=self.up,
                             down=self.down, padding=k // 2)

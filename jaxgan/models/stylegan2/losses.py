@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.models.stylegan2.ops import normal
+
 PyTree = Any
 
 
@@ -38,7 +40,7 @@ def pl_batch_size(batch_size: int, shrink: int = 2) -> int:
 def path_lengths(synthesize: Callable[[jax.Array], jax.Array], ws: jax.Array, key: jax.Array) -> jax.Array:
     """|J_w^T y| per example, y ~ N(0, I) / sqrt(H * W): sqrt(mean over ws of the squared grad of sum(img * y))."""
     img, vjp = jax.vjp(synthesize, ws)
-    noise = jax.random.normal(key, img.shape, jnp.float32) / np.sqrt(img.shape[1] * img.shape[2])
+    noise = normal(key, img.shape, jnp.float32) / np.sqrt(img.shape[1] * img.shape[2])
     (grads,) = vjp(noise.astype(img.dtype))  # d sum(img * noise) / d ws
     return jnp.sqrt(jnp.mean(jnp.sum(jnp.square(grads.astype(jnp.float32)), axis=2), axis=1))
 
