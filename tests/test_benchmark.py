@@ -177,3 +177,13 @@ def test_stylegan2_rows_time_each_lazy_step_kind_and_mix_them_over_16_steps():
     assert steps["main"] % 4 and not steps["greg"] % 4 and steps["greg"] % 16 and not steps["greg+dreg"] % 16
     args = benchmark.parse_args(["--models", "stylegan2", "--stylegan2-resolutions", "8", "--stylegan2-ada", "on"])
     assert args.stylegan2_resolutions == [8] and args.stylegan2_ada == [True]
+
+
+def test_input_window_opens_after_one_untimed_batch_per_worker():
+    """With W workers, W batches are consumed before the clock starts (they start together), then `batches` timed."""
+    from jaxgan.tools import input_bench
+
+    consumed = []
+    items = (consumed.append(i) or [0.0] for i in range(100))
+    input_bench.time_batches(items, 3, warmup=2)
+    assert len(consumed) == 5

@@ -1,13 +1,10 @@
 """pix2pix and CycleGAN on the shared loop: a stopped and resumed run equals a straight one bit for bit, 8 devices
 compute what 1 does, and K steps per dispatch what K single steps do. Networks are tiny (8x8, width 4)."""
 
-import json
-import os
-import signal
-
 import jax
 import numpy as np
 import pytest
+from test_resume import assert_trees_equal, metric_rows, no_eval, stop_at
 
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.tasks import train_and_evaluate
@@ -35,32 +32,6 @@ def tiny_config(task, root, **train):
                     "checkpoint_every": 2 * N, "progress": False, "async_checkpoint": False})
     c.train.update(train)
     return c
-
-
-def no_eval(state, step):
-    return {}
-
-
-def stop_at(stop_step):
-    """An eval hook that preempts its own process at `stop_step`, as a cluster's SIGTERM would."""
-
-    def eval_fn(state, step):
-        if step == stop_step:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return {}
-
-    return eval_fn
-
-
-def metric_rows(workdir):
-    rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
-    return {r["step"]: {k: v for k, v in r.items() if k not in ("time", "images_per_sec")} for r in rows}
-
-
-def assert_trees_equal(a, b):
-    assert jax.tree.structure(a) == jax.tree.structure(b)
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
 @pytest.mark.parametrize("task", ["pix2pix", "cyclegan"])

@@ -2,13 +2,14 @@
 
 Sources, all 64x64x3 uint8 at the device boundary: a prepared dataset (`jaxgan prepare`'s memory-mapped .npy),
 an .npz in memory, a folder of 178x218 JPEGs (CelebA's size; centre-cropped and resized) read by 2 grain workers
-and in this process, and a tfds source (`tfds.testing.mock_data` of celeb_a). Each row times `batches` batches
-after one untimed batch: the host batches ready to cross to the device (the device boundary: host_images_per_s and
-mb_per_s), then through `prefetch_to_device` as the trainer feeds them (device_images_per_s). Rows run batch size by
-batch size, so the JPEG folder's 0- and 2-worker rows are timed back to back, and an "input_speedup" row follows
-with `jpeg_2_workers_speedup` (2 workers' host images/s over 0 workers'; the target on 2 cores is 1.7).
+and in this process, and a tfds source (`tfds.testing.mock_data` of celeb_a). Each row times `batches` batches after
+one untimed batch per reader (1, or one per worker): the host batches ready to cross to the device (the device
+boundary: host_images_per_s and mb_per_s), then through `prefetch_to_device` as the trainer feeds them
+(device_images_per_s). Rows run batch size by batch size, so the JPEG folder's 0- and 2-worker rows are timed back
+to back, and an "input_speedup" row follows with `jpeg_2_workers_speedup` (2 workers' host images/s over 0 workers';
+the target on 2 cores is 1.7).
 
-What the timed window leaves out, and why that is fair: the untimed batch pays the worker start-up (spawning 2
+What the timed window leaves out, and why that is fair: the untimed batches pay the worker start-up (spawning 2
 processes, importing jaxgan, unpickling the source: about 1.7 s of CPU per worker on the 2-core machine), once
 per iterator. A trainer pays it once per run (and once per resume), not per epoch: `Dataset.batches` is one grain
 stream over batch indices start, start + 1, ... whose index map reshuffles each epoch, so the same worker
@@ -125,8 +126,14 @@ class Window:
     busiest_cpu_seconds: float | None = None
 
 
-def time_batches(iterator, batches: int) -> Window:
-    """Time `batches` items of `iterator` after one untimed item (worker start-up and first reads)."""
+def time_batches(iterator, batches: int, warmup: int = 1) -> Window:
+    """Time `batches` items of `iterator` after `warmup` untimed ones (worker start-up and first reads).
+
+    With W workers the warm-up is W items, one per worker: they start together, so after only the first item the
+    other workers' batches are nearly done and the window would open with that head start (about +9% at 24 batches).
+    """
+    for _ in range(warmup - 1):
+        next(iterator)
     last = next(iterator)
     before, start = process_cpu(), time.perf_counter()
     for _ in range(batches):
@@ -148,10 +155,10 @@ def wait_for_readers(timeout_s: float = 120.0) -> None:
         time.sleep(0.05)
 
 
-def timed(iterator, batches: int) -> Window:
+def timed(iterator, batches: int, warmup: int = 1) -> Window:
     """time_batches, then close the iterator and wait for its reader threads."""
     try:
-        return time_batches(iterator, batches)
+        return time_batches(iterator, batches, warmup)
     finally:
         iterator.close()
         wait_for_readers()
@@ -160,8 +167,9 @@ def timed(iterator, batches: int) -> Window:
 def input_row(name: str, cfg: ml_collections.ConfigDict, batch: int, batches: int) -> dict:
     """One source at one batch size: host batches ready to cross (the device boundary), and put on the device."""
     dataset = build_dataset(cfg, seed=0)
-    host = timed(dataset.batches(batch), batches)
-    device = timed(prefetch_to_device(dataset.batches(batch), size=2), batches)
+    warmup = max(1, cfg.num_workers)
+    host = timed(dataset.batches(batch), batches, warmup)
+    device = timed(prefetch_to_device(dataset.batches(batch), size=2), batches, warmup)
     images = batch * batches
     bytes_per_image = int(np.prod(dataset.example_shape)) * (1 if dataset.uint8 else 4)
     per = lambda seconds: None if seconds is None else images / max(seconds, 1e-9)
@@ -181,7 +189,7 @@ def input_row(name: str, cfg: ml_collections.ConfigDict, batch: int, batches: in
 
 
 # Images timed per row of a decoding source: enough batches for worker processes to reach their steady state.
-SLOW_IMAGES = 3072
+SLOW_IMAGES = 12288  # ~2.5-6 s of JPEG decoding per row: a scheduling hiccup does not decide the ratio
 
 
 # 2 workers' host images/s over 0 workers' that the JPEG folder must reach on 2 cores.
