@@ -134,16 +134,33 @@ def make_batched_generate(gan: GAN, batch_size: int = 256) -> Callable[..., jax.
     def generate(g_variables: dict, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
         if gan.num_classes is not None and labels is None:
             raise ValueError(f"This G is class-conditional ({gan.num_classes} classes): pass labels.")
-        n = z.shape[0]
-        size = min(batch_size, n)
-        out = []
-        for start in range(0, n, size):
-            zb = _pad(z[start:start + size], size)
-            lb = None if labels is None else _pad(jnp.asarray(labels[start:start + size], jnp.int32), size)
-            out.append(forward(g_variables, zb, lb)[: min(size, n - start)])
-        return out[0] if len(out) == 1 else jnp.concatenate(out)
+        return _in_batches(forward, g_variables, z, labels, batch_size)
 
     return generate
+
+
+def make_batched_discriminate(gan: GAN, batch_size: int = 256) -> Callable[..., jax.Array]:
+    """`discriminate(d_variables, x, labels=None) -> logits`: D in inference mode, jitted once, in fixed-size
+    batches (the last one padded), as `make_batched_generate` runs G."""
+    forward = jax.jit(lambda variables, x, labels: gan.discriminator.apply(variables, x, labels, train=False))
+
+    def discriminate(d_variables: dict, x: jax.Array, labels: jax.Array | None = None) -> jax.Array:
+        return _in_batches(forward, d_variables, x, labels, batch_size)
+
+    return discriminate
+
+
+def _in_batches(forward: Callable, variables: dict, x: jax.Array, labels: jax.Array | None,
+                batch_size: int) -> jax.Array:
+    """`forward(variables, x, labels)` over rows of `x` in batches of one size (the last padded), concatenated."""
+    n = x.shape[0]
+    size = min(batch_size, n)
+    out = []
+    for start in range(0, n, size):
+        xb = _pad(x[start:start + size], size)
+        lb = None if labels is None else _pad(jnp.asarray(labels[start:start + size], jnp.int32), size)
+        out.append(forward(variables, xb, lb)[: min(size, n - start)])
+    return out[0] if len(out) == 1 else jnp.concatenate(out)
 
 
 def make_generate(gan: GAN, g_variables: dict, batch_size: int = 256) -> Callable[..., np.ndarray]:
@@ -153,7 +170,7 @@ def make_generate(gan: GAN, g_variables: dict, batch_size: int = 256) -> Callabl
 
 
 def _pad(x: jax.Array, size: int) -> jax.Array:
-    """Pad the first axis to `size` rows with zeros (G in inference mode treats rows independently)."""
+    """Pad the first axis to `size` rows with zeros (G and D in inference mode treat rows independently)."""
     return x if x.shape[0] == size else jnp.concatenate([x, jnp.zeros((size - x.shape[0], *x.shape[1:]), x.dtype)])
 
 
@@ -169,7 +186,7 @@ def make_sample_fn(gan: GAN, g_variables: dict, batch_size: int = 256) -> Callab
     return lambda key, n: np.asarray(generate(g_variables, *random_inputs(gan, key, n)))
 
 
-def _picture(samples: np.ndarray, cols: int | None = None) -> np.ndarray:
+def picture_of(samples: np.ndarray, cols: int | None = None) -> np.ndarray:
     """A grid with `cols` columns for images, a point cloud for 2-D points."""
     if samples.ndim == 4:
         return image_grid(samples, cols=cols)
@@ -196,19 +213,19 @@ def write_sample_set(gan: GAN, g_variables: dict, out_dir: str | Path, *, num: i
     labels = _labels_for(gan, k_labels, num)
     samples = generate(z, labels)
     shown = min(grid, num)
-    paths = {"samples_png": save_png(_picture(samples[:shown]), out_dir / "samples.png")}
+    paths = {"samples_png": save_png(picture_of(samples[:shown]), out_dir / "samples.png")}
     for method in INTERPOLATIONS:
         zi = interpolation_latents(k_interp, interp_pairs, interp_steps, gan.z_dim, method)
         li = None if labels is None else jnp.repeat(_labels_for(gan, k_interp, interp_pairs), interp_steps)
-        paths[f"interp_{method}"] = save_png(_picture(generate(zi, li), cols=interp_steps),
+        paths[f"interp_{method}"] = save_png(picture_of(generate(zi, li), cols=interp_steps),
                                              out_dir / f"interp_{method}.png")
     zt = truncated_latents(k_trunc, shown, gan.z_dim, truncation)
     truncated = generate(zt, _labels_for(gan, k_trunc_labels, shown))
-    paths["truncated"] = save_png(_picture(truncated), out_dir / "truncated.png")
+    paths["truncated"] = save_png(picture_of(truncated), out_dir / "truncated.png")
     if gan.num_classes is not None:
         lc = class_labels(gan.num_classes, per_class)
         zc = jnp.tile(sample_latents(k_z, per_class, gan.z_dim), (gan.num_classes, 1))  # same z in every row
-        paths["classes"] = save_png(_picture(generate(zc, lc), cols=per_class), out_dir / "classes.png")
+        paths["classes"] = save_png(picture_of(generate(zc, lc), cols=per_class), out_dir / "classes.png")
     arrays = {"samples": samples, "z": np.asarray(z), "truncated": truncated, "truncated_z": np.asarray(zt),
               "truncation": np.float32(truncation)}
     if labels is not None:

@@ -19,13 +19,14 @@ import jax
 import ml_collections
 
 from jaxgan.data.pipeline import Dataset
+from jaxgan.drs import DRS_BURN_IN_STREAM, RejectionSampler, gan_proposer
 from jaxgan.metrics.evaluator import cached_reference_stats, evaluate_mixture_samples, evaluate_samples
 from jaxgan.metrics.extractors import EXTRACTORS, check_reference_extractor, load_extractor
 from jaxgan.metrics.kid import check_kid_samples
 from jaxgan.metrics.mode_coverage import DEFAULT_MIN_COUNT
 from jaxgan.metrics.protocol import RESIZE_MODES, eval_protocol, protocol_id
 from jaxgan.metrics.stats import ReferenceStats, default_cache_dir, load_reference_stats
-from jaxgan.sampling import generator_variables, make_batched_generate, random_inputs
+from jaxgan.sampling import generator_variables, make_batched_discriminate, make_batched_generate, random_inputs
 from jaxgan.state import GAN, GANState
 
 # What each metric of eval.metrics logs (as eval/<key>).
@@ -61,6 +62,9 @@ def default_config() -> ml_collections.ConfigDict:
         is_splits=10,        # IS: splits
         pr_k=3,              # precision/recall: k of the k-NN radii
         mode_min_count=DEFAULT_MIN_COUNT,  # modes: high-quality samples a mode needs to count as captured
+        drs=False,           # also score samples kept by discriminator rejection sampling (Azadi et al. 2019)
+        drs_percentile=95.0,  # DRS gamma: this percentile of each proposal batch's F (0 = no shift)
+        drs_burn_in=10_000,  # proposals whose largest D logit starts D_M
     ))
 
 
@@ -83,9 +87,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if cfg.resize not in RESIZE_MODES:
         raise ValueError(f"Unknown eval.resize {cfg.resize!r}; choose one of {list(RESIZE_MODES)}.")
     for key in ("num_samples", "batch_size", "reference_samples", "kid_subsets", "kid_subset_size", "is_splits",
-                "pr_k", "mode_min_count"):
+                "pr_k", "mode_min_count", "drs_burn_in"):
         if cfg[key] < 1:
             raise ValueError(f"eval.{key} must be >= 1, got {cfg[key]}.")
+    _validate_drs(config)
     if not metrics or not train.best_metric:
         return  # a caller-supplied eval_fn names its own metrics; the trainer checks them when they arrive
     produced = result_keys(metrics)
@@ -99,6 +104,16 @@ def validate(config: ml_collections.ConfigDict) -> None:
         better, word = ("max", "higher") if name in HIGHER_IS_BETTER else ("min", "lower")
         raise ValueError(f"train.best_metric={train.best_metric!r} is better when {word}, but "
                          f"train.best_mode={train.best_mode!r}; set train.best_mode={better!r}.")
+
+
+def _validate_drs(config: ml_collections.ConfigDict) -> None:
+    """Raise ValueError for DRS settings that cannot work (a gamma percentile outside [0, 100), a packed D)."""
+    cfg = config.eval
+    if not 0 <= cfg.drs_percentile < 100:
+        raise ValueError(f"eval.drs_percentile must be in [0, 100) (0 = no shift of F), got {cfg.drs_percentile}.")
+    if cfg.drs and config.model.pack > 1:
+        raise ValueError(f"eval.drs needs one D logit per sample, but model.pack={config.model.pack} (PacGAN) scores "
+                         "packs; set eval.drs=false or model.pack=1.")
 
 
 def dataset_identity(data: ml_collections.ConfigDict, dataset: Dataset) -> tuple[str, str]:
@@ -131,6 +146,7 @@ class TrainingEvaluator:
             raise ValueError("train.eval_every > 0 but eval.metrics is empty: set eval.metrics (e.g. ('fid',) for "
                              "images, ('modes',) for ring8/grid25) or train.eval_every=0.")
         self._generate = make_batched_generate(gan, cfg.batch_size)
+        self._discriminate = make_batched_discriminate(gan, cfg.batch_size)
         if dataset.kind == "points":
             if self.metrics != ("modes",):
                 raise ValueError(f"data.name={dataset.name!r} is a 2-D mixture: its in-training metric is "
@@ -175,12 +191,31 @@ class TrainingEvaluator:
         return stats, f"training data {dataset} ({split}, first {count})"
 
     def __call__(self, state: GANState, step: int) -> dict[str, float]:
-        """The metrics of G in `state`, as {"eval/<name>": value}."""
-        variables = generator_variables(jax.tree.map(_local, state), self.gan)
+        """The metrics of G in `state`, as {"eval/<name>": value}; with eval.drs, those of DRS's samples, and G's
+        own as eval/no_drs/<name>."""
+        state = jax.tree.map(_local, state)
+        variables = generator_variables(state, self.gan)
 
         def sample_fn(key: jax.Array, n: int) -> jax.Array:
             return self._generate(variables, *random_inputs(self.gan, key, n))
 
+        result = self._metrics(sample_fn)
+        if not self.cfg.drs:
+            return result
+        sampler = self._rejection_sampler(variables, state.d.variables())
+        drs_result = self._metrics(sampler)
+        return {**drs_result, **{PREFIX + "no_drs/" + k[len(PREFIX):]: v for k, v in result.items()},
+                PREFIX + "drs_acceptance": sampler.acceptance_rate}
+
+    def _rejection_sampler(self, g_variables: dict, d_variables: dict) -> RejectionSampler:
+        """DRS over G's samples, judged by D in inference mode; its burn-in key is fixed by eval.seed."""
+        cfg = self.cfg
+        propose = gan_proposer(self.gan, self._generate, self._discriminate, g_variables, d_variables)
+        burn_in_key = jax.random.fold_in(jax.random.key(cfg.seed), DRS_BURN_IN_STREAM)
+        return RejectionSampler(propose, burn_in_key, cfg.drs_burn_in, cfg.drs_percentile)
+
+    def _metrics(self, sample_fn) -> dict[str, float]:
+        """eval.metrics of `sample_fn(key, n)`'s samples, as {"eval/<name>": value}."""
         cfg = self.cfg
         common = dict(num_samples=cfg.num_samples, batch_size=cfg.batch_size, seed=cfg.seed)
         if self.reference is None:

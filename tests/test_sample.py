@@ -136,6 +136,26 @@ def test_sample_tool_writes_every_output_from_the_ema_and_repeats_with_a_seed(tm
                                atol=1e-6)
 
 
+def test_sample_tool_drs_keeps_what_d_scores_higher(tmp_path):
+    config, gan, state = mlp_generator(ema_scale=0.5)
+    config.ema.decay = 0.999  # the full-run restore DRS needs (it reads D) rebuilds the EMA from the config
+    with Checkpointer(tmp_path / "run" / "checkpoints") as ckpt:
+        ckpt.save(5, state, run_meta(config, 5, 5, SHAPE, None))
+    tool = load_tool("sample")
+    args = ["--workdir", str(tmp_path / "run"), "--num-samples", "300", "--drs", "--drs-percentile", "90",
+            "--drs-burn-in", "500"]
+    for out in ("a", "b"):
+        assert tool.main([*args, "--out", str(tmp_path / out)]) == 0
+    a, b = np.load(tmp_path / "a" / "drs_samples.npz"), np.load(tmp_path / "b" / "drs_samples.npz")
+    np.testing.assert_array_equal(a["samples"], b["samples"])  # one seed, one result
+    assert a["samples"].shape == (300, *SHAPE) and 0 < a["acceptance_rate"] < 0.5
+    # DRS keeps a sample of G (the EMA) with a probability rising with D's logit: kept samples score higher.
+    logits = functools.partial(gan.discriminator.apply, state.d.variables(), train=False)
+    plain = gan.generate({"params": state.g_ema_params}, sample_latents(jax.random.PRNGKey(9), 300, gan.z_dim))
+    assert float(jnp.mean(logits(jnp.asarray(a["samples"])))) > float(jnp.mean(logits(plain))) + 0.01
+    assert (tmp_path / "a" / "drs_samples.png").exists()
+
+
 class ConditionalG(nn.Module):
     """A small class-conditional G: each class shifts the pre-activation by its own embedding."""
 

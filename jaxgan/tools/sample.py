@@ -12,6 +12,9 @@ writes style_mix.png (each row's w with the `--styles` layers, default 0-6, from
 moves w toward the tracked w_avg (1 = off). G's per-layer noise is the constant noise unless `--noise-mode random`
 (drawn from the seed) or `none`, so a seed always gives the same image. With --seeds or --style-mix-* only those
 files are written.
+
+`--drs` instead writes drs_samples.npz and drs_samples.png: `--num-samples` samples kept by discriminator rejection
+sampling (Azadi et al. 2019; jaxgan/drs.py), which reads D too, with `--drs-percentile` as the paper's gamma.
 """
 
 from __future__ import annotations
@@ -20,9 +23,20 @@ import argparse
 import logging
 from pathlib import Path
 
+import jax
+import numpy as np
+
+from jaxgan.drs import DRS_BURN_IN_STREAM, RejectionSampler, gan_proposer
 from jaxgan.errors import JaxganError
-from jaxgan.runs import load_generator
-from jaxgan.sampling import write_sample_set
+from jaxgan.images import save_png
+from jaxgan.runs import load_gan_run, load_generator
+from jaxgan.sampling import (
+    generator_variables,
+    make_batched_discriminate,
+    make_batched_generate,
+    picture_of,
+    write_sample_set,
+)
 from jaxgan.stylegan2_sampling import check_stylegan2, write_seed_images, write_style_mixing
 
 
@@ -41,6 +55,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--interp-steps", type=int, default=10, help="points per interpolation row")
     parser.add_argument("--per-class", type=int, default=8, help="samples per class row (conditional models)")
     parser.add_argument("--batch-size", type=int, default=256, help="samples per G call")
+    drs = parser.add_argument_group("discriminator rejection sampling")
+    drs.add_argument("--drs", action="store_true", help="write drs_samples.npz/.png: samples D's ratio keeps")
+    drs.add_argument("--drs-percentile", type=float, default=95.0, help="gamma: this percentile of F (0 = none)")
+    drs.add_argument("--drs-burn-in", type=int, default=10_000, help="proposals that start D_M")
     sg2 = parser.add_argument_group("StyleGAN2 runs")
     sg2.add_argument("--seeds", type=int_list, default=None, help="one PNG per seed, e.g. 0,1,2 or 0-7")
     sg2.add_argument("--style-mix-rows", type=int_list, default=None, help="seeds of the style-mixing rows")
@@ -71,7 +89,7 @@ def stylegan2_requested(args: argparse.Namespace) -> bool:
             or args.trunc_psi != 1.0)
 
 
-POSITIVE = ("num_samples", "grid", "interp_pairs", "interp_steps", "per_class", "batch_size")
+POSITIVE = ("num_samples", "grid", "interp_pairs", "interp_steps", "per_class", "batch_size", "drs_burn_in")
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -84,6 +102,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise JaxganError(f"--truncation must be > 0 (a bound on |z_i|), got {args.truncation}.")
     if args.trunc_psi < 0:
         raise JaxganError(f"--trunc-psi must be >= 0 (1 = no truncation, 0 = the average w), got {args.trunc_psi}.")
+    if not 0 <= args.drs_percentile < 100:
+        raise JaxganError(f"--drs-percentile must be in [0, 100) (0 = no shift), got {args.drs_percentile}.")
     if (args.style_mix_rows is None) != (args.style_mix_cols is None):
         raise JaxganError("A style-mixing grid needs both --style-mix-rows and --style-mix-cols (seed lists).")
     out = Path(args.out)
@@ -96,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     check_args(args)
     logging.getLogger("absl").setLevel(logging.ERROR)  # orbax's read-only notices
+    if args.drs:
+        for path in write_drs_samples(args):
+            print(path)
+        return 0
     gan, variables, _ = load_generator(args.workdir or args.checkpoint, step=args.step)
     if stylegan2_requested(args):
         for path in write_stylegan2(gan, variables, args):
@@ -109,6 +133,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def write_drs_samples(args: argparse.Namespace) -> list[Path]:
+    """drs_samples.npz (samples, acceptance rate, gamma percentile) and drs_samples.png, from G and D of the run."""
+    config, gan, state, _ = load_gan_run(args.workdir or args.checkpoint, step=args.step)
+    if config.model.pack > 1:
+        raise JaxganError(f"--drs needs one D logit per sample, but this run's D is packed (model.pack="
+                          f"{config.model.pack}); sample without --drs.")
+    propose = gan_proposer(gan, make_batched_generate(gan, args.batch_size),
+                           make_batched_discriminate(gan, args.batch_size), generator_variables(state, gan),
+                           state.d.variables())
+    seed_key = jax.random.key(args.seed)
+    sampler = RejectionSampler(propose, jax.random.fold_in(seed_key, DRS_BURN_IN_STREAM), args.drs_burn_in,
+                               args.drs_percentile)
+    samples = sampler(seed_key, args.num_samples)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez(out / "drs_samples.npz", samples=samples, acceptance_rate=sampler.acceptance_rate,
+             percentile=args.drs_percentile)
+    return [out / "drs_samples.npz", save_png(picture_of(samples[:args.grid]), out / "drs_samples.png")]
 
 
 def write_stylegan2(gan, variables: dict, args: argparse.Namespace) -> list[Path]:
