@@ -104,3 +104,4 @@ def gan_proposer(gan: GAN, generate: Callable, discriminate: Callable, g_variabl
         return samples, discriminate(d_variables, samples, labels)
 
     return propose
+

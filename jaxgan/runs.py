@@ -5,9 +5,9 @@ and checkpoints/<step>/, whose orbax `state` item is the train state and whose `
 (`jaxgan.run_info.run_meta`) records the config, the data position, the example shape and the number of classes.
 `jaxgan.checkpoint.Checkpointer` reads and writes those files and knows nothing of configs or models; this module
 turns them back into a config (`config_from_json`), a GAN and its state (`load_gan_run`), G's sampling variables
-(`load_generator`: the EMA params with their standing BatchNorm statistics, StyleGAN2's w_avg) or a pix2pix/CycleGAN
-run (`load_translation_run`). The sampling, evaluation and translation tools all load through here; the trainers
-import nothing from it.
+(`load_generator`: the EMA params with their standing BatchNorm statistics, StyleGAN2's w_avg), a discriminator
+rejection sampler over G and D (`load_rejection_sampler`) or a pix2pix/CycleGAN run (`load_translation_run`). The
+sampling, evaluation and translation tools all load through here; the trainers import nothing from it.
 
 A run saved before a config key moved (`jaxgan.models.RENAMED_KEYS`: the flat `model.ngf` became
 `model.dcgan.ngf`, ...) loads unchanged: its stored keys are read at their new places.
@@ -27,9 +27,11 @@ import ml_collections
 
 from jaxgan.checkpoint import STATE, Checkpointer, abstract_of
 from jaxgan.config import base_config
+from jaxgan.drs import DRS_BURN_IN_STREAM, RejectionSampler, gan_proposer
+from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan, ema_decay, initial_state_aux
 from jaxgan.models import RENAMED_KEYS
-from jaxgan.sampling import generator_variables
+from jaxgan.sampling import generator_variables, make_batched_discriminate, make_batched_generate
 from jaxgan.state import GAN, GANState, NetState, create_state
 from jaxgan.translation import config as translation_config
 from jaxgan.translation.factory import build_models as build_translation_models
@@ -214,3 +216,16 @@ def load_translation_run(workdir: str | Path, step: int | None = None
             raise FileNotFoundError(f"{directory} holds no checkpoint; let the run reach train.checkpoint_every.")
         state, _ = ckpt.restore(abstract, step)
     return config, models, state
+
+
+def load_rejection_sampler(path: str, *, step: int | None = None, seed: int = 0, percentile: float = 95.0,
+                           burn_in: int = 10_000, batch_size: int = 256) -> RejectionSampler:
+    """DRS over a saved GAN run (G's EMA params when kept, and D), its burn-in drawn from `seed`'s own stream."""
+    config, gan, state, _ = load_gan_run(path, step)
+    if config.model.pack > 1:
+        raise JaxganError(f"DRS needs one D logit per sample, but this run's D is packed (model.pack="
+                          f"{config.model.pack}); sample or evaluate without DRS.")
+    propose = gan_proposer(gan, make_batched_generate(gan, batch_size), make_batched_discriminate(gan, batch_size),
+                           generator_variables(state, gan), state.d.variables())
+    burn_in_key = jax.random.fold_in(jax.random.key(seed), DRS_BURN_IN_STREAM)
+    return RejectionSampler(propose, burn_in_key, burn_in, percentile)

@@ -1,5 +1,6 @@
 """The digit classifier's domain metrics, the evaluator and tools/evaluate.py, end to end."""
 
+import functools
 import json
 
 import jax
@@ -9,6 +10,9 @@ from conftest import load_tool
 from numpy_metrics import fid_scipy, gaussian_stats, inception_score_numpy, kid_numpy, precision_recall_numpy
 from PIL import Image
 
+from jaxgan.checkpoint import Checkpointer
+from jaxgan.config import base_config
+from jaxgan.factory import build_gan
 from jaxgan.metrics.classifier import DigitsExtractor, load_digits_images, split_digits
 from jaxgan.metrics.evaluator import (
     compute_reference_stats,
@@ -21,6 +25,8 @@ from jaxgan.metrics.inception_score import inception_score
 from jaxgan.metrics.kid import kernel_inception_distance
 from jaxgan.metrics.precision_recall import precision_recall
 from jaxgan.metrics.protocol import quantise
+from jaxgan.run_info import run_meta
+from jaxgan.state import create_state
 
 
 @pytest.fixture(scope="module")
@@ -214,3 +220,24 @@ def test_evaluate_names_a_file_that_is_not_an_npz_in_one_line(tmp_path, capsys, 
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert err[0].startswith(f"error: {bad} is not an .npz archive") and "pickled" not in err[0]
+
+
+def test_evaluate_tool_scores_drs_samples_of_a_saved_run(digit_classifier, tmp_path):
+    shape = (28, 28, 1)
+    config = base_config()
+    config.model.z_dim, config.data.image_size = 8, 28
+    config.model.mlp.g_hidden = config.model.mlp.d_hidden = (16,)
+    gan = build_gan(config, shape)
+    state = jax.jit(functools.partial(create_state, gan, shape, 0))()
+    with Checkpointer(tmp_path / "run" / "checkpoints") as ckpt:
+        ckpt.save(1, state, run_meta(config, 1, 1, shape, None))
+    evaluate = load_tool("evaluate")
+    common = ["--workdir", str(tmp_path / "run"), "--ref-dataset", "digits", "--cache-dir", str(tmp_path / "cache"),
+              "--extractor", "digits", "--classifier", str(digit_classifier[0]), "--metrics", "fid",
+              "--num-samples", "200", "--batch-size", "100", "--drs-burn-in", "200"]
+    plain = evaluate.main([*common, "--out", str(tmp_path / "plain.json")])
+    drs = evaluate.main([*common, "--drs", "--drs-percentile", "90", "--out", str(tmp_path / "drs.json")])
+    assert "drs_acceptance" not in plain and 0 < drs["drs_acceptance"] < 0.5
+    assert drs["fid"] != plain["fid"]  # other samples: those D's ratio kept
+    with pytest.raises(ValueError, match="--drs samples a trained run"):
+        evaluate.main(["--npz", str(tmp_path / "x.npz"), *common[2:], "--drs"])

@@ -59,14 +59,18 @@ DEFAULT_NPZ_KEYS = ("samples", "images")  # tools/sample.py writes 'samples'
 VALUE_RANGES = {"-1,1": (-1.0, 1.0), "0,1": (0.0, 1.0), "0,255": (0.0, 255.0)}
 
 
-def load_sampler_from_checkpoint(path: str | Path):
+def load_sampler_from_checkpoint(path: str | Path, args: argparse.Namespace | None = None):
     """Return `sample_fn(key, n) -> images` of the generator saved at `path` (a workdir or checkpoint).
 
-    Reads only G (its EMA params when present), never D or the optimizer states.
+    Reads only G (its EMA params when present), never D or the optimizer states; with `args.drs`, G and D for
+    discriminator rejection sampling (`jaxgan.drs`).
     """
-    from jaxgan.runs import load_generator
+    from jaxgan.runs import load_generator, load_rejection_sampler
     from jaxgan.sampling import make_sample_fn
 
+    if args is not None and args.drs:
+        return load_rejection_sampler(str(path), seed=args.seed, percentile=args.drs_percentile,
+                                      burn_in=args.drs_burn_in, batch_size=args.batch_size)
     gan, variables, _ = load_generator(path)
     return make_sample_fn(gan, variables)
 
@@ -209,6 +213,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--num-samples", type=int, default=10000, help="for a checkpoint")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--drs", action="store_true",
+                        help="score samples kept by discriminator rejection sampling (a run's G and D)")
+    parser.add_argument("--drs-percentile", type=float, default=95.0, help="DRS gamma: this percentile of F")
+    parser.add_argument("--drs-burn-in", type=int, default=10_000, help="proposals that start DRS's D_M")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     return parser.parse_args(argv)
@@ -217,6 +225,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the evaluation the command line describes and print its JSON."""
     args = parse_args(argv)
+    if args.drs and not (args.workdir or args.checkpoint):
+        raise ValueError("--drs samples a trained run through its D: give --workdir or --checkpoint, not image files.")
+    if not 0 <= args.drs_percentile < 100:
+        raise ValueError(f"--drs-percentile must be in [0, 100) (0 = no shift), got {args.drs_percentile}.")
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     extractor = build_extractor(args)
     reference, described = build_reference(args, extractor)
@@ -232,9 +244,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             batches = (images[i : i + args.batch_size] for i in range(0, len(images), args.batch_size))
         result = evaluate_batches(batches, **common)
     else:
-        sample_fn = load_sampler_from_checkpoint(args.checkpoint or args.workdir)
+        sample_fn = load_sampler_from_checkpoint(args.checkpoint or args.workdir, args)
         result = evaluate_samples(sample_fn, num_samples=args.num_samples,
                                   batch_size=args.batch_size, **common)
+        if args.drs:
+            result["drs_acceptance"] = sample_fn.acceptance_rate
     result["reference"] = described
     result["protocol"] = eval_protocol(extractor, num_generated=result["num_samples"],
                                        num_reference=reference.count, reference=described, metrics=metrics)

@@ -26,14 +26,10 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxgan.drs import DRS_BURN_IN_STREAM, RejectionSampler, gan_proposer
 from jaxgan.errors import JaxganError
 from jaxgan.images import save_png
-from jaxgan.runs import load_gan_run, load_generator
+from jaxgan.runs import load_generator, load_rejection_sampler
 from jaxgan.sampling import (
-    generator_variables,
-    make_batched_discriminate,
-    make_batched_generate,
     picture_of,
     write_sample_set,
 )
@@ -135,17 +131,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_drs_samples(args: argparse.Namespace) -> list[Path]:
     """drs_samples.npz (samples, acceptance rate, gamma percentile) and drs_samples.png, from G and D of the run."""
-    config, gan, state, _ = load_gan_run(args.workdir or args.checkpoint, step=args.step)
-    if config.model.pack > 1:
-        raise JaxganError(f"--drs needs one D logit per sample, but this run's D is packed (model.pack="
-                          f"{config.model.pack}); sample without --drs.")
-    propose = gan_proposer(gan, make_batched_generate(gan, args.batch_size),
-                           make_batched_discriminate(gan, args.batch_size), generator_variables(state, gan),
-                           state.d.variables())
-    seed_key = jax.random.key(args.seed)
-    sampler = RejectionSampler(propose, jax.random.fold_in(seed_key, DRS_BURN_IN_STREAM), args.drs_burn_in,
-                               args.drs_percentile)
-    samples = sampler(seed_key, args.num_samples)
+    sampler = load_rejection_sampler(args.workdir or args.checkpoint, step=args.step, seed=args.seed,
+                                     percentile=args.drs_percentile, burn_in=args.drs_burn_in,
+                                     batch_size=args.batch_size)
+    samples = sampler(jax.random.key(args.seed), args.num_samples)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     np.savez(out / "drs_samples.npz", samples=samples, acceptance_rate=sampler.acceptance_rate,
