@@ -26,28 +26,7 @@ from jaxgan.config import validate
 from jaxgan.data import build_dataset, stack_batches, with_decoded_batch
 from jaxgan.factory import build_gan, build_train_step, ema_decay, initial_state_aux
 from jaxgan.images import sample_picture
-from jaxgan.loop import (  # noqa: F401  (re-exported: the loop's names that GAN code and tests import from here)
-    DEAD_INTERVALS,
-    DEAD_LOGIT,
-    MAX_IN_FLIGHT,
-    DeadRunWatch,
-    Dispatch,
-    EvalFn,
-    InFlight,
-    MetricLog,
-    MultiStepRunner,
-    NonFiniteError,
-    ResumeBeyondEndError,
-    StepRunner,
-    StopRequest,
-    check_finite,
-    due,
-    non_finite_arrays,
-    restore_or_init,
-    select_devices,
-    trim_metrics,
-    write_config,
-)
+from jaxgan.loop import EvalFn, MultiStepRunner, StepRunner
 from jaxgan.multistep import unroll_k_steps
 from jaxgan.run_info import run_meta
 from jaxgan.sampling import generator_variables

@@ -6,7 +6,8 @@ import logging
 import pytest
 
 from jaxgan.config import base_config
-from jaxgan.trainer import DEAD_INTERVALS, DeadRunWatch, train_and_evaluate
+from jaxgan.loop import DEAD_INTERVALS, DeadRunWatch
+from jaxgan.trainer import train_and_evaluate
 
 
 def rows(first_step, n, **metrics):

@@ -7,7 +7,8 @@ import pytest
 
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config, validate
-from jaxgan.trainer import due, select_devices, train_and_evaluate, trim_metrics
+from jaxgan.loop import due, select_devices, trim_metrics
+from jaxgan.trainer import train_and_evaluate
 
 
 def ring_config(**train):

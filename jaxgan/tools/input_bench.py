@@ -244,7 +244,8 @@ def bench_end_to_end(config: ml_collections.ConfigDict, prepared_path: Path, ste
     The two runners alternate step by step, each step waited for, so the prepared one gets no overlap of its host
     reading with the device (a conservative figure) and a shared machine's load weighs on both alike.
     """
-    from jaxgan.trainer import StepRunner, make_step_runner
+    from jaxgan.loop import StepRunner
+    from jaxgan.trainer import make_step_runner
 
     config = config.copy_and_resolve_references()
     config.data = data_config(name="prepared", path=str(prepared_path))
