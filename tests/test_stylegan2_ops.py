@@ -16,7 +16,6 @@ from jaxgan.models.stylegan2.ops import (
     setup_filter,
     upfirdn2d,
     upsample2d,
-    valid_conv,
 )
 
 
@@ -154,43 +153,3 @@ def test_minibatch_std_matches_a_loop_over_groups():
     np.testing.assert_array_equal(got[..., :4], x)
     with pytest.raises(ValueError, match="multiple of the group size"):
         minibatch_std(jnp.zeros((6, 2, 2, 1)), group_size=4)
-
-
-def _lax_valid_conv(x, w, stride):
-    """The reference: lax's valid conv with lax's own autodiff rules."""
-    return lax.conv_general_dilated(x, w, (stride, stride), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
-
-
-def _r1_of(conv, x, w, stride, c):
-    """sum(c * grad_x sum(softplus(conv))^2): a gradient of a gradient, as R1 and the path length take."""
-    gx = jax.grad(lambda xx: jnp.sum(jax.nn.softplus(conv(xx, w, stride)) * c[0]))(x)
-    return jnp.sum(jnp.square(gx) * c[1])
-
-
-@pytest.mark.parametrize("stride,k,size", [(1, 3, (7, 6)), (2, 3, (9, 9)), (2, 3, (10, 8)), (1, 1, (5, 4))])
-def test_valid_conv_values_first_and_second_order_gradients_equal_lax(stride, k, size):
-    rng = np.random.default_rng(1)
-    x = jnp.asarray(rng.normal(size=(2, *size, 3)), jnp.float32)
-    w = jnp.asarray(rng.normal(size=(k, k, 3, 4)), jnp.float32)
-    out = _lax_valid_conv(x, w, stride)
-    c = (jnp.asarray(rng.normal(size=out.shape), jnp.float32), jnp.asarray(rng.normal(size=x.shape), jnp.float32))
-    np.testing.assert_allclose(valid_conv(x, w, stride), out, rtol=1e-5, atol=1e-5)
-    first = lambda conv: jax.grad(lambda xx, ww: jnp.sum(jnp.sin(conv(xx, ww, stride)) * c[0]), (0, 1))(x, w)
-    for ours, ref in zip(first(valid_conv), first(_lax_valid_conv), strict=True):
-        np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4)
-    second = lambda conv: jax.grad(lambda xx, ww: _r1_of(conv, xx, ww, stride, c), (0, 1))(x, w)
-    for ours, ref in zip(second(valid_conv), second(_lax_valid_conv), strict=True):
-        np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-3 * float(jnp.max(jnp.abs(ref))))
-
-
-@pytest.mark.skipif(jax.default_backend() != "cpu", reason="checks XLA:CPU's compiled program")
-def test_second_order_gradient_of_conv2d_resample_has_no_reversed_window_conv():
-    """XLA:CPU runs a conv with a reversed window as a naive loop (30x slower): the R1 program must not hold one."""
-    x = jnp.ones((2, 8, 8, 4), jnp.float32)
-    w = jnp.full((3, 3, 4, 4), 0.1, jnp.float32)
-    f = setup_filter()
-    conv = lambda xx, ww, down: conv2d_resample(xx, ww, f=f, down=down, padding=1)
-    c = (1.0, 1.0)
-    for down in (1, 2):
-        hlo = jax.jit(jax.grad(lambda ww, d=down: _r1_of(conv, x, ww, d, c))).lower(w).compile().as_text()
-        assert "convolution(" in hlo and "reversal" not in hlo, f"down={down}: a reversed-window conv is back"

@@ -8,7 +8,6 @@ flips the kernel of its upsampling convs for speed, which only relabels randomly
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import jax
@@ -100,50 +99,10 @@ def bias_act(x: jax.Array, b: jax.Array | None = None, act: str = "linear", gain
     return x
 
 
-NHWC_HWIO = ("NHWC", "HWIO", "NHWC")
-
-
 def _conv(x: jax.Array, w: jax.Array, stride: int = 1, groups: int = 1) -> jax.Array:
-    """Valid NHWC correlation with an HWIO kernel (cast to x's dtype); ungrouped ones with `valid_conv`'s gradient."""
-    w = w.astype(x.dtype)
-    if groups == 1:
-        return valid_conv(x, w, stride)
-    return lax.conv_general_dilated(x, w, (stride, stride), "VALID", dimension_numbers=NHWC_HWIO,
-                                    feature_group_count=groups)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def valid_conv(x: jax.Array, w: jax.Array, stride: int = 1) -> jax.Array:
-    """Valid strided NHWC x HWIO correlation whose input gradient is again a `valid_conv` (a flipped kernel).
-
-    The values and gradients are lax's. Only the form differs: differentiated twice (R1 and the path length take
-    a gradient of a gradient), lax's own rule makes a valid or strided conv's second-order weight gradient a conv
-    with a reversed window and transposed dimension labels, which XLA's CPU backend runs as a naive loop, not its
-    Eigen conv: R1 of one 3x3 conv on [4, 66, 66, 64] took 7.4 s that way against 0.27 s here (docs/stylegan2.md).
-    """
-    return lax.conv_general_dilated(x, w, (stride, stride), "VALID", dimension_numbers=NHWC_HWIO)
-
-
-def _valid_conv_fwd(x: jax.Array, w: jax.Array, stride: int) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-    """valid_conv and the residuals of its gradient."""
-    return valid_conv(x, w, stride), (x, w)
-
-
-def _valid_conv_bwd(stride: int, res: tuple[jax.Array, jax.Array], g: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(dx, dw): dx a valid conv of the stride-dilated, fully padded g with the flipped, in/out-swapped kernel."""
-    x, w = res
-    kh, kw = w.shape[:2]
-    (h, wd), (oh, ow) = x.shape[1:3], g.shape[1:3]
-    pads = [(0, 0, 0), (kh - 1, h - (oh - 1) * stride - 1, stride - 1),
-            (kw - 1, wd - (ow - 1) * stride - 1, stride - 1), (0, 0, 0)]
-    dx = valid_conv(lax.pad(g, jnp.zeros((), g.dtype), pads), jnp.swapaxes(w[::-1, ::-1], 2, 3), 1)
-    # dw[i, j, c, o] = sum over n, y, x of x[n, y*s + i, x*s + j, c] * g[n, y, x, o]: batch and channels swap roles.
-    dw = lax.conv_general_dilated(x, g, (1, 1), "VALID", rhs_dilation=(stride, stride),
-                                  dimension_numbers=("CHWN", "IHWO", "NHWC"))
-    return dx, jnp.transpose(dw[:, :kh, :kw], (1, 2, 0, 3))
-
-
-valid_conv.defvjp(_valid_conv_fwd, _valid_conv_bwd)
+    """Valid NHWC correlation with an HWIO kernel (cast to x's dtype)."""
+    return lax.conv_general_dilated(x, w.astype(x.dtype), (stride, stride), "VALID",
+                                    dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=groups)
 
 
 def conv2d_resample(x: jax.Array, w: jax.Array, f: np.ndarray | None = None, up: int = 1, down: int = 1,
