@@ -22,13 +22,18 @@ al. 2019). The paths are given on the command line, so the config runs without .
     jaxgan reproduce mnist_best --config.data.path=$M/t10k_0-8000.npz \
         --config.eval.classifier=$M/classifier_t10k.npz --config.eval.reference=$M/ref_t10k_8000-10000.npz
 
-(the evaluate line also prints the real-vs-held-out floor). Expected: RESULT_LINE
+(the evaluate line also prints the real-vs-held-out floor). Expected: domain FID 8.70 +- 0.58 and IS 7.53 +- 0.13
+(seeds 0, 1, 2: FID 8.76 / 9.25 / 8.09, IS 7.57 / 7.39 / 7.64; the previous 32/32 recipe: FID 9.55 +- 0.67) against a
+real-data floor of FID 0.7-3.1 (mean of four 2,000-image blocks 2.21) and a held-out IS of 9.80. This does NOT reach
+the issue's target, FID <= 3.3 (1.5x the floor): it is 3.9x the floor. 6,000 steps take 470-492 s of CPU time
+(user + sys, compile and three evaluations included), i.e. under 15 minutes on 2 idle cores; the probes and the
+baselines are in docs/results.md (MNIST).
 """
 
 from jaxgan.config import base_config
 
-# The band `jaxgan reproduce mnist_best` checks: what seeds 0-2 reached, with room for seed noise.
-EXPECTED = {"eval/fid": ("<=", 11.5), "eval/is_mean": (">=", 6.8)}
+# The band `jaxgan reproduce mnist_best` checks: the mean + 3 std of seeds 0-2's FID, the mean - 3 std of their IS.
+EXPECTED = {"eval/fid": ("<=", 10.5), "eval/is_mean": (">=", 7.1)}
 
 
 def get_config():
