@@ -1,34 +1,40 @@
-"""The best MNIST recipe found on 2 CPU cores: a 28x28 DCGAN (Radford et al. 2015) with an EMA of G, on real MNIST.
+"""The best MNIST recipe found on 2 CPU cores: a 28x28 DCGAN (Radford et al. 2015), 64-wide G against a 32-wide D.
 
 Data: the MNIST test images 0-7999 (training), judged against images 8000-9999 by a digit classifier trained on
-0-7999 (domain FID and IS, 2,000 samples from the EMA of G). G: z 100 -> 7x7x64 -> 14x14x32 -> 28x28x1 (BatchNorm,
-ReLU, tanh); D mirrors it (leaky ReLU, BatchNorm), `model.dcgan.ngf = model.dcgan.ndf = 32`. Non-saturating loss;
-Adam 2e-4 with beta1 0.5, decayed linearly to 10% (`optim.*.schedule`); samples from an EMA of G (`ema.decay`
-0.999; BatchNorm statistics of the EMA G are its own standing averages). The paths are given on the command line,
-so the config runs without ../shared:
+0-7999 (domain FID and IS, 2,000 samples from the EMA of G). G: z 100 -> 7x7x128 -> 14x14x64 -> 28x28x1 (BatchNorm,
+ReLU, tanh), `model.dcgan.ngf = 64`; D: 28x28x1 -> 14x14x32 -> 7x7x64 -> logit (leaky ReLU, BatchNorm),
+`model.dcgan.ndf = 32`. The wider G is the one change from the previous recipe (ngf = ndf = 32): at equal steps it
+beat both the 32/32 pair and the 64/64 pair (a 64-wide D got ahead of G; docs/results.md, MNIST probes).
+Non-saturating loss (Goodfellow et al. 2014); Adam (Kingma & Ba 2015) 2e-4 with beta1 0.5 as in DCGAN, decayed
+linearly to 10% (`optim.*.schedule`); samples from an exponential moving average of G's weights (`ema.decay` 0.999;
+Yazici et al. 2019), its BatchNorm statistics recomputed for the EMA weights (BigGAN's standing statistics, Brock et
+al. 2019). The paths are given on the command line, so the config runs without ../shared:
 
     M=runs/mnist; T=/path/to/mnist    # t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz
     jaxgan prepare --source $T/t10k-images-idx3-ubyte.gz --range 0:8000 --transform none --out $M/t10k_0-8000.npz
     jaxgan prepare --source $T/t10k-images-idx3-ubyte.gz --range 8000:10000 --transform none \
         --out $M/t10k_8000-10000.npz
     jaxgan train-classifier --npz $M/t10k_0-8000.npz --test-npz $M/t10k_8000-10000.npz --steps 2000 \
-        --out $M/classifier_t10k.npz
+        --batch-size 64 --out $M/classifier_t10k.npz
     jaxgan prepare --source $T/t10k-images-idx3-ubyte.gz --range 0:2000 --transform none --out $M/t10k_0-2000.npz
     jaxgan evaluate --npz $M/t10k_0-2000.npz --ref-image-npz $M/t10k_8000-10000.npz --extractor digits \
         --classifier $M/classifier_t10k.npz --metrics fid,is --save-ref $M/ref_t10k_8000-10000.npz
     jaxgan reproduce mnist_best --config.data.path=$M/t10k_0-8000.npz \
         --config.eval.classifier=$M/classifier_t10k.npz --config.eval.reference=$M/ref_t10k_8000-10000.npz
 
-(the evaluate line also prints the real-vs-held-out floor). Expected: domain FID 9.55 +- 0.67 and IS 7.23 +- 0.14
-(seeds 0, 1, 2: FID 9.34 / 10.30 / 9.02, IS 7.34 / 7.07 / 7.27) against a real-data floor of FID 0.7-3.1 and a
-held-out IS of 9.80, so it does NOT reach the issue's target (1.5x the floor). 6,000 steps take 296-313 s of CPU time
-(user + sys), i.e. under 15 minutes on 2 idle cores; details and the baselines in docs/results.md (MNIST).
+(the evaluate line also prints the real-vs-held-out floor). Expected: domain FID 8.70 +- 0.58 and IS 7.53 +- 0.13
+(seeds 0, 1, 2: FID 8.76 / 9.25 / 8.09, IS 7.57 / 7.39 / 7.64; the previous 32/32 recipe: FID 9.55 +- 0.67) against a
+real-data floor of FID 0.7-3.1 (mean of four 2,000-image blocks 2.21) and a held-out IS of 9.80. This does NOT reach
+the issue's target, FID <= 3.3 (1.5x the floor): it is 3.9x the floor. 6,000 steps take 470-492 s of CPU time
+(user + sys, compile and three evaluations included), i.e. under 15 minutes on 2 idle cores. The same recipe at
+`train.num_steps=12000` (923 CPU-s, still inside the budget) reached FID 7.16 on seed 0, the only seed run, so it is
+not the shipped setting; the probes and the baselines are in docs/results.md (MNIST).
 """
 
 from jaxgan.config import base_config
 
-# The band `jaxgan reproduce mnist_best` checks: what seeds 0-2 reached, with room for seed noise.
-EXPECTED = {"eval/fid": ("<=", 11.5), "eval/is_mean": (">=", 6.8)}
+# The band `jaxgan reproduce mnist_best` checks: the mean + 3 std of seeds 0-2's FID, the mean - 3 std of their IS.
+EXPECTED = {"eval/fid": ("<=", 10.5), "eval/is_mean": (">=", 7.1)}
 
 
 def get_config():
@@ -38,7 +44,8 @@ def get_config():
     c.data.image_size = 28
     c.data.channels = 1
     c.model.name = "dcgan"
-    c.model.dcgan.ngf = c.model.dcgan.ndf = 32
+    c.model.dcgan.ngf = 64  # a 64-wide G ...
+    c.model.dcgan.ndf = 32  # ... against a 32-wide D
     for net in ("g", "d"):
         c.optim[net].lr = 2e-4
         c.optim[net].schedule = "linear"
