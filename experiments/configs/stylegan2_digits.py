@@ -39,4 +39,8 @@ def get_config():
     c.train.sample_every = 500
     c.train.checkpoint_every = 500
     c.train.num_samples = 64
+    c.train.eval_every = c.train.num_steps  # the domain FID / IS once, at the end (docs/results.md's digit protocol)
+    c.eval.metrics = ("fid", "is")
+    c.eval.num_samples = 2000
+    c.eval.classifier = "runs/classifiers/digits28.npz"  # python tools/train_classifier.py --out <this path>
     return c
