@@ -6,11 +6,18 @@ The PyTorch example's widths (ngf = ndf = 64) at 64x64; here ngf = ndf = 32 at 3
 
     python experiments/train.py --config experiments/configs/dcgan_radford2015.py --workdir runs/dcgan_radford2015
 
-Expected: the digit grids under samples/ show digit strokes after about 1,000 steps. Its domain FID / IS (the protocol
-and eval keys of docs/results.md, as for dcgan_digits with --config.train.eval_every=3000) is measured on seed 1 only:
-FID 0.85, IS 8.41 at commit ef4df9a, 605 CPU-seconds and 648 s of wall time on 2 CPU cores at load average 3-5; no
-band until seeds 2-3 are measured. The paper reports no FID (its Table 1: 82.8% CIFAR-10 accuracy of an L2-SVM on D's
-features). Other data:
+Expected: the digit grids under samples/ show digit strokes after about 1,000 steps. The digits' domain FID / IS at
+step 3,000 (the protocol of docs/results.md, as for dcgan_digits), measured on seeds 1-3: FID 0.91 +- 0.18 (0.85,
+1.11, 0.76), IS 8.38 +- 0.06 (8.41, 8.31, 8.43); seed 1 at commit ef4df9a (605 CPU-seconds), seeds 2-3 at commit
+e2e5dea (623 and 595 CPU-seconds, user + sys; 1,240 s and 916 s of wall time on 2 CPU cores shared with other jobs,
+load average 6-12). Reproduce a seed S (checks EXPECTED below: the mean + 3 std of FID and the mean - 3 std of IS,
+rounded outwards):
+
+    jaxgan reproduce dcgan_radford2015 --workdir runs/reproduce/dcgan_radford2015_sS --config.seed=S \
+        --config.train.eval_every=3000 --config.eval.metrics="('fid','is')" --config.eval.num_samples=2000 \
+        --config.eval.classifier=runs/classifiers/digits28.npz
+
+The paper reports no FID (its Table 1: 82.8% CIFAR-10 accuracy of an L2-SVM on D's features). Other data:
 
     --config.data.name=tfds --config.data.tfds_name=mnist                          # MNIST (tfds must reach it)
     --config.data.name=tfds --config.data.tfds_name=cifar10 --config.data.channels=3
@@ -19,6 +26,9 @@ features). Other data:
 """
 
 from jaxgan.config import base_config
+
+# The band `jaxgan reproduce dcgan_radford2015` checks (with the eval.* keys of the command above).
+EXPECTED = {"eval/fid": ("<=", 1.5), "eval/is_mean": (">=", 8.1)}
 
 
 def get_config():
