@@ -6,17 +6,19 @@ The full objective at a tiny size: style mixing 0.9, lazy path length (every 4 s
 steps, gamma 0.1), G_ema with ramp-up, ADA (bgc, target 0.6) inside the step; 2 mapping layers, channel_base 512
 (32 maps at 16x16, 128 at 4x4), z = w = 64, batch 16, Adam 2.5e-3 betas (0, 0.99).
 
-Expected result: the digits' domain FID / IS at step 2,000, which this config evaluates itself (docs/results.md's
-digit protocol: the classifier of `python tools/train_classifier.py --out runs/classifiers/digits28.npz`, 2,000
-samples of G_ema from eval seed 0 against all 1,797 digits at 16x16), measured on seeds 1-3 at commit e2e5dea:
-FID 1.92 +- 0.40 (2.22, 2.07, 1.47), IS 7.89 +- 0.13 (7.93, 7.75, 8.00). Each whole run took 665-670 CPU-seconds
-(user + sys), a 150-step run 100: about 0.31 CPU-s per step beyond ~60 s of compilation and the evaluation, so the
-2,000 steps fit 15 minutes on 2 idle cores and stay; seed 3 took 391 s of wall time on 2 CPU cores at load average
-1.8-4.4 (seeds 1-2: 1,036-1,041 s at load 5-8). Reproduce a seed S (checks EXPECTED below: the mean + 3 std of FID
-and the mean - 3 std of IS, rounded outwards; the classifier file must exist first, nothing else is needed):
+Expected result: the digits' domain FID / IS at step 2,000 (docs/results.md's digit protocol, with the two eval keys
+of the reproduce command below: the classifier of `python tools/train_classifier.py --out
+runs/classifiers/digits28.npz`, 2,000 samples of G_ema from eval seed 0 against all 1,797 digits at 16x16), measured
+on seeds 1-3 at commit e2e5dea: FID 1.92 +- 0.40 (2.22, 2.07, 1.47), IS 7.89 +- 0.13 (7.93, 7.75, 8.00). Each whole
+run took 665-670 CPU-seconds (user + sys), a 150-step run 100: about 0.31 CPU-s per step beyond ~60 s of compilation
+and the evaluation, so the 2,000 steps fit 15 minutes on 2 idle cores and stay; seed 3 took 391 s of wall time on 2
+CPU cores at load average 1.8-4.4 (seeds 1-2: 1,036-1,041 s at load 5-8). Reproduce a seed S (checks EXPECTED below:
+the mean + 3 std of FID and the mean - 3 std of IS, rounded outwards; plain training, as above, needs no
+classifier):
 
     python tools/train_classifier.py --out runs/classifiers/digits28.npz   # once, about 1 minute
-    jaxgan reproduce stylegan2_digits --workdir runs/reproduce/stylegan2_digits_sS --config.seed=S
+    jaxgan reproduce stylegan2_digits --workdir runs/reproduce/stylegan2_digits_sS --config.seed=S \
+        --config.train.eval_every=2000 --config.eval.classifier=runs/classifiers/digits28.npz
 
 An earlier run with train.num_steps=600 and the test suite's small classifier (tests/conftest.py's; 500 samples
 against 1,000 digits) saw its FID fall from 24.4 untrained to 8.4 at step 100, 4.5 at 200 and 4.4 at 600, ADA's p
@@ -25,7 +27,7 @@ below 0.03 (D not overfitting); tests/test_stylegan2_train.py checks FID(step 50
 
 from jaxgan.config import base_config
 
-# The band `jaxgan reproduce stylegan2_digits` checks (the config evaluates both at its last step).
+# The band `jaxgan reproduce stylegan2_digits` checks (with the eval keys of the command above).
 EXPECTED = {"eval/fid": ("<=", 3.2), "eval/is_mean": (">=", 7.5)}
 
 
@@ -51,8 +53,6 @@ def get_config():
     c.train.sample_every = 500
     c.train.checkpoint_every = 500
     c.train.num_samples = 64
-    c.train.eval_every = c.train.num_steps  # the domain FID / IS once, at the end (docs/results.md's digit protocol)
-    c.eval.metrics = ("fid", "is")
+    c.eval.metrics = ("fid", "is")  # with --config.train.eval_every and --config.eval.classifier (see above)
     c.eval.num_samples = 2000
-    c.eval.classifier = "runs/classifiers/digits28.npz"  # python tools/train_classifier.py --out <this path>
     return c
