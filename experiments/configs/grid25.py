@@ -18,7 +18,7 @@ Expected (the band below, the issue's target, beating PacGAN4 on both counts): 2
 Measured on seeds 1-5 (docs/results.md has the commands): 25/25 modes on all five, HQ after DRS 97.6, 98.3, 95.9, 96.1
 and 95.0% (mean 96.6%; 22-34% of proposals kept); G alone 89.8, 87.9, 87.7, 87.1 and 83.8% (mean 87.3%; PacGAN4:
 24.8 modes, 93.6%). Seed 5 meets the band only just: drawn with another sampling seed its DRS samples are 94.8% HQ.
-A run is 5.1 M examples, 76-78 CPU-s (user + sys) in all.
+A run is 5.1 M examples, 76-92 CPU-s (user + sys) in all; seed 1 took 56 s of wall time alone on the 2 cores.
 Tried and not kept (seed-by-seed in docs/results.md): top-k training of G (Sinha et al. 2020, `train.topk_*`),
 PacGAN's packing, R1, a wider G, z of 8, spectral norm, WGAN-GP, RpGAN, n_disc 2, a 16,000-of-40,000-step anneal,
 a uniform 25- or 50-way discrete latent (MGAN-style, Hoang et al. 2018), a 4-layer G (more HQ, a mode lost on seed 5).
