@@ -21,6 +21,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
+from jaxgan.errors import JaxganError
 from jaxgan.sampling import random_inputs
 from jaxgan.state import GAN
 
@@ -57,8 +58,8 @@ class RejectionSampler:
 
     def __init__(self, propose: ProposeFn, burn_in_key: jax.Array, burn_in: int, percentile: float = 95.0):
         if not 0 <= percentile < 100:
-            raise ValueError(f"The DRS gamma percentile must be in [0, 100) (0 = no shift), got {percentile}; set "
-                             "eval.drs_percentile accordingly.")
+            raise ValueError(f"The DRS gamma percentile must be in [0, 100) (0 = no shift), got {percentile} "
+                             "(eval.drs_percentile or --drs-percentile).")
         self.propose, self.percentile = propose, percentile
         _, logits = propose(burn_in_key, burn_in)
         self.max_logit = float(np.max(logits))
@@ -68,8 +69,9 @@ class RejectionSampler:
         kept, count, round_ = [], 0, 0
         while count < n:
             if round_ >= MAX_PROPOSALS_PER_SAMPLE:
-                raise RuntimeError(f"DRS kept {count} of {n} samples from {round_ * n} proposals: D rejects nearly "
-                                   "everything. Lower eval.drs_percentile or set eval.drs=false.")
+                raise JaxganError(f"DRS kept {count} of {n} samples from {round_ * n} proposals: D rejects nearly "
+                                   "everything. Lower the gamma percentile (eval.drs_percentile or --drs-percentile) "
+                                   "or sample without DRS.")
             proposal_key, uniform_key = jax.random.split(jax.random.fold_in(key, round_))
             samples, logits = self.propose(proposal_key, n)
             logits = np.asarray(logits, np.float64)

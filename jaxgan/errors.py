@@ -23,6 +23,12 @@ USER_ERRORS: tuple[type[BaseException], ...] = (JaxganError, ValueError, OSError
 EXIT_USER_ERROR = 2
 
 
+def check_choice(value: str, choices, key: str) -> None:
+    """Raise a ValueError naming config `key` when `value` is not one of `choices`."""
+    if value not in choices:
+        raise ValueError(f"Unknown {key} {value!r}; choose one of {sorted(choices)}.")
+
+
 def one_line(error: BaseException) -> str:
     """The error as one line: its message with newlines folded, prefixed by `error:`."""
     text = " ".join(str(error).split()) or type(error).__name__

@@ -11,6 +11,8 @@ import logging
 import ml_collections
 import optax
 
+from jaxgan.errors import check_choice
+
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "linear", "cosine")
 # RMSprop's eps: "inside" the square root, g / sqrt(nu + eps) (optax's default), or "outside" it,
@@ -38,15 +40,10 @@ def default_config(lr: float = 2e-4, name: str = "adam", b1: float = 0.5, b2: fl
     ))
 
 
-def _check_choice(value: str, choices, key: str) -> None:
-    if value not in choices:
-        raise ValueError(f"Unknown {key} {value!r}; choose one of {sorted(choices)}.")
-
-
 def validate(cfg: ml_collections.ConfigDict, key: str = "optim.*", warn: bool = True) -> None:
     """Check one optimizer block: its name and schedule, lr > 0 (warn above LR_WARNING), betas in [0, 1), warm-up."""
-    _check_choice(cfg.name, OPTIMIZERS, f"{key}.name")
-    _check_choice(cfg.schedule, SCHEDULES, f"{key}.schedule")
+    check_choice(cfg.name, OPTIMIZERS, f"{key}.name")
+    check_choice(cfg.schedule, SCHEDULES, f"{key}.schedule")
     check_eps_placement(cfg.get("eps_placement", "inside"), key)
     if not cfg.lr > 0:
         raise ValueError(f"{key}.lr must be > 0, got {cfg.lr}.")

@@ -8,6 +8,7 @@ import pytest
 from jaxgan.config import base_config, validate
 from jaxgan.data import build_dataset
 from jaxgan.drs import RejectionSampler, acceptance_probability, drs_scores, percentile_gamma
+from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan
 from jaxgan.state import create_state
 from jaxgan.training_eval import TrainingEvaluator
@@ -74,7 +75,7 @@ def test_a_discriminator_that_rejects_everything_stops_with_a_clear_error():
 
     sampler = RejectionSampler(lambda key, n: (np.zeros(n), np.zeros(n)), jax.random.key(0), 10, 0.0)
     sampler.propose = propose
-    with pytest.raises(RuntimeError, match="Lower eval.drs_percentile"):
+    with pytest.raises(JaxganError, match="Lower the gamma percentile"):
         sampler(jax.random.key(1), 10)
 
 

@@ -16,6 +16,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 import ml_collections
 
+from jaxgan.errors import check_choice
 from jaxgan.models import dcgan, mlp, resnet
 from jaxgan.models.conditional import D_HEADS, G_CONDITIONING, LabelEmbedGenerator
 from jaxgan.models.outputs import OUTPUT_ACTIVATIONS
@@ -73,18 +74,13 @@ def default_config() -> ml_collections.ConfigDict:
     return c
 
 
-def _check_choice(value: str, choices, key: str) -> None:
-    if value not in choices:
-        raise ValueError(f"Unknown {key} {value!r}; choose one of {sorted(choices)}.")
-
-
 def validate(cfg: ml_collections.ConfigDict) -> None:
     """Raise a ValueError naming the key for a `model` block no architecture can build, whatever the data."""
-    _check_choice(cfg.name, MODELS, "model.name")
-    _check_choice(cfg.compute_dtype, COMPUTE_DTYPES, "model.compute_dtype")
-    _check_choice(cfg.output_activation, OUTPUT_ACTIVATIONS, "model.output_activation")
-    _check_choice(cfg.g_cond, G_CONDITIONING, "model.g_cond")
-    _check_choice(cfg.d_cond, D_HEADS, "model.d_cond")
+    check_choice(cfg.name, MODELS, "model.name")
+    check_choice(cfg.compute_dtype, COMPUTE_DTYPES, "model.compute_dtype")
+    check_choice(cfg.output_activation, OUTPUT_ACTIVATIONS, "model.output_activation")
+    check_choice(cfg.g_cond, G_CONDITIONING, "model.g_cond")
+    check_choice(cfg.d_cond, D_HEADS, "model.d_cond")
     if cfg.z_dim < 1:
         raise ValueError(f"model.z_dim must be >= 1, got {cfg.z_dim}.")
     if cfg.acgan_weight < 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ml_collections
 
+from jaxgan.errors import check_choice
 from jaxgan.models import COMPUTE_DTYPES
 from jaxgan.translation.data import check_data_config
 from jaxgan.translation.losses import TRANSLATION_LOSSES
@@ -90,18 +91,13 @@ def base_config(task: str = "pix2pix") -> ml_collections.ConfigDict:
     return c
 
 
-def _check_choice(value: str, choices, key: str) -> None:
-    if value not in choices:
-        raise ValueError(f"Unknown {key} {value!r}; choose one of {sorted(choices)}.")
-
-
 def validate(config: ml_collections.ConfigDict) -> None:
     """Raise a ValueError naming the key when a value is out of range or not one of its choices."""
-    _check_choice(config.task, TASKS, "task")
-    _check_choice(config.model.generator, GENERATORS, "model.generator")
-    _check_choice(config.model.norm, NORMS, "model.norm")
-    _check_choice(config.model.compute_dtype, COMPUTE_DTYPES, "model.compute_dtype")
-    _check_choice(config.loss.gan, TRANSLATION_LOSSES, "loss.gan")
+    check_choice(config.task, TASKS, "task")
+    check_choice(config.model.generator, GENERATORS, "model.generator")
+    check_choice(config.model.norm, NORMS, "model.norm")
+    check_choice(config.model.compute_dtype, COMPUTE_DTYPES, "model.compute_dtype")
+    check_choice(config.loss.gan, TRANSLATION_LOSSES, "loss.gan")
     check_data_config(config.data)
     positive = {"model.ngf": config.model.ngf, "model.ndf": config.model.ndf, "model.d_layers": config.model.d_layers,
                 "optim.lr": config.optim.lr, "train.batch_size": config.train.batch_size,
@@ -125,7 +121,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
                          "history pool; set pool_size=0 (the pool is CycleGAN's).")
     if not 0.0 <= config.model.dropout < 1.0:
         raise ValueError(f"model.dropout must be in [0, 1), got {config.model.dropout}.")
-    _check_choice(config.train.best_mode, ("min", "max"), "train.best_mode")
+    check_choice(config.train.best_mode, ("min", "max"), "train.best_mode")
     if config.train.best_metric and not config.train.best_metric.startswith("eval/"):
         raise ValueError(f"train.best_metric={config.train.best_metric!r} is not an evaluation metric; use one of "
                          "eval/L1 (pix2pix), eval/cycle_a, eval/cycle_b (CycleGAN), or \"\" for none.")
