@@ -47,14 +47,13 @@ class Child:
 
     def activity(self) -> tuple:
         """What changes while the child works: its log sizes and the watched trees' (path, size, mtime)."""
-        files = [p for root in self.watch if root.exists() for p in (root, *root.rglob("*"))]
         stamps = []
-        for p in files:
+        for path in _tree_paths(self.watch):
             try:
-                stat = p.stat()
+                stat = os.stat(path)
             except FileNotFoundError:  # removed while listing (e.g. a temporary checkpoint dir)
                 continue
-            stamps.append((str(p), stat.st_size, stat.st_mtime_ns))
+            stamps.append((path, stat.st_size, stat.st_mtime_ns))
         return (self.out_path.stat().st_size, self.err_path.stat().st_size, tuple(sorted(stamps)))
 
     def wait_for(self, condition: Callable[[], bool], what: str) -> None:
@@ -65,6 +64,17 @@ class Child:
         """Wait for the child to exit (any status) and return its exit status."""
         wait_all([self], lambda: self.returncode is not None, "the process to exit", fail_on="nothing")
         return self.process.returncode
+
+
+def _tree_paths(roots: Sequence[Path]) -> list[str]:
+    """Every path under `roots`; a directory renamed or removed mid-walk (orbax's temporary dirs) is skipped, not an
+    error, because `os.walk` ignores the scandir errors that `Path.rglob` raises."""
+    paths = []
+    for root in roots:
+        for directory, dirs, files in os.walk(root):
+            paths.append(directory)
+            paths.extend(os.path.join(directory, name) for name in (*dirs, *files))
+    return paths
 
 
 def wait_all(children: Sequence[Child], condition: Callable[[], bool], what: str, *, fail_on: str) -> None:

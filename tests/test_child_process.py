@@ -1,7 +1,10 @@
 """The event-based waiting of the subprocess tests: progress keeps a slow child alive, silence or an early exit
 fails at once with the child's output."""
 
+import os
+import shutil
 import sys
+from pathlib import Path
 
 import child_process
 import pytest
@@ -39,3 +42,22 @@ def test_a_child_that_exits_before_the_event_fails_with_its_status_and_output(tm
         child.wait_for(lambda: (tmp_path / "never").exists(), "a file the child never writes")
     finished = run_to_exit(python("import sys; sys.exit(2)"), tmp_path / "exit", cwd=tmp_path)
     assert finished.returncode == 2  # run_to_exit returns whatever the status; the test asserts on it
+
+
+def test_activity_skips_a_directory_removed_mid_walk(tmp_path, monkeypatch):
+    """Orbax renames its temporary checkpoint dirs while a test polls: a dir listed but gone when scanned is skipped."""
+    (tmp_path / "ckpt" / "tmp" / "d").mkdir(parents=True)
+    (tmp_path / "ckpt" / "kept.txt").write_text("x")
+    real_scandir = os.scandir
+
+    def scandir_that_loses_tmp(path="."):
+        if not isinstance(path, int) and os.path.basename(os.fspath(path)) == "tmp":
+            shutil.rmtree(path)  # the rename happens between the parent's listing and this scan
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir_that_loses_tmp)
+    child = Child([sys.executable, "-c", "pass"], tmp_path / "log", cwd=tmp_path, watch=[tmp_path / "ckpt"])
+    child.finish()
+    paths = [stamp[0] for stamp in child.activity()[2]]
+    assert str(tmp_path / "ckpt" / "kept.txt") in paths
+    assert not any("tmp" in Path(p).relative_to(tmp_path).parts for p in paths)
