@@ -76,15 +76,23 @@ class DiscriminatorHead(nn.Module):
         h = h.astype(jnp.float32)
         init = nn.initializers.xavier_uniform()
         logit = apply_layer(nn.Dense(1, kernel_init=init, name="logit"), h, sn=self.spectral_norm, train=train)[:, 0]
-        if self.kind == "none":
-            return logit
-        labels = require_labels(labels, f"This discriminator ({self.kind} head)")
-        if self.kind == "projection":
-            embed = nn.Embed(self.num_classes, h.shape[-1], embedding_init=init, name="embed")
-            e = apply_layer(embed, labels, sn=self.spectral_norm, train=train)
-            return logit + jnp.sum(e * h, axis=-1)
-        classifier = nn.Dense(self.num_classes, kernel_init=init, name="classifier")
-        log_probs = jax.nn.log_softmax(apply_layer(classifier, h, sn=self.spectral_norm, train=train))
-        log_p_label = jnp.take_along_axis(log_probs, labels[:, None].astype(jnp.int32), axis=-1)[:, 0]
-        return jnp.stack([logit, log_p_label], axis=-1)
+        return conditional_output(self.kind, logit, h, labels, self.num_classes, spectral_norm=self.spectral_norm,
+                                  train=train)
 
+
+def conditional_output(kind: str, logit: jax.Array, h: jax.Array, labels: jax.Array | None, num_classes: int | None,
+                       *, spectral_norm: bool = False, train: bool = True) -> jax.Array:
+    """D's output from its adversarial `logit` (B,) and features `h` (B, F): the logit alone, plus <embed(y), h>
+    (projection), or [logit, log p(y | x)] (AC-GAN). Call it inside a compact method: its layers join the caller."""
+    if kind == "none":
+        return logit
+    labels = require_labels(labels, f"This discriminator ({kind} head)")
+    init = nn.initializers.xavier_uniform()
+    if kind == "projection":
+        embed = nn.Embed(num_classes, h.shape[-1], embedding_init=init, name="embed")
+        e = apply_layer(embed, labels, sn=spectral_norm, train=train)
+        return logit + jnp.sum(e * h, axis=-1)
+    classifier = nn.Dense(num_classes, kernel_init=init, name="classifier")
+    log_probs = jax.nn.log_softmax(apply_layer(classifier, h, sn=spectral_norm, train=train))
+    log_p_label = jnp.take_along_axis(log_probs, labels[:, None].astype(jnp.int32), axis=-1)[:, 0]
+    return jnp.stack([logit, log_p_label], axis=-1)

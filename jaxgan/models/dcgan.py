@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from jaxgan.models.conditional import conditional_output
 from jaxgan.models.fast_layers import DepthToSpaceConvTranspose, GhostBatchNorm, SpaceToDepthConv
 from jaxgan.models.layers import ConvTranspose, square_image
 from jaxgan.models.outputs import output_activation
@@ -81,13 +82,18 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """Image -> stride-2 4x4 convs (leaky ReLU 0.2, BatchNorm after the first) -> one logit."""
+    """Image -> stride-2 4x4 convs (leaky ReLU 0.2, BatchNorm after the first) -> one logit.
+
+    A class-conditional D (`head` projection or acgan) applies the head to its last feature map, flattened: the
+    projection adds <embed(y), h> beside the final conv's logit (Miyato & Koyama 2018 with phi = that map)."""
 
     resolution: int = 64
     ndf: int = 64
     dtype: jnp.dtype = jnp.float32
     fast_image_layers: bool = True
     bn_groups: int = 1
+    head: str = "none"  # none | projection | acgan (`model.d_cond`)
+    num_classes: int | None = None
 
     @nn.compact
     def __call__(self, x: jax.Array, labels: jax.Array | None = None, train: bool = True):
@@ -107,7 +113,9 @@ class DCGANDiscriminator(nn.Module):
             width *= 2
         # The final base x base valid conv to one logit is a contraction over H, W and C.
         kernel = self.param("logit_kernel", conv_init, (base, base, h.shape[-1]))
-        return jnp.einsum("bhwc,hwc->b", h, kernel.astype(self.dtype)).astype(jnp.float32)
+        logit = jnp.einsum("bhwc,hwc->b", h, kernel.astype(self.dtype)).astype(jnp.float32)
+        features = h.reshape((h.shape[0], -1)).astype(jnp.float32)
+        return conditional_output(self.head, logit, features, labels, self.num_classes, train=train)
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -121,16 +129,15 @@ def default_config() -> ml_collections.ConfigDict:
 
 def build(cfg: ml_collections.ConfigDict, example_shape: Sequence[int], num_classes: int | None,
           dtype: jnp.dtype, bn_groups: int = 1) -> tuple[nn.Module, nn.Module]:
-    """(G, D) from the `model` block; the DCGAN D has no layer for spectral norm or a conditional head."""
-    if cfg.spectral_norm or cfg.d_cond != "none":
+    """(G, D) from the `model` block; the DCGAN D has no layer for spectral norm."""
+    if cfg.spectral_norm:
         raise ValueError(
-            "The DCGAN D cannot take spectral norm or a conditional head: it ends in a raw einsum kernel "
-            "(no layer to normalise or to project from) and uses BatchNorm. Use model.name='resnet' (or 'mlp') "
-            "for model.spectral_norm / model.d_cond."
+            "The DCGAN D cannot take spectral norm: it ends in a raw einsum kernel (no layer to normalise) and uses "
+            "BatchNorm. Use model.name='resnet' (or 'mlp') for model.spectral_norm."
         )
     res, channels = square_image(example_shape, "DCGAN")
     num_upsamplings(res)  # fail now, with the resolution in the message, not at the first apply
     fast = dict(fast_image_layers=cfg.dcgan.fast_image_layers, bn_groups=bn_groups)
     g = DCGANGenerator(res, channels, cfg.dcgan.ngf, cfg.output_activation, dtype=dtype, **fast)
-    d = DCGANDiscriminator(res, cfg.dcgan.ndf, dtype=dtype, **fast)
+    d = DCGANDiscriminator(res, cfg.dcgan.ndf, dtype=dtype, head=cfg.d_cond, num_classes=num_classes, **fast)
     return g, d
