@@ -71,9 +71,9 @@ def _tree_paths(roots: Sequence[Path]) -> list[str]:
     error, because `os.walk` ignores the scandir errors that `Path.rglob` raises."""
     paths = []
     for root in roots:
-        for directory, dirs, files in os.walk(root):
+        for directory, _, files in os.walk(root):  # each directory comes once, as its own entry
             paths.append(directory)
-            paths.extend(os.path.join(directory, name) for name in (*dirs, *files))
+            paths.extend(os.path.join(directory, name) for name in files)
     return paths
 
 
