@@ -32,6 +32,20 @@ DRS_BURN_IN_STREAM = 2**31 - 1  # folded into a seed's key for the burn-in (eval
 MAX_PROPOSALS_PER_SAMPLE = 100  # give up (clear error) rather than loop on a D that rejects nearly everything
 
 
+def check_percentile(percentile: float) -> None:
+    """Raise a ValueError unless the gamma percentile is in [0, 100); names the config key and the CLI flag."""
+    if not 0 <= percentile < 100:
+        raise ValueError(f"The DRS gamma percentile must be in [0, 100) (0 = no shift of F), got {percentile} "
+                         "(eval.drs_percentile or --drs-percentile).")
+
+
+def check_one_logit_per_sample(pack: int) -> None:
+    """Raise a ValueError for a packed D (PacGAN): DRS needs one D logit per sample, a packed D scores packs."""
+    if pack > 1:
+        raise ValueError(f"DRS needs one D logit per sample, but model.pack={pack} (PacGAN) scores packs; set "
+                         "eval.drs=false, or sample and evaluate without --drs.")
+
+
 def drs_scores(logits: np.ndarray, max_logit: float, gamma: float = 0.0, eps: float = EPS) -> np.ndarray:
     """F(x) of DRS for D's `logits` (each <= `max_logit`), shifted down by `gamma`."""
     shifted = np.asarray(logits, np.float64) - max_logit
@@ -41,7 +55,11 @@ def drs_scores(logits: np.ndarray, max_logit: float, gamma: float = 0.0, eps: fl
 def acceptance_probability(logits: np.ndarray, max_logit: float, gamma: float = 0.0,
                            eps: float = EPS) -> np.ndarray:
     """sigmoid(F(x)): the probability that DRS keeps each sample."""
-    return 0.5 * (1.0 + np.tanh(0.5 * drs_scores(logits, max_logit, gamma, eps)))  # a stable sigmoid
+    return _sigmoid(drs_scores(logits, max_logit, gamma, eps))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # stable for large |x|
 
 
 def percentile_gamma(scores: np.ndarray, percentile: float) -> float:
@@ -57,9 +75,7 @@ class RejectionSampler:
     """
 
     def __init__(self, propose: ProposeFn, burn_in_key: jax.Array, burn_in: int, percentile: float = 95.0):
-        if not 0 <= percentile < 100:
-            raise ValueError(f"The DRS gamma percentile must be in [0, 100) (0 = no shift), got {percentile} "
-                             "(eval.drs_percentile or --drs-percentile).")
+        check_percentile(percentile)
         self.propose, self.percentile = propose, percentile
         _, logits = propose(burn_in_key, burn_in)
         self.max_logit = float(np.max(logits))
@@ -77,7 +93,7 @@ class RejectionSampler:
             logits = np.asarray(logits, np.float64)
             self.max_logit = max(self.max_logit, float(logits.max()))
             scores = drs_scores(logits, self.max_logit)
-            keep_prob = acceptance_probability(logits, self.max_logit, percentile_gamma(scores, self.percentile))
+            keep_prob = _sigmoid(scores - percentile_gamma(scores, self.percentile))
             keep = np.asarray(jax.random.uniform(uniform_key, (n,))) < keep_prob
             kept.append(np.asarray(samples)[keep])
             count += int(keep.sum())

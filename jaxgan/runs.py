@@ -27,8 +27,7 @@ import ml_collections
 
 from jaxgan.checkpoint import STATE, Checkpointer, abstract_of
 from jaxgan.config import base_config
-from jaxgan.drs import DRS_BURN_IN_STREAM, RejectionSampler, gan_proposer
-from jaxgan.errors import JaxganError
+from jaxgan.drs import DRS_BURN_IN_STREAM, RejectionSampler, check_one_logit_per_sample, gan_proposer
 from jaxgan.factory import build_gan, ema_decay, initial_state_aux
 from jaxgan.models import RENAMED_KEYS
 from jaxgan.sampling import generator_variables, make_batched_discriminate, make_batched_generate
@@ -222,9 +221,7 @@ def load_rejection_sampler(path: str, *, step: int | None = None, seed: int = 0,
                            burn_in: int = 10_000, batch_size: int = 256) -> RejectionSampler:
     """DRS over a saved GAN run (G's EMA params when kept, and D), its burn-in drawn from `seed`'s own stream."""
     config, gan, state, _ = load_gan_run(path, step)
-    if config.model.pack > 1:
-        raise JaxganError(f"DRS needs one D logit per sample, but this run's D is packed (model.pack="
-                          f"{config.model.pack}); sample or evaluate without DRS.")
+    check_one_logit_per_sample(config.model.pack)
     propose = gan_proposer(gan, make_batched_generate(gan, batch_size), make_batched_discriminate(gan, batch_size),
                            generator_variables(state, gan), state.d.variables())
     burn_in_key = jax.random.fold_in(jax.random.key(seed), DRS_BURN_IN_STREAM)

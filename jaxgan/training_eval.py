@@ -19,7 +19,13 @@ import jax
 import ml_collections
 
 from jaxgan.data.pipeline import Dataset
-from jaxgan.drs import DRS_BURN_IN_STREAM, RejectionSampler, gan_proposer
+from jaxgan.drs import (
+    DRS_BURN_IN_STREAM,
+    RejectionSampler,
+    check_one_logit_per_sample,
+    check_percentile,
+    gan_proposer,
+)
 from jaxgan.metrics.evaluator import cached_reference_stats, evaluate_mixture_samples, evaluate_samples
 from jaxgan.metrics.extractors import EXTRACTORS, check_reference_extractor, load_extractor
 from jaxgan.metrics.kid import check_kid_samples
@@ -108,12 +114,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 def _validate_drs(config: ml_collections.ConfigDict) -> None:
     """Raise ValueError for DRS settings that cannot work (a gamma percentile outside [0, 100), a packed D)."""
-    cfg = config.eval
-    if not 0 <= cfg.drs_percentile < 100:
-        raise ValueError(f"eval.drs_percentile must be in [0, 100) (0 = no shift of F), got {cfg.drs_percentile}.")
-    if cfg.drs and config.model.pack > 1:
-        raise ValueError(f"eval.drs needs one D logit per sample, but model.pack={config.model.pack} (PacGAN) scores "
-                         "packs; set eval.drs=false or model.pack=1.")
+    check_percentile(config.eval.drs_percentile)
+    if config.eval.drs:
+        check_one_logit_per_sample(config.model.pack)
 
 
 def dataset_identity(data: ml_collections.ConfigDict, dataset: Dataset) -> tuple[str, str]:

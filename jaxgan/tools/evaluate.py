@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from jaxgan.drs import check_percentile
 from jaxgan.metrics.classifier import load_digits_images
 from jaxgan.metrics.evaluator import (
     METRICS,
@@ -227,8 +228,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     if args.drs and not (args.workdir or args.checkpoint):
         raise ValueError("--drs samples a trained run through its D: give --workdir or --checkpoint, not image files.")
-    if not 0 <= args.drs_percentile < 100:
-        raise ValueError(f"--drs-percentile must be in [0, 100) (0 = no shift), got {args.drs_percentile}.")
+    check_percentile(args.drs_percentile)  # before the run is loaded
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     extractor = build_extractor(args)
     reference, described = build_reference(args, extractor)

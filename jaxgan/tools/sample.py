@@ -26,13 +26,11 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from jaxgan.drs import check_percentile
 from jaxgan.errors import JaxganError
 from jaxgan.images import save_png
 from jaxgan.runs import load_generator, load_rejection_sampler
-from jaxgan.sampling import (
-    picture_of,
-    write_sample_set,
-)
+from jaxgan.sampling import picture_of, write_sample_set
 from jaxgan.stylegan2_sampling import check_stylegan2, write_seed_images, write_style_mixing
 
 
@@ -98,8 +96,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise JaxganError(f"--truncation must be > 0 (a bound on |z_i|), got {args.truncation}.")
     if args.trunc_psi < 0:
         raise JaxganError(f"--trunc-psi must be >= 0 (1 = no truncation, 0 = the average w), got {args.trunc_psi}.")
-    if not 0 <= args.drs_percentile < 100:
-        raise JaxganError(f"--drs-percentile must be in [0, 100) (0 = no shift), got {args.drs_percentile}.")
+    check_percentile(args.drs_percentile)
     if (args.style_mix_rows is None) != (args.style_mix_cols is None):
         raise JaxganError("A style-mixing grid needs both --style-mix-rows and --style-mix-cols (seed lists).")
     out = Path(args.out)
