@@ -38,7 +38,7 @@ def _check_config(cfg: ml_collections.ConfigDict, seed: int) -> None:
     if cfg.remainder not in REMAINDERS:
         raise ValueError(f"data.remainder={cfg.remainder!r} is not one of {REMAINDERS}.")
     if cfg.channels not in (0, 1, 3):
-        raise ValueError(f"data.channels={cfg.channels} must be 0 (keep), 1 or 3.")
+        raise ValueError(f"data.channels={cfg.channels} must be 0 (the data's own), 1 or 3.")
     if cfg.image_size < 0:
         raise ValueError(f"data.image_size={cfg.image_size} must be >= 0 (0 keeps the size).")
     if seed < 0:
