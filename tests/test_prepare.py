@@ -166,6 +166,12 @@ def test_prepare_takes_the_majority_of_channels_and_counts_each_conversion(tmp_p
     np.testing.assert_array_equal(stored[1], rgb[0][:, 2:10])  # the central 8x8 of the 8x12 image, not a squeeze
     run_prepare("--source", tmp_path / "src", "--out", tmp_path / "grey.npz", "--resolution", 8, "--channels", 1)
     assert "converted 3 of 4 images from RGB to grey" in capsys.readouterr().out
+    with zipfile.ZipFile(tmp_path / "src.zip", "w") as archive:  # a .zip's headers are read the same way
+        for path in sorted((tmp_path / "src").iterdir()):
+            archive.write(path, path.name)
+    run_prepare("--source", tmp_path / "src.zip", "--out", tmp_path / "zipped", "--resolution", 8)
+    assert "the majority of the files (3 of 4" in capsys.readouterr().out
+    np.testing.assert_array_equal(np.load(tmp_path / "zipped" / "images.npy"), stored)
 
 
 def test_transform_none_refuses_non_square_images_in_one_line(tmp_path, capsys):

@@ -10,6 +10,7 @@ The messages name training's keys (`data.*`); `jaxgan prepare` words its own fro
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -55,6 +56,12 @@ def channels_of_mode(mode: str) -> int:
     return 1 if mode in GRAY_MODES else 3
 
 
+def _read_header(file: Any) -> tuple[tuple[int, int], str]:
+    """((height, width), mode) of one image file (a path, or a file object this closes after)."""
+    with contextlib.closing(file) if hasattr(file, "close") else contextlib.nullcontext(), Image.open(file) as image:
+        return (image.height, image.width), image.mode
+
+
 def take_census(names: Sequence[str], open_file: Callable[[str], Any] = lambda name: name, *,
                 skip_unreadable: bool = False) -> Census:
     """Read the header of each file (`open_file(name)` gives a path or a file object PIL opens lazily).
@@ -65,8 +72,7 @@ def take_census(names: Sequence[str], open_file: Callable[[str], Any] = lambda n
     kept, sizes, channels = [], [], []
     for name in names:
         try:
-            with Image.open(open_file(name)) as image:
-                size, mode = (image.height, image.width), image.mode
+            size, mode = _read_header(open_file(name))
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
             if skip_unreadable:
                 continue
