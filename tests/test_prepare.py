@@ -166,6 +166,9 @@ def test_prepare_takes_the_majority_of_channels_and_counts_each_conversion(tmp_p
     np.testing.assert_array_equal(stored[1], rgb[0][:, 2:10])  # the central 8x8 of the 8x12 image, not a squeeze
     run_prepare("--source", tmp_path / "src", "--out", tmp_path / "grey.npz", "--resolution", 8, "--channels", 1)
     assert "converted 3 of 4 images from RGB to grey" in capsys.readouterr().out
+    run_prepare("--source", tmp_path / "src", "--out", tmp_path / "two.npz", "--resolution", 8, "--channels", 1,
+                "--max-images", 2)
+    assert "converted 1 of 2 images from RGB to grey" in capsys.readouterr().out  # only the images written count
     with zipfile.ZipFile(tmp_path / "src.zip", "w") as archive:  # a .zip's headers are read the same way
         for path in sorted((tmp_path / "src").iterdir()):
             archive.write(path, path.name)

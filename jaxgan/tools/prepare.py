@@ -267,7 +267,7 @@ def write_npz(items: list[Item], args: argparse.Namespace, out: Path, notes: Seq
     skipped: list[str] = []
     tally: Counter = Counter()
     limit = args.max_images or len(items)
-    pairs = [pair for pair, _ in zip(converted(items, args, skipped, tally), range(limit), strict=False)]
+    pairs = [pair for _, pair in zip(range(limit), converted(items, args, skipped, tally), strict=False)]
     if not pairs:
         raise ValueError(f"none of the {len(items)} images in {args.source} could be read; see the warnings.")
     if len({image.shape for image, _ in pairs}) > 1:
