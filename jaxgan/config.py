@@ -26,7 +26,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.seed = 0  # seeds params, data order and the RNG stream of the run
     c.data = data.default_config()  # see jaxgan/data/build.py for every field
     c.data.image_size = 28  # the seeds' MLP is MNIST-sized: upscale the 8x8 digits to 28x28
-    c.data.channels = 1
+    c.data.channels = 0  # the data's own: 1 for the digits and MNIST, 3 for CIFAR-10, a folder's majority
     c.model = models.default_config()  # shared keys, then model.mlp / .dcgan / .resnet / .stylegan2
     c.loss = losses.default_config()  # non_saturating | minimax | wasserstein | hinge | least_squares
     #                                   | relativistic_average (RaSGAN) | relativistic_pairing (RpGAN, R3GAN)

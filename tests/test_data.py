@@ -9,8 +9,9 @@ import tensorflow_datasets as tfds
 from PIL import Image
 from sklearn.datasets import load_digits
 
+from jaxgan.config import base_config
 from jaxgan.data import build_dataset, default_config, mixtures, prefetch_to_device, stack_batches
-from jaxgan.data.images import resize
+from jaxgan.data.images import fit_uint8, preprocess, resize
 from jaxgan.data.indexing import batch_indices
 
 
@@ -172,8 +173,78 @@ def test_folder_differing_sizes_need_image_size(tmp_path):
     save_png(tmp_path / "b.png", np.zeros((6, 5), np.uint8))
     with pytest.raises(ValueError, match="differing sizes.*set data.image_size"):
         build_dataset(make_cfg(name="folder", path=str(tmp_path)), seed=0)
-    ds = build_dataset(make_cfg(name="folder", path=str(tmp_path), image_size=3), seed=0)
+    ds = build_dataset(make_cfg(name="folder", path=str(tmp_path), image_size=3, center_crop=True), seed=0)
     assert next(ds.batches(2))["x"].shape == (2, 3, 3, 1)
+
+
+def write_channel_mix(root, rgb_count, grey_count):
+    """`rgb_count` RGB and `grey_count` grey 6x6 PNGs; a grey file sorts first, so first-file rules show."""
+    rng = np.random.default_rng(rgb_count)
+    grey = [rng.integers(0, 256, (6, 6), dtype=np.uint8) for _ in range(grey_count)]
+    rgb = [rng.integers(0, 256, (6, 6, 3), dtype=np.uint8) for _ in range(rgb_count)]
+    for i, image in enumerate(grey):
+        save_png(root / f"a_grey{i}.png", image)
+    for i, image in enumerate(rgb):
+        save_png(root / f"b_rgb{i}.png", image)
+    return grey, rgb
+
+
+def test_folder_channels_are_the_majority_and_each_conversion_is_counted(tmp_path, caplog):
+    grey, rgb = write_channel_mix(tmp_path / "colour", rgb_count=3, grey_count=1)
+    write_channel_mix(tmp_path / "grey", rgb_count=2, grey_count=3)
+    colour = build_dataset(make_cfg(name="folder", path=str(tmp_path / "colour")), seed=0)
+    assert colour.example_shape == (6, 6, 3)  # 3 of 4 are RGB, though the first file is grey
+    assert "converted 1 of 4 images from grey to RGB (RGB is the majority, 3 of 4; data.channels=1" in caplog.text
+    images = colour.all_images()
+    np.testing.assert_allclose(images[0], np.repeat(grey[0][..., None], 3, -1) / 127.5 - 1.0, atol=1e-6)
+    np.testing.assert_allclose(images[1], rgb[0] / 127.5 - 1.0, atol=1e-6)
+    caplog.clear()
+    assert build_dataset(make_cfg(name="folder", path=str(tmp_path / "grey")), seed=0).example_shape == (6, 6, 1)
+    assert "converted 2 of 5 images from RGB to grey (grey is the majority, 3 of 5; data.channels=3" in caplog.text
+    caplog.clear()
+    build_dataset(make_cfg(name="folder", path=str(tmp_path / "colour"), channels=1), seed=0)
+    assert "converted 3 of 4 images from RGB to grey (data.channels=1)" in caplog.text
+
+
+def test_the_base_config_keeps_a_colour_folder_in_colour(tmp_path):
+    write_channel_mix(tmp_path, rgb_count=2, grey_count=0)
+    data = base_config().data
+    data.update(name="folder", path=str(tmp_path))
+    assert build_dataset(data, seed=0).example_shape == (28, 28, 3)
+
+
+def marked_image(height, width):
+    """A black uint8 RGB image with a 2x2 white marker at its centre and a grey stripe down its left edge."""
+    image = np.zeros((height, width, 3), np.uint8)
+    image[height // 2 - 1 : height // 2 + 1, width // 2 - 1 : width // 2 + 1] = 255
+    image[:, 0] = 100
+    return image
+
+
+def test_non_square_images_are_cropped_when_asked_and_never_stretched(tmp_path, caplog):
+    wide = marked_image(8, 12)
+    save_png(tmp_path / "wide.png", wide)
+    save_png(tmp_path / "square.png", marked_image(8, 8))
+    with pytest.raises(ValueError, match=r"1 of 2 images .* are not square \(e.g. .*wide.png is 8x12, HxW\) and "
+                                         r"resizing them to 8x8 \(data.image_size=8\) would stretch them; set "
+                                         r"data.center_crop=True"):
+        build_dataset(make_cfg(name="folder", path=str(tmp_path), image_size=8), seed=0)
+    cropped = build_dataset(make_cfg(name="folder", path=str(tmp_path), image_size=8, center_crop=True), seed=0)
+    assert "center-cropped 1 of 2 non-square images to their central square" in caplog.text
+    got = cropped.all_images()[1]  # sorted: square.png, wide.png
+    np.testing.assert_allclose(got, wide[:, 2:10] / 127.5 - 1.0, atol=1e-6)  # the centre 8x8, marker in the middle
+    assert got[3:5, 3:5].min() == 1.0 and got[:, 0].max() == -1.0  # the edge stripe was cropped away, not squeezed
+
+
+def test_sources_of_known_or_per_image_shape_refuse_to_stretch(tmp_path):
+    np.savez(tmp_path / "wide.npz", images=np.zeros((2, 4, 6), np.uint8))
+    with pytest.raises(ValueError, match=r"wide is 4x6 \(HxW\), not square.*set data.center_crop=True"):
+        build_dataset(make_cfg(name="npz", path=str(tmp_path / "wide.npz"), image_size=4), seed=0)
+    with pytest.raises(ValueError, match=r"4x6 \(HxW\), not square, and resizing it to 4x4 would stretch it"):
+        fit_uint8(np.zeros((4, 6, 1), np.uint8), image_size=4)  # per image (tfds sources of varying size)
+    with pytest.raises(ValueError, match="not square"):
+        preprocess([np.zeros((4, 6, 1)), np.zeros((4, 4, 1))], value_range=(0.0, 1.0), image_size=4)
+    assert fit_uint8(np.zeros((4, 6, 1), np.uint8), image_size=4, center_crop=True).shape == (4, 4, 1)
 
 
 def test_folder_missing_or_empty(tmp_path):

@@ -9,6 +9,7 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from jaxgan import cli
+from jaxgan.config import base_config
 from jaxgan.data import build_dataset, default_config
 from jaxgan.data.prepared import META_FILE
 from jaxgan.tools import prepare
@@ -146,17 +147,69 @@ def test_center_crop_wide_puts_a_2_to_1_band_between_black_bars(tmp_path):
     np.testing.assert_array_equal(image[6:], 0)
 
 
-def test_config_of_another_resolution_or_channel_count_is_refused(photo_folder, tmp_path):
-    root, _ = photo_folder
+def test_prepare_takes_the_majority_of_channels_and_counts_each_conversion(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    grey = rng.integers(0, 256, (8, 8), dtype=np.uint8)
+    save_png(tmp_path / "src" / "0_grey.png", grey)  # the first file is grey, the majority RGB
+    rgb = [rng.integers(0, 256, (8, 12 if k == 0 else 8, 3), dtype=np.uint8) for k in range(3)]
+    for k, image in enumerate(rgb):
+        save_png(tmp_path / "src" / f"{k + 1}_rgb.png", image)
+    run_prepare("--source", tmp_path / "src", "--out", tmp_path / "out", "--resolution", 8)
+    summary = capsys.readouterr().out
+    assert "channels 3 (RGB): the majority of the files (3 of 4; --channels 1 for grey)" in summary
+    assert "converted 1 of 4 images from grey to RGB" in summary
+    assert "center-cropped 1 of 4 non-square images to their central square" in summary
+    meta = json.loads((tmp_path / "out" / META_FILE).read_text())
+    assert meta["channels"] == 3 and "converted 1 of 4 images from grey to RGB" in meta["conversions"]
+    stored = np.load(tmp_path / "out" / "images.npy")
+    np.testing.assert_array_equal(stored[0], np.repeat(grey[..., None], 3, -1))
+    np.testing.assert_array_equal(stored[1], rgb[0][:, 2:10])  # the central 8x8 of the 8x12 image, not a squeeze
+    run_prepare("--source", tmp_path / "src", "--out", tmp_path / "grey.npz", "--resolution", 8, "--channels", 1)
+    assert "converted 3 of 4 images from RGB to grey" in capsys.readouterr().out
+    run_prepare("--source", tmp_path / "src", "--out", tmp_path / "two.npz", "--resolution", 8, "--channels", 1,
+                "--max-images", 2)
+    assert "converted 1 of 2 images from RGB to grey" in capsys.readouterr().out  # only the images written count
+    with zipfile.ZipFile(tmp_path / "src.zip", "w") as archive:  # a .zip's headers are read the same way
+        for path in sorted((tmp_path / "src").iterdir()):
+            archive.write(path, path.name)
+    run_prepare("--source", tmp_path / "src.zip", "--out", tmp_path / "zipped", "--resolution", 8)
+    assert "the majority of the files (3 of 4" in capsys.readouterr().out
+    np.testing.assert_array_equal(np.load(tmp_path / "zipped" / "images.npy"), stored)
+
+
+def test_transform_none_refuses_non_square_images_in_one_line(tmp_path, capsys):
+    save_png(tmp_path / "src" / "wide.png", np.zeros((6, 9), np.uint8))
+    save_png(tmp_path / "src" / "square.png", np.zeros((6, 6), np.uint8))
+    code = cli.main(["prepare", "--source", str(tmp_path / "src"), "--out", str(tmp_path / "out"), "--transform",
+                     "none", "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "1 of 2 images are not square" in err and "wide.png is 6x9" in err and "--transform center-crop" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_prepared_32x32_rgb_with_the_default_config_names_both_values_and_0_takes_dataset_json(tmp_path):
+    rng = np.random.default_rng(3)
+    for k in range(4):
+        save_png(tmp_path / "src" / f"{k}.png", rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
     out = tmp_path / "p"
-    run_prepare("--source", root, "--out", out, "--resolution", 8)
-    cfg = default_config()
-    cfg.update(name="prepared", path=str(out), image_size=16)
-    with pytest.raises(ValueError, match=r"is 8x8, but data.image_size=16; set data.image_size=8"):
-        build_dataset(cfg, seed=0)
-    cfg.update(image_size=8, channels=1)
-    with pytest.raises(ValueError, match="has 3 channels, but data.channels=1"):
-        build_dataset(cfg, seed=0)
-    cfg.update(path=str(root), channels=0)
+    run_prepare("--source", tmp_path / "src", "--out", out, "--resolution", 32)
+    data = base_config().data
+    data.update(name="prepared", path=str(out))
+    with pytest.raises(ValueError, match=r"is 32x32x3 \(its dataset.json\), but the config asks for "
+                                         r"data.image_size=28; set --config.data.image_size=32 \(or 0"):
+        build_dataset(data, seed=0)
+    data.update(image_size=16, channels=1)
+    with pytest.raises(ValueError, match=r"asks for data.image_size=16, data.channels=1; set "
+                                         r"--config.data.image_size=32 --config.data.channels=3 .* --resolution 16 "
+                                         r"--channels 1\."):
+        build_dataset(data, seed=0)
+    data.update(image_size=0, channels=0)  # 0: the dataset's own, from its dataset.json
+    ds = build_dataset(data, seed=0)
+    assert ds.example_shape == (32, 32, 3)
+    np.testing.assert_array_equal(ds.reader(np.arange(4))["x"], np.load(out / "images.npy"))
+    data.update(image_size=32, channels=3)  # equal values are fine too
+    assert build_dataset(data, seed=0).example_shape == (32, 32, 3)
+    data.update(path=str(tmp_path / "src"))
     with pytest.raises(FileNotFoundError, match="is not a prepared dataset.*jaxgan prepare"):
-        build_dataset(cfg, seed=0)
+        build_dataset(data, seed=0)

@@ -3,7 +3,7 @@
 import ml_collections
 
 from jaxgan.data import mixtures, prepared, sources
-from jaxgan.data.images import output_shape
+from jaxgan.data.images import check_no_stretch, output_shape
 from jaxgan.data.indexing import REMAINDERS
 from jaxgan.data.pipeline import Dataset, ImageDataset, MixtureDataset
 
@@ -22,9 +22,9 @@ def default_config() -> ml_collections.ConfigDict:
             "data_dir": "",  # tfds data_dir ("" = tfds default)
             "path": "",  # folder, .npz or prepared-dataset folder for name="folder" / "npz" / "prepared"
             "image_size": 0,  # resize to image_size x image_size (0 = keep)
-            "channels": 0,  # 1 or 3 (0 = keep)
+            "channels": 0,  # 1 or 3 (0 = the data's own; for a folder, the majority of its files)
             "remainder": "drop",  # last partial batch of an epoch: "drop" or "pad"
-            "center_crop": False,  # crop to a central square before resizing
+            "center_crop": False,  # crop to a central square before resizing (non-square images are never stretched)
             "random_flip": False,  # mirror each image left-right with probability 1/2 (on the device, per step)
             "num_workers": 0,  # grain worker processes that read and decode (0 = in the training process)
         }
@@ -38,7 +38,7 @@ def _check_config(cfg: ml_collections.ConfigDict, seed: int) -> None:
     if cfg.remainder not in REMAINDERS:
         raise ValueError(f"data.remainder={cfg.remainder!r} is not one of {REMAINDERS}.")
     if cfg.channels not in (0, 1, 3):
-        raise ValueError(f"data.channels={cfg.channels} must be 0 (keep), 1 or 3.")
+        raise ValueError(f"data.channels={cfg.channels} must be 0 (the data's own), 1 or 3.")
     if cfg.image_size < 0:
         raise ValueError(f"data.image_size={cfg.image_size} must be >= 0 (0 keeps the size).")
     if seed < 0:
@@ -57,7 +57,8 @@ def _load_source(cfg: ml_collections.ConfigDict) -> sources.ImageSource:
     if cfg.name == "npz":
         return sources.load_npz(cfg.path)
     if cfg.name == "folder":
-        return sources.load_folder(cfg.path, image_size=cfg.image_size, channels=cfg.channels)
+        return sources.load_folder(cfg.path, image_size=cfg.image_size, channels=cfg.channels,
+                                   center_crop=cfg.center_crop)
     if cfg.name == "prepared":
         return prepared.load_prepared(cfg.path, image_size=cfg.image_size, channels=cfg.channels)
     return sources.load_tfds(cfg.tfds_name, split=cfg.split, data_dir=cfg.data_dir)
@@ -90,6 +91,8 @@ def build_dataset(cfg: ml_collections.ConfigDict, *, seed: int) -> Dataset:
     height, width, channels = source.image_shape
     if not cfg.image_size and (height is None or width is None):
         raise ValueError(f"{source.name} images have no fixed size; set data.image_size to resize them.")
+    if height and width:
+        check_no_stretch((height, width), image_size=cfg.image_size, center_crop=cfg.center_crop, name=source.name)
     shape = output_shape(
         (height, width, channels),
         image_size=cfg.image_size,

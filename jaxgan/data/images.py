@@ -21,6 +21,14 @@ def output_shape(
     return (height, width, channels or in_channels)
 
 
+def check_no_stretch(size: tuple[int, int], *, image_size: int, center_crop: bool, name: str = "an image") -> None:
+    """Raise ValueError when resizing an image of `size` (H, W) to a square would stretch it (no centre crop)."""
+    height, width = size
+    if image_size and not center_crop and height != width:
+        raise ValueError(f"{name} is {height}x{width} (HxW), not square, and resizing it to {image_size}x{image_size} "
+                         "would stretch it; set data.center_crop=True to crop it to its central square first.")
+
+
 def crop_center(images: np.ndarray) -> np.ndarray:
     """Crop (..., H, W, C) images to their central square (side = the shorter edge)."""
     height, width = images.shape[-3:-1]
@@ -94,6 +102,7 @@ def preprocess(
     """Turn raw HWC images (an array, or a list of any sizes) into float32 NHWC in [-1, 1]."""
 
     def process(x: np.ndarray) -> np.ndarray:
+        check_no_stretch(x.shape[-3:-1], image_size=image_size, center_crop=center_crop)
         x = crop_center(x) if center_crop else x
         x = resize(x, image_size) if image_size else x
         return convert_channels(x, channels)
@@ -128,6 +137,7 @@ def resize_uint8(image: np.ndarray, size: int) -> np.ndarray:
 
 def _fit_one(image: np.ndarray, image_size: int, channels: int, center_crop: bool) -> np.ndarray:
     """fit_uint8 for one HWC image: crop (a view), resize in PIL, convert channels (in float only when asked)."""
+    check_no_stretch(image.shape[:2], image_size=image_size, center_crop=center_crop)
     image = crop_center(image) if center_crop else image
     image = resize_uint8(image, image_size) if image_size else image
     if channels in (0, image.shape[-1]):

@@ -120,15 +120,18 @@ def read_meta(path: str) -> dict:
 
 
 def check_matches(meta: dict, path: str, image_size: int, channels: int) -> None:
-    """Raise ValueError when the config asks for another resolution or channel count than was prepared."""
-    if image_size and image_size != meta["resolution"]:
-        raise ValueError(f"the prepared dataset {path} is {meta['resolution']}x{meta['resolution']}, but "
-                         f"data.image_size={image_size}; set data.image_size={meta['resolution']} (or 0), or prepare "
-                         f"it again with --resolution {image_size}.")
-    if channels and channels != meta["channels"]:
-        raise ValueError(f"the prepared dataset {path} has {meta['channels']} channels, but data.channels="
-                         f"{channels}; set data.channels={meta['channels']} (or 0), or prepare it again with "
-                         f"--channels {channels}.")
+    """Raise one ValueError naming every value the config sets that differs from the prepared dataset's."""
+    wanted = {"data.image_size": (image_size, meta["resolution"], "--resolution"),
+              "data.channels": (channels, meta["channels"], "--channels")}
+    wrong = {key: (asked, held, flag) for key, (asked, held, flag) in wanted.items() if asked and asked != held}
+    if not wrong:
+        return
+    held = f"{meta['resolution']}x{meta['resolution']}x{meta['channels']}"
+    asked = ", ".join(f"{key}={a}" for key, (a, _, _) in wrong.items())
+    fix = " ".join(f"--config.{key}={h}" for key, (_, h, _) in wrong.items())
+    again = " ".join(f"{flag} {a}" for a, _, flag in wrong.values())
+    raise ValueError(f"the prepared dataset {path} is {held} (its {META_FILE}), but the config asks for {asked}; "
+                     f"set {fix} (or 0, which takes them from {META_FILE}), or prepare it again with {again}.")
 
 
 def load_prepared(path: str, *, image_size: int = 0, channels: int = 0) -> ImageSource:

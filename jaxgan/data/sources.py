@@ -5,6 +5,7 @@ ship it to its worker processes (`data.num_workers`), which then decode and resi
 """
 
 import dataclasses
+import logging
 import os
 import zipfile
 from collections.abc import Callable
@@ -13,11 +14,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from jaxgan.data.census import GRAY_MODES, choose_channels, plan_size, take_census
 from jaxgan.errors import JaxganError
 
+log = logging.getLogger(__name__)
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-# PIL modes read as one gray channel; every other mode is read as RGB (alpha is dropped).
-GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
 TFDS_INSTALL_HINT = 'pip install -e ".[tfds]"'
 
 Images = np.ndarray | list[np.ndarray]
@@ -190,30 +192,6 @@ def _read_image(path: Path) -> np.ndarray:
     return decode_image(path, str(path))
 
 
-def _scan_images(paths: list[Path], need_size: bool) -> tuple[tuple[int, int] | None, int]:
-    """Read file headers: the common (H, W) (None if not needed) and 3 if any file is colour."""
-    first_size, first_path, channels = None, None, 1
-    for path in paths:
-        try:
-            with Image.open(path) as image:
-                size, mode = (image.height, image.width), image.mode
-        except OSError as error:
-            raise ValueError(f"cannot read image {path}: {error}; remove or replace it.") from None
-        if mode not in GRAY_MODES:
-            channels = 3
-        if not need_size:
-            continue
-        if first_size is None:
-            first_size, first_path = size, path
-        elif size != first_size:
-            raise ValueError(
-                f"images have differing sizes: {first_path} is {first_size[0]}x{first_size[1]} "
-                f"and {path} is {size[0]}x{size[1]} (HxW); set data.image_size to resize them "
-                "to one size."
-            )
-    return first_size, channels
-
-
 def _check_readable(paths: list[Path]) -> None:
     """Raise ValueError naming the first empty or unreadable file (cheap: no decoding)."""
     for path in paths:
@@ -247,11 +225,12 @@ class FolderReader:
         return images, None if self.labels is None else self.labels[indices]
 
 
-def load_folder(path: str, *, image_size: int, channels: int) -> ImageSource:
+def load_folder(path: str, *, image_size: int, channels: int, center_crop: bool = False) -> ImageSource:
     """Index a folder of images (recursively); sorted sub-folder names are labels if all are dirs.
 
-    File headers are scanned once when data.image_size=0 (sizes must agree) or data.channels=0
-    (3 channels if any file is colour, else 1); set both to skip the scan on large folders.
+    Every file's header is read once (no decoding): the channel count is data.channels, or the files' majority when
+    0; images of the other kind are converted, non-square ones are cropped only with data.center_crop (resizing them
+    without it is an error, never a stretch), and each conversion is logged once with its count.
     Empty or unreadable files are refused here; a truncated file is named when it is first decoded.
     """
     root = Path(path) if path else None
@@ -267,13 +246,20 @@ def load_folder(path: str, *, image_size: int, channels: int) -> ImageSource:
             "recursively); put images there or fix data.path."
         )
     _check_readable(paths)
-    size, channels_found = (None, channels)
-    if not (image_size and channels):
-        size, channels_found = _scan_images(paths, need_size=not image_size)
+    found = take_census([str(p) for p in paths])
+    size = found.common_size()
+    if not image_size and size is None:
+        other = next(i for i, s in enumerate(found.sizes) if s != found.sizes[0])
+        (h0, w0), (h1, w1) = found.sizes[0], found.sizes[other]
+        raise ValueError(f"images have differing sizes: {found.names[0]} is {h0}x{w0} and {found.names[other]} is "
+                         f"{h1}x{w1} (HxW); set data.image_size to resize them to one size.")
+    channels, notes = choose_channels(found, channels)
+    notes += plan_size(found, image_size, center_crop, str(root))
+    if notes:
+        log.warning("data.path=%s (%d images), as training reads it: %s.", root, found.count, "; ".join(notes))
     height, width = size if size else (None, None)
     reader = FolderReader(tuple(str(p) for p in paths), labels)
-    shape = (height, width, channels or channels_found)
-    return ImageSource(root.name, len(paths), shape, (0.0, 255.0), len(classes) or None, reader)
+    return ImageSource(root.name, len(paths), (height, width, channels), (0.0, 255.0), len(classes) or None, reader)
 
 
 def import_tfds():

@@ -4,11 +4,14 @@ SRC is a folder of images (searched recursively; when every entry is a sub-folde
 the class labels), a .zip of images (top-level folders likewise), `tfds:NAME` (with --split, --data-dir), or an IDX
 image file as MNIST ships it (`t10k-images-idx3-ubyte[.gz]`; labels from --labels or the `-labels-idx1-ubyte[.gz]`
 file beside it). `--range START:END` keeps only those examples (in source order). Each image is decoded once,
-cropped and resized (`--transform`), converted to `--channels` and stored as uint8 in DIR: images.npy, which the
+cropped and resized (`--transform`), converted to `--channels` (by default the majority of a folder's or .zip's
+files, read from their headers) and stored as uint8 in DIR: images.npy, which the
 grain pipeline gathers from memory-mapped without decoding, labels.npy and dataset.json (source, count, resolution,
 channels, class names, content hash). Train from it with `--config.data.name=prepared --config.data.path=DIR`.
 With an --out ending in .npz, the images (NHWC uint8, key `images`) and labels (`labels`) go into one .npz instead,
-for `--config.data.name=npz` and `jaxgan train-classifier --npz`. A corrupt image is skipped with a warning naming
+for `--config.data.name=npz` and `jaxgan train-classifier --npz`. The summary line counts every conversion
+("converted 3 of 120 images from grey to RGB", "center-cropped 40 of 120 non-square images"); nothing is stretched,
+and non-square images with `--transform none` are an error. A corrupt image is skipped with a warning naming
 it (`--strict` stops at the first); an existing prepared dataset at DIR is replaced only with `--overwrite`, and
 only its own three files.
 """
@@ -20,13 +23,15 @@ import logging
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from jaxgan.data import prepared
+from jaxgan.data.census import CHANNEL_NAMES, Census, conversion_note, take_census
 from jaxgan.data.idx import is_idx_path, labels_path_for, read_idx_images
 from jaxgan.data.images import TRANSFORMS, transform_uint8
 from jaxgan.data.sources import IMAGE_EXTENSIONS, decode_image, labelled_images, open_tfds_source
@@ -49,7 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--transform", choices=TRANSFORMS, default="center-crop",
                         help="center-crop: central square; center-crop-wide: central 2:1 band; none: no resize")
     parser.add_argument("--channels", type=int, choices=(0, 1, 3), default=0,
-                        help="1 (gray) or 3 (RGB); 0 keeps the first image's")
+                        help="1 (gray) or 3 (RGB); 0: the majority of the source's images")
     parser.add_argument("--max-images", type=int, default=0, help="stop after this many images (0: all)")
     parser.add_argument("--split", default="train", help="tfds split (tfds:NAME sources)")
     parser.add_argument("--data-dir", default="", help="tfds data_dir (tfds:NAME sources)")
@@ -157,31 +162,91 @@ def check_out(out: Path, overwrite: bool) -> None:
         raise FileExistsError(f"--out {out} exists and is not a prepared dataset; choose an empty or new folder.")
 
 
-def converted(items: list[Item], args: argparse.Namespace, skipped: list[str]) -> Iterator[tuple[np.ndarray, int]]:
-    """Decode and transform each item to uint8; skip (and record) unreadable ones, or raise with --strict."""
+def source_census(args: argparse.Namespace, items: list[Item]) -> Census | None:
+    """The headers of a folder's or .zip's images (no decoding); None for tfds and IDX, whose images are all alike."""
+    names = [name for name, _, _ in items[: args.max_images or len(items)]]
+    source = Path(args.source)
+    if args.source.startswith("tfds:") or is_idx_path(args.source):
+        return None
+    if source.is_dir():
+        return take_census(names, skip_unreadable=True)
+    with zipfile.ZipFile(source) as archive:
+        return take_census(names, lambda name: archive.open(name[len(f"{source}:"):]), skip_unreadable=True)
+
+
+def plan(args: argparse.Namespace, items: list[Item]) -> list[str]:
+    """Set --channels 0 to the majority of the files and refuse non-square ones with --transform none.
+
+    Returns the sentence that reports the majority, for the summary.
+    """
+    found = source_census(args, items)
+    if found is None or not found.count:
+        return []
+    non_square = found.non_square()
+    if args.transform == "none" and non_square:
+        height, width = found.sizes[non_square[0]]
+        raise ValueError(f"{len(non_square)} of {found.count} images are not square (e.g. {found.names[non_square[0]]} "
+                         f"is {height}x{width}, HxW) and --transform none keeps each image's shape; use --transform "
+                         "center-crop (or center-crop-wide).")
+    if args.channels:
+        return []
+    args.channels = found.majority_channels()
+    name = CHANNEL_NAMES[args.channels]
+    return [f"channels {args.channels} ({name}): the majority of the files ({found.count_with(args.channels)} of "
+            f"{found.count}; --channels {4 - args.channels} for {CHANNEL_NAMES[4 - args.channels]})"]
+
+
+def changes(raw: np.ndarray, fitted: np.ndarray, transform: str) -> list[object]:
+    """What fitting changed in one image, as tally keys: (from, to) channels, "cropped" for a cropped non-square."""
+    keys: list[object] = []
+    if raw.shape[-1] != fitted.shape[-1]:
+        keys.append((raw.shape[-1], fitted.shape[-1]))
+    if transform == "center-crop" and raw.shape[0] != raw.shape[1]:
+        keys.append("cropped")
+    return keys
+
+
+def tally_notes(tally: Counter, count: int) -> list[str]:
+    """The summary's sentences for the conversions counted in `tally` over the `count` images written."""
+    notes = conversion_note({k: n for k, n in tally.items() if isinstance(k, tuple)}, count)
+    if tally["cropped"]:
+        notes.append(f"center-cropped {tally['cropped']} of {count} non-square images to their central square")
+    return notes
+
+
+def converted(items: list[Item], args: argparse.Namespace, skipped: list[str],
+              tally: Counter | None = None) -> Iterator[tuple[np.ndarray, int]]:
+    """Decode and transform each item to uint8; skip (and record) unreadable ones, or raise with --strict.
+
+    Counts each image's channel conversion and crop in `tally` (for the summary).
+    """
     channels = args.channels
+    tally = Counter() if tally is None else tally
     for name, decode, label in items:
         try:
-            image = decode()
-            channels = channels or (1 if image.shape[-1] == 1 else 3)
-            resolution = args.resolution or image.shape[0]
-            image = transform_uint8(image, resolution=resolution, transform=args.transform, channels=channels)
+            raw = decode()
+            channels = channels or (1 if raw.shape[-1] == 1 else 3)
+            resolution = args.resolution or raw.shape[0]
+            image = transform_uint8(raw, resolution=resolution, transform=args.transform, channels=channels)
         except ValueError as error:
             if args.strict:
                 raise ValueError(f"{error} (--strict stops at the first bad image)") from None
             log.warning("skipped %s: %s", name, error)
             skipped.append(name)
             continue
+        tally.update(changes(raw, image, args.transform))
         yield image, label
 
 
-def write(items: list[Item], classes: list[str], args: argparse.Namespace, staging: Path) -> dict:
-    """Write the prepared files into `staging`; returns the metadata."""
+def write(items: list[Item], classes: list[str], args: argparse.Namespace, staging: Path,
+          notes: Sequence[str] = ()) -> dict:
+    """Write the prepared files into `staging`; returns the metadata (with `notes` and the conversions counted)."""
     limit = args.max_images or len(items)
     skipped: list[str] = []
+    tally: Counter = Counter()
     writer = None
     with tqdm(total=limit, unit="img", disable=args.no_progress, desc="prepare") as bar:
-        for image, label in converted(items, args, skipped):
+        for image, label in converted(items, args, skipped, tally):
             writer = writer or prepared.Writer(staging, image.shape)
             if image.shape != writer.shape:
                 raise ValueError(f"images of {image.shape} and {writer.shape} cannot share one dataset; use "
@@ -193,15 +258,16 @@ def write(items: list[Item], classes: list[str], args: argparse.Namespace, stagi
     if writer is None:
         raise ValueError(f"none of the {len(items)} images in {args.source} could be read; see the warnings.")
     meta = {"name": Path(args.out).name, "source": args.source, "transform": args.transform, "classes": classes,
-            "skipped": skipped}
+            "skipped": skipped, "conversions": [*notes, *tally_notes(tally, writer.count)]}
     return writer.close(meta)
 
 
-def write_npz(items: list[Item], args: argparse.Namespace, out: Path) -> str:
+def write_npz(items: list[Item], args: argparse.Namespace, out: Path, notes: Sequence[str] = ()) -> str:
     """Write the converted images (and labels, when every item has one) to one .npz; returns a summary line."""
     skipped: list[str] = []
+    tally: Counter = Counter()
     limit = args.max_images or len(items)
-    pairs = [pair for pair, _ in zip(converted(items, args, skipped), range(limit), strict=False)]
+    pairs = [pair for _, pair in zip(range(limit), converted(items, args, skipped, tally), strict=False)]
     if not pairs:
         raise ValueError(f"none of the {len(items)} images in {args.source} could be read; see the warnings.")
     if len({image.shape for image, _ in pairs}) > 1:
@@ -217,7 +283,7 @@ def write_npz(items: list[Item], args: argparse.Namespace, out: Path) -> str:
     Path(f.name).replace(out)
     shape = "x".join(map(str, arrays["images"].shape[1:]))
     return (f"wrote {len(pairs)} images ({shape}, {'with' if 'labels' in arrays else 'no'} labels) to {out}; "
-            f"skipped {len(skipped)} unreadable")
+            f"skipped {len(skipped)} unreadable" + "".join(f"; {n}" for n in [*notes, *tally_notes(tally, len(pairs))]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,13 +296,15 @@ def main(argv: list[str] | None = None) -> int:
     if out.suffix == ".npz":
         if out.exists() and not args.overwrite:
             raise FileExistsError(f"--out {out} exists; pass --overwrite to replace it, or choose another --out.")
-        print(write_npz(source_items(args)[0], args, out))
+        items = source_items(args)[0]
+        print(write_npz(items, args, out, plan(args, items)))
         return 0
     check_out(out, args.overwrite)
     items, classes = source_items(args)
+    notes = plan(args, items)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.staging-") as staging:
-        meta = write(items, classes, args, Path(staging))
+        meta = write(items, classes, args, Path(staging), notes)
         out.mkdir(exist_ok=True)
         for name in (prepared.IMAGES_FILE, prepared.LABELS_FILE, prepared.META_FILE):  # replace only our files
             (out / name).unlink(missing_ok=True)
@@ -245,5 +313,6 @@ def main(argv: list[str] | None = None) -> int:
     skipped = meta["skipped"]
     print(f"wrote {meta['count']} images ({meta['height']}x{meta['width']}x{meta['channels']}, "
           f"{len(classes) or 'no'} classes) to {out}; skipped {len(skipped)} unreadable"
-          + (f": {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}" if skipped else ""))
+          + (f": {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}" if skipped else "")
+          + "".join(f"; {note}" for note in meta["conversions"]))
     return 0
