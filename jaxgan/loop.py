@@ -41,7 +41,7 @@ from jaxgan.run_info import run_info, update_run_info, write_run_info
 from jaxgan.run_log import RunLog, StatusLines, banner_lines
 from jaxgan.sharding import batch_sharding, check_divisible, data_mesh, jit_data_parallel
 from jaxgan.workdir_lock import WorkdirLock, prepare_workdir
-from jaxgan.writers import MetricWriter, Progress
+from jaxgan.writers import DEFAULT_WRITERS, MetricWriter, Progress
 
 log = logging.getLogger(__name__)
 
@@ -581,7 +581,8 @@ def _train_in_locked_workdir(task: Task, workdir: Path, run_log: RunLog, config_
         runner = make_step_runner(task, mesh, start_batch, start)
         instrumented = instrument(runner, workdir, config.train.profile_steps, enabled=is_main,
                                   on_compiled=lambda times: is_main and update_run_info(workdir, step_compile=times))
-        writer = MetricWriter(workdir, enabled=is_main)
+        writer = MetricWriter(workdir, enabled=is_main, writers=config.train.get("writers", DEFAULT_WRITERS),
+                              config=json.loads(config.to_json_best_effort()))
         progress = (Progress(config.train.num_steps, start, enabled=is_main) if config.train.progress
                     else StatusLines(run_log, config.train.num_steps, start))
         metrics = MetricLog(writer, progress, task.images_per_step, task.progress_postfix)
