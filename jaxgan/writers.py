@@ -100,7 +100,7 @@ class WandbWriter:
         self._run = wandb.init(project=os.environ.get("WANDB_PROJECT", "jaxgan"), name=workdir.name, id=run_id,
                                dir=str(workdir), config=config or {}, resume="allow",
                                settings=wandb.Settings(console="off", silent=True))  # log.txt keeps the terminal
-        log.info("Weights & Biases: run %s (%s)", run_id, self._run.url or self._run.dir)
+        log.info("Weights & Biases: run %s (%s)", run_id, self._run.dir if self._run.offline else self._run.url)
 
     def scalars(self, step: int, scalars: dict[str, float]) -> None:
         self._run.log(scalars, step=step)
