@@ -16,6 +16,7 @@ import ml_collections
 
 from jaxgan import augment, data, losses, models, optim, regularizers, stylegan2_config, training_eval
 from jaxgan.topk import TopKSchedule
+from jaxgan.writers import check_writers
 
 optimizer_config = optim.default_config  # one optimizer block (jaxgan.optim)
 
@@ -51,7 +52,8 @@ def base_config() -> ml_collections.ConfigDict:
         checkpoint_every=1000,  # save every N steps (and at the end)
         keep_checkpoints=3,  # checkpoints kept
         num_samples=64,     # images in a sample grid
-        progress=True,      # show a progress bar
+        progress=True,      # show a progress bar (else a status line every log_every steps)
+        writers=("jsonl", "tensorboard"),  # trackers, any of jsonl | tensorboard | wandb (the [wandb] extra)
         steps_per_dispatch=1,  # K train steps per compiled call (lax.scan); K > 1 keeps small models off dispatch
         num_devices=0,      # devices of the data-parallel mesh: the first N of jax.devices() (0 = all)
         eval_every=0,       # compute eval.metrics every N steps, log them and save a checkpoint there (0 = never)
@@ -84,6 +86,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     training_eval.validate(config)
     _validate_run(config)
     _validate_checkpointing(config.train)
+    check_writers(config.train.writers)
 
 
 def _validate_run(config: ml_collections.ConfigDict) -> None:

@@ -4,6 +4,10 @@ A config file is Python defining `get_config()`; ml_collections' `config_flags` 
 `--config.KEY=VALUE` overrides, but a typo there ends in a traceback (`AttributeError: "'num_steps'"`). These checks
 run first: a syntax error or a missing `get_config` names the file and the line, and an unknown key (set by
 `get_config` or on the command line) is named with the closest real key.
+
+`--config` takes a path or the name of a shipped config (`mlp_digits` for experiments/configs/mlp_digits.py). The
+configs ship inside the package as `jaxgan/configs` (a link to experiments/configs in the checkout, the files
+themselves in a wheel), so a name resolves the same from a checkout, an editable install or an installed wheel.
 """
 
 from __future__ import annotations
@@ -21,6 +25,54 @@ import ml_collections
 from jaxgan.errors import JaxganError
 
 OVERRIDE_PREFIX = "--config."
+# Where named configs live: the package's copy (a wheel; a link to experiments/configs in a checkout), then the
+# checkout's experiments/configs itself (where the link is not checked out as one).
+CONFIG_DIRS = (Path(__file__).resolve().parent / "configs",
+               Path(__file__).resolve().parents[1] / "experiments" / "configs")
+
+
+def config_names() -> list[str]:
+    """The names of the shipped configs (`mlp_digits`, ...), sorted."""
+    return sorted({p.stem for d in CONFIG_DIRS if d.is_dir() for p in d.glob("*.py") if not p.stem.startswith("_")})
+
+
+def is_config_name(value: str) -> bool:
+    """Whether `--config VALUE` is a name (`mlp_digits`) rather than a path (`my/config.py`)."""
+    return not value.endswith(".py") and "/" not in value and "\\" not in value
+
+
+def resolve_config(value: str) -> Path:
+    """The config file of a name (`mlp_digits`) or a path; an unknown name lists the closest names."""
+    if not is_config_name(value):
+        path = Path(value)
+        if not path.is_file():
+            raise JaxganError(f"config file {value} not found; pass a path to a config .py file or a config name "
+                              "(`jaxgan train --config mlp_digits ...`).")
+        return path
+    for directory in CONFIG_DIRS:
+        if (directory / f"{value}.py").is_file():
+            return directory / f"{value}.py"
+    names = config_names()
+    closest = difflib.get_close_matches(value, names, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(closest)}?" if closest else f"the names are {', '.join(names)}."
+    raise JaxganError(f"no config {value!r} (neither a config name nor a path to a .py file); {hint}")
+
+
+def resolve_config_arg(argv: list[str]) -> list[str]:
+    """`argv` with the value of --config (a name or path, optionally `:args`) replaced by its config file's path."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        flag_value = (i + 1, out[i + 1]) if arg == "--config" and i + 1 < len(out) else None
+        if arg.startswith("--config="):
+            flag_value = (i, arg.split("=", 1)[1])
+        if flag_value is None:
+            continue
+        index, value = flag_value
+        name, sep, args = value.partition(":") if ":" in value and not Path(value).exists() else (value, "", "")
+        resolved = f"{resolve_config(name)}{sep}{args}"
+        out[index] = resolved if index != i else f"--config={resolved}"
+        break
+    return out
 
 
 def flat_keys(config: ml_collections.ConfigDict, prefix: str = "") -> list[str]:

@@ -38,9 +38,10 @@ from jaxgan.metrics.protocol import PROTOCOL_FILE, write_protocol
 from jaxgan.multistep import dispatch_batches, dispatch_sizes, jit_multi_step
 from jaxgan.profiling import instrument, parse_profile_steps
 from jaxgan.run_info import run_info, update_run_info, write_run_info
+from jaxgan.run_log import RunLog, StatusLines, banner_lines
 from jaxgan.sharding import batch_sharding, check_divisible, data_mesh, jit_data_parallel
 from jaxgan.workdir_lock import WorkdirLock, prepare_workdir
-from jaxgan.writers import MetricWriter, Progress
+from jaxgan.writers import DEFAULT_WRITERS, MetricWriter, Progress
 
 log = logging.getLogger(__name__)
 
@@ -435,7 +436,7 @@ def restore_or_init(ckpt: Checkpointer, init: Callable[[], Any], config: ml_coll
     changes = config_changes(meta.get("config", {}), config)
     if changes:
         log.warning("Resuming with a config that differs from the checkpoint's in: %s", "; ".join(changes))
-    log.warning("Resumed from the checkpoint of step %d in %s.", step, ckpt.directory)
+    log.info("Resumed from the checkpoint of step %d in %s.", step, ckpt.directory)
     return state, step, int(meta.get("data_batches", step * batches_per_step))
 
 
@@ -466,6 +467,7 @@ class Run:
     metrics: MetricLog
     start_step: int
     start_batch: int
+    run_log: RunLog | None = None  # where evaluations are printed (None: not printed)
 
     def __post_init__(self):
         self.config = self.task.config
@@ -487,6 +489,8 @@ class Run:
             raise ValueError(f"train.best_metric={best!r} is not among the evaluation results {sorted(values)}; "
                              "set it to one of them.")
         self.writer.scalars(step, values)
+        if self.run_log is not None:
+            self.run_log.evaluated(step, values)
         return values
 
     def flush_metrics(self, state: Any) -> None:
@@ -527,25 +531,26 @@ def train_loop(run: Run, runner: Callable[[Any, int], tuple[Any, Dispatch]], sta
                 run.save(state, step, evaluated)
             if stopping:
                 run.ckpt.wait()
-                log.warning("Stopped by %s after step %d; saved the checkpoint %s. Run the same command to resume.",
+                log.info("Stopped by %s after step %d; saved the checkpoint %s. Run the same command to resume.",
                             stop.signal_name or "preemption", step, run.ckpt.directory / str(step))
                 break
     return state
 
 
 def train_and_evaluate(build_task: Callable[[], Task], config: ml_collections.ConfigDict,
-                       workdir: str | Path) -> Any:
+                       workdir: str | Path, config_file: str | None = None) -> Any:
     """Train the task `build_task()` makes (after the workdir is locked) in `workdir`, resuming from its checkpoints.
 
-    Writes config.json, run_info.json, metrics.jsonl, TensorBoard events, samples/*.png and checkpoints/. The
-    caller validates `config` first. The workdir is locked (one trainer per workdir and process) until this returns.
+    Writes config.json, run_info.json, metrics.jsonl, log.txt (`jaxgan.run_log`; its banner names `config_file`),
+    TensorBoard events, samples/*.png and checkpoints/. The caller validates `config` first. The workdir is locked
+    (one trainer per workdir and process) until this returns.
     """
     parse_profile_steps(config.train.profile_steps)  # a bad value stops the run before anything is written
     workdir = prepare_workdir(Path(workdir))
-    with WorkdirLock(workdir, jax.process_index()):
+    with WorkdirLock(workdir, jax.process_index()), RunLog(workdir, enabled=jax.process_index() == 0) as run_log:
         task = build_task()
         try:
-            return _train_in_locked_workdir(task, workdir)
+            return _train_in_locked_workdir(task, workdir, run_log, config_file)
         finally:
             task.close()
 
@@ -561,7 +566,7 @@ def write_run_files(task: Task, workdir: Path, start: int) -> None:
     trim_metrics(workdir, start)
 
 
-def _train_in_locked_workdir(task: Task, workdir: Path) -> Any:
+def _train_in_locked_workdir(task: Task, workdir: Path, run_log: RunLog, config_file: str | None = None) -> Any:
     """The set-up, loop and clean-up of `train_and_evaluate`, once the workdir is checked and locked."""
     config = task.config
     mesh = data_mesh(select_devices(config.train.num_devices))
@@ -571,14 +576,20 @@ def _train_in_locked_workdir(task: Task, workdir: Path) -> Any:
     try:
         state, start, start_batch = restore_or_init(ckpt, task.initializer(mesh), config, task.batches_per_step)
         write_run_files(task, workdir, start)
+        run_log.banner(banner_lines(task, mesh, state, start, config_file))
         is_main = jax.process_index() == 0
         runner = make_step_runner(task, mesh, start_batch, start)
         instrumented = instrument(runner, workdir, config.train.profile_steps, enabled=is_main,
                                   on_compiled=lambda times: is_main and update_run_info(workdir, step_compile=times))
-        writer = MetricWriter(workdir, enabled=is_main)
-        progress = Progress(config.train.num_steps, start, enabled=is_main and config.train.progress)
+        writer = MetricWriter(workdir, enabled=is_main, writers=config.train.get("writers", DEFAULT_WRITERS),
+                              config=json.loads(config.to_json_best_effort()))
+        progress = (Progress(config.train.num_steps, start, enabled=is_main) if config.train.progress
+                    else StatusLines(run_log, config.train.num_steps, start))
         metrics = MetricLog(writer, progress, task.images_per_step, task.progress_postfix)
-        return train_loop(Run(task, workdir, ckpt, writer, metrics, start, start_batch), instrumented, state)
+        state = train_loop(Run(task, workdir, ckpt, writer, metrics, start, start_batch, run_log), instrumented, state)
+        run_log.summary(start, int(jax.device_get(state.step)), task.images_per_step, config.train.best_metric,
+                        config.train.best_mode)
+        return state
     finally:
         if instrumented is not None:
             instrumented.close()  # write a trace the run ended inside of

@@ -102,7 +102,7 @@ class ProfileWindow:
             jax.block_until_ready(outputs)
             jax.profiler.stop_trace()
             self.active, self.done = False, True
-            log.warning("Wrote the profiler trace of steps %d.. to %s", self.start, self.directory)
+            log.info("Wrote the profiler trace of steps %d.. to %s", self.start, self.directory)
 
 
 @dataclasses.dataclass
@@ -133,7 +133,7 @@ class InstrumentedRunner:
             jax.block_until_ready(dispatch.metrics)
         times = {**times, "first_dispatch_s": time.perf_counter() - started}
         self.compiled = True
-        log.warning("Train step: traced in %.2f s, lowered in %.2f s, compiled in %.2f s (first dispatch %.2f s).",
+        log.info("Train step: traced in %.2f s, lowered in %.2f s, compiled in %.2f s (first dispatch %.2f s).",
                     times["trace_s"], times["lower_s"], times["compile_s"], times["first_dispatch_s"])
         self.on_compiled({k: round(v, 4) for k, v in times.items()})
         return state, dispatch

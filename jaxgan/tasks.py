@@ -38,9 +38,10 @@ def task_builder(config: ml_collections.ConfigDict, eval_fn: loop.EvalFn | None 
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
-                       eval_fn: loop.EvalFn | None = None) -> Any:
+                       eval_fn: loop.EvalFn | None = None, config_file: str | None = None) -> Any:
     """Train the config's task (a GAN, pix2pix or CycleGAN) in `workdir`, resuming from its checkpoints; returns the
-    final state. `eval_fn(state, step)`, when given, replaces the task's own evaluation every train.eval_every."""
+    final state. `eval_fn(state, step)`, when given, replaces the task's own evaluation every train.eval_every;
+    `config_file` is named in log.txt's banner."""
     validate, build = task_builder(config, eval_fn)
     validate(config)
-    return loop.train_and_evaluate(build, config, workdir)
+    return loop.train_and_evaluate(build, config, workdir, config_file)

@@ -122,7 +122,8 @@ def test_error_inside_get_config_names_its_line(capsys, tmp_path):
 def test_missing_config_file(capsys, tmp_path):
     status, last = train_cli(capsys, tmp_path, tmp_path / "nope.py")
     assert status == 2
-    assert last == f"error: config file {tmp_path / 'nope.py'} not found; pass --config experiments/configs/NAME.py"
+    assert last == (f"error: config file {tmp_path / 'nope.py'} not found; pass a path to a config .py file or a "
+                    "config name (`jaxgan train --config mlp_digits ...`).")
 
 
 def test_debug_shows_the_traceback(tmp_path):

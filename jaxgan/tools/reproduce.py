@@ -1,6 +1,7 @@
 """Train a config's recipe and check its result: `jaxgan reproduce NAME [--workdir DIR] [--config.KEY=VALUE ...]`.
 
-NAME is a config in experiments/configs (`grid25`) or a path to one. The config module states its expected result
+NAME is a shipped config (`grid25`, experiments/configs/grid25.py) or a path to one, resolved as `jaxgan train
+--config` resolves it. The config module states its expected result
 in machine-readable form, a module-level `EXPECTED = {"eval/modes_captured": (">=", 25), ...}` whose bands are
 (">=", low), ("<=", high) or ("in", low, high); each metric is read from the last row of the run's metrics.jsonl
 that has it. Trains in --workdir (default runs/reproduce/NAME; an existing run there resumes, a finished one is only
@@ -17,20 +18,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 
+from jaxgan.config_file import resolve_config
 from jaxgan.errors import JaxganError
 
-CONFIGS_DIR = Path(__file__).resolve().parents[2] / "experiments" / "configs"
 USAGE = "usage: jaxgan reproduce NAME [--workdir DIR] [--config.KEY=VALUE ...]"
 Band = tuple
 
 
-def config_path(name: str, configs_dir: Path = CONFIGS_DIR) -> Path:
-    """experiments/configs/NAME.py, or NAME itself when it is a path to a .py file."""
-    path = Path(name) if name.endswith(".py") else configs_dir / f"{name}.py"
-    if not path.is_file():
-        known = sorted(p.stem for p in configs_dir.glob("*.py")) if configs_dir.is_dir() else []
-        raise JaxganError(f"no config {name!r} at {path}; choose one of {known} or give a path to a config .py file.")
-    return path
+def config_path(name: str) -> Path:
+    """The config file of a shipped config's name (`grid25`) or of a path (`jaxgan.config_file.resolve_config`)."""
+    return resolve_config(name)
 
 
 def expected_bands(path: Path) -> dict[str, Band]:

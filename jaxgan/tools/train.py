@@ -1,5 +1,6 @@
 """Train a GAN, pix2pix or CycleGAN (the config's `task`):
-`jaxgan train --config experiments/configs/NAME.py --workdir DIR [--config.KEY=VALUE ...]`.
+`jaxgan train --config NAME_OR_FILE --workdir DIR [--config.KEY=VALUE ...]`, where NAME is a shipped config
+(`mlp_digits` = experiments/configs/mlp_digits.py) and FILE any config .py file.
 
 Any config field can be overridden on the command line, e.g. `--config.train.num_steps=500`.
 """
@@ -12,12 +13,12 @@ import ml_collections
 from absl import flags, logging
 from ml_collections import config_flags
 
-from jaxgan.config_file import precheck
+from jaxgan.config_file import config_path, precheck, resolve_config_arg
 from jaxgan.errors import JaxganError
 
 FLAGS = flags.FlagValues()
-config_flags.DEFINE_config_file("config", None, "Path to an experiment config file.", lock_config=True,
-                                flag_values=FLAGS)
+config_flags.DEFINE_config_file("config", None, "A config name (mlp_digits) or the path of a config file.",
+                                lock_config=True, flag_values=FLAGS)
 flags.DEFINE_string("workdir", None, "Directory for config, metrics, samples and checkpoints.", flag_values=FLAGS)
 
 
@@ -26,6 +27,7 @@ def parse_flags(argv: list[str]) -> tuple[object, str]:
     FLAGS.unparse_flags()
     for name in [n for n in FLAGS if n.startswith("config.")]:
         delattr(FLAGS, name)  # a previous call's override flags (in-process use: tests, notebooks)
+    argv = resolve_config_arg(argv)
     precheck(argv)
     command_line, saved_argv = ["jaxgan train", *argv], sys.argv
     sys.argv = command_line  # config_flags finds the --config.KEY overrides in sys.argv, not in the parsed list
@@ -48,9 +50,9 @@ def parse_flags(argv: list[str]) -> tuple[object, str]:
 def help_text(argv: list[str]) -> str:
     """The usage and every config key with its value (of --config's file when given, else the GAN schema)."""
     from jaxgan.config import base_config
-    from jaxgan.config_file import config_path, flat_keys, load_config_file
+    from jaxgan.config_file import flat_keys, load_config_file
 
-    path = config_path(argv)
+    path = config_path(resolve_config_arg(argv))
     config = load_config_file(path) if path else base_config()
     keys = "\n".join(f"  --config.{key}={_get(config, key)!r}" for key in flat_keys(config))
     return (f"usage: jaxgan train --config FILE --workdir DIR [--config.KEY=VALUE ...] [--debug]\n\n{__doc__}\n"
@@ -73,5 +75,5 @@ def main(argv: list[str]) -> int:
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
     from jaxgan.tasks import train_and_evaluate
 
-    train_and_evaluate(config, workdir)
+    train_and_evaluate(config, workdir, config_file=config_path(resolve_config_arg(argv)))
     return 0

@@ -15,6 +15,7 @@ from jaxgan.translation.data import check_data_config
 from jaxgan.translation.losses import TRANSLATION_LOSSES
 from jaxgan.translation.networks import NORMS
 from jaxgan.translation.state import TASKS
+from jaxgan.writers import check_writers
 
 GENERATORS = ("unet", "resnet")
 
@@ -29,7 +30,8 @@ def train_config() -> ml_collections.ConfigDict:
         sample_every=5000,  # a sample grid of the held-out translations every N steps (and at the end)
         checkpoint_every=5000,  # save every N steps (and at the end)
         keep_checkpoints=3,  # checkpoints kept
-        progress=True,      # show a progress bar
+        progress=True,      # show a progress bar (else a status line every log_every steps)
+        writers=("jsonl", "tensorboard"),  # trackers, any of jsonl | tensorboard | wandb (the [wandb] extra)
         steps_per_dispatch=1,  # K train steps per compiled call (lax.scan); K > 1 keeps small models off dispatch
         num_devices=1,      # devices of the data-parallel mesh, the first N of jax.devices() (0 = all); the papers'
                             # batch of 1 fits one device: raise train.batch_size to a multiple of the devices first
@@ -122,6 +124,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if not 0.0 <= config.model.dropout < 1.0:
         raise ValueError(f"model.dropout must be in [0, 1), got {config.model.dropout}.")
     check_choice(config.train.best_mode, ("min", "max"), "train.best_mode")
+    check_writers(config.train.writers)
     if config.train.best_metric and not config.train.best_metric.startswith("eval/"):
         raise ValueError(f"train.best_metric={config.train.best_metric!r} is not an evaluation metric; use one of "
                          "eval/L1 (pix2pix), eval/cycle_a, eval/cycle_b (CycleGAN), or \"\" for none.")
