@@ -30,13 +30,16 @@ from jaxgan.train_step import InputTransform, make_phase_step, make_train_step
 
 
 def lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
-    """c = k / (k + 1) when R1/R2 run lazily every k > 1 steps, else 1 (Karras et al. 2020, Appendix B).
+    """c = m / (m + 1), m = lazy_interval * n_disc, when R1/R2 run lazily every lazy_interval > 1 train steps, else 1.
 
-    StyleGAN2 follows its reference, which rescales whenever D has a reg interval, even with r1_gamma = 0.
+    Dreg is one extra D step per m Dmain updates (Karras et al. 2020, Appendix B; `phases.d_reg_scale`), so D's Adam
+    takes m + 1 steps per m minibatches. StyleGAN2 follows its reference, which rescales whenever D has a reg
+    interval, even with r1_gamma = 0.
     """
     k = config.reg.lazy_interval  # >= 1, checked by jaxgan.regularizers.validate
     regularised = config.reg.r1_gamma > 0 or config.reg.r2_gamma > 0 or config.model.name == "stylegan2"
-    return k / (k + 1) if k > 1 and regularised else 1.0
+    m = k * config.n_disc
+    return m / (m + 1) if k > 1 and regularised else 1.0
 
 
 def g_lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
