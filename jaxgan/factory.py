@@ -25,7 +25,7 @@ from jaxgan.regularizers import InstanceNoise, build_d_penalties, build_d_reg
 from jaxgan.sharding import bn_groups
 from jaxgan.state import GAN
 from jaxgan.stylegan2_phases import StyleGAN2Spec, initial_aux, stylegan2_phases
-from jaxgan.topk import TopKSchedule
+from jaxgan.topk import TopKSchedule, decay_period
 from jaxgan.train_step import InputTransform, make_phase_step, make_train_step
 
 
@@ -111,9 +111,10 @@ def build_d_input(config: ml_collections.ConfigDict, example_shape: Sequence[int
     return augment_then_noise
 
 
-def build_train_step(config: ml_collections.ConfigDict, gan: GAN,
-                     example_shape: Sequence[int] | None = None) -> Callable:
-    """The un-jitted `(state, batch) -> (state, metrics)` step that `config` describes."""
+def build_train_step(config: ml_collections.ConfigDict, gan: GAN, example_shape: Sequence[int] | None = None,
+                     num_examples: int | None = None) -> Callable:
+    """The un-jitted `(state, batch) -> (state, metrics)` step that `config` describes, for a dataset of
+    `num_examples` (None: infinite; it sets top-k's epoch)."""
     if config.model.name == "stylegan2":
         return make_phase_step(stylegan2_phases(stylegan2_spec(config, gan)), n_disc=1)
     return make_train_step(
@@ -128,16 +129,20 @@ def build_train_step(config: ml_collections.ConfigDict, gan: GAN,
         ema_warmup=config.ema.warmup,
         report_probs=config.loss in SIGMOID_LOSSES,
         d_input=build_d_input(config, example_shape),
-        g_top_k=build_g_top_k(config),
+        g_top_k=build_g_top_k(config, num_examples),
     )
 
 
-def build_g_top_k(config: ml_collections.ConfigDict) -> TopKSchedule | None:
-    """Top-k training of G (Sinha et al. 2020, `train.topk_*`), or None when `train.topk_fraction_min` is 1."""
+def build_g_top_k(config: ml_collections.ConfigDict, num_examples: int | None = None) -> TopKSchedule | None:
+    """Top-k training of G (Sinha et al. 2020, `train.topk_*`), or None when `train.topk_fraction_min` is 1.
+
+    k decays once per epoch of the `num_examples` training examples unless `train.topk_decay_steps` > 0 sets it.
+    """
     train = config.train
     if train.topk_fraction_min >= 1.0:
         return None
-    return TopKSchedule(train.topk_fraction_min, train.topk_decay, train.topk_decay_steps)
+    period = decay_period(train.topk_decay_steps, num_examples, train.batch_size, config.n_disc)
+    return TopKSchedule(train.topk_fraction_min, train.topk_decay, period)
 
 
 def stylegan2_spec(config: ml_collections.ConfigDict, gan: GAN) -> StyleGAN2Spec:

@@ -94,7 +94,7 @@ class GANTask:
         return state_initializer(self.config, self.gan, self.dataset.example_shape, mesh)
 
     def step(self) -> loop.StepFn:
-        step_fn = build_train_step(self.config, self.gan, self.dataset.example_shape)
+        step_fn = build_train_step(self.config, self.gan, self.dataset.example_shape, self.dataset.num_examples)
         return with_decoded_batch(step_fn, flip=self.config.data.random_flip)
 
     def step_batches(self, start_batch: int) -> Iterator[dict]:
