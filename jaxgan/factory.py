@@ -112,11 +112,12 @@ def build_d_input(config: ml_collections.ConfigDict, example_shape: Sequence[int
 
 
 def build_train_step(config: ml_collections.ConfigDict, gan: GAN, example_shape: Sequence[int] | None = None,
-                     num_examples: int | None = None) -> Callable:
+                     num_examples: int | None = None, label_probs: Sequence[float] | None = None) -> Callable:
     """The un-jitted `(state, batch) -> (state, metrics)` step that `config` describes, for a dataset of
-    `num_examples` (None: infinite; it sets top-k's epoch)."""
+    `num_examples` (None: infinite; it sets top-k's epoch) with class shares `label_probs` (StyleGAN2's fake labels;
+    None: uniform)."""
     if config.model.name == "stylegan2":
-        return make_phase_step(stylegan2_phases(stylegan2_spec(config, gan)), n_disc=1)
+        return make_phase_step(stylegan2_phases(stylegan2_spec(config, gan, label_probs)), n_disc=1)
     return make_train_step(
         gan,
         build_loss(config),
@@ -145,8 +146,10 @@ def build_g_top_k(config: ml_collections.ConfigDict, num_examples: int | None = 
     return TopKSchedule(train.topk_fraction_min, train.topk_decay, period)
 
 
-def stylegan2_spec(config: ml_collections.ConfigDict, gan: GAN) -> StyleGAN2Spec:
-    """The StyleGAN2 objective's constants from the `stylegan2`, `ada`, `reg` and `ema` blocks."""
+def stylegan2_spec(config: ml_collections.ConfigDict, gan: GAN,
+                   label_probs: Sequence[float] | None = None) -> StyleGAN2Spec:
+    """The StyleGAN2 objective's constants from the `stylegan2`, `ada`, `reg` and `ema` blocks; `label_probs`, the
+    training set's class shares, for a conditional G's fake labels."""
     obj, aug = config.stylegan2, config.ada
     return StyleGAN2Spec(
         gan=gan, batch_size=config.train.batch_size,
@@ -156,6 +159,7 @@ def stylegan2_spec(config: ml_collections.ConfigDict, gan: GAN) -> StyleGAN2Spec
         pl_batch_shrink=obj.pl_batch_shrink, pl_interval=obj.pl_interval,
         r1_gamma=config.reg.r1_gamma, r1_interval=config.reg.lazy_interval,
         ema_kimg=config.ema.half_life_images / 1000, ema_rampup=obj.ema_rampup or None,
+        label_probs=None if label_probs is None else tuple(float(p) for p in label_probs),
     )
 
 
