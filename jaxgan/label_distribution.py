@@ -15,20 +15,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-_READ_CHUNK = 4096  # examples per read when a source keeps its labels only beside its images
+_READ_CHUNK = 1024  # examples per read when a source keeps its labels only beside its images
+LABEL_SUBSET = 10_000  # such a source's class shares are estimated from this many examples (a fixed random subset)
+_SUBSET_SEED = 0
 
 
 def dataset_labels(dataset: Any) -> np.ndarray | None:
-    """Every training example's int label, or None for unlabelled data (read from the source's label array when it
-    keeps one, else through its reader in chunks)."""
+    """The training examples' int labels (None for unlabelled data): all of them when the source keeps a label
+    array, else those of a fixed random subset of LABEL_SUBSET examples read through its reader (reading every
+    example of a large tfds split would decode every image)."""
     source = getattr(dataset, "source", None)
     if source is None or not dataset.num_classes:
         return None
     labels = getattr(source.read, "labels", None)
     if labels is not None:
         return np.asarray(labels, np.int64)
-    chunks = [source.read(np.arange(i, min(i + _READ_CHUNK, source.num_examples)))[1]
-              for i in range(0, source.num_examples, _READ_CHUNK)]
+    n = source.num_examples
+    indices = np.arange(n) if n <= LABEL_SUBSET else np.sort(
+        np.random.default_rng(_SUBSET_SEED).choice(n, LABEL_SUBSET, replace=False))
+    chunks = [source.read(indices[i:i + _READ_CHUNK])[1] for i in range(0, len(indices), _READ_CHUNK)]
     return None if chunks[0] is None else np.concatenate(chunks).astype(np.int64)
 
 

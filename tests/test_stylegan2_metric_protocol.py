@@ -111,3 +111,11 @@ def spy_on_gs_labels(phase, spec, state, batch):
     finally:
         phases.run_g, phases.mapped_ws = real
     raise AssertionError(f"{phase.__name__} never ran G")
+
+
+def test_class_shares_of_a_source_without_a_label_array_are_read_through_its_reader():
+    labels = np.array([1] * 10 + [0] * 90, np.int32)
+    read = lambda indices: (np.zeros((len(indices), *SHAPE), np.uint8), labels[indices])  # as a tfds reader
+    dataset = types.SimpleNamespace(source=types.SimpleNamespace(read=read, num_examples=100), num_classes=2)
+    assert class_probabilities(dataset) == pytest.approx(SHARES)
+    assert class_probabilities(types.SimpleNamespace(num_classes=None)) is None  # unlabelled (e.g. the mixtures)
