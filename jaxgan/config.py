@@ -65,7 +65,7 @@ def base_config() -> ml_collections.ConfigDict:
         profile_steps=(0, 0),  # (start step, count): jax.profiler trace of those steps in workdir/profile; (0, 0) off
         topk_fraction_min=1.0,  # top-k training (Sinha et al. 2020): G learns from the k best-scored fakes; k/batch
         topk_decay=0.99,    # starts at 1, times topk_decay every topk_decay_steps steps, down to topk_fraction_min
-        topk_decay_steps=100,  # (the paper's nu 0.5-0.75 and gamma 0.99 per epoch); topk_fraction_min=1.0 = off
+        topk_decay_steps=0,  # 0 = once per dataset epoch (the paper's nu 0.5-0.75, gamma 0.99 per epoch); > 0: steps
     ))
     c.eval = training_eval.default_config()  # in-training metrics, every train.eval_every steps
     c.parallel = ml_collections.ConfigDict(dict(
@@ -114,7 +114,9 @@ def _validate_run(config: ml_collections.ConfigDict) -> None:
 def _validate_top_k(config: ml_collections.ConfigDict) -> None:
     """Check the top-k keys (and that the model's train step has a G phase that reads them)."""
     train = config.train
-    TopKSchedule(train.topk_fraction_min, train.topk_decay, train.topk_decay_steps)
+    if train.topk_decay_steps < 0:
+        raise ValueError(f"train.topk_decay_steps must be >= 0 (0 = one dataset epoch), got {train.topk_decay_steps}.")
+    TopKSchedule(train.topk_fraction_min, train.topk_decay, train.topk_decay_steps or 1)
     if config.model.name == "stylegan2":
         raise ValueError("train.topk_fraction_min < 1 (top-k training) is not wired into StyleGAN2's phases; set "
                          "train.topk_fraction_min=1.0 or use another model.")

@@ -25,18 +25,21 @@ from jaxgan.regularizers import InstanceNoise, build_d_penalties, build_d_reg
 from jaxgan.sharding import bn_groups
 from jaxgan.state import GAN
 from jaxgan.stylegan2_phases import StyleGAN2Spec, initial_aux, stylegan2_phases
-from jaxgan.topk import TopKSchedule
+from jaxgan.topk import TopKSchedule, decay_period
 from jaxgan.train_step import InputTransform, make_phase_step, make_train_step
 
 
 def lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
-    """c = k / (k + 1) when R1/R2 run lazily every k > 1 steps, else 1 (Karras et al. 2020, Appendix B).
+    """c = m / (m + 1), m = lazy_interval * n_disc, when R1/R2 run lazily every lazy_interval > 1 train steps, else 1.
 
-    StyleGAN2 follows its reference, which rescales whenever D has a reg interval, even with r1_gamma = 0.
+    Dreg is one extra D step per m Dmain updates (Karras et al. 2020, Appendix B; `phases.d_reg_scale`), so D's Adam
+    takes m + 1 steps per m minibatches. StyleGAN2 follows its reference, which rescales whenever D has a reg
+    interval, even with r1_gamma = 0.
     """
     k = config.reg.lazy_interval  # >= 1, checked by jaxgan.regularizers.validate
     regularised = config.reg.r1_gamma > 0 or config.reg.r2_gamma > 0 or config.model.name == "stylegan2"
-    return k / (k + 1) if k > 1 and regularised else 1.0
+    m = k * config.n_disc
+    return m / (m + 1) if k > 1 and regularised else 1.0
 
 
 def g_lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
@@ -108,11 +111,13 @@ def build_d_input(config: ml_collections.ConfigDict, example_shape: Sequence[int
     return augment_then_noise
 
 
-def build_train_step(config: ml_collections.ConfigDict, gan: GAN,
-                     example_shape: Sequence[int] | None = None) -> Callable:
-    """The un-jitted `(state, batch) -> (state, metrics)` step that `config` describes."""
+def build_train_step(config: ml_collections.ConfigDict, gan: GAN, example_shape: Sequence[int] | None = None,
+                     num_examples: int | None = None, label_probs: Sequence[float] | None = None) -> Callable:
+    """The un-jitted `(state, batch) -> (state, metrics)` step that `config` describes, for a dataset of
+    `num_examples` (None: infinite; it sets top-k's epoch) with class shares `label_probs` (StyleGAN2's fake labels;
+    None: uniform)."""
     if config.model.name == "stylegan2":
-        return make_phase_step(stylegan2_phases(stylegan2_spec(config, gan)), n_disc=1)
+        return make_phase_step(stylegan2_phases(stylegan2_spec(config, gan, label_probs)), n_disc=1)
     return make_train_step(
         gan,
         build_loss(config),
@@ -125,20 +130,26 @@ def build_train_step(config: ml_collections.ConfigDict, gan: GAN,
         ema_warmup=config.ema.warmup,
         report_probs=config.loss in SIGMOID_LOSSES,
         d_input=build_d_input(config, example_shape),
-        g_top_k=build_g_top_k(config),
+        g_top_k=build_g_top_k(config, num_examples),
     )
 
 
-def build_g_top_k(config: ml_collections.ConfigDict) -> TopKSchedule | None:
-    """Top-k training of G (Sinha et al. 2020, `train.topk_*`), or None when `train.topk_fraction_min` is 1."""
+def build_g_top_k(config: ml_collections.ConfigDict, num_examples: int | None = None) -> TopKSchedule | None:
+    """Top-k training of G (Sinha et al. 2020, `train.topk_*`), or None when `train.topk_fraction_min` is 1.
+
+    k decays once per epoch of the `num_examples` training examples unless `train.topk_decay_steps` > 0 sets it.
+    """
     train = config.train
     if train.topk_fraction_min >= 1.0:
         return None
-    return TopKSchedule(train.topk_fraction_min, train.topk_decay, train.topk_decay_steps)
+    period = decay_period(train.topk_decay_steps, num_examples, train.batch_size, config.n_disc)
+    return TopKSchedule(train.topk_fraction_min, train.topk_decay, period)
 
 
-def stylegan2_spec(config: ml_collections.ConfigDict, gan: GAN) -> StyleGAN2Spec:
-    """The StyleGAN2 objective's constants from the `stylegan2`, `ada`, `reg` and `ema` blocks."""
+def stylegan2_spec(config: ml_collections.ConfigDict, gan: GAN,
+                   label_probs: Sequence[float] | None = None) -> StyleGAN2Spec:
+    """The StyleGAN2 objective's constants from the `stylegan2`, `ada`, `reg` and `ema` blocks; `label_probs`, the
+    training set's class shares, for a conditional G's fake labels."""
     obj, aug = config.stylegan2, config.ada
     return StyleGAN2Spec(
         gan=gan, batch_size=config.train.batch_size,
@@ -148,6 +159,7 @@ def stylegan2_spec(config: ml_collections.ConfigDict, gan: GAN) -> StyleGAN2Spec
         pl_batch_shrink=obj.pl_batch_shrink, pl_interval=obj.pl_interval,
         r1_gamma=config.reg.r1_gamma, r1_interval=config.reg.lazy_interval,
         ema_kimg=config.ema.half_life_images / 1000, ema_rampup=obj.ema_rampup or None,
+        label_probs=None if label_probs is None else tuple(float(p) for p in label_probs),
     )
 
 

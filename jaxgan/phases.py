@@ -5,7 +5,8 @@ frozen `StepSpec` with `functools.partial` it is a `PhaseFn` `(state, batch, key
 `jaxgan.train_step` runs from a table with intervals, inside one jitted program.
 
 - `d_main`: one D update on a real batch and fakes of fresh z, D treating the fakes as constants.
-- `d_reg`: StyleGAN2's lazy regulariser, its own D update on `interval` times the lazy penalties (R1, R2).
+- `d_reg`: StyleGAN2's lazy regulariser, its own D update on `interval * n_disc` times the lazy penalties (R1, R2):
+  the number of D updates it stands for.
 - `g_main`: one G update on fresh z through the D that was *just* updated (alternating, not simultaneous).
 - `g_reg`: its own G update on `interval` times the lazy G penalties.
 - `d_then_g_main`: the last D update and G's update on ONE forward pass of G (`generate_with_pullback`): D trains
@@ -240,8 +241,17 @@ def d_then_g_main(spec: StepSpec, state: GANState, batch: Batch, keys: KeyStream
     return state, {**d_metrics, **g_metrics}
 
 
+def d_reg_scale(spec: StepSpec) -> int:
+    """The D updates one Dreg stands for: d_reg_interval train steps of n_disc D updates each.
+
+    Dreg runs every d_reg_interval train steps, i.e. once per d_reg_interval * n_disc Dmain updates, so it carries
+    that many updates' share of the penalty: gamma then means the same for any n_disc (Karras et al. 2020, App. B).
+    """
+    return spec.d_reg_interval * spec.n_disc
+
+
 def d_reg(spec: StepSpec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
-    """Dreg: one D update on d_reg_interval * (the lazy penalties) of the first real batch and fresh fakes."""
+    """Dreg: one D update on d_reg_interval * n_disc * (the lazy penalties) of the first real batch and fresh fakes."""
     real, labels = reals(batch, 0)
     fake, _ = apply_train(spec.gan.generator, state.g, sample_latents(keys.z(), real.shape[0], spec.gan.z_dim),
                           labels)  # G's statistics stay as they are: only D learns here
@@ -252,7 +262,7 @@ def d_reg(spec: StepSpec, state: GANState, batch: Batch, keys: KeyStreams) -> tu
         d_fn = lambda x, y: apply_train(D, net, seen(spec, x, keys.d_input("penalty"), step), y)[0]
         total, metrics = _sum_terms([lambda i, p=p: p(d_fn, real, fake, labels, keys.penalty(i), step)
                                      for p in spec.d_reg])
-        return spec.d_reg_interval * total, metrics
+        return d_reg_scale(spec) * total, metrics
 
     grads, metrics = jax.grad(loss_fn, has_aux=True)(state.d.params)
     metrics["Grad/Dreg_norm"] = optax.tree.norm(grads)

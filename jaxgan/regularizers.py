@@ -36,8 +36,8 @@ def default_config() -> ml_collections.ConfigDict:
         gp_weight=0.0,      # WGAN-GP gradient penalty lambda on interpolates (Gulrajani et al. 2017: 10)
         r1_gamma=0.0,       # R1 penalty gamma on reals (Mescheder et al. 2018: 10)
         r2_gamma=0.0,       # R2 penalty gamma on fakes
-        lazy_interval=1,    # k > 1: R1/R2 as their own D update every k steps, scaled by k; D's Adam lr * c and
-        #                     betas ** c, c = k/(k+1) (StyleGAN2's Dreg: 16). 1: in every D update
+        lazy_interval=1,    # k > 1: R1/R2 as their own D update every k train steps, scaled by m = k * n_disc
+        #                     (the D updates it stands for); D's Adam lr * c, betas ** c, c = m/(m+1) (StyleGAN2: 16)
         instance_noise_std=0.0,  # std of Gaussian noise added to D's inputs, real and fake (Sonderby et al. 2017)
         instance_noise_anneal_steps=0,  # anneal that std linearly to 0 over N train steps (0 = keep it constant)
         label_smoothing=0.0,  # one-sided: D's real target is 1 - s, BCE losses only (Salimans et al. 2016: 0.1)

@@ -17,7 +17,7 @@ averaged over `STANDING_BATCHES` batches of fresh z with G in training mode (`st
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.images import image_grid, sample_picture, save_png
+from jaxgan.label_distribution import draw_labels
 from jaxgan.state import GAN, GANState
 from jaxgan.train_step import KeyStreams, sample_latents
 
@@ -32,6 +33,7 @@ INTERPOLATIONS = ("lerp", "slerp")
 _PARALLEL_EPS = 1e-6  # below this sin(angle), slerp falls back to lerp
 _MIN_KEEP = 1e-6  # a running statistic with 1 - momentum below this is one no batch moves
 STANDING_BATCHES, STANDING_BATCH_SIZE = 16, 64  # BigGAN's standing statistics: batches of fresh z, their size
+EVAL_NOISE_STREAM = 0x6E6F6973  # fold_in tag of the evaluation samples' per-layer noise key
 
 
 def lerp(z0: jax.Array, z1: jax.Array, t: jax.Array) -> jax.Array:
@@ -127,14 +129,19 @@ def standing_statistics(gan: GAN, g_variables: dict, key: jax.Array, num_batches
 
 
 def make_batched_generate(gan: GAN, batch_size: int = 256) -> Callable[..., jax.Array]:
-    """`generate(g_variables, z, labels=None) -> samples` on the device: G in inference mode, jitted once, in
-    fixed-size batches (the last one padded), so a G of any size compiles one program whatever n is."""
+    """`generate(g_variables, z, labels=None, noise_key=None) -> samples` on the device: G in inference mode, jitted
+    once, in fixed-size batches (the last one padded), so a G of any size compiles one program whatever n is.
+    `noise_key` keys G's per-layer noise (batch from row s: fold_in(noise_key, s)); None for G's default."""
     forward = jax.jit(gan.generate)
 
-    def generate(g_variables: dict, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
+    def generate(g_variables: dict, z: jax.Array, labels: jax.Array | None = None,
+                 noise_key: jax.Array | None = None) -> jax.Array:
         if gan.num_classes is not None and labels is None:
             raise ValueError(f"This G is class-conditional ({gan.num_classes} classes): pass labels.")
-        return _in_batches(forward, g_variables, z, labels, batch_size)
+        if noise_key is None:
+            return _in_batches(forward, g_variables, z, labels, batch_size)
+        keyed = lambda start, v, x, y: forward(v, x, y, noise_key=jax.random.fold_in(noise_key, start))
+        return _in_batches(keyed, g_variables, z, labels, batch_size, pass_start=True)
 
     return generate
 
@@ -151,15 +158,17 @@ def make_batched_discriminate(gan: GAN, batch_size: int = 256) -> Callable[..., 
 
 
 def _in_batches(forward: Callable, variables: dict, x: jax.Array, labels: jax.Array | None,
-                batch_size: int) -> jax.Array:
-    """`forward(variables, x, labels)` over rows of `x` in batches of one size (the last padded), concatenated."""
+                batch_size: int, pass_start: bool = False) -> jax.Array:
+    """`forward(variables, x, labels)` over rows of `x` in batches of one size (the last padded), concatenated;
+    `forward(start, variables, x, labels)` with `pass_start`, start the batch's first row."""
     n = x.shape[0]
     size = min(batch_size, n)
     out = []
     for start in range(0, n, size):
         xb = _pad(x[start:start + size], size)
         lb = None if labels is None else _pad(jnp.asarray(labels[start:start + size], jnp.int32), size)
-        out.append(forward(variables, xb, lb)[: min(size, n - start)])
+        args = (start, variables, xb, lb) if pass_start else (variables, xb, lb)
+        out.append(forward(*args)[: min(size, n - start)])
     return out[0] if len(out) == 1 else jnp.concatenate(out)
 
 
@@ -174,16 +183,33 @@ def _pad(x: jax.Array, size: int) -> jax.Array:
     return x if x.shape[0] == size else jnp.concatenate([x, jnp.zeros((size - x.shape[0], *x.shape[1:]), x.dtype)])
 
 
-def random_inputs(gan: GAN, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array | None]:
-    """(z, labels) of n evaluation samples: z per example index, uniform random labels for a conditional G."""
+def random_inputs(gan: GAN, key: jax.Array, n: int, label_probs: Sequence[float] | None = None
+                  ) -> tuple[jax.Array, jax.Array | None]:
+    """(z, labels) of n evaluation samples: z per example index; a conditional G's labels drawn from `label_probs`
+    (the training set's class shares, as the reference's metrics draw them), uniform without them."""
     z_key, label_key = jax.random.split(key)
-    return sample_latents(z_key, n, gan.z_dim), _labels_for(gan, label_key, n)
+    z = sample_latents(z_key, n, gan.z_dim)
+    if gan.num_classes is not None and label_probs is not None:
+        return z, draw_labels(label_key, n, label_probs)
+    return z, _labels_for(gan, label_key, n)
 
 
-def make_sample_fn(gan: GAN, g_variables: dict, batch_size: int = 256) -> Callable[[jax.Array, int], np.ndarray]:
-    """`sample_fn(key, n) -> (n, ...)` samples in [-1, 1] (for evaluation); conditional G gets uniform random labels."""
+def evaluation_noise_key(key: jax.Array) -> jax.Array:
+    """The key of G's per-layer noise for the evaluation samples drawn with `key` (random, as the reference's)."""
+    return jax.random.fold_in(key, EVAL_NOISE_STREAM)
+
+
+def make_sample_fn(gan: GAN, g_variables: dict, batch_size: int = 256,
+                   label_probs: Sequence[float] | None = None) -> Callable[[jax.Array, int], np.ndarray]:
+    """`sample_fn(key, n) -> (n, ...)` samples in [-1, 1] for evaluation: random per-layer noise keyed by `key`;
+    a conditional G's labels from `label_probs` (uniform without)."""
     generate = make_batched_generate(gan, batch_size)
-    return lambda key, n: np.asarray(generate(g_variables, *random_inputs(gan, key, n)))
+
+    def sample_fn(key: jax.Array, n: int) -> np.ndarray:
+        z, labels = random_inputs(gan, key, n, label_probs)
+        return np.asarray(generate(g_variables, z, labels, noise_key=evaluation_noise_key(key)))
+
+    return sample_fn
 
 
 def picture_of(samples: np.ndarray, cols: int | None = None) -> np.ndarray:

@@ -58,9 +58,11 @@ class GAN:
     num_classes: int | None = None  # set for class-conditional models: G and D then receive labels
 
     def generate(self, g_variables: dict, z: jax.Array, labels: jax.Array | None = None,
-                 train: bool = False) -> jax.Array:
-        """G(z) in inference mode (BatchNorm uses its running averages) unless `train`."""
-        return self.generator.apply(g_variables, z, labels, train=train, mutable=False)
+                 train: bool = False, noise_key: jax.Array | None = None) -> jax.Array:
+        """G(z) in inference mode (BatchNorm uses its running averages) unless `train`; `noise_key` keys a G's
+        per-layer noise (StyleGAN2's evaluation draws it at random, as the reference's metrics)."""
+        rngs = {} if noise_key is None else {"noise": noise_key}
+        return self.generator.apply(g_variables, z, labels, train=train, mutable=False, rngs=rngs)
 
 
 def init_net(module: nn.Module, tx: optax.GradientTransformation, key: jax.Array, *inputs) -> NetState:

@@ -3,6 +3,8 @@
 Follows NVlabs stylegan2-ada-pytorch `training/loss.py` (StyleGAN2Loss) and `training/training_loop.py`:
 
 - `Gmain` (every step): softplus(-D(ADA(G(z)))) with style mixing and random noise; the mapping updates w_avg.
+  A conditional G's fakes (in Gmain, Greg and Dmain) take labels drawn from the training set's class shares
+  (`label_probs`), independently of the real batch's, as the reference's `gen_c`.
 - `Greg` (every `pl_interval` = 4 steps): pl_interval * pl_weight * E[(|J_w^T y| - a)^2] on batch // 2 latents,
   with the running mean a (`aux["pl_mean"]`) updated with decay 0.01.
 - `Dmain` (every step): softplus(D(ADA(G(z)))) + softplus(-D(ADA(x))); sum(sign(D(ADA(x)))) goes to ADA.
@@ -29,6 +31,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxgan import ada
+from jaxgan.label_distribution import draw_labels
 from jaxgan.models.stylegan2.generator import BUFFERS, Generator
 from jaxgan.models.stylegan2.losses import (
     ema_beta,
@@ -62,12 +65,23 @@ class StyleGAN2Spec:
     r1_interval: int = 16
     ema_kimg: float = 10.0
     ema_rampup: float | None = None
+    label_probs: tuple[float, ...] | None = None  # the training set's class shares (fake labels); None: uniform
 
 
 def initial_aux(p: float = 0.0) -> dict[str, jax.Array]:
     """The StyleGAN2 entries of `GANState.aux`: the path-length mean, ADA's p and its sign accumulator."""
     zero = lambda: jnp.zeros((), jnp.float32)  # separate buffers: the step donates the state
     return {"pl_mean": zero(), "ada_p": jnp.full((), p, jnp.float32), "ada_sign_sum": zero(), "ada_count": zero()}
+
+
+def fake_labels(spec: StyleGAN2Spec, keys: KeyStreams, n: int) -> jax.Array | None:
+    """A conditional G's labels for n fakes, drawn from the training set's class shares independently of the real
+    batch (the reference's gen_c); None for an unconditional G."""
+    classes = spec.gan.num_classes
+    if classes is None:
+        return None
+    probs = spec.label_probs or (1.0 / classes,) * classes
+    return draw_labels(keys.phase("labels").key, n, probs)
 
 
 def mapped_ws(spec: StyleGAN2Spec, net: NetState, params, z: jax.Array, labels, keys: KeyStreams):
@@ -110,9 +124,9 @@ def count_signs(aux: dict, real_logits: jax.Array) -> dict:
 
 
 def g_main(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
-    """Gmain: one G update on softplus(-D(ADA(G(z)))), gradients flowing through ADA into G."""
-    real, labels = reals(batch, 0)
-    z = sample_latents(keys.z(), real.shape[0], spec.gan.z_dim)
+    """Gmain: one G update on softplus(-D(ADA(G(z, c)))), c fresh fake labels, gradients flowing through ADA into G."""
+    n = batch["x"].shape[1]
+    z, labels = sample_latents(keys.z(), n, spec.gan.z_dim), fake_labels(spec, keys, n)
 
     def loss_fn(params):
         fake, collections = run_g(spec, state.g, params, z, labels, keys)
@@ -128,10 +142,8 @@ def g_main(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams)
 
 def g_reg(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
     """Greg: one G update on pl_interval times the path-length penalty, on batch // pl_batch_shrink latents."""
-    _, labels = reals(batch, 0)
     n = pl_batch_size(batch["x"].shape[1], spec.pl_batch_shrink)
-    z = sample_latents(keys.z(), n, spec.gan.z_dim)
-    labels = None if labels is None else labels[:n]
+    z, labels = sample_latents(keys.z(), n, spec.gan.z_dim), fake_labels(spec, keys, n)
 
     def loss_fn(params):
         ws, collections = mapped_ws(spec, state.g, params, z, labels, keys)
@@ -147,14 +159,15 @@ def g_reg(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams) 
 
 
 def d_main(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
-    """Dmain: one D update on softplus(D(ADA(G(z)))) + softplus(-D(ADA(x))); counts sign(D(ADA(x))) for ADA."""
+    """Dmain: one D update on softplus(D(ADA(G(z, c)))) + softplus(-D(ADA(x), c_x)), c fresh fake labels; counts
+    sign(D(ADA(x))) for ADA."""
     real, labels = reals(batch, 0)
-    z = sample_latents(keys.z(), real.shape[0], spec.gan.z_dim)
-    fake, g_collections = run_g(spec, state.g, state.g.params, z, labels, keys)  # updates w_avg, as the reference
+    z, gen_labels = sample_latents(keys.z(), real.shape[0], spec.gan.z_dim), fake_labels(spec, keys, real.shape[0])
+    fake, g_collections = run_g(spec, state.g, state.g.params, z, gen_labels, keys)  # updates w_avg, as the reference
     fake, p = jax.lax.stop_gradient(fake), state.aux["ada_p"]
 
     def loss_fn(params):
-        fake_logits = run_d(spec, state.d, params, fake, labels, keys.d_input("fake"), p)
+        fake_logits = run_d(spec, state.d, params, fake, gen_labels, keys.d_input("fake"), p)
         real_logits = run_d(spec, state.d, params, real, labels, keys.d_input("real"), p)
         loss_fake = jnp.mean(jax.nn.softplus(fake_logits))  # -log(1 - sigmoid(D(G(z))))
         loss_real = jnp.mean(jax.nn.softplus(-real_logits))  # -log(sigmoid(D(x)))

@@ -3,8 +3,10 @@
 Sinha, Zhao, Goyal, Raffel & Odena, *Top-k Training of GANs: Improving GAN Performance by Throwing Away Bad
 Samples*, NeurIPS 2020, Sec. 3: in G's update, the fakes D rates worst (most fake) would pull G toward D's current
 "real" region from far away; dropping them from G's loss lets G refine the samples that are already near a mode.
-k starts at the batch size and decays by gamma per epoch to a floor of nu * batch (their defaults: gamma = 0.99,
-nu = 0.5-0.75). With infinite data (the mixtures) an "epoch" is `decay_steps` train steps.
+k starts at the batch size and decays by gamma once per dataset epoch to a floor of nu * batch (their defaults:
+gamma = 0.99, nu = 0.5-0.75). The epoch is counted in train steps (`epoch_steps`): floor(N / (B * n_disc)) for N
+examples, a global batch of B and n_disc real batches per step, the full batches the loader serves per epoch.
+`train.topk_decay_steps` > 0 sets another period explicitly; infinite data (the mixtures) needs one.
 
 Only G's gradient changes: the other fakes still enter D's update, and the loss value reported is the whole batch's.
 Any loss of (D(x), D(G(z))) works; for losses that are a mean over fakes (all but the relativistic ones) the
@@ -27,7 +29,7 @@ class TopKSchedule:
 
     fraction_min: float  # nu: the floor of k / n; 1.0 keeps every fake (top-k off)
     decay: float = 0.99  # gamma: k / n is multiplied by this every `decay_steps` steps
-    decay_steps: int = 100  # train steps per "epoch" of the paper
+    decay_steps: int = 100  # train steps per decay of k: the paper's epoch (`decay_period`)
 
     def __post_init__(self):
         if not 0.0 < self.fraction_min <= 1.0 or not 0.0 < self.decay <= 1.0 or self.decay_steps < 1:
@@ -40,6 +42,21 @@ class TopKSchedule:
         epochs = (jnp.asarray(step) // self.decay_steps).astype(jnp.float32)
         fraction = jnp.maximum(self.decay ** epochs, self.fraction_min)
         return jnp.clip(jnp.floor(n * fraction + 1e-4), 1, n).astype(jnp.int32)
+
+
+def epoch_steps(num_examples: int, batch_size: int, n_disc: int = 1) -> int:
+    """Train steps per dataset epoch: floor(N / (B * n_disc)), at least 1 (each step reads n_disc batches of B)."""
+    return max(num_examples // (batch_size * n_disc), 1)
+
+
+def decay_period(decay_steps: int, num_examples: int | None, batch_size: int, n_disc: int = 1) -> int:
+    """k's decay period in train steps: `decay_steps` when > 0, else one dataset epoch (`epoch_steps`)."""
+    if decay_steps > 0:
+        return decay_steps
+    if num_examples is None:
+        raise ValueError("train.topk_decay_steps=0 decays k once per dataset epoch, but this dataset has no epochs "
+                         "(infinite samples); set train.topk_decay_steps > 0, k's decay period in train steps.")
+    return epoch_steps(num_examples, batch_size, n_disc)
 
 
 def top_k_mask(scores: jax.Array, k: jax.Array) -> jax.Array:

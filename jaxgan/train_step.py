@@ -6,9 +6,10 @@ tested alone. A phase with interval k > 1 runs under `lax.cond` on `step % k == 
 report zeros for its metrics. Keys come from `KeyStreams.of_step(rng, step)`, one named sub-stream per phase.
 
 Lazy regularisation has one meaning, StyleGAN2's (Karras et al. 2020, Sec. 3.1 and Appendix B): with
-`d_reg_interval` k > 1, `Dreg` is a separate D optimizer step every k steps on k times the lazy penalties (R1, R2),
-and `jaxgan.factory` gives D's Adam lr * c and betas ** c, c = k / (k + 1), since Adam then takes k + 1 steps per k
-minibatches. With k = 1 the penalties join every D update and nothing is rescaled.
+`d_reg_interval` k > 1, `Dreg` is a separate D optimizer step every k train steps, i.e. every m = k * n_disc D
+updates, on m times the lazy penalties (R1, R2), and `jaxgan.factory` gives D's Adam lr * c and betas ** c,
+c = m / (m + 1), since Adam then takes m + 1 steps per m minibatches: gamma means the same for any n_disc. With
+k = 1 the penalties join every D update and nothing is rescaled.
 
 With `n_disc = 1` (or `g_fresh_z=False`), the last D update and G's update share one forward pass of G
 (`phases.d_then_g_main`). With `n_disc > 1` G draws fresh z by default, as the SNGAN and WGAN-GP updaters do.

@@ -26,6 +26,7 @@ from jaxgan.config import validate
 from jaxgan.data import build_dataset, stack_batches, with_decoded_batch
 from jaxgan.factory import build_gan, build_train_step, ema_decay, initial_state_aux
 from jaxgan.images import sample_picture
+from jaxgan.label_distribution import class_probabilities
 from jaxgan.loop import EvalFn, MultiStepRunner, StepRunner
 from jaxgan.multistep import unroll_k_steps
 from jaxgan.run_info import run_meta
@@ -94,7 +95,9 @@ class GANTask:
         return state_initializer(self.config, self.gan, self.dataset.example_shape, mesh)
 
     def step(self) -> loop.StepFn:
-        step_fn = build_train_step(self.config, self.gan, self.dataset.example_shape)
+        label_probs = class_probabilities(self.dataset) if self.gan.num_classes is not None else None
+        step_fn = build_train_step(self.config, self.gan, self.dataset.example_shape, self.dataset.num_examples,
+                                   label_probs)
         return with_decoded_batch(step_fn, flip=self.config.data.random_flip)
 
     def step_batches(self, start_batch: int) -> Iterator[dict]:

@@ -1,7 +1,9 @@
 """The evaluation the trainer runs every `train.eval_every` steps, built from the config's `eval` block.
 
 Each evaluation draws `eval.num_samples` samples from G (its EMA params when present, BatchNorm in inference mode)
-with the same seed every time, so the numbers of two steps differ only because G did. Image data gets the feature
+with the same seed every time, so the numbers of two steps differ only because G did. As StyleGAN2-ADA's metrics, a
+conditional G's labels follow the training set's class shares and G's per-layer noise (StyleGAN2) is random, keyed
+by that seed (`sampling.evaluation_noise_key`). Image data gets the feature
 metrics of `jaxgan.metrics` (fid, kid, is, pr) with a digit classifier or the FID Inception; the 2-D mixtures get
 mode coverage (modes). Results are logged as `eval/<name>` and `train.best_metric` ranks checkpoints by one of them.
 
@@ -26,13 +28,20 @@ from jaxgan.drs import (
     check_percentile,
     gan_proposer,
 )
+from jaxgan.label_distribution import class_probabilities
 from jaxgan.metrics.evaluator import cached_reference_stats, evaluate_mixture_samples, evaluate_samples
 from jaxgan.metrics.extractors import EXTRACTORS, check_reference_extractor, load_extractor
 from jaxgan.metrics.kid import check_kid_samples
 from jaxgan.metrics.mode_coverage import DEFAULT_MIN_COUNT
 from jaxgan.metrics.protocol import RESIZE_MODES, eval_protocol, protocol_id
 from jaxgan.metrics.stats import ReferenceStats, default_cache_dir, load_reference_stats
-from jaxgan.sampling import generator_variables, make_batched_discriminate, make_batched_generate, random_inputs
+from jaxgan.sampling import (
+    evaluation_noise_key,
+    generator_variables,
+    make_batched_discriminate,
+    make_batched_generate,
+    random_inputs,
+)
 from jaxgan.state import GAN, GANState
 
 # What each metric of eval.metrics logs (as eval/<key>).
@@ -150,6 +159,7 @@ class TrainingEvaluator:
                              "images, ('modes',) for ring8/grid25) or train.eval_every=0.")
         self._generate = make_batched_generate(gan, cfg.batch_size)
         self._discriminate = make_batched_discriminate(gan, cfg.batch_size)
+        self.label_probs = class_probabilities(dataset) if gan.num_classes is not None else None
         if dataset.kind == "points":
             if self.metrics != ("modes",):
                 raise ValueError(f"data.name={dataset.name!r} is a 2-D mixture: its in-training metric is "
@@ -200,7 +210,8 @@ class TrainingEvaluator:
         variables = generator_variables(state, self.gan)
 
         def sample_fn(key: jax.Array, n: int) -> jax.Array:
-            return self._generate(variables, *random_inputs(self.gan, key, n))
+            z, labels = random_inputs(self.gan, key, n, self.label_probs)
+            return self._generate(variables, z, labels, noise_key=evaluation_noise_key(key))
 
         result = self._metrics(sample_fn)
         if not self.cfg.drs:

@@ -42,9 +42,25 @@ def test_clean_mode_feeds_the_network_the_clean_resized_uint8_image():
     images = np.random.default_rng(1).uniform(-1, 1, (2, 16, 16, 1)).astype(np.float32)
     fed, _ = extractor.features(images)
     uint8 = np.repeat(np.asarray(protocol.to_uint8(images)), 3, axis=-1)
-    np.testing.assert_allclose(np.asarray(fed), protocol.clean_resize(uint8, 299) / 127.5 - 1, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(fed), (protocol.clean_resize(uint8, 299) - 128) / 128, atol=1e-6)
     with pytest.raises(ValueError, match="unknown resize mode 'nearest'"):
         InceptionExtractor({}, resize="nearest")
+
+
+def test_clean_mode_scales_pixels_as_clean_fid_minus_128_over_128():
+    """clean-fid's InceptionV3W feeds (x - 128) / 128: pixel 0 -> -1, 128 -> 0, 255 -> 127/128 (not 1)."""
+    extractor = InceptionExtractor({}, resize="clean")
+    extractor._apply = lambda variables, x: (x, x)
+    pixels = np.array([0, 64, 128, 255], np.float32)
+    images = np.broadcast_to(pixels[:, None, None, None] / 127.5 - 1, (4, 299, 299, 3))  # exact uint8 values
+    fed, _ = extractor.features(images)
+    np.testing.assert_allclose(np.asarray(fed)[:, 150, 150, 0], [-1.0, -0.5, 0.0, 127 / 128], atol=1e-6)
+    legacy = InceptionExtractor({}, resize="legacy")
+    legacy._apply = lambda variables, x: (x, x)
+    fed, _ = legacy.features(images)  # pytorch-fid's 2 * x01 - 1 keeps 255 -> 1
+    np.testing.assert_allclose(np.asarray(fed)[:, 150, 150, 0], [-1.0, 64 / 127.5 - 1, 128 / 127.5 - 1, 1.0],
+                               atol=1e-6)
+    assert protocol.protocol_id("w", "clean") != "w-clean-uint8"  # statistics cached on the old scaling stay apart
 
 
 def digits_eval_config(classifier, cache_dir, **eval_block):

@@ -2,6 +2,8 @@
 
 import math
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -66,6 +68,37 @@ def test_relativistic_average_gan_matches_jolicoeur_martineau_eq_11_and_12_by_ha
     d_fake = [sigmoid(x - mean(REAL)) for x in FAKE]
     close(loss.d_loss(r, f), mean([-math.log(p) for p in d_real]) + mean([-math.log(1 - p) for p in d_fake]))
     close(loss.g_loss(r, f), mean([-math.log(p) for p in d_fake]) + mean([-math.log(1 - p) for p in d_real]))
+
+
+def rasgan_by_hand(real, fake):
+    """RaSGAN's D loss in float64 numpy (Jolicoeur-Martineau 2019, eq. 11): the batch means are part of the loss."""
+    softplus = lambda t: np.log1p(np.exp(t))
+    return np.mean(softplus(-(real - fake.mean()))) + np.mean(softplus(fake - real.mean()))
+
+
+def finite_difference(f, x, eps=1e-6):
+    """Central differences of the scalar f at x, one coordinate at a time."""
+    grad = np.zeros_like(x)
+    for i in range(x.size):
+        step = np.zeros_like(x)
+        step.flat[i] = eps
+        grad.flat[i] = (f(x + step) - f(x - step)) / (2 * eps)
+    return grad
+
+
+def test_relativistic_average_gradients_flow_through_the_batch_means_finite_differences():
+    """Each logit's gradient has a direct term and one through the other side's batch mean (D's loss w.r.t. the
+    reals moves through mean(real) in the fake term; G's w.r.t. the fakes through mean(fake))."""
+    r, f = np.array(REAL, np.float64), np.array(FAKE, np.float64)
+    loss = losses.get_loss("relativistic_average")
+    grad = lambda fn, side: np.asarray(jax.grad(fn, argnums=side)(jnp.asarray(r, jnp.float32),
+                                                                  jnp.asarray(f, jnp.float32)))
+    g_by_hand = lambda real, fake: rasgan_by_hand(fake, real)  # G's loss: real and fake swapped
+    for name, ours, by_hand in (("D", loss.d_loss, rasgan_by_hand), ("G", loss.g_loss, g_by_hand)):
+        want_real = finite_difference(lambda x, by_hand=by_hand: by_hand(x, f), r)
+        want_fake = finite_difference(lambda x, by_hand=by_hand: by_hand(r, x), f)
+        np.testing.assert_allclose(grad(ours, 0), want_real, rtol=1e-4, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(grad(ours, 1), want_fake, rtol=1e-4, atol=1e-6, err_msg=name)
 
 
 def test_relativistic_pairing_gan_pairs_real_and_fake_by_index_by_hand():

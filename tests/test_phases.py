@@ -69,6 +69,27 @@ def test_lazy_dreg_is_its_own_update_every_k_steps_scaled_by_k_worked_by_hand():
         np.testing.assert_allclose(float(metrics["Loss/D/r1"]), r1 if t % k == 0 else 0.0, rtol=1e-5)
 
 
+def test_with_n_disc_two_lazy_dreg_stands_for_k_times_n_disc_d_updates_worked_by_hand():
+    """Dreg runs every k train steps = every k * n_disc Dmain updates, so it is scaled by k * n_disc: gamma per D
+    update is the same as with n_disc = 1 (a scale of k alone would halve it)."""
+    lr, gamma, k, n_disc = 0.05, 0.5, 2, 2
+    gan = linear_gan(lr)
+    step = jax.jit(make_train_step(gan, get_loss("wasserstein"), n_disc=n_disc, d_reg=(r1_penalty(gamma),),
+                                   d_reg_interval=k))
+    state = create_state(gan, SHAPE, seed=0)
+    x = np.random.default_rng(2).standard_normal((3, n_disc, 4, 3)).astype(np.float32)
+    w, c = W0.astype(np.float64), C0.astype(np.float64)
+    for t in range(3):
+        state, _ = step(state, {"x": jnp.asarray(x[t])})
+        if t % k == 0:  # Dreg: SGD on k * n_disc * gamma / 2 * |w|^2
+            w = w - lr * k * n_disc * gamma * w
+        for i in range(n_disc):  # the n_disc Dmain updates, each on its own real batch
+            w = w - lr * (c - x[t, i].mean(axis=0))
+        c = c + lr * w  # Gmain through the last D
+        np.testing.assert_allclose(np.asarray(state.d.params["w"]), w, rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(state.g.params["c"]), c, rtol=1e-5)
+
+
 def test_with_interval_one_the_penalty_joins_every_d_update_worked_by_hand():
     lr, gamma = 0.1, 0.5
     gan = linear_gan(lr)

@@ -84,6 +84,8 @@ def test_lazy_regularisation_rescales_only_ds_optimizer_by_k_over_k_plus_1():
     opt = lazy_regularization_optimizer(config.optim.d, c)
     assert (opt.lr, opt.b1, opt.b2) == pytest.approx((2e-4 * 16 / 17, 0.0, 0.99 ** (16 / 17)))
     assert config.optim.d.lr == 2e-4  # the config itself is untouched
+    config.n_disc = 2  # Dreg is then one extra Adam step per 16 * 2 D minibatches
+    assert lazy_regularization_ratio(config) == pytest.approx(32 / 33)
     config.reg.r1_gamma = 0.0
     assert lazy_regularization_ratio(config) == 1.0  # nothing lazy to correct for
 

@@ -77,6 +77,47 @@ def test_color_ops_on_known_pixels():
     assert np.allclose(hue, np.roll(rgb, 1), atol=1e-5) or np.allclose(hue, np.roll(rgb, -1), atol=1e-5)
 
 
+def test_colour_ops_compose_in_the_references_order_brightness_first():
+    """augment.py builds C = contrast @ brightness (each op left-multiplies): c * (x + b), not c * x + b."""
+    rgb = jnp.asarray([0.5, -0.2, 0.1])
+    x = jnp.broadcast_to(rgb, (B, 2, 2, 3))
+    out = ada.apply_params(x, _with(brightness=[0.3] * B, contrast=[2.0] * B), ada.preset("color"))
+    np.testing.assert_allclose(np.asarray(out[0, 0, 0]), 2.0 * (rgb + 0.3), atol=1e-6)
+    out = ada.apply_params(x, _with(brightness=[0.3] * B, saturation=[0.0] * B), ada.preset("color"))
+    np.testing.assert_allclose(np.asarray(out[0, 0, 0]), [float(jnp.mean(rgb)) + 0.3] * 3, atol=1e-6)  # grey last
+
+
+def _centred_ramps():
+    """Images whose channel 0 is the pixel's centred x and channel 1 its centred y."""
+    xs = jnp.arange(W, dtype=jnp.float32) - (W - 1) / 2
+    ys = jnp.arange(H, dtype=jnp.float32) - (H - 1) / 2
+    grid = jnp.stack(jnp.meshgrid(xs, ys, indexing="xy") + [jnp.zeros((H, W))], -1)
+    return jnp.broadcast_to(grid, (B, H, W, 3)), np.asarray(grid[..., 0]), np.asarray(grid[..., 1])
+
+
+def test_geometric_ops_compose_in_the_references_order():
+    """augment.py right-multiplies G_inv op by op (xflip, ..., xint, ..., rotate, aniso, ...): an output pixel p reads
+    the input at xflip_inv(xint_inv(p)) and at rotate_inv(aniso_inv(p)), worked by hand on coordinate ramps."""
+    ramps, x, y = _centred_ramps()
+    out = np.asarray(ada.apply_params(ramps, _with(xflip=[1] * B, xint=[[1, 0]] * B)))
+    # flip(p - t): the input x is -(x - 1) = 1 - x (the other order would read -x - 1)
+    np.testing.assert_allclose(out[0, :, 1:-1, 0], (1 - x)[:, 1:-1], atol=1e-4)
+    out = np.asarray(ada.apply_params(ramps, _with(rotate_pre=[np.pi / 2] * B, aniso=[2.0] * B)))
+    # R(pi/2) S(1/2, 2) p = R(pi/2) (x / 2, 2 y) = (-2 y, x / 2) (the other order: (-y / 2, 2 x))
+    rows = slice(3, -3)  # |2 y| <= 1: the bicubic taps stay inside the image
+    np.testing.assert_allclose(out[0, rows, :, 0], -2 * y[rows], atol=1e-4)
+    np.testing.assert_allclose(out[0, rows, 2:-2, 1], x[rows, 2:-2] / 2, atol=1e-4)
+
+
+def test_rotation_fires_pre_and_post_each_with_one_minus_sqrt_one_minus_p():
+    """The reference's p_rot = 1 - sqrt(1 - rotate * p) for each of the two rotations, so that P(pre or post) is
+    rotate * p: at p = 0.5, 0.293 each and 0.5 for either."""
+    params = ada.sample_params(ada.AugmentSpec(rotate=1.0), jax.random.PRNGKey(0), 20000, H, W, 0.5)
+    pre, post = np.asarray(params["rotate_pre"]) != 0, np.asarray(params["rotate_post"]) != 0
+    assert abs(pre.mean() - (1 - np.sqrt(0.5))) < 0.015 and abs(post.mean() - (1 - np.sqrt(0.5))) < 0.015
+    assert abs((pre | post).mean() - 0.5) < 0.015
+
+
 def test_each_op_fires_with_probability_multiplier_times_p():
     spec = ada.AugmentSpec(xflip=1.0, brightness=0.5)
     params = ada.sample_params(spec, jax.random.PRNGKey(0), 20000, H, W, 0.8)

@@ -61,6 +61,27 @@ def test_a_train_step_updates_g_on_the_top_k_fakes_of_the_just_updated_d():
     assert float(metrics["G/top_k"]) == 4
 
 
+def test_by_default_k_decays_once_per_dataset_epoch_by_hand():
+    """N = 1000 examples, B = 64: the loader serves floor(1000 / 64) = 15 full batches per epoch, so k first
+    decays at step 15 (with n_disc = 2 each step reads two batches: at step 7)."""
+    config = base_config()
+    config.train.topk_fraction_min, config.train.batch_size = 0.5, 64
+    assert config.train.topk_decay_steps == 0  # the default: one epoch, computed
+    schedule = build_g_top_k(config, num_examples=1000)
+    assert schedule.decay_steps == 15
+    assert [int(schedule.k_at(jnp.asarray(s), 64)) for s in (0, 14, 15, 29, 30)] == [64, 64, 63, 63, 62]
+    config.n_disc = 2
+    assert build_g_top_k(config, num_examples=1000).decay_steps == 7
+    config.train.topk_decay_steps = 40  # an explicit period wins
+    assert build_g_top_k(config, num_examples=1000).decay_steps == 40
+    config.train.topk_decay_steps = 0
+    with pytest.raises(ValueError, match="train.topk_decay_steps > 0"):
+        build_g_top_k(config, num_examples=None)  # infinite data has no epoch
+    config.train.topk_decay_steps = -1
+    with pytest.raises(ValueError, match="train.topk_decay_steps must be >= 0"):
+        validate(config)
+
+
 def test_config_keys_build_the_schedule_off_by_default_and_reject_bad_values():
     config = base_config()
     assert build_g_top_k(config) is None

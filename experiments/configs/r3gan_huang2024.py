@@ -8,7 +8,14 @@ authors' code: Adam with beta1 = 0 for both nets, lr 2e-4 (annealed to 5e-5), be
 0.05 (annealed to 0.005), batch 512, one D update per G update, an EMA of G. Here the schedules are held at their
 starting values (jaxgan has no schedule for gamma or beta2), the EMA is a plain decay of 0.999 with warm-up instead
 of the authors' growing half-life, and the net is jaxgan's 32-wide SNGAN-style ResNet (no BatchNorm in D, as
-gradient penalties need) instead of R3GAN's grouped-convolution ResNet, at batch 64, so it runs on a CPU. Command:
+gradient penalties need) instead of R3GAN's grouped-convolution ResNet, at batch 64, so it runs on a CPU.
+
+Not the same samples: the authors' training loop gives its G phase a fresh real batch and fresh z (it reads two
+batches per iteration, one for D and one for G). jaxgan's step with n_disc = 1 does not: G's update reuses the real
+batch and the z of the D update just made, on one G forward pass (`phases.d_then_g_main`), because the loader serves
+n_disc real batches per step and a fresh G batch would cost a second batch read and a second G forward pass per
+step. G's loss is then evaluated by the updated D on the samples D just trained on, an estimate with the same
+expectation but correlated with D's update. Command:
 
     python experiments/train.py --config experiments/configs/r3gan_huang2024.py --workdir runs/r3gan
 

@@ -6,11 +6,11 @@ reference's `cifar` setting (stylegan2-ada-pytorch `train.py --cfg=cifar`).
 
 Class-conditional (the reference's `--cond=1`): add `--config.model.g_cond=embed --config.model.d_cond=projection`.
 
-The `cifar` spec: batch 64, minibatch-std group 32, channel_base 32768 (512 maps up to 16x16), 2 mapping layers,
-Adam 2.5e-3 betas (0, 0.99), R1 gamma 0.01 every 16 steps, G_ema half-life 500k images with ramp-up 0.05, no path
-length, no style mixing, the `orig` D, bf16 in the top 4 resolutions with conv_clamp 256, ADA bgc toward 0.6 over
-500k images; 100M images (1.5625M steps). Its networks have the reference's 19,947,539 (G) and 20,720,641 (D)
-parameters (tests/test_stylegan2_train.py).
+The `cifar` spec: batch 64, minibatch-std group 32, channel_base 32768 (512 maps at every resolution, 4x4 to 32x32:
+min(32768 // r, 512)), 2 mapping layers, Adam 2.5e-3 betas (0, 0.99), R1 gamma 0.01 every 16 steps, G_ema half-life
+500k images with ramp-up 0.05, no path length, no style mixing, the `orig` D, bf16 in the top 4 resolutions with
+conv_clamp 256, ADA bgc toward 0.6 over 500k images; 100M images (1.5625M steps). Its networks have the reference's
+19,947,539 (G) and 20,720,641 (D) parameters (tests/test_stylegan2_train.py).
 
 Expected result: to be measured on a GPU (this CPU-only machine cannot train it). The ADA paper's CIFAR-10 table
 (Karras et al. 2020b, Sec. 5) is the comparison.

@@ -19,7 +19,7 @@ import numpy as np
 from jaxgan.metrics.classifier import DigitsExtractor
 from jaxgan.metrics.inception import FID_RESOLUTION, FIDInceptionV3, fid_inception_variables, fid_preprocess
 from jaxgan.metrics.inception_convert import flatten_variables, unflatten_variables
-from jaxgan.metrics.protocol import RESIZE_MODES, clean_resize, to_uint8
+from jaxgan.metrics.protocol import RESIZE_MODES, clean_input, to_uint8
 from jaxgan.npzfile import open_npz
 
 FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
@@ -92,7 +92,8 @@ class InceptionExtractor:
                              "pytorch-fid's bilinear, clean: clean-fid's PIL bicubic).")
         self.variables, self.resize = variables, resize
         model = FIDInceptionV3(logits_bias=False)
-        self._apply = jax.jit(lambda v, x: model.apply(v, fid_preprocess(x)))
+        self._apply = jax.jit(model.apply)  # the network on its prepared 299x299 input
+        self._legacy_input = jax.jit(fid_preprocess)
 
     @classmethod
     def from_file(cls, path: str | Path, resize: str = "legacy") -> InceptionExtractor:
@@ -102,16 +103,17 @@ class InceptionExtractor:
     def features(self, images: Any) -> tuple[jax.Array, jax.Array]:
         """Return (pool3 (N, 2048), logits (N, 1008)) of NHWC images in [-1, 1].
 
-        Any size and 1 or 3 channels (gray is repeated to RGB). `legacy` resizes to 299x299 as pytorch-fid
-        (`fid_preprocess`); `clean` first resizes the uint8 image on the host as clean-fid (`clean_resize`).
+        Any size and 1 or 3 channels (gray is repeated to RGB). `legacy` resizes to 299x299 and feeds 2 * x01 - 1
+        as pytorch-fid (`fid_preprocess`); `clean` resizes the uint8 image on the host and feeds (x - 128) / 128 as
+        clean-fid (`clean_input`).
         """
         images = jnp.asarray(images, jnp.float32)
-        if self.resize == "clean" and images.shape[1:3] != (FID_RESOLUTION, FID_RESOLUTION):
+        if self.resize == "clean":
             uint8 = np.asarray(jax.device_get(to_uint8(images)))
             if uint8.shape[-1] == 1:
                 uint8 = np.repeat(uint8, 3, axis=-1)  # clean-fid converts to RGB before resizing
-            images = jnp.asarray(clean_resize(uint8, FID_RESOLUTION) / 127.5 - 1.0)
-        return self._apply(self.variables, images)
+            return self._apply(self.variables, jnp.asarray(clean_input(uint8, FID_RESOLUTION)))
+        return self._apply(self.variables, self._legacy_input(images))
 
 
 EXTRACTORS = ("digits", "inception")

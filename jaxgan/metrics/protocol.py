@@ -7,7 +7,9 @@ generator equals pytorch-fid's on the same images saved as PNGs. Two resize mode
 
 - `legacy`: pytorch-fid's bilinear `F.interpolate(..., align_corners=False)` of the [0, 1] image (the default);
 - `clean`: clean-fid's `clean` mode, a PIL bicubic resize of each channel of the uint8 image as float32, clipped
-  to [0, 255] (Parmar et al., 2022: on the host, so slower).
+  to [0, 255] (Parmar et al., 2022: on the host, so slower), fed to the network as (x - 128) / 128, as clean-fid's
+  `InceptionV3W` feeds NVIDIA's TorchScript port of the same 2015-12-05 Inception (the TF graph's own input
+  scaling); `legacy` feeds pytorch-fid's 2 * x01 - 1 = (x - 127.5) / 127.5.
 """
 
 from __future__ import annotations
@@ -50,9 +52,19 @@ def clean_resize(images_uint8: np.ndarray, size: int) -> np.ndarray:
     return np.clip(out, 0.0, 255.0)
 
 
+def clean_input(images_uint8: np.ndarray, size: int) -> np.ndarray:
+    """clean-fid's network input: `clean_resize` to size x size, then (x - 128) / 128 (its `InceptionV3W.forward`)."""
+    return (clean_resize(images_uint8, size) - 128.0) / 128.0
+
+
+# How each resize mode scales the network's input, in the id of its statistics: `clean` statistics cached before
+# it fed (x - 128) / 128 were computed on (x - 127.5) / 127.5 and must not be reused.
+INPUT_SCALING = {"legacy": "", "clean": "-x128"}
+
+
 def protocol_id(weights_id: str, resize: str) -> str:
-    """The id that keys reference statistics: extractor weights, resize mode and quantisation."""
-    return f"{weights_id}-{resize}-{QUANTISATION}"
+    """The id that keys reference statistics: extractor weights, resize mode (with its input scaling), quantisation."""
+    return f"{weights_id}-{resize}{INPUT_SCALING.get(resize, '')}-{QUANTISATION}"
 
 
 def eval_protocol(extractor: Any, *, num_generated: int, num_reference: int, reference: str,

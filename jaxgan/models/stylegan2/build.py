@@ -54,15 +54,16 @@ def check_config(cfg: ml_collections.ConfigDict, example_shape: Sequence[int], n
 
 def build_stylegan2(cfg: ml_collections.ConfigDict, example_shape: Sequence[int], num_classes: int | None,
                     dtype: jnp.dtype) -> tuple[nn.Module, nn.Module]:
-    """(G, D) for `cfg`. G's __call__ (the trainer's samples and evaluation) uses the constant noise and clips to
-    [-1, 1], as the reference's uint8 samples; the training phases call map / synthesize with random noise."""
+    """(G, D) for `cfg`. G's __call__ clips to [-1, 1], as the reference's uint8 samples, and draws random noise when
+    called with a noise key (evaluation: the reference's metrics call G with noise_mode='random'), else uses the
+    constant noise (sample grids: generate.py's default); the training phases call map / synthesize directly."""
     check_config(cfg, example_shape, num_classes)
     sg, (res, _, channels) = cfg.stylegan2, example_shape
     classes = num_classes if cfg.g_cond == "embed" else None
     shared = dict(channel_base=sg.channel_base, channel_max=sg.channel_max, num_fp16_res=sg.num_fp16_res,
                   conv_clamp=sg.conv_clamp or None, dtype=dtype)
     g = Generator(res, channels, cfg.z_dim, sg.w_dim, classes, sg.mapping_layers, sg.mapping_lr, sg.w_avg_beta,
-                  fused_modconv=sg.fused_modconv, call_noise_mode="const", call_clip=True,
+                  fused_modconv=sg.fused_modconv, call_noise_mode="keyed", call_clip=True,
                   **shared)
     d = Discriminator(res, classes, sg.architecture, cmap_dim=sg.cmap_dim or None,
                       mbstd_group_size=sg.mbstd_group_size or None, **shared)

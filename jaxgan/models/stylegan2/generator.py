@@ -246,7 +246,7 @@ class Generator(nn.Module):
     conv_clamp: float | None = None
     fused_modconv: bool = False
     dtype: jnp.dtype = jnp.float32
-    call_noise_mode: str = "random"  # __call__'s default noise; jaxgan's trainer builds G with "const" for sampling
+    call_noise_mode: str = "random"  # __call__'s default noise; "keyed": random with a "noise" key, else const
     call_clip: bool = False  # __call__ clips images to [-1, 1], the range the reference quantises samples and FID to
 
     def __post_init__(self) -> None:
@@ -280,5 +280,7 @@ class Generator(nn.Module):
                  noise_mode: str | None = None) -> jax.Array:
         """G(z, labels): images [N, res, res, img_channels]; noise_mode None means `call_noise_mode`."""
         noise_mode = self.call_noise_mode if noise_mode is None else noise_mode
+        if noise_mode == "keyed":
+            noise_mode = "random" if self.has_rng("noise") else "const"
         img = self.synthesize(self.map(z, labels, train, truncation_psi, truncation_cutoff), noise_mode)
         return jnp.clip(img, -1.0, 1.0) if self.call_clip else img
