@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from jaxgan import augment, data, losses, models, optim, regularizers, stylegan2_config, training_eval
+from jaxgan import augment, data, distributed, losses, models, optim, regularizers, stylegan2_config, training_eval
 from jaxgan.topk import TopKSchedule
 
 optimizer_config = optim.default_config  # one optimizer block (jaxgan.optim)
@@ -66,9 +66,8 @@ def base_config() -> ml_collections.ConfigDict:
         topk_decay_steps=100,  # (the paper's nu 0.5-0.75 and gamma 0.99 per epoch); topk_fraction_min=1.0 = off
     ))
     c.eval = training_eval.default_config()  # in-training metrics, every train.eval_every steps
-    c.parallel = ml_collections.ConfigDict(dict(
-        sync_batch_norm=True,  # BatchNorm statistics over the global batch; False: per device (ghost batch norm)
-    ))
+    c.parallel = distributed.default_config()  # multi-process jobs: how the processes find each other
+    c.parallel.sync_batch_norm = True  # BatchNorm statistics over the global batch; False: per device (ghost BN)
     return c
 
 
@@ -82,6 +81,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         optim.validate(config.optim[net], f"optim.{net}")
     stylegan2_config.validate(config)
     training_eval.validate(config)
+    distributed.validate(config.parallel)
     _validate_run(config)
     _validate_checkpointing(config.train)
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from jaxgan.checkpoint import Checkpointer, NoReadableCheckpointError
 from jaxgan.data import prefetch_to_device
+from jaxgan.devices import visible_devices
 from jaxgan.errors import JaxganError
 from jaxgan.images import save_png
 from jaxgan.metrics.protocol import PROTOCOL_FILE, write_protocol
@@ -447,11 +448,11 @@ def write_samples(workdir: Path, step: int, picture: np.ndarray, writer: MetricW
 
 
 def select_devices(num_devices: int) -> list:
-    """The first `num_devices` devices (0 = all) for the data-parallel mesh."""
-    devices = jax.devices()
+    """The first `num_devices` devices (0 = all) for the data-parallel mesh; a clear error when they are not there."""
+    devices = visible_devices()
     if num_devices > len(devices):
         raise ValueError(f"train.num_devices={num_devices}, but only {len(devices)} {devices[0].platform} devices "
-                         "are visible; use 0 for all of them.")
+                         "are visible; use 0 for all of them, or a machine (or JAX_PLATFORMS) with more.")
     return devices if num_devices == 0 else devices[:num_devices]
 
 
@@ -541,6 +542,7 @@ def train_and_evaluate(build_task: Callable[[], Task], config: ml_collections.Co
     caller validates `config` first. The workdir is locked (one trainer per workdir and process) until this returns.
     """
     parse_profile_steps(config.train.profile_steps)  # a bad value stops the run before anything is written
+    select_devices(config.train.num_devices)  # a missing platform or device stops the run before the workdir exists
     workdir = prepare_workdir(Path(workdir))
     with WorkdirLock(workdir, jax.process_index()):
         task = build_task()

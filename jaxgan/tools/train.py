@@ -13,6 +13,7 @@ from absl import flags, logging
 from ml_collections import config_flags
 
 from jaxgan.config_file import precheck
+from jaxgan.distributed import join_job
 from jaxgan.errors import JaxganError
 
 FLAGS = flags.FlagValues()
@@ -71,6 +72,7 @@ def main(argv: list[str]) -> int:
         return 0
     config, workdir = parse_flags(argv)
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
+    join_job(config.parallel)  # before anything touches a device: jax sets its devices up once, for the job
     from jaxgan.tasks import train_and_evaluate
 
     train_and_evaluate(config, workdir)
