@@ -15,12 +15,17 @@ they stop with one line naming the lost process, and rerunning the job resumes f
 
 from __future__ import annotations
 
+import socket
+import time
+
 import ml_collections
 
 from jaxgan.errors import JaxganError, check_choice
 from jaxgan.job_watch import JobWatch
 
 MODES = ("off", "auto", "explicit")
+# Keys that differ between the processes of one job, or between launches of it (a new free port): not config changes.
+PER_LAUNCH_KEYS = frozenset({"parallel.coordinator", "parallel.process_id"})
 
 
 class DistributedSetupError(JaxganError):
@@ -74,6 +79,27 @@ def initialize_arguments(parallel: ml_collections.ConfigDict) -> dict | None:
     return arguments
 
 
+def wait_for_coordinator(address: str, timeout_s: float) -> None:
+    """Wait until process 0's coordination service accepts connections at `address`; a clear error after `timeout_s`.
+
+    jax ends the process with a fatal log and a stack trace when it cannot register with the coordinator; checking
+    the port first turns the common causes (process 0 not started, a wrong host or port, a firewall) into one line.
+    """
+    host, _, port = address.rpartition(":")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=min(5.0, timeout_s)):
+                return
+        except OSError as error:
+            if time.monotonic() >= deadline:
+                raise DistributedSetupError(
+                    f"cannot reach the coordinator parallel.coordinator={address} within "
+                    f"parallel.initialization_timeout_s={timeout_s:g} s ({error.strerror or error}); start process 0 "
+                    "of the job (it serves there), check the host and port, or raise the timeout.") from error
+        time.sleep(0.5)
+
+
 def join_job(parallel: ml_collections.ConfigDict) -> bool:
     """Join the job `parallel` describes (gloo collectives on the CPU); returns whether this is a multi-process run.
 
@@ -82,6 +108,8 @@ def join_job(parallel: ml_collections.ConfigDict) -> bool:
     arguments = initialize_arguments(parallel)
     if arguments is None:
         return False
+    if parallel.distributed == "explicit" and parallel.process_id != 0:
+        wait_for_coordinator(parallel.coordinator, parallel.initialization_timeout_s)
     import jax
 
     if not jax.config.jax_cpu_collectives_implementation:  # keep a choice made elsewhere (e.g. MPI)

@@ -33,6 +33,7 @@ import numpy as np
 from jaxgan.checkpoint import Checkpointer, NoReadableCheckpointError
 from jaxgan.data import prefetch_to_device
 from jaxgan.devices import visible_devices
+from jaxgan.distributed import PER_LAUNCH_KEYS
 from jaxgan.errors import JaxganError
 from jaxgan.images import save_png
 from jaxgan.metrics.protocol import PROTOCOL_FILE, write_protocol
@@ -393,7 +394,8 @@ def config_changes(stored: dict, config: ml_collections.ConfigDict) -> list[str]
     """`key: old -> new` for each config value that differs from the one a checkpoint was written with."""
     old = _flatten(stored)
     new = _flatten(json.loads(config.to_json_best_effort()))
-    return [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(old.keys() & new.keys()) if old[k] != new[k]]
+    return [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(old.keys() & new.keys() - PER_LAUNCH_KEYS)
+            if old[k] != new[k]]
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:

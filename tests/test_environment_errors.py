@@ -1,6 +1,7 @@
 """Issue 27.6 and 27.4's keys: a platform or device count that is not there, and a multi-process job described
 wrongly, end in one `error:` line naming the fix, exit status 2, and nothing written in the workdir."""
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,13 @@ from jaxgan.distributed import initialize_arguments
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--config", str(ROOT / "experiments/configs/mlp_digits.py"), "--config.train.num_steps=2",
         "--config.train.progress=False"]
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
 
 
 def one_error_line(stderr: str) -> str:
@@ -51,6 +59,9 @@ def test_more_devices_than_there_are_is_one_line_and_writes_nothing(tmp_path, ca
     (["--config.parallel.distributed=explicit", "--config.parallel.coordinator=localhost:1234",
       "--config.parallel.num_processes=2", "--config.parallel.process_id=2"], "parallel.process_id must be in 0..1"),
     (["--config.parallel.distributed=pod"], "Unknown parallel.distributed 'pod'"),
+    (["--config.parallel.distributed=explicit", f"--config.parallel.coordinator=localhost:{closed_port()}",
+      "--config.parallel.num_processes=2", "--config.parallel.process_id=1",
+      "--config.parallel.initialization_timeout_s=1"], "cannot reach the coordinator parallel.coordinator=localhost:"),
 ])
 def test_a_job_described_wrongly_is_one_line_before_joining(tmp_path, capsys, flags, words):
     workdir = tmp_path / "run"
