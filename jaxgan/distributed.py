@@ -100,14 +100,15 @@ def wait_for_coordinator(address: str, timeout_s: float) -> None:
         time.sleep(0.5)
 
 
-def join_job(parallel: ml_collections.ConfigDict) -> bool:
-    """Join the job `parallel` describes (gloo collectives on the CPU); returns whether this is a multi-process run.
+def join_job(parallel: ml_collections.ConfigDict) -> JobWatch | None:
+    """Join the job `parallel` describes (gloo collectives on the CPU); returns the watchdog of a multi-process job
+    (call its `stop(finished=True)` when training returns), else None.
 
     Must run before anything asks jax for devices: jax builds its backends once, for the job it knows of then.
     """
     arguments = initialize_arguments(parallel)
     if arguments is None:
-        return False
+        return None
     if parallel.distributed == "explicit" and parallel.process_id != 0:
         wait_for_coordinator(parallel.coordinator, parallel.initialization_timeout_s)
     import jax
@@ -125,6 +126,6 @@ def join_job(parallel: ml_collections.ConfigDict) -> bool:
     from jax._src import distributed as jax_distributed  # the client that orbax and multihost_utils use too
 
     job = jax_distributed.global_state  # read without touching a device (a missing platform is reported later)
-    if job.num_processes > 1:
-        JobWatch(job.client, job.process_id, job.num_processes, parallel.heartbeat_timeout_s).start()
-    return True
+    if job.num_processes == 1:
+        return None
+    return JobWatch(job.client, job.process_id, job.num_processes, parallel.heartbeat_timeout_s).start()

@@ -22,6 +22,7 @@ from typing import Any
 from jaxgan.errors import EXIT_USER_ERROR
 
 KEY_PREFIX = "jaxgan_heartbeat/"
+FINISHED = "finished"  # a process's last heartbeat once its training returned
 
 
 def heartbeat_key(process_id: int) -> str:
@@ -52,11 +53,14 @@ class JobWatch:
         atexit.register(self.stop)
         return self
 
-    def stop(self) -> None:
-        """Stop the heartbeats (a normal end: no peer is reported lost after this)."""
+    def stop(self, finished: bool = False) -> None:
+        """Stop the heartbeats. `finished`: this process's work is done, so the peers stop watching it (a process that
+        stops without it, on an error, falls silent and the others stop too)."""
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
+        if finished:
+            self.client.key_value_set(heartbeat_key(self.process_id), FINISHED, allow_overwrite=True)
 
     def _run(self) -> None:
         peers = [p for p in range(self.num_processes) if p != self.process_id]
@@ -85,6 +89,8 @@ class JobWatch:
         now, lost = time.monotonic(), []
         for peer in peers:
             value = counters.get(heartbeat_key(peer))
+            if value == FINISHED:
+                continue
             if value != seen[peer][0]:
                 seen[peer] = (value, now)
             elif now - seen[peer][1] > self.timeout_s:

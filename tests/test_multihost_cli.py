@@ -37,7 +37,7 @@ def start_job(workdir: Path, num_steps: int, env: dict, log: str) -> list[Child]
     """Both processes of a 2-process job (1 CPU device each), joined through --config.parallel.* flags."""
     port = free_port()
     job = ["--config.parallel.distributed=explicit", f"--config.parallel.coordinator=localhost:{port}",
-           "--config.parallel.num_processes=2", "--config.parallel.heartbeat_timeout_s=5"]
+           "--config.parallel.num_processes=2", "--config.parallel.heartbeat_timeout_s=15"]
     return [Child(command(workdir, num_steps, *job, f"--config.parallel.process_id={i}"),
                   workdir.parent / f"{log}_{i}", cwd=ROOT, env=device_env(env, 1), watch=[workdir])
             for i in range(2)]

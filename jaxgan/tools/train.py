@@ -72,8 +72,10 @@ def main(argv: list[str]) -> int:
         return 0
     config, workdir = parse_flags(argv)
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
-    join_job(config.parallel)  # before anything touches a device: jax sets its devices up once, for the job
+    job_watch = join_job(config.parallel)  # before anything touches a device: jax sets its devices up once
     from jaxgan.tasks import train_and_evaluate
 
     train_and_evaluate(config, workdir)
+    if job_watch is not None:
+        job_watch.stop(finished=True)  # the others stop watching this process (an error leaves it falling silent)
     return 0
