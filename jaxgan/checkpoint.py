@@ -195,7 +195,6 @@ class Checkpointer:
                 raise
             self._write_failed = True
             log_details(self.log_path, f"checkpoint {self._saving} in {self.directory}: save failed", error)
-            self._manager.reload()  # forget the failed step: only complete step folders count
             last = self.latest_step()
             kept = (f"the last complete checkpoint, {self.directory / str(last)}, is kept and running the same "
                     "command again resumes from it" if last is not None else "no checkpoint was complete yet")
