@@ -3,9 +3,11 @@
 A process killed mid-job (kill -9, out of memory, a preempted host) leaves the others blocked in a collective that
 never completes. Each process's `JobWatch` thread posts a heartbeat counter to the coordination service's key-value
 store every `interval_s` and reads the others'; a counter unchanged for `timeout_s`, or a coordination service that
-no longer answers (process 0 is gone), ends this process with `error: job member lost: ...` and exit status 2.
-Nothing is cleaned up on the way out: checkpoints are atomic (a save cut short never counts), so rerunning the same
-command on every process resumes from the last complete one. jax's own heartbeat (`jax.distributed.initialize`'s
+no longer answers (process 0 is gone; jax's own client often ends the process first then, with its fatal log line),
+ends this process with `error: job member lost: ...` and exit status 2. A process whose training returned posts
+`finished` instead, so its peers never take a clean end for a death. Nothing is cleaned up on the way out:
+checkpoints are atomic (a save cut short never counts), so rerunning the same command on every process resumes from
+the last complete one. jax's own heartbeat (`jax.distributed.initialize`'s
 `heartbeat_timeout_seconds`, set to twice `timeout_s` by `jaxgan.distributed`) stays as the backstop.
 """
 
