@@ -24,12 +24,13 @@ before is restored. Nothing is moved or deleted at restore time; when no checkpo
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
-from jaxgan.checkpoint_noise import log_details, quiet_reads, short_reason
+from jaxgan.checkpoint_noise import log_details, quiet_failed_saves, quiet_reads, short_reason
 from jaxgan.checksums import array_checksums, checksum_mismatches
 from jaxgan.errors import JaxganError
 
@@ -67,6 +68,10 @@ class CheckpointCorruptError(JaxganError, RuntimeError):
 
 class NoReadableCheckpointError(JaxganError, FileNotFoundError):
     """Checkpoints exist but none can be read: the run stops instead of silently starting over."""
+
+
+class CheckpointWriteError(JaxganError):
+    """A save failed on the file system (disk full, quota, permissions): the run stops; older checkpoints stay."""
 
 
 def leaf_specs(tree: Any) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -152,6 +157,10 @@ class Checkpointer:
             best_fn=best_fn, best_mode=best_mode, enable_async_checkpointing=async_save,
             save_interval_steps=0 if read_only else 1,
             create=not read_only, cleanup_tmp_directories=not read_only, read_only=read_only)
+        self._saving: int | None = None  # the step of the save in flight
+        self._write_failed = False
+        if not read_only:
+            quiet_failed_saves(self.log_path)
         self._manager = ocp.CheckpointManager(
             self.directory, options=options,
             item_handlers={STATE: ocp.PyTreeCheckpointHandler(), META: ocp.JsonCheckpointHandler()})
@@ -166,11 +175,33 @@ class Checkpointer:
         """
         metrics = {k: float(v) for k, v in (metrics or {}).items() if math.isfinite(float(v))} or None
         meta = {**meta, CHECKSUMS: array_checksums(state)}
+        self.wait()  # the previous save's write error, if any, stops the run before this one starts
         if step in self._manager.all_steps():
             self._keep_unreadable_copy(step)
-        self._manager.save(step, args=ocp.args.Composite(**{STATE: ocp.args.PyTreeSave(state),
-                                                            META: ocp.args.JsonSave(meta)}),
-                           metrics=metrics, force=True)
+        self._saving = step
+        with self._writing():
+            self._manager.save(step, args=ocp.args.Composite(**{STATE: ocp.args.PyTreeSave(state),
+                                                                META: ocp.args.JsonSave(meta)}),
+                               metrics=metrics, force=True)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Turn a file-system error of the save in flight into one CheckpointWriteError (reported once)."""
+        try:
+            yield
+        except Exception as error:
+            cause = _os_error_in(error)
+            if cause is None or self._write_failed:
+                raise
+            self._write_failed = True
+            log_details(self.log_path, f"checkpoint {self._saving} in {self.directory}: save failed", error)
+            last = self.latest_step()
+            kept = (f"the last complete checkpoint, {self.directory / str(last)}, is kept and running the same "
+                    "command again resumes from it" if last is not None else "no checkpoint was complete yet")
+            raise CheckpointWriteError(
+                f"could not save checkpoint {self._saving} in {self.directory}: {cause.strerror or cause} "
+                f"({cause.filename or self.directory}). Free space on that disk (or fix its permissions) or train "
+                f"in another --workdir; {kept}{self._details_hint()}.") from error
 
     def set_aside_all(self) -> Path:
         """Move every step folder to `unreadable/` (on the explicit request `train.restart=True`); returns that folder.
@@ -362,19 +393,37 @@ class Checkpointer:
         return f"; details in {self.log_path}" if self.log_path is not None else ""
 
     def wait(self) -> None:
-        """Block until pending saves are on disk."""
-        self._manager.wait_until_finished()
+        """Block until pending saves are on disk; CheckpointWriteError when one failed on the file system."""
+        with self._writing():
+            self._manager.wait_until_finished()
 
     def close(self) -> None:
-        """Finish pending saves and release orbax's threads."""
-        self._manager.wait_until_finished()
-        self._manager.close()
+        """Finish pending saves and release orbax's threads (a write error already raised is not raised again)."""
+        try:
+            self.wait()
+        except CheckpointWriteError:
+            raise
+        except Exception:
+            if not self._write_failed:
+                raise
+        finally:
+            self._manager.close()
 
     def __enter__(self) -> Checkpointer:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _os_error_in(error: BaseException) -> OSError | None:
+    """The OSError (ENOSPC, EDQUOT, EACCES, ...) that `error` is or was caused by, if any."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and not isinstance(seen, TimeoutError | ConnectionError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _first_device() -> jax.sharding.Sharding:

@@ -1,8 +1,10 @@
-"""Keep a failed orbax read quiet: one short reason for the terminal, everything else in the run's log file.
+"""Keep a failed orbax read or save quiet: one short reason for the terminal, everything else in the run's log file.
 
 A failed TensorStore read inside orbax prints TensorStore spec dumps, tracebacks from callbacks on orbax's closed
 event loop, unraisable-coroutine reports and unretrieved asyncio task errors, some of them after the read returned.
-`quiet_reads` sends all of it to the log file; `short_reason` says in a few words what went wrong.
+`quiet_reads` sends all of it to the log file; `short_reason` says in a few words what went wrong. A failed save
+(a full disk) is reported by orbax's background threads as tracebacks at ERROR level; `quiet_failed_saves` sends those
+to the log file too, and the save itself raises one `CheckpointWriteError`.
 """
 
 from __future__ import annotations
@@ -105,6 +107,35 @@ class _LateReadNoise(logging.Filter):
             self._write(text)
             return False
         return True
+
+
+class _SaveNoise(logging.Filter):
+    """Route the ERROR reports of orbax's save threads (tracebacks of a failed write) to the checkpoint log."""
+
+    log_path: Path | None = None
+    _installed = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR or "orbax" not in record.pathname:
+            return True
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + "".join(traceback.format_exception(*record.exc_info))
+        if self.log_path is None:
+            log.debug("orbax: %s", text)
+            return False
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "a") as out:
+            out.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} orbax: {text}\n")
+        return False
+
+
+def quiet_failed_saves(log_path: Path | None) -> None:
+    """From now on, orbax's ERROR-level reports (a failed background save) go to `log_path`, not the terminal."""
+    _SaveNoise.log_path = log_path
+    if not _SaveNoise._installed:
+        _SaveNoise._installed = True
+        logging.getLogger("absl").addFilter(_SaveNoise())
 
 
 _TENSORSTORE_CODE = re.compile(r"\b([A-Z][A-Z_]{3,}): ")  # NOT_FOUND, FAILED_PRECONDITION, DATA_LOSS, ...

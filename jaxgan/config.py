@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from jaxgan import augment, data, losses, models, optim, regularizers, stylegan2_config, training_eval
+from jaxgan import augment, data, distributed, losses, models, optim, regularizers, stylegan2_config, training_eval
 from jaxgan.topk import TopKSchedule
 from jaxgan.writers import check_writers
 
@@ -68,9 +68,8 @@ def base_config() -> ml_collections.ConfigDict:
         topk_decay_steps=0,  # 0 = once per dataset epoch (the paper's nu 0.5-0.75, gamma 0.99 per epoch); > 0: steps
     ))
     c.eval = training_eval.default_config()  # in-training metrics, every train.eval_every steps
-    c.parallel = ml_collections.ConfigDict(dict(
-        sync_batch_norm=True,  # BatchNorm statistics over the global batch; False: per device (ghost batch norm)
-    ))
+    c.parallel = distributed.default_config()  # multi-process jobs: how the processes find each other
+    c.parallel.sync_batch_norm = True  # BatchNorm statistics over the global batch; False: per device (ghost BN)
     return c
 
 
@@ -84,6 +83,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         optim.validate(config.optim[net], f"optim.{net}")
     stylegan2_config.validate(config)
     training_eval.validate(config)
+    distributed.validate(config.parallel)
     _validate_run(config)
     _validate_checkpointing(config.train)
     check_writers(config.train.writers)

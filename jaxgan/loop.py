@@ -32,6 +32,8 @@ import numpy as np
 
 from jaxgan.checkpoint import Checkpointer, NoReadableCheckpointError
 from jaxgan.data import prefetch_to_device
+from jaxgan.devices import visible_devices
+from jaxgan.distributed import PER_LAUNCH_KEYS
 from jaxgan.errors import JaxganError
 from jaxgan.images import save_png
 from jaxgan.metrics.protocol import PROTOCOL_FILE, write_protocol
@@ -393,7 +395,8 @@ def config_changes(stored: dict, config: ml_collections.ConfigDict) -> list[str]
     """`key: old -> new` for each config value that differs from the one a checkpoint was written with."""
     old = _flatten(stored)
     new = _flatten(json.loads(config.to_json_best_effort()))
-    return [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(old.keys() & new.keys()) if old[k] != new[k]]
+    return [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(old.keys() & new.keys() - PER_LAUNCH_KEYS)
+            if old[k] != new[k]]
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
@@ -448,11 +451,11 @@ def write_samples(workdir: Path, step: int, picture: np.ndarray, writer: MetricW
 
 
 def select_devices(num_devices: int) -> list:
-    """The first `num_devices` devices (0 = all) for the data-parallel mesh."""
-    devices = jax.devices()
+    """The first `num_devices` devices (0 = all) for the data-parallel mesh; a clear error when they are not there."""
+    devices = visible_devices()
     if num_devices > len(devices):
         raise ValueError(f"train.num_devices={num_devices}, but only {len(devices)} {devices[0].platform} devices "
-                         "are visible; use 0 for all of them.")
+                         "are visible; use 0 for all of them, or a machine (or JAX_PLATFORMS) with more.")
     return devices if num_devices == 0 else devices[:num_devices]
 
 
@@ -546,6 +549,7 @@ def train_and_evaluate(build_task: Callable[[], Task], config: ml_collections.Co
     (one trainer per workdir and process) until this returns.
     """
     parse_profile_steps(config.train.profile_steps)  # a bad value stops the run before anything is written
+    select_devices(config.train.num_devices)  # a missing platform or device stops the run before the workdir exists
     workdir = prepare_workdir(Path(workdir))
     with WorkdirLock(workdir, jax.process_index()), RunLog(workdir, enabled=jax.process_index() == 0) as run_log:
         task = build_task()

@@ -14,6 +14,7 @@ from absl import flags, logging
 from ml_collections import config_flags
 
 from jaxgan.config_file import config_path, precheck, resolve_config_arg
+from jaxgan.distributed import join_job
 from jaxgan.errors import JaxganError
 
 FLAGS = flags.FlagValues()
@@ -73,7 +74,10 @@ def main(argv: list[str]) -> int:
         return 0
     config, workdir = parse_flags(argv)
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
+    job_watch = join_job(config.parallel)  # before anything touches a device: jax sets its devices up once
     from jaxgan.tasks import train_and_evaluate
 
     train_and_evaluate(config, workdir, config_file=config_path(resolve_config_arg(argv)))
+    if job_watch is not None:
+        job_watch.stop(finished=True)  # the others stop watching this process (an error leaves it falling silent)
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ml_collections
 
+from jaxgan import distributed
 from jaxgan.errors import check_choice
 from jaxgan.models import COMPUTE_DTYPES
 from jaxgan.translation.data import check_data_config
@@ -65,6 +66,7 @@ def base_config(task: str = "pix2pix") -> ml_collections.ConfigDict:
         channels=3,         # 1 or 3
         num_eval=8,         # held-out images per domain for eval/* metrics and sample grids
     ))
+    c.parallel = distributed.default_config()  # multi-process jobs: how the processes find each other
     c.model = ml_collections.ConfigDict(dict(
         generator="resnet" if cyclegan else "unet",  # unet (pix2pix) | resnet (CycleGAN)
         ngf=64,             # generator base width
