@@ -16,7 +16,9 @@ bilinear for Inception, the classifier's size for digits). A folder of mixed siz
 `--workdir`/`--checkpoint` evaluate a generator: --num-samples samples (EMA params when saved).
 
 Reference. `--ref-npz FILE`: statistics saved by jaxgan (or pytorch-fid's mu/sigma, FID only).
-`--ref-dataset digits`: sklearn's digits, statistics cached under --cache-dir. `--ref-images FOLDER`: a folder of
+`--ref-dataset NAME`: ALL the images of a dataset (StyleGAN2-ADA / clean-fid protocol), as uint8: `digits`, a tfds
+name (`cifar10`, split --ref-split), a prepared dataset, a folder or an .npz; the statistics are computed once and
+cached under --cache-dir, keyed by the data's content and the protocol (extractor weights, resize, quantisation). `--ref-images FOLDER`: a folder of
 image files, read as --images reads them. `--ref-image-npz FILE`: the images of an .npz, read as --npz reads them
 (e.g. a held-out split written by `jaxgan prepare --out X.npz`). `--save-ref FILE` also writes the reference
 statistics there, keyed by the extractor, for `--ref-npz` or a config's `eval.reference`.
@@ -42,10 +44,8 @@ import numpy as np
 from PIL import Image
 
 from jaxgan.drs import check_percentile
-from jaxgan.metrics.classifier import load_digits_images
 from jaxgan.metrics.evaluator import (
     METRICS,
-    cached_reference_stats,
     compute_reference_stats,
     evaluate_batches,
     evaluate_samples,
@@ -54,6 +54,7 @@ from jaxgan.metrics.extractors import check_reference_extractor, load_extractor
 from jaxgan.metrics.protocol import RESIZE_MODES, eval_protocol, protocol_id
 from jaxgan.metrics.stats import default_cache_dir, load_reference_stats, save_reference_stats
 from jaxgan.npzfile import open_npz
+from jaxgan.reference_sets import named_reference_stats
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 DEFAULT_NPZ_KEYS = ("samples", "images")  # tools/sample.py writes 'samples'
@@ -171,15 +172,9 @@ def build_reference(args: argparse.Namespace, extractor) -> tuple[Any, str]:
         images = load_npz_images(args.ref_image_npz, None, "auto")
         batches = (images[i : i + args.batch_size] for i in range(0, len(images), args.batch_size))
         return compute_reference_stats(batches, extractor, key={"extractor": wanted}), f"images {args.ref_image_npz}"
-    resolution = args.ref_resolution
-
-    def batches():
-        images, _ = load_digits_images(resolution)
-        return (images[i : i + args.batch_size] for i in range(0, len(images), args.batch_size))
-
-    stats = cached_reference_stats(args.cache_dir, batches, extractor, dataset="digits",
-                                   split="all", resolution=resolution, extractor_id=wanted)
-    return stats, f"digits/all/{resolution}px"
+    resolution = 28 if args.ref_resolution is None and args.ref_dataset == "digits" else args.ref_resolution or 0
+    return named_reference_stats(args.ref_dataset, extractor, cache_dir=args.cache_dir, batch_size=args.batch_size,
+                                 image_size=resolution, split=args.ref_split, data_dir=args.ref_data_dir)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -193,11 +188,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     source.add_argument("--checkpoint", type=Path, help="one checkpoint")
     reference = parser.add_mutually_exclusive_group(required=True)
     reference.add_argument("--ref-npz", type=Path, help="reference statistics .npz")
-    reference.add_argument("--ref-dataset", choices=("digits",), help="compute (and cache) them")
+    reference.add_argument("--ref-dataset", help="all images of digits, a tfds name (cifar10), a prepared dataset, "
+                           "a folder or an .npz: statistics computed once and cached by content")
     reference.add_argument("--ref-images", type=Path, help="folder of reference image files (not cached)")
     reference.add_argument("--ref-image-npz", type=Path, help=".npz of reference images (not cached)")
     parser.add_argument("--save-ref", type=Path, default=None, help="also write the reference statistics here")
-    parser.add_argument("--ref-resolution", type=int, default=28, help="for --ref-dataset")
+    parser.add_argument("--ref-resolution", type=int, default=None,
+                        help="resize --ref-dataset images to this (default: digits 28, others their own size)")
+    parser.add_argument("--ref-split", default="train", help="tfds split of --ref-dataset")
+    parser.add_argument("--ref-data-dir", default="", help="tfds data_dir of --ref-dataset (default: tfds's)")
     parser.add_argument("--extractor", choices=("inception", "digits"), default="inception")
     parser.add_argument("--resize", choices=RESIZE_MODES, default="legacy",
                         help="inception's resize to 299: legacy (pytorch-fid bilinear) or clean (clean-fid bicubic)")
