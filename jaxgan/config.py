@@ -58,6 +58,7 @@ def base_config() -> ml_collections.ConfigDict:
         best_metric="",     # also keep the best checkpoint by this eval metric, e.g. "eval/fid" ("" = off)
         best_mode="min",    # min | max: which value of best_metric is best
         async_checkpoint=True,  # write checkpoints in the background while training goes on
+        init_from="",       # transfer learning: start G, D and the EMA from this run (workdir or checkpoints/<step>)
         restart=False,      # when no checkpoint in the workdir can be read: start over (moving them to
                             # checkpoints/unreadable/) instead of stopping with an error; readable ones still resume
         profile_steps=(0, 0),  # (start step, count): jax.profiler trace of those steps in workdir/profile; (0, 0) off

@@ -440,6 +440,17 @@ def restore_or_init(ckpt: Checkpointer, init: Callable[[], Any], config: ml_coll
 
 
 
+def warm_start(task: Task, state: Any, resumed: bool) -> Any:
+    """A new run's state with the weights of `train.init_from` (the task's `init_from`); a resumed run keeps its own."""
+    source = task.config.train.get("init_from", "")
+    if not source:
+        return state
+    if resumed:
+        log.warning("train.init_from=%s is ignored: the run resumes from its own checkpoint.", source)
+        return state
+    return task.init_from(state, source)
+
+
 def write_samples(workdir: Path, step: int, picture: np.ndarray, writer: MetricWriter) -> Path:
     """Save a sample picture under samples/ and log it to TensorBoard."""
     writer.image(step, "samples", picture)
@@ -486,7 +497,7 @@ class Run:
         if best and best not in values:
             raise ValueError(f"train.best_metric={best!r} is not among the evaluation results {sorted(values)}; "
                              "set it to one of them.")
-        self.writer.scalars(step, values)
+        self.writer.scalars(step, values, fields={"checkpoint": str(self.ckpt.directory / str(step))})  # saved next
         return values
 
     def flush_metrics(self, state: Any) -> None:
@@ -570,6 +581,7 @@ def _train_in_locked_workdir(task: Task, workdir: Path) -> Any:
     writer = progress = runner = instrumented = None
     try:
         state, start, start_batch = restore_or_init(ckpt, task.initializer(mesh), config, task.batches_per_step)
+        state = warm_start(task, state, resumed=start > 0)
         write_run_files(task, workdir, start)
         is_main = jax.process_index() == 0
         runner = make_step_runner(task, mesh, start_batch, start)

@@ -15,12 +15,13 @@ A run saved before a config key moved (`jaxgan.models.RENAMED_KEYS`: the flat `m
 
 from __future__ import annotations
 
+import argparse
 import copy
 import functools
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import ml_collections
@@ -28,6 +29,7 @@ import ml_collections
 from jaxgan.checkpoint import STATE, Checkpointer, abstract_of
 from jaxgan.config import base_config
 from jaxgan.drs import DRS_BURN_IN_STREAM, RejectionSampler, check_one_logit_per_sample, gan_proposer
+from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan, ema_decay, initial_state_aux
 from jaxgan.models import RENAMED_KEYS
 from jaxgan.sampling import generator_variables, make_batched_discriminate, make_batched_generate
@@ -39,6 +41,7 @@ from jaxgan.translation.state import create_state as create_translation_state
 
 CONFIG_FILE = "config.json"
 CHECKPOINTS = "checkpoints"
+STEP_NAMES = ("latest", "best")  # --step values besides a number
 
 
 def resolve_checkpoint_dir(path: str | Path) -> tuple[Path, int | None]:
@@ -130,9 +133,65 @@ def load_generator(path: str | Path, step: int | None = None) -> tuple[GAN, dict
     standing BatchNorm statistics recomputed for them (`jaxgan.sampling.generator_variables`). `step=None` takes
     the newest readable checkpoint.
     """
+    loaded = load_generator_checkpoint(path, step)
+    return loaded.gan, loaded.variables, loaded.config
+
+
+class LoadedGenerator(NamedTuple):
+    """G of one checkpoint, and which checkpoint it is (the step and its folder), for outputs that cite it."""
+
+    gan: GAN
+    variables: dict
+    config: ml_collections.ConfigDict
+    step: int
+    checkpoint: Path
+
+
+def load_generator_checkpoint(path: str | Path, step: int | str | None = None) -> LoadedGenerator:
+    """`load_generator` of checkpoint `step` (a number, "latest" or "best"), with the step and folder it read."""
     ckpt, path_step = _open_checkpoints(path)
     with ckpt:
-        return _read_step(ckpt, _read_generator, path_step if step is None else step)
+        chosen = resolve_step(ckpt, path_step, step)
+        read = lambda ckpt, s: (s, _read_generator(ckpt, s))
+        read_step, (gan, variables, config) = _read_step(ckpt, read, chosen)
+        return LoadedGenerator(gan, variables, config, read_step, ckpt.directory / str(read_step))
+
+
+def parse_step(text: str) -> int | str:
+    """A --step value: a checkpoint step, `latest` or `best`."""
+    if text in STEP_NAMES:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--step takes a checkpoint step, latest or best, not {text!r}") from None
+
+
+def resolve_step(ckpt: Checkpointer, path_step: int | None, step: int | str | None) -> int | None:
+    """The step `step` names in `ckpt` (None: the newest readable, or the one the path names); one-line errors."""
+    if step is None or step == "latest":
+        step = path_step
+    elif step == "best":
+        step = best_step(ckpt)
+    if step is not None and int(step) not in ckpt.all_steps():
+        raise JaxganError(f"{ckpt.directory} has no checkpoint at step {step}; its steps are {ckpt.all_steps()} "
+                          "(or pass --step latest or best).")
+    return None if step is None else int(step)
+
+
+def best_step(ckpt: Checkpointer) -> int:
+    """The step of the run's best checkpoint by its own `train.best_metric` (read from its newest record)."""
+    train = config_from_json(ckpt.read_meta(ckpt.latest_step())["config"]).train
+    if not train.best_metric:
+        raise JaxganError(f"--step best needs a run that ranks its checkpoints (train.best_metric); the run in "
+                          f"{ckpt.directory} has none: pass one of its steps {ckpt.all_steps()} or latest.")
+    with Checkpointer(ckpt.directory, read_only=True, best_metric=train.best_metric,
+                      best_mode=train.best_mode) as ranked:
+        step = ranked.best_step()
+    if step is None:
+        raise JaxganError(f"no checkpoint in {ckpt.directory} has a {train.best_metric} score yet; pass one of its "
+                          f"steps {ckpt.all_steps()} or latest.")
+    return step
 
 
 def _gan_of(ckpt: Checkpointer, step: int) -> tuple[GAN, ml_collections.ConfigDict, tuple[int, ...]]:

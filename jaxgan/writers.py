@@ -24,11 +24,11 @@ class MetricWriter:
             self._jsonl = open(workdir / "metrics.jsonl", "a", buffering=1)  # noqa: SIM115
             self._tb = SummaryWriter(str(workdir / "tensorboard"))
 
-    def scalars(self, step: int, scalars: dict[str, float]) -> None:
-        """Write one row of scalars at `step`."""
+    def scalars(self, step: int, scalars: dict[str, float], fields: dict[str, str] | None = None) -> None:
+        """Write one row of scalars at `step`; `fields` (e.g. the checkpoint scored) go to metrics.jsonl only."""
         if not self.enabled:
             return
-        row = {"step": int(step), "time": time.time(), **{k: float(v) for k, v in scalars.items()}}
+        row = {"step": int(step), "time": time.time(), **(fields or {}), **{k: float(v) for k, v in scalars.items()}}
         self._jsonl.write(json.dumps(row) + "\n")
         for k, v in scalars.items():
             self._tb.add_scalar(k, float(v), int(step))
