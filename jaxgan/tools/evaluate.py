@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from jaxgan.checkpoint_noise import quiet_orbax_notices
 from jaxgan.drs import check_percentile
 from jaxgan.metrics.evaluator import (
     METRICS,
@@ -75,6 +76,7 @@ def load_sampler_from_checkpoint(path: str | Path, args: argparse.Namespace | No
     from jaxgan.runs import load_generator_checkpoint, load_rejection_sampler, resolve_checkpoint_dir
     from jaxgan.sampling import make_sample_fn
 
+    quiet_orbax_notices()
     step = None if args is None else args.step
     loaded = load_generator_checkpoint(path, step)
     scored = {"step": loaded.step, "checkpoint": str(loaded.checkpoint)}

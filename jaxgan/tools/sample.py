@@ -23,13 +23,13 @@ sampling (Azadi et al. 2019; jaxgan/drs.py), which reads D too, with `--drs-perc
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 import jax
 import numpy as np
 
+from jaxgan.checkpoint_noise import quiet_orbax_notices
 from jaxgan.drs import check_percentile
 from jaxgan.errors import JaxganError
 from jaxgan.images import save_png
@@ -114,7 +114,7 @@ def check_args(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     check_args(args)
-    quiet_checkpoint_logs()
+    quiet_orbax_notices()  # the tool says itself which step it read
     if args.drs:
         for path in write_drs_samples(args):
             print(path)
@@ -128,15 +128,6 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         print(path)
     return 0
-
-
-def quiet_checkpoint_logs() -> None:
-    """Keep orbax's notices (absl's `WARNING:absl:Given directory is read only`) off the terminal: the sampler only
-    reads, and says which step it read itself."""
-    from absl import logging as absl_logging
-
-    absl_logging.set_verbosity(absl_logging.ERROR)
-    logging.getLogger("absl").setLevel(logging.ERROR)
 
 
 def write_requested(gan, variables: dict, args: argparse.Namespace) -> list[Path]:
