@@ -12,6 +12,8 @@ Experiment configs start from `base_config()` and override fields, so an unknown
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import ml_collections
 
 from jaxgan import augment, data, losses, models, optim, regularizers, stylegan2_config, training_eval
@@ -129,3 +131,6 @@ def _validate_checkpointing(train: ml_collections.ConfigDict) -> None:
     if train.best_metric and train.eval_every == 0:
         raise ValueError(f"train.best_metric={train.best_metric!r} ranks checkpoints by an evaluation metric, but "
                          "train.eval_every=0 never evaluates; set train.eval_every > 0 or train.best_metric=''.")
+    if train.init_from and not Path(train.init_from).is_dir():
+        raise ValueError(f"train.init_from={train.init_from!r} is not a folder; pass a run's workdir or one of its "
+                         "checkpoints/<step> folders.")
