@@ -497,7 +497,8 @@ class Run:
         if best and best not in values:
             raise ValueError(f"train.best_metric={best!r} is not among the evaluation results {sorted(values)}; "
                              "set it to one of them.")
-        self.writer.scalars(step, values, fields={"checkpoint": str(self.ckpt.directory / str(step))})  # saved next
+        scored = f"{self.ckpt.directory.name}/{step}"  # saved next; relative, so a moved run still finds it
+        self.writer.scalars(step, values, fields={"checkpoint": scored})
         return values
 
     def flush_metrics(self, state: Any) -> None:

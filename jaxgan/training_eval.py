@@ -166,8 +166,10 @@ class TrainingEvaluator:
             stats = load_reference_stats(cfg.reference)
             check_reference_extractor(stats.key.get("extractor"), wanted, f"eval.reference={cfg.reference!r}")
             return stats, str(cfg.reference)
-        return dataset_reference_stats(self.dataset, self.extractor, cache_dir=cfg.cache_dir or default_cache_dir(),
-                                       batch_size=cfg.batch_size, count=cfg.reference_samples)
+        stats, described = dataset_reference_stats(self.dataset, self.extractor, batch_size=cfg.batch_size,
+                                                   cache_dir=cfg.cache_dir or default_cache_dir(),
+                                                   count=cfg.reference_samples)
+        return stats, f"training data {described}"
 
     def __call__(self, state: GANState, step: int) -> dict[str, float]:
         """The metrics of G in `state`, as {"eval/<name>": value}; with eval.drs, those of DRS's samples, and G's

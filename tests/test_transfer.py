@@ -66,13 +66,14 @@ def test_a_new_run_starts_from_the_sources_networks_with_fresh_optimizer_states(
 def test_the_trainer_applies_it_to_a_new_run_and_ignores_it_on_resume(source, tmp_path, caplog):
     workdir, trained = source
     config = small_config(init_from=str(workdir), num_steps=1)
-    config.optim.g.lr = config.optim.d.lr = 1e-12  # one step that moves nothing visible
+    config.seed = 7
     train_and_evaluate(config, tmp_path / "new")
     rows = [json.loads(line) for line in (tmp_path / "new" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1]
     _, _, state, _ = load_gan_run(tmp_path / "new")
     assert int(state.step) == 1
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-9), jax.device_get(state.d.params),
+    # one Adam step moves each weight by about lr (2e-4); a fresh init of seed 7 lies ~0.1 away
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-3), jax.device_get(state.d.params),
                  jax.device_get(trained.d.params))
     config.train.num_steps = 2
     with caplog.at_level(logging.WARNING):
