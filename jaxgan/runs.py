@@ -5,9 +5,12 @@ and checkpoints/<step>/, whose orbax `state` item is the train state and whose `
 (`jaxgan.run_info.run_meta`) records the config, the data position, the example shape and the number of classes.
 `jaxgan.checkpoint.Checkpointer` reads and writes those files and knows nothing of configs or models; this module
 turns them back into a config (`config_from_json`), a GAN and its state (`load_gan_run`), G's sampling variables
-(`load_generator`: the EMA params with their standing BatchNorm statistics, StyleGAN2's w_avg), a discriminator
-rejection sampler over G and D (`load_rejection_sampler`) or a pix2pix/CycleGAN run (`load_translation_run`). The
-sampling, evaluation and translation tools all load through here; the trainers import nothing from it.
+(`load_generator`, or `load_generator_checkpoint`, which also names the step it read: the EMA params with their
+standing BatchNorm statistics, StyleGAN2's w_avg), a discriminator rejection sampler over G and D
+(`load_rejection_sampler`) or a pix2pix/CycleGAN run (`load_translation_run`). A step is a number, `latest` (the
+newest readable) or `best` (by the run's own `train.best_metric`): `resolve_step`. The sampling, evaluation and
+translation tools all load through here; the trainers import nothing from it but the path resolution of
+`train.init_from` (`jaxgan.transfer`).
 
 A run saved before a config key moved (`jaxgan.models.RENAMED_KEYS`: the flat `model.ngf` became
 `model.dcgan.ngf`, ...) loads unchanged: its stored keys are read at their new places.
@@ -226,12 +229,13 @@ def _read_generator(ckpt: Checkpointer, step: int) -> tuple[GAN, dict, ml_collec
     return gan, generator_variables(state, gan), config
 
 
-def load_gan_run(path: str | Path, step: int | None = None
+def load_gan_run(path: str | Path, step: int | str | None = None
                  ) -> tuple[ml_collections.ConfigDict, GAN, GANState, dict[str, Any]]:
-    """(config, gan, state, meta) of a GAN run's checkpoint (default: the newest readable), every array restored."""
+    """(config, gan, state, meta) of a GAN run's checkpoint `step` (a number, "latest" or "best"; default: the
+    newest readable), every array restored."""
     ckpt, path_step = _open_checkpoints(path)
     with ckpt:
-        return _read_step(ckpt, _read_gan_run, path_step if step is None else step)
+        return _read_step(ckpt, _read_gan_run, resolve_step(ckpt, path_step, step))
 
 
 def _read_gan_run(ckpt: Checkpointer, step: int) -> tuple[ml_collections.ConfigDict, GAN, GANState, dict]:
@@ -276,7 +280,7 @@ def load_translation_run(workdir: str | Path, step: int | None = None
     return config, models, state
 
 
-def load_rejection_sampler(path: str, *, step: int | None = None, seed: int = 0, percentile: float = 95.0,
+def load_rejection_sampler(path: str, *, step: int | str | None = None, seed: int = 0, percentile: float = 95.0,
                            burn_in: int = 10_000, batch_size: int = 256) -> RejectionSampler:
     """DRS over a saved GAN run (G's EMA params when kept, and D), its burn-in drawn from `seed`'s own stream."""
     config, gan, state, _ = load_gan_run(path, step)
