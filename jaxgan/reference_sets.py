@@ -62,7 +62,8 @@ def dataset_reference_stats(dataset: ImageDataset, extractor: Extractor, *, cach
 
 def reference_data_config(spec: str, *, image_size: int = 0, split: str = "train",
                           data_dir: str = "") -> ml_collections.ConfigDict:
-    """The `data` block `--ref-dataset SPEC` names: digits, a prepared dataset, a folder, an .npz or a tfds name."""
+    """The `data` block `--ref-dataset SPEC` names: digits, a prepared dataset, a folder, an .npz or a tfds name
+    (with its config, e.g. `imagenet_resized/32x32`)."""
     cfg = data_config()
     cfg.image_size = image_size
     path = Path(spec)
@@ -72,7 +73,7 @@ def reference_data_config(spec: str, *, image_size: int = 0, split: str = "train
         cfg.name, cfg.path = ("prepared" if is_prepared(path) else "folder"), str(path)
     elif path.suffix == ".npz":
         cfg.name, cfg.path = "npz", str(path)
-    elif "/" in spec or path.suffix:
+    elif spec.startswith(("/", ".", "~")):
         raise FileNotFoundError(f"--ref-dataset {spec!r} is neither digits, an existing folder or .npz, nor a tfds "
                                 "dataset name; fix the path or name a tfds dataset such as cifar10.")
     else:

@@ -99,3 +99,4 @@ def test_a_ref_dataset_name_that_is_no_dataset_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="--ref-dataset .*missing/x"):
         reference_data_config(str(tmp_path / "missing" / "x"))
     assert reference_data_config("cifar10").tfds_name == "cifar10"
+    assert reference_data_config("imagenet_resized/32x32").name == "tfds"  # a tfds name with its config
