@@ -26,6 +26,15 @@ log = logging.getLogger("jaxgan.checkpoint")
 _NOISY_LOGGERS = ("absl", "asyncio", "jax._src.distributed")  # orbax/TensorStore chatter during a failed read
 
 
+def quiet_orbax_notices() -> None:
+    """Keep orbax's absl notices (`WARNING:absl:Given directory is read only`) off the terminal of a tool that only
+    reads checkpoints: both absl's own verbosity and the Python logger it writes through."""
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+
+
 def log_details(log_path: Path | None, header: str, error: BaseException) -> None:
     """The whole error with its traceback, in the log file (debug level when there is none)."""
     text = "".join(traceback.format_exception(error))

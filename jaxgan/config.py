@@ -12,6 +12,8 @@ Experiment configs start from `base_config()` and override fields, so an unknown
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import ml_collections
 
 from jaxgan import augment, data, distributed, losses, models, optim, regularizers, stylegan2_config, training_eval
@@ -60,6 +62,7 @@ def base_config() -> ml_collections.ConfigDict:
         best_metric="",     # also keep the best checkpoint by this eval metric, e.g. "eval/fid" ("" = off)
         best_mode="min",    # min | max: which value of best_metric is best
         async_checkpoint=True,  # write checkpoints in the background while training goes on
+        init_from="",       # transfer learning: start G, D and the EMA from this run (workdir or checkpoints/<step>)
         restart=False,      # when no checkpoint in the workdir can be read: start over (moving them to
                             # checkpoints/unreadable/) instead of stopping with an error; readable ones still resume
         profile_steps=(0, 0),  # (start step, count): jax.profiler trace of those steps in workdir/profile; (0, 0) off
@@ -133,3 +136,6 @@ def _validate_checkpointing(train: ml_collections.ConfigDict) -> None:
     if train.best_metric and train.eval_every == 0:
         raise ValueError(f"train.best_metric={train.best_metric!r} ranks checkpoints by an evaluation metric, but "
                          "train.eval_every=0 never evaluates; set train.eval_every > 0 or train.best_metric=''.")
+    if train.init_from and not Path(train.init_from).is_dir():
+        raise ValueError(f"train.init_from={train.init_from!r} is not a folder; pass a run's workdir or one of its "
+                         "checkpoints/<step> folders.")

@@ -444,6 +444,17 @@ def restore_or_init(ckpt: Checkpointer, init: Callable[[], Any], config: ml_coll
 
 
 
+def warm_start(task: Task, state: Any, resumed: bool) -> Any:
+    """A new run's state with the weights of `train.init_from` (the task's `init_from`); a resumed run keeps its own."""
+    source = task.config.train.get("init_from", "")
+    if not source:
+        return state
+    if resumed:
+        log.warning("train.init_from=%s is ignored: the run resumes from its own checkpoint.", source)
+        return state
+    return task.init_from(state, source)
+
+
 def write_samples(workdir: Path, step: int, picture: np.ndarray, writer: MetricWriter) -> Path:
     """Save a sample picture under samples/ and log it to TensorBoard."""
     writer.image(step, "samples", picture)
@@ -491,7 +502,8 @@ class Run:
         if best and best not in values:
             raise ValueError(f"train.best_metric={best!r} is not among the evaluation results {sorted(values)}; "
                              "set it to one of them.")
-        self.writer.scalars(step, values)
+        scored = f"{self.ckpt.directory.name}/{step}"  # saved next; relative, so a moved run still finds it
+        self.writer.scalars(step, values, fields={"checkpoint": scored})
         if self.run_log is not None:
             self.run_log.evaluated(step, values)
         return values
@@ -579,6 +591,7 @@ def _train_in_locked_workdir(task: Task, workdir: Path, run_log: RunLog, config_
     writer = progress = runner = instrumented = None
     try:
         state, start, start_batch = restore_or_init(ckpt, task.initializer(mesh), config, task.batches_per_step)
+        state = warm_start(task, state, resumed=start > 0)
         write_run_files(task, workdir, start)
         run_log.banner(banner_lines(task, mesh, state, start, config_file))
         is_main = jax.process_index() == 0

@@ -5,9 +5,12 @@ and checkpoints/<step>/, whose orbax `state` item is the train state and whose `
 (`jaxgan.run_info.run_meta`) records the config, the data position, the example shape and the number of classes.
 `jaxgan.checkpoint.Checkpointer` reads and writes those files and knows nothing of configs or models; this module
 turns them back into a config (`config_from_json`), a GAN and its state (`load_gan_run`), G's sampling variables
-(`load_generator`: the EMA params with their standing BatchNorm statistics, StyleGAN2's w_avg), a discriminator
-rejection sampler over G and D (`load_rejection_sampler`) or a pix2pix/CycleGAN run (`load_translation_run`). The
-sampling, evaluation and translation tools all load through here; the trainers import nothing from it.
+(`load_generator`, or `load_generator_checkpoint`, which also names the step it read: the EMA params with their
+standing BatchNorm statistics, StyleGAN2's w_avg), a discriminator rejection sampler over G and D
+(`load_rejection_sampler`) or a pix2pix/CycleGAN run (`load_translation_run`). A step is a number, `latest` (the
+newest readable) or `best` (by the run's own `train.best_metric`): `resolve_step`. The sampling, evaluation and
+translation tools all load through here; the trainers import nothing from it but the path resolution of
+`train.init_from` (`jaxgan.transfer`).
 
 A run saved before a config key moved (`jaxgan.models.RENAMED_KEYS`: the flat `model.ngf` became
 `model.dcgan.ngf`, ...) loads unchanged: its stored keys are read at their new places.
@@ -15,12 +18,13 @@ A run saved before a config key moved (`jaxgan.models.RENAMED_KEYS`: the flat `m
 
 from __future__ import annotations
 
+import argparse
 import copy
 import functools
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import ml_collections
@@ -28,6 +32,7 @@ import ml_collections
 from jaxgan.checkpoint import STATE, Checkpointer, abstract_of
 from jaxgan.config import base_config
 from jaxgan.drs import DRS_BURN_IN_STREAM, RejectionSampler, check_one_logit_per_sample, gan_proposer
+from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan, ema_decay, initial_state_aux
 from jaxgan.models import RENAMED_KEYS
 from jaxgan.sampling import generator_variables, make_batched_discriminate, make_batched_generate
@@ -39,6 +44,7 @@ from jaxgan.translation.state import create_state as create_translation_state
 
 CONFIG_FILE = "config.json"
 CHECKPOINTS = "checkpoints"
+STEP_NAMES = ("latest", "best")  # --step values besides a number
 
 
 def resolve_checkpoint_dir(path: str | Path) -> tuple[Path, int | None]:
@@ -130,9 +136,65 @@ def load_generator(path: str | Path, step: int | None = None) -> tuple[GAN, dict
     standing BatchNorm statistics recomputed for them (`jaxgan.sampling.generator_variables`). `step=None` takes
     the newest readable checkpoint.
     """
+    loaded = load_generator_checkpoint(path, step)
+    return loaded.gan, loaded.variables, loaded.config
+
+
+class LoadedGenerator(NamedTuple):
+    """G of one checkpoint, and which checkpoint it is (the step and its folder), for outputs that cite it."""
+
+    gan: GAN
+    variables: dict
+    config: ml_collections.ConfigDict
+    step: int
+    checkpoint: Path
+
+
+def load_generator_checkpoint(path: str | Path, step: int | str | None = None) -> LoadedGenerator:
+    """`load_generator` of checkpoint `step` (a number, "latest" or "best"), with the step and folder it read."""
     ckpt, path_step = _open_checkpoints(path)
     with ckpt:
-        return _read_step(ckpt, _read_generator, path_step if step is None else step)
+        chosen = resolve_step(ckpt, path_step, step)
+        read = lambda ckpt, s: (s, _read_generator(ckpt, s))
+        read_step, (gan, variables, config) = _read_step(ckpt, read, chosen)
+        return LoadedGenerator(gan, variables, config, read_step, ckpt.directory / str(read_step))
+
+
+def parse_step(text: str) -> int | str:
+    """A --step value: a checkpoint step, `latest` or `best`."""
+    if text in STEP_NAMES:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--step takes a checkpoint step, latest or best, not {text!r}") from None
+
+
+def resolve_step(ckpt: Checkpointer, path_step: int | None, step: int | str | None) -> int | None:
+    """The step `step` names in `ckpt` (None: the newest readable, or the one the path names); one-line errors."""
+    if step is None or step == "latest":
+        step = path_step
+    elif step == "best":
+        step = best_step(ckpt)
+    if step is not None and int(step) not in ckpt.all_steps():
+        raise JaxganError(f"{ckpt.directory} has no checkpoint at step {step}; its steps are {ckpt.all_steps()} "
+                          "(or pass --step latest or best).")
+    return None if step is None else int(step)
+
+
+def best_step(ckpt: Checkpointer) -> int:
+    """The step of the run's best checkpoint by its own `train.best_metric` (read from its newest record)."""
+    train = config_from_json(ckpt.read_meta(ckpt.latest_step())["config"]).train
+    if not train.best_metric:
+        raise JaxganError(f"--step best needs a run that ranks its checkpoints (train.best_metric); the run in "
+                          f"{ckpt.directory} has none: pass one of its steps {ckpt.all_steps()} or latest.")
+    with Checkpointer(ckpt.directory, read_only=True, best_metric=train.best_metric,
+                      best_mode=train.best_mode) as ranked:
+        step = ranked.best_step()
+    if step is None:
+        raise JaxganError(f"no checkpoint in {ckpt.directory} has a {train.best_metric} score yet; pass one of its "
+                          f"steps {ckpt.all_steps()} or latest.")
+    return step
 
 
 def _gan_of(ckpt: Checkpointer, step: int) -> tuple[GAN, ml_collections.ConfigDict, tuple[int, ...]]:
@@ -167,12 +229,13 @@ def _read_generator(ckpt: Checkpointer, step: int) -> tuple[GAN, dict, ml_collec
     return gan, generator_variables(state, gan), config
 
 
-def load_gan_run(path: str | Path, step: int | None = None
+def load_gan_run(path: str | Path, step: int | str | None = None
                  ) -> tuple[ml_collections.ConfigDict, GAN, GANState, dict[str, Any]]:
-    """(config, gan, state, meta) of a GAN run's checkpoint (default: the newest readable), every array restored."""
+    """(config, gan, state, meta) of a GAN run's checkpoint `step` (a number, "latest" or "best"; default: the
+    newest readable), every array restored."""
     ckpt, path_step = _open_checkpoints(path)
     with ckpt:
-        return _read_step(ckpt, _read_gan_run, path_step if step is None else step)
+        return _read_step(ckpt, _read_gan_run, resolve_step(ckpt, path_step, step))
 
 
 def _read_gan_run(ckpt: Checkpointer, step: int) -> tuple[ml_collections.ConfigDict, GAN, GANState, dict]:
@@ -217,7 +280,7 @@ def load_translation_run(workdir: str | Path, step: int | None = None
     return config, models, state
 
 
-def load_rejection_sampler(path: str, *, step: int | None = None, seed: int = 0, percentile: float = 95.0,
+def load_rejection_sampler(path: str, *, step: int | str | None = None, seed: int = 0, percentile: float = 95.0,
                            burn_in: int = 10_000, batch_size: int = 256) -> RejectionSampler:
     """DRS over a saved GAN run (G's EMA params when kept, and D), its burn-in drawn from `seed`'s own stream."""
     config, gan, state, _ = load_gan_run(path, step)

@@ -219,16 +219,38 @@ def picture_of(samples: np.ndarray, cols: int | None = None) -> np.ndarray:
     return sample_picture(samples)
 
 
-def _labels_for(gan: GAN, key: jax.Array, n: int) -> jax.Array | None:
+def _labels_for(gan: GAN, key: jax.Array, n: int, class_idx: int | None = None) -> jax.Array | None:
+    """n labels for a conditional G: all `class_idx` when given, else uniform random; None for an unconditional G."""
+    if class_idx is not None:
+        return seed_labels(gan, n, class_idx)
     return None if gan.num_classes is None else jax.random.randint(key, (n,), 0, gan.num_classes, jnp.int32)
+
+
+def seed_latents(seeds: Sequence[int], z_dim: int) -> jax.Array:
+    """z [len(seeds), z_dim]: one latent per seed, the same for a seed whatever else is drawn."""
+    return jnp.concatenate([sample_latents(jax.random.PRNGKey(s), 1, z_dim) for s in seeds])
+
+
+def seed_labels(gan: GAN, n: int, class_idx: int | None) -> jax.Array | None:
+    """n labels, all `class_idx`, for a conditional G (which needs one); None for an unconditional G (which takes
+    none)."""
+    if gan.num_classes is None:
+        if class_idx is not None:
+            raise ValueError(f"--class {class_idx} needs a class-conditional G; this run's G is unconditional.")
+        return None
+    if class_idx is None or not 0 <= class_idx < gan.num_classes:
+        raise ValueError(f"This G is class-conditional ({gan.num_classes} classes): pass --class in "
+                         f"[0, {gan.num_classes - 1}], got {class_idx}.")
+    return jnp.full((n,), class_idx, jnp.int32)
 
 
 def write_sample_set(gan: GAN, g_variables: dict, out_dir: str | Path, *, num: int = 64, seed: int = 0,
                      grid: int = 64, truncation: float = 0.5, interp_pairs: int = 8, interp_steps: int = 10,
-                     per_class: int = 8, batch_size: int = 256) -> dict[str, Path]:
+                     per_class: int = 8, batch_size: int = 256, class_idx: int | None = None) -> dict[str, Path]:
     """Write samples.npz (num samples, their z and labels), samples.png (the first `grid`), interp_lerp.png and
     interp_slerp.png (one row per latent pair), truncated.png (+ in the npz), and classes.png (one row per class)
-    for class-conditional G. The same seed gives the same files. Returns {name: path}."""
+    for class-conditional G. A conditional G's labels are uniform random, or all `class_idx`. The same seed gives
+    the same files. Returns {name: path}."""
     if num < 1:
         raise ValueError(f"--num must be >= 1, got {num}.")
     out_dir = Path(out_dir)
@@ -236,17 +258,18 @@ def write_sample_set(gan: GAN, g_variables: dict, out_dir: str | Path, *, num: i
     generate = make_generate(gan, g_variables, batch_size)
     k_z, k_labels, k_interp, k_trunc, k_trunc_labels = jax.random.split(jax.random.PRNGKey(seed), 5)
     z = sample_latents(k_z, num, gan.z_dim)
-    labels = _labels_for(gan, k_labels, num)
+    labels = _labels_for(gan, k_labels, num, class_idx)
     samples = generate(z, labels)
     shown = min(grid, num)
     paths = {"samples_png": save_png(picture_of(samples[:shown]), out_dir / "samples.png")}
     for method in INTERPOLATIONS:
         zi = interpolation_latents(k_interp, interp_pairs, interp_steps, gan.z_dim, method)
-        li = None if labels is None else jnp.repeat(_labels_for(gan, k_interp, interp_pairs), interp_steps)
+        li = None if labels is None else jnp.repeat(_labels_for(gan, k_interp, interp_pairs, class_idx),
+                                                    interp_steps)
         paths[f"interp_{method}"] = save_png(picture_of(generate(zi, li), cols=interp_steps),
                                              out_dir / f"interp_{method}.png")
     zt = truncated_latents(k_trunc, shown, gan.z_dim, truncation)
-    truncated = generate(zt, _labels_for(gan, k_trunc_labels, shown))
+    truncated = generate(zt, _labels_for(gan, k_trunc_labels, shown, class_idx))
     paths["truncated"] = save_png(picture_of(truncated), out_dir / "truncated.png")
     if gan.num_classes is not None:
         lc = class_labels(gan.num_classes, per_class)
@@ -259,4 +282,3 @@ def write_sample_set(gan: GAN, g_variables: dict, out_dir: str | Path, *, num: i
     paths["npz"] = out_dir / "samples.npz"
     np.savez(paths["npz"], **arrays)
     return paths
-

@@ -17,30 +17,20 @@ import numpy as np
 
 from jaxgan.images import save_png, to_uint8
 from jaxgan.models.stylegan2.generator import NOISE_MODES, Generator, check_truncation
+from jaxgan.sampling import seed_labels, seed_latents
 from jaxgan.state import GAN
-from jaxgan.train_step import sample_latents
+
+
+def is_stylegan2(gan: GAN) -> bool:
+    """Whether `gan`'s G is StyleGAN2's (a mapping to w, truncation toward w_avg, per-layer noise)."""
+    return isinstance(gan.generator, Generator)
 
 
 def check_stylegan2(gan: GAN) -> None:
     """Raise a one-line error unless `gan` is a StyleGAN2 run (truncation toward w_avg, styles)."""
-    if not isinstance(gan.generator, Generator):
-        raise ValueError(f"--trunc-psi, --seeds and --style-mix-* need a StyleGAN2 run (model.name='stylegan2'); "
+    if not is_stylegan2(gan):
+        raise ValueError(f"--trunc-psi, --noise-mode and --style-mix-* need a StyleGAN2 run (model.name='stylegan2'); "
                          f"this run's G is {type(gan.generator).__name__}. Use --truncation for its z truncation.")
-
-
-def seed_latents(seeds: Sequence[int], z_dim: int) -> jax.Array:
-    """z [len(seeds), z_dim]: one latent per seed, the same for a seed whatever else is drawn."""
-    return jnp.concatenate([sample_latents(jax.random.PRNGKey(s), 1, z_dim) for s in seeds])
-
-
-def seed_labels(gan: GAN, n: int, class_idx: int | None) -> jax.Array | None:
-    """The labels of a conditional G (all `class_idx`), None for an unconditional one."""
-    if gan.num_classes is None:
-        return None
-    if class_idx is None or not 0 <= class_idx < gan.num_classes:
-        raise ValueError(f"This G is class-conditional ({gan.num_classes} classes): pass --class in "
-                         f"[0, {gan.num_classes - 1}], got {class_idx}.")
-    return jnp.full((n,), class_idx, jnp.int32)
 
 
 def map_seeds(gan: GAN, variables: dict, seeds: Sequence[int], psi: float, class_idx: int | None = None
@@ -58,19 +48,6 @@ def synthesize(gan: GAN, variables: dict, ws: jax.Array, noise_mode: str = "cons
         raise ValueError(f"Unknown --noise-mode {noise_mode!r}; choose one of {NOISE_MODES}.")
     rngs = {"noise": jax.random.PRNGKey(seed)} if noise_mode == "random" else None
     return np.asarray(gan.generator.apply(variables, ws, noise_mode, method=Generator.synthesize, rngs=rngs))
-
-
-def write_seed_images(gan: GAN, variables: dict, out_dir: str | Path, seeds: Sequence[int], psi: float = 1.0,
-                      noise_mode: str = "const", class_idx: int | None = None) -> list[Path]:
-    """One PNG per seed, seed{seed:04d}.png (generate.py); returns their paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ws = map_seeds(gan, variables, seeds, psi, class_idx)
-    paths = []
-    for seed, w in zip(seeds, ws, strict=True):
-        image = synthesize(gan, variables, w[None], noise_mode, seed)[0]
-        paths.append(save_png(to_uint8(image), out_dir / f"seed{seed:04d}.png"))
-    return paths
 
 
 def style_mixing_grid(gan: GAN, variables: dict, row_seeds: Sequence[int], col_seeds: Sequence[int],

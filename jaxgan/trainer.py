@@ -35,6 +35,7 @@ from jaxgan.sharding import replicated
 from jaxgan.state import GAN, GANState, create_state
 from jaxgan.train_step import sample_latents
 from jaxgan.training_eval import build_eval_fn
+from jaxgan.transfer import transfer_weights
 
 
 def host_batches(dataset, config: ml_collections.ConfigDict, start_batch: int) -> Iterator[dict]:
@@ -103,6 +104,10 @@ class GANTask:
     def step_batches(self, start_batch: int) -> Iterator[dict]:
         """`n_disc` real batches stacked per step (image pixels cross as uint8; the step decodes them)."""
         return stack_batches(host_batches(self.dataset, self.config, start_batch), self.config.n_disc)
+
+    def init_from(self, state: GANState, source: str) -> GANState:
+        """A fresh state with G's, D's and the EMA's weights of the run at `source` (`train.init_from`)."""
+        return transfer_weights(state, source)
 
     def evaluate(self, state: GANState, step: int) -> dict[str, float] | None:
         return None if self.eval_fn is None else self.eval_fn(state, step)

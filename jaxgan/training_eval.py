@@ -8,13 +8,12 @@ metrics of `jaxgan.metrics` (fid, kid, is, pr) with a digit classifier or the FI
 mode coverage (modes). Results are logged as `eval/<name>` and `train.best_metric` ranks checkpoints by one of them.
 
 Reference statistics come from `eval.reference` (a statistics file, e.g. pytorch-fid's), or are computed once from
-the training data and cached under `eval.cache_dir`, keyed by dataset, split, resolution and the extractor's weights.
+the training data and cached under `eval.cache_dir` (`jaxgan.reference_sets`: keyed by the data's content, the subset
+size and the extractor's protocol id, the same cache `jaxgan evaluate --ref-dataset` reads).
 """
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -29,12 +28,13 @@ from jaxgan.drs import (
     gan_proposer,
 )
 from jaxgan.label_distribution import class_probabilities
-from jaxgan.metrics.evaluator import cached_reference_stats, evaluate_mixture_samples, evaluate_samples
+from jaxgan.metrics.evaluator import evaluate_mixture_samples, evaluate_samples
 from jaxgan.metrics.extractors import EXTRACTORS, check_reference_extractor, load_extractor
 from jaxgan.metrics.kid import check_kid_samples
 from jaxgan.metrics.mode_coverage import DEFAULT_MIN_COUNT
 from jaxgan.metrics.protocol import RESIZE_MODES, eval_protocol, protocol_id
 from jaxgan.metrics.stats import ReferenceStats, default_cache_dir, load_reference_stats
+from jaxgan.reference_sets import dataset_reference_stats
 from jaxgan.sampling import (
     evaluation_noise_key,
     generator_variables,
@@ -70,7 +70,7 @@ def default_config() -> ml_collections.ConfigDict:
         inception_weights="",  # FID Inception .npz, for extractor=inception
         resize="legacy",     # inception's resize to 299: legacy (pytorch-fid, bilinear) | clean (clean-fid, bicubic)
         reference="",        # reference statistics .npz; "" = compute them from the training data (cached)
-        reference_samples=10_000,  # training examples the computed reference uses (all if the data has fewer)
+        reference_samples=10_000,  # training examples the computed reference uses (>= the data's size: all of them)
         cache_dir="",        # cache of computed reference statistics ("" = ~/.cache/jaxgan/ref_stats)
         kid_subsets=100,     # KID: number of subsets
         kid_subset_size=1000,  # KID: subset size (num_samples and the reference need at least this many)
@@ -128,20 +128,6 @@ def _validate_drs(config: ml_collections.ConfigDict) -> None:
         check_one_logit_per_sample(config.model.pack)
 
 
-def dataset_identity(data: ml_collections.ConfigDict, dataset: Dataset) -> tuple[str, str]:
-    """(dataset, split) names for the reference cache: everything in `config.data` that changes the images."""
-    height, width, channels = dataset.example_shape
-    if data.name == "tfds":
-        name, split = f"tfds-{data.tfds_name}", data.split
-    elif data.name in ("folder", "npz"):
-        path = Path(data.path).resolve()
-        name, split = f"{data.name}-{path.name}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}", "all"
-    else:
-        name, split = data.name, "all"
-    crop = "-crop" if data.center_crop else ""
-    return f"{name}-{height}x{width}x{channels}{crop}", split
-
-
 class TrainingEvaluator:
     """`evaluator(state, step) -> {"eval/fid": ..., ...}`: the trainer's eval_fn, built once per run.
 
@@ -190,18 +176,10 @@ class TrainingEvaluator:
             stats = load_reference_stats(cfg.reference)
             check_reference_extractor(stats.key.get("extractor"), wanted, f"eval.reference={cfg.reference!r}")
             return stats, str(cfg.reference)
-        count = min(cfg.reference_samples, self.dataset.num_examples or cfg.reference_samples)
-        dataset, split = dataset_identity(config.data, self.dataset)
-
-        def batches():
-            images = self.dataset.all_images(limit=count)
-            return (images[i:i + cfg.batch_size] for i in range(0, len(images), cfg.batch_size))
-
-        stats = cached_reference_stats(cfg.cache_dir or default_cache_dir(), batches, self.extractor,
-                                       dataset=dataset, split=f"{split}-n{count}",
-                                       resolution=self.dataset.example_shape[0],
-                                       extractor_id=wanted)
-        return stats, f"training data {dataset} ({split}, first {count})"
+        stats, described = dataset_reference_stats(self.dataset, self.extractor, batch_size=cfg.batch_size,
+                                                   cache_dir=cfg.cache_dir or default_cache_dir(),
+                                                   count=cfg.reference_samples)
+        return stats, f"training data {described}"
 
     def __call__(self, state: GANState, step: int) -> dict[str, float]:
         """The metrics of G in `state`, as {"eval/<name>": value}; with eval.drs, those of DRS's samples, and G's

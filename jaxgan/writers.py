@@ -48,8 +48,8 @@ class JsonlWriter:
     def __init__(self, workdir: Path, config: dict | None = None):
         self._file = open(workdir / "metrics.jsonl", "a", buffering=1)  # noqa: SIM115
 
-    def scalars(self, step: int, scalars: dict[str, float]) -> None:
-        row = {"step": step, "time": time.time(), **scalars}
+    def scalars(self, step: int, scalars: dict[str, float], fields: dict[str, str] | None = None) -> None:
+        row = {"step": step, "time": time.time(), **(fields or {}), **scalars}
         self._file.write(json.dumps(row) + "\n")
 
     def image(self, step: int, name: str, picture: np.ndarray) -> None:
@@ -67,7 +67,7 @@ class TensorBoardWriter:
 
         self._tb = SummaryWriter(str(workdir / "tensorboard"))
 
-    def scalars(self, step: int, scalars: dict[str, float]) -> None:
+    def scalars(self, step: int, scalars: dict[str, float], fields: dict[str, str] | None = None) -> None:
         for k, v in scalars.items():
             self._tb.add_scalar(k, v, step)
 
@@ -102,7 +102,7 @@ class WandbWriter:
                                settings=wandb.Settings(console="off", silent=True))  # log.txt keeps the terminal
         log.info("Weights & Biases: run %s (%s)", run_id, self._run.dir if self._run.offline else self._run.url)
 
-    def scalars(self, step: int, scalars: dict[str, float]) -> None:
+    def scalars(self, step: int, scalars: dict[str, float], fields: dict[str, str] | None = None) -> None:
         self._run.log(scalars, step=step)
 
     def image(self, step: int, name: str, picture: np.ndarray) -> None:
@@ -129,11 +129,11 @@ class MetricWriter:
             for name in check_writers(writers):
                 self._writers.append(WRITER_CLASSES[name](workdir, config))
 
-    def scalars(self, step: int, scalars: dict[str, float]) -> None:
-        """Write one row of scalars at `step`."""
+    def scalars(self, step: int, scalars: dict[str, float], fields: dict[str, str] | None = None) -> None:
+        """Write one row of scalars at `step`; `fields` (e.g. the checkpoint scored) go to metrics.jsonl only."""
         scalars = {k: float(v) for k, v in scalars.items()}
         for writer in self._writers:
-            writer.scalars(int(step), scalars)
+            writer.scalars(int(step), scalars, fields)
 
     def image(self, step: int, name: str, picture: np.ndarray) -> None:
         """Write an (H, W, C) uint8 picture."""

@@ -1,6 +1,7 @@
 """The protocol that goes with every score: 8-bit quantisation, clean-fid's resize, the sidecar, KID's named error."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -82,11 +83,13 @@ def test_training_writes_the_eval_protocol_beside_the_numbers(digit_classifier, 
     assert written == {
         "extractor": "digits", "weights": extractor_id("digits", classifier=classifier), "resize": "bilinear",
         "quantisation": "uint8", "num_generated": 48, "num_reference": 200, "metrics": ["fid", "pr"],
-        "reference": "training data digits-8x8x1 (all, first 200)", "pr_features": written["pr_features"]}
+        "reference": written["reference"], "pr_features": written["pr_features"]}
+    assert re.fullmatch(r"training data digits-8x8x1-[0-9a-f]{16} \(subset-n200, 200 images\)", written["reference"])
     assert written["pr_features"].startswith("digits features (penultimate layer")
     assert "VGG-16" in written["pr_features"]
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert all(isinstance(v, float | int) for row in rows for v in row.values())  # eval/* stay numbers
+    assert all(isinstance(v, float | int) for row in rows for k, v in row.items() if k != "checkpoint")  # numbers
+    assert {row["checkpoint"] for row in rows if "checkpoint" in row} <= {f"checkpoints/{r['step']}" for r in rows}
     with Checkpointer(tmp_path / "run" / "checkpoints", read_only=True) as ckpt:  # evaluated checkpoints carry it too
         assert ckpt.read_meta(ckpt.latest_step())["eval_protocol"] == written
 

@@ -2,6 +2,7 @@
 
 import functools
 import json
+import re
 
 import jax
 import numpy as np
@@ -134,7 +135,7 @@ def test_evaluate_tool_on_npz_and_folder(digit_classifier, digits, tmp_path):
     from_npz = evaluate.main(["--npz", str(tmp_path / "samples.npz"), "--out",
                               str(tmp_path / "out.json"), *common])
     cached = [p.name for p in (tmp_path / "cache").iterdir()]  # keyed by the classifier's weights too
-    assert len(cached) == 1 and cached[0].startswith("digits_all_28px_digits-"), cached
+    assert len(cached) == 1 and re.fullmatch(r"digits-28x28x1-[0-9a-f]{16}_all_28px_digits-.*\.npz", cached[0])
     from_pngs = evaluate.main(["--images", str(folder), *common])  # reuses the cached reference
     assert json.loads((tmp_path / "out.json").read_text()) == from_npz
     assert {"fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision", "recall",
@@ -144,8 +145,9 @@ def test_evaluate_tool_on_npz_and_folder(digit_classifier, digits, tmp_path):
     assert from_npz["protocol"] == {
         "extractor": "digits", "weights": extractor_id("digits", classifier=digit_classifier[0]),
         "resize": "bilinear", "quantisation": "uint8", "num_generated": 200, "num_reference": 1797,
-        "reference": "digits/all/28px", "metrics": ["fid", "kid", "is", "pr"],
+        "reference": from_npz["reference"], "metrics": ["fid", "kid", "is", "pr"],
         "pr_features": from_npz["pr_features"]}
+    assert from_npz["reference"] == cached[0].split("_")[0] + " (all, 1797 images)"  # every digit
     assert from_npz["pr_features"].startswith("digits features (penultimate layer, 64-d)")
     assert "VGG-16" in from_npz["pr_features"]
     # ...and the same 8-bit images given as an .npz give the PNGs' FID exactly (up to float32 features).

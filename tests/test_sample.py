@@ -1,6 +1,7 @@
 """Sampling: interpolation and truncation against numpy/scipy, batched generation, and tools/sample.py end to end."""
 
 import functools
+import sys
 from pathlib import Path
 
 import flax.linen as nn
@@ -15,8 +16,9 @@ from scipy import stats
 
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config
+from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan
-from jaxgan.images import image_grid
+from jaxgan.images import image_grid, to_uint8
 from jaxgan.models.mlp import MLPDiscriminator
 from jaxgan.run_info import run_meta
 from jaxgan.sampling import (
@@ -25,10 +27,12 @@ from jaxgan.sampling import (
     lerp,
     make_generate,
     scale_toward_mean,
+    seed_latents,
     slerp,
     truncated_latents,
     write_sample_set,
 )
+from jaxgan.seed_sampling import write_seed_images, write_video
 from jaxgan.state import GAN, create_state
 from jaxgan.train_step import sample_latents
 
@@ -178,3 +182,54 @@ def test_conditional_models_get_one_grid_row_per_class(tmp_path):
     assert labels.shape == (6,) and set(labels) <= {0, 1, 2}
     with pytest.raises(ValueError, match="class-conditional"):
         make_generate(gan, variables)(z)
+
+
+def conditional_gan():
+    g = ConditionalG()
+    variables = g.init(jax.random.PRNGKey(0), jnp.zeros((1, 4)), jnp.zeros((1,), jnp.int32))
+    return GAN(g, MLPDiscriminator((8,)), optax.sgd(0.1), optax.sgd(0.1), z_dim=4, num_classes=3), variables
+
+
+def test_seeds_and_class_work_for_any_generator(tmp_path):
+    gan, variables = conditional_gan()
+    paths = write_seed_images(gan, variables, tmp_path, [3, 8], class_idx=2)
+    assert [p.name for p in paths] == ["seed0003.png", "seed0008.png"]
+    for seed, path in zip((3, 8), paths, strict=True):  # the seed's own z, whatever else is drawn, of class 2
+        z = sample_latents(jax.random.PRNGKey(seed), 1, gan.z_dim)
+        expected = to_uint8(gan.generate(variables, z, jnp.full((1,), 2, jnp.int32)))[0]
+        np.testing.assert_array_equal(np.asarray(Image.open(path))[..., None], expected)
+    written = np.load(write_sample_set(gan, variables, tmp_path / "set", num=5, grid=5, interp_pairs=1,
+                                       interp_steps=2, class_idx=1)["npz"])
+    assert set(written["labels"]) == {1}
+    np.testing.assert_allclose(written["samples"], gan.generate(variables, jnp.asarray(written["z"]),
+                                                                jnp.ones(5, jnp.int32)), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"pass --class in \[0, 2\], got 3"):
+        write_seed_images(gan, variables, tmp_path, [0], class_idx=3)
+    _, plain, state = mlp_generator()
+    with pytest.raises(ValueError, match="--class 1 needs a class-conditional G"):
+        write_seed_images(plain, {"params": state.g.params}, tmp_path, [0], class_idx=1)
+    with pytest.raises(ValueError, match="need a StyleGAN2 run"):
+        write_seed_images(plain, {"params": state.g.params}, tmp_path, [0], psi=0.5)
+
+
+def test_video_loops_through_the_seeds(tmp_path):
+    iio = pytest.importorskip("imageio.v3")
+    _, gan, state = mlp_generator()
+    variables = {"params": state.g.params}
+    path = write_video(gan, variables, tmp_path / "loop.gif", [4, 5, 6], steps=3)
+    frames = iio.imread(path, index=None)
+    assert frames.shape[:3] == (9, *SHAPE[:2])  # 3 seeds x 3 steps, back to the first
+    seeds = to_uint8(gan.generate(variables, seed_latents([4, 5, 6], gan.z_dim)))[..., 0]
+    for i, seed_image in enumerate(seeds):  # every `steps`-th frame is a seed's own image
+        np.testing.assert_array_equal(frames[3 * i].reshape(SHAPE[:2] + (-1,))[..., 0], seed_image)
+    assert not np.array_equal(frames[1], frames[0])  # in between: the slerp path
+
+
+def test_a_video_without_imageio_or_of_another_format_is_one_line(tmp_path, monkeypatch):
+    _, gan, state = mlp_generator()
+    with pytest.raises(JaxganError, match=r"name a .gif or .mp4 file"):
+        write_video(gan, {"params": state.g.params}, tmp_path / "loop.avi", [0, 1])
+    monkeypatch.setitem(sys.modules, "imageio.v3", None)
+    monkeypatch.setitem(sys.modules, "imageio", None)
+    with pytest.raises(JaxganError, match=r"--video needs imageio.*jaxgan\[video\]"):
+        write_video(gan, {"params": state.g.params}, tmp_path / "loop.gif", [0, 1])

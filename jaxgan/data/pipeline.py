@@ -145,6 +145,13 @@ class ImageDataset(Dataset):
         """The picklable indices -> batch function grain maps over the index batches."""
         return BatchReader(self.source, self.image_size, self.example_shape[-1], self.center_crop, self.uint8)
 
+    @property
+    def content_identity(self) -> str:
+        """What this dataset's images are: the source's content identity and the preprocessing applied to it."""
+        height, width, channels = self.example_shape
+        return (f"{self.source.identity or self.source.name}|{height}x{width}x{channels}"
+                f"|size={self.image_size}|crop={self.center_crop}")
+
     def _read(self, indices: np.ndarray) -> Batch:
         """Read the examples at `indices` as float32 in [-1, 1] (evaluation's view of the data)."""
         batch = self.reader(indices)

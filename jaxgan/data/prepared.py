@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxgan.data.sources import ImageSource
+from jaxgan.data.sources import ImageSource, file_identity
 
 FORMAT = "jaxgan-prepared-v1"
 IMAGES_FILE = "images.npy"
@@ -143,4 +143,12 @@ def load_prepared(path: str, *, image_size: int = 0, channels: int = 0) -> Image
     num_classes = (len(meta.get("classes") or []) or int(labels.max()) + 1) if labels is not None else None
     reader = PreparedReader(str(Path(path) / IMAGES_FILE), labels)
     name = meta.get("name") or Path(path).name
-    return ImageSource(name, meta["count"], shape, (0.0, 255.0), num_classes, reader, "uint8")
+    return ImageSource(name, meta["count"], shape, (0.0, 255.0), num_classes, reader, "uint8",
+                       prepared_identity(meta, path))
+
+
+def prepared_identity(meta: dict, path: str) -> str:
+    """The content hash `jaxgan prepare` stored (pixels and labels); the images file's own hash when there is none."""
+    if meta.get("sha256"):
+        return "prepared-sha256:" + meta["sha256"]
+    return file_identity(Path(path) / IMAGES_FILE)

@@ -5,6 +5,7 @@ ship it to its worker processes (`data.num_workers`), which then decode and resi
 """
 
 import dataclasses
+import hashlib
 import logging
 import os
 import zipfile
@@ -41,6 +42,7 @@ class ImageSource:
     num_classes: int | None
     read: Reader  # indices -> (images, int labels or None)
     dtype: str = "uint8"  # the stored pixel type: uint8 pixels cross to the device as uint8
+    identity: str = ""  # what the content is (a hash of it, or a versioned name): keys caches built from the data
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -60,12 +62,42 @@ def array_source(
     labels: np.ndarray | None,
     value_range: tuple[float, float],
     num_classes: int | None = None,
+    identity: str | None = None,
 ) -> ImageSource:
-    """Wrap in-memory NHWC images (and labels) as a source."""
+    """Wrap in-memory NHWC images (and labels) as a source; its identity defaults to a hash of the arrays."""
     if labels is not None and num_classes is None:
         num_classes = int(labels.max()) + 1
     reader = ArrayReader(images, labels)
-    return ImageSource(name, len(images), images.shape[1:], value_range, num_classes, reader, images.dtype.name)
+    identity = identity or arrays_identity(images, labels)
+    return ImageSource(name, len(images), images.shape[1:], value_range, num_classes, reader, images.dtype.name,
+                       identity)
+
+
+def arrays_identity(images: np.ndarray, labels: np.ndarray | None) -> str:
+    """sha256 of the arrays' dtype, shape and bytes: the identity of in-memory data."""
+    digest = hashlib.sha256()
+    for array in (images, labels):
+        if array is not None:
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return "arrays-sha256:" + digest.hexdigest()
+
+
+def file_identity(path: str | Path) -> str:
+    """sha256 of a file's bytes (read in chunks): the identity of an .npz."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return "file-sha256:" + digest.hexdigest()
+
+
+def folder_identity(root: Path, paths: list[Path]) -> str:
+    """sha256 of the sorted relative file names and sizes: a folder's identity without reading its images."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(f"{path.relative_to(root).as_posix()}\t{path.stat().st_size}\n".encode())
+    return "folder-sha256:" + digest.hexdigest()
 
 
 def load_digits() -> ImageSource:
@@ -146,7 +178,7 @@ def load_npz(path: str) -> ImageSource:
     check_finite(images, f"{path}[{image_key!r}]")
     if labels is not None:
         labels = _check_labels(labels, len(images), f"{path}[{label_key!r}]")
-    return array_source(Path(path).stem, images, labels, infer_value_range(images))
+    return array_source(Path(path).stem, images, labels, infer_value_range(images), identity=file_identity(path))
 
 
 def _check_labels(labels: np.ndarray, count: int, where: str) -> np.ndarray:
@@ -259,7 +291,8 @@ def load_folder(path: str, *, image_size: int, channels: int, center_crop: bool 
         log.warning("data.path=%s (%d images), as training reads it: %s.", root, found.count, "; ".join(notes))
     height, width = size if size else (None, None)
     reader = FolderReader(tuple(str(p) for p in paths), labels)
-    return ImageSource(root.name, len(paths), (height, width, channels), (0.0, 255.0), len(classes) or None, reader)
+    return ImageSource(root.name, len(paths), (height, width, channels), (0.0, 255.0), len(classes) or None, reader,
+                       identity=folder_identity(root, paths))
 
 
 def import_tfds():
@@ -348,4 +381,11 @@ def load_tfds(name: str, *, split: str, data_dir: str) -> ImageSource:
     reader = TfdsReader(name, split, data_dir, image_key, label_key)
     reader._source = source
     num_classes = features[label_key].num_classes if label_key else None
-    return ImageSource(name, len(source), tuple(image_feature.shape), (0.0, top), num_classes, reader, dtype.name)
+    identity = tfds_identity(name, str(source.dataset_info.version), split, len(source))
+    return ImageSource(name, len(source), tuple(image_feature.shape), (0.0, top), num_classes, reader, dtype.name,
+                       identity)
+
+
+def tfds_identity(name: str, version: str, split: str, num_examples: int) -> str:
+    """A tfds split's identity: its name, version, split and size (tfds versions its data, so these fix it)."""
+    return f"tfds:{name}:{version}:{split}:{num_examples}"

@@ -13,19 +13,23 @@ arrays must lie in [-1, 1] (or name their range with --value-range) and are reje
 Sizes: images of any size are accepted; the extractor resizes them to its input (299x299
 bilinear for Inception, the classifier's size for digits). A folder of mixed sizes needs
 --image-size, to which every image is then resized (PIL bilinear) first.
-`--workdir`/`--checkpoint` evaluate a generator: --num-samples samples (EMA params when saved).
+`--workdir`/`--checkpoint` evaluate a generator: --num-samples samples (EMA params when saved) of checkpoint
+`--step` (a step, `latest` (default) or `best`: the run's best by its train.best_metric).
 
 Reference. `--ref-npz FILE`: statistics saved by jaxgan (or pytorch-fid's mu/sigma, FID only).
-`--ref-dataset digits`: sklearn's digits, statistics cached under --cache-dir. `--ref-images FOLDER`: a folder of
-image files, read as --images reads them. `--ref-image-npz FILE`: the images of an .npz, read as --npz reads them
-(e.g. a held-out split written by `jaxgan prepare --out X.npz`). `--save-ref FILE` also writes the reference
-statistics there, keyed by the extractor, for `--ref-npz` or a config's `eval.reference`.
+`--ref-dataset NAME`: ALL the images of a dataset (StyleGAN2-ADA / clean-fid protocol), as uint8: `digits`, a tfds
+name (`cifar10`, split --ref-split), a prepared dataset, a folder or an .npz; the statistics are computed once and
+cached under --cache-dir, keyed by the data's content and the protocol (extractor weights, resize, quantisation).
+`--ref-images FOLDER`: a folder of image files, read as --images reads them. `--ref-image-npz FILE`: the images of
+an .npz, read as --npz reads them (e.g. a held-out split written by `jaxgan prepare --out X.npz`). `--save-ref FILE`
+also writes the reference statistics there, keyed by the extractor, for `--ref-npz` or a config's `eval.reference`.
 
 Protocol. Images are quantised to uint8 before the extractor (as pytorch-fid reading PNGs), so the FID of a
 generator equals pytorch-fid's on the same images saved as PNGs. `--resize legacy` (default) is pytorch-fid's
 bilinear resize to 299x299, `--resize clean` clean-fid's PIL bicubic resize of the uint8 image.
 
-Output: {metric: value, ..., "num_samples": N, "extractor": name, "reference": what, "protocol": {extractor,
+Output: {metric: value, ..., "num_samples": N, "extractor": name, "reference": what, "step" and "checkpoint" (the
+one scored, for a generator), "protocol": {extractor,
 weights (hash), resize, quantisation, num_generated, num_reference, reference, metrics, pr_features}} on stdout
 and in --out (default: WORKDIR/eval.json when evaluating a workdir, else stdout only).
 """
@@ -41,11 +45,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from jaxgan.checkpoint_noise import quiet_orbax_notices
 from jaxgan.drs import check_percentile
-from jaxgan.metrics.classifier import load_digits_images
 from jaxgan.metrics.evaluator import (
     METRICS,
-    cached_reference_stats,
     compute_reference_stats,
     evaluate_batches,
     evaluate_samples,
@@ -54,26 +57,35 @@ from jaxgan.metrics.extractors import check_reference_extractor, load_extractor
 from jaxgan.metrics.protocol import RESIZE_MODES, eval_protocol, protocol_id
 from jaxgan.metrics.stats import default_cache_dir, load_reference_stats, save_reference_stats
 from jaxgan.npzfile import open_npz
+from jaxgan.reference_sets import named_reference_stats
+from jaxgan.runs import parse_step
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 DEFAULT_NPZ_KEYS = ("samples", "images")  # tools/sample.py writes 'samples'
 VALUE_RANGES = {"-1,1": (-1.0, 1.0), "0,1": (0.0, 1.0), "0,255": (0.0, 255.0)}
 
 
-def load_sampler_from_checkpoint(path: str | Path, args: argparse.Namespace | None = None):
-    """Return `sample_fn(key, n) -> images` of the generator saved at `path` (a workdir or checkpoint).
+def load_sampler_from_checkpoint(path: str | Path, args: argparse.Namespace | None = None
+                                 ) -> tuple[Any, dict[str, Any]]:
+    """(`sample_fn(key, n) -> images`, {"step", "checkpoint"}) of the generator saved at `path` (a workdir or
+    checkpoint), at `args.step` (default: the newest readable).
 
     Reads only G (its EMA params when present), never D or the optimizer states; with `args.drs`, G and D for
     discriminator rejection sampling (`jaxgan.drs`).
     """
-    from jaxgan.runs import load_generator, load_rejection_sampler
+    from jaxgan.runs import load_generator_checkpoint, load_rejection_sampler, resolve_checkpoint_dir
     from jaxgan.sampling import make_sample_fn
 
+    quiet_orbax_notices()
+    step = None if args is None else args.step
+    loaded = load_generator_checkpoint(path, step)
+    scored = {"step": loaded.step, "checkpoint": str(loaded.checkpoint)}
     if args is not None and args.drs:
-        return load_rejection_sampler(str(path), seed=args.seed, percentile=args.drs_percentile,
-                                      burn_in=args.drs_burn_in, batch_size=args.batch_size)
-    gan, variables, _ = load_generator(path)
-    return make_sample_fn(gan, variables)
+        directory, _ = resolve_checkpoint_dir(path)
+        return load_rejection_sampler(str(directory), step=loaded.step, seed=args.seed,
+                                      percentile=args.drs_percentile, burn_in=args.drs_burn_in,
+                                      batch_size=args.batch_size), scored
+    return make_sample_fn(loaded.gan, loaded.variables), scored
 
 
 def to_unit_range(images: np.ndarray, value_range: str) -> np.ndarray:
@@ -171,15 +183,9 @@ def build_reference(args: argparse.Namespace, extractor) -> tuple[Any, str]:
         images = load_npz_images(args.ref_image_npz, None, "auto")
         batches = (images[i : i + args.batch_size] for i in range(0, len(images), args.batch_size))
         return compute_reference_stats(batches, extractor, key={"extractor": wanted}), f"images {args.ref_image_npz}"
-    resolution = args.ref_resolution
-
-    def batches():
-        images, _ = load_digits_images(resolution)
-        return (images[i : i + args.batch_size] for i in range(0, len(images), args.batch_size))
-
-    stats = cached_reference_stats(args.cache_dir, batches, extractor, dataset="digits",
-                                   split="all", resolution=resolution, extractor_id=wanted)
-    return stats, f"digits/all/{resolution}px"
+    resolution = 28 if args.ref_resolution is None and args.ref_dataset == "digits" else args.ref_resolution or 0
+    return named_reference_stats(args.ref_dataset, extractor, cache_dir=args.cache_dir, batch_size=args.batch_size,
+                                 image_size=resolution, split=args.ref_split, data_dir=args.ref_data_dir)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -193,11 +199,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     source.add_argument("--checkpoint", type=Path, help="one checkpoint")
     reference = parser.add_mutually_exclusive_group(required=True)
     reference.add_argument("--ref-npz", type=Path, help="reference statistics .npz")
-    reference.add_argument("--ref-dataset", choices=("digits",), help="compute (and cache) them")
+    reference.add_argument("--ref-dataset", help="all images of digits, a tfds name (cifar10), a prepared dataset, "
+                           "a folder or an .npz: statistics computed once and cached by content")
     reference.add_argument("--ref-images", type=Path, help="folder of reference image files (not cached)")
     reference.add_argument("--ref-image-npz", type=Path, help=".npz of reference images (not cached)")
     parser.add_argument("--save-ref", type=Path, default=None, help="also write the reference statistics here")
-    parser.add_argument("--ref-resolution", type=int, default=28, help="for --ref-dataset")
+    parser.add_argument("--ref-resolution", type=int, default=None,
+                        help="resize --ref-dataset images to this (default: digits 28, others their own size)")
+    parser.add_argument("--ref-split", default="train", help="tfds split of --ref-dataset")
+    parser.add_argument("--ref-data-dir", default="", help="tfds data_dir of --ref-dataset (default: tfds's)")
     parser.add_argument("--extractor", choices=("inception", "digits"), default="inception")
     parser.add_argument("--resize", choices=RESIZE_MODES, default="legacy",
                         help="inception's resize to 299: legacy (pytorch-fid bilinear) or clean (clean-fid bicubic)")
@@ -212,6 +222,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--value-range", choices=("auto", *VALUE_RANGES), default="auto")
     parser.add_argument("--image-size", type=int, default=None, help="resize folder images to this")
     parser.add_argument("--num-samples", type=int, default=10000, help="for a checkpoint")
+    parser.add_argument("--step", type=parse_step, default=None,
+                        help="checkpoint of --workdir/--checkpoint to score: a step, latest (default) or best")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--drs", action="store_true",
@@ -226,6 +238,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the evaluation the command line describes and print its JSON."""
     args = parse_args(argv)
+    if args.step is not None and not (args.workdir or args.checkpoint):
+        raise ValueError("--step picks a checkpoint: give --workdir or --checkpoint with it.")
     if args.drs and not (args.workdir or args.checkpoint):
         raise ValueError("--drs samples a trained run through its D: give --workdir or --checkpoint, not image files.")
     check_percentile(args.drs_percentile)  # before the run is loaded
@@ -244,9 +258,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             batches = (images[i : i + args.batch_size] for i in range(0, len(images), args.batch_size))
         result = evaluate_batches(batches, **common)
     else:
-        sample_fn = load_sampler_from_checkpoint(args.checkpoint or args.workdir, args)
+        sample_fn, scored = load_sampler_from_checkpoint(args.checkpoint or args.workdir, args)
         result = evaluate_samples(sample_fn, num_samples=args.num_samples,
                                   batch_size=args.batch_size, **common)
+        result.update(scored)
         if args.drs:
             result["drs_acceptance"] = sample_fn.acceptance_rate
     result["reference"] = described

@@ -1,17 +1,20 @@
 """Sample from a trained run: `python tools/sample.py --workdir DIR --out DIR [--num N] [--seed S]`.
 
 Reads only G's arrays (the EMA params when the run kept an EMA) from the newest readable checkpoint, or from
-`--checkpoint PATH` (a checkpoints/ folder or one checkpoint step folder) and `--step`. Writes samples.png,
-samples.npz, interp_lerp.png and interp_slerp.png (rows go from one latent to another), truncated.png (BigGAN's
-truncation: components with |z_i| > --truncation redrawn) and, for class-conditional models, classes.png (one row
-per class, the same latents in every row). The same seed writes the same images.
+`--checkpoint PATH` (a checkpoints/ folder or one checkpoint step folder) and `--step` (a step, latest or best), and
+says on stderr which step it read. Writes samples.png, samples.npz, interp_lerp.png and interp_slerp.png (rows go
+from one latent to another), truncated.png (BigGAN's truncation: components with |z_i| > --truncation redrawn) and,
+for class-conditional models, classes.png (one row per class, the same latents in every row); `--class C` draws
+every other sample of class C. The same seed writes the same images.
 
-StyleGAN2 runs (model.name=stylegan2) also take the reference's generate.py / style_mixing.py options:
-`--seeds 0,1,2` writes seed0000.png, ... (one image per seed); `--style-mix-rows 1,2 --style-mix-cols 3,4,5`
-writes style_mix.png (each row's w with the `--styles` layers, default 0-6, from each column's w); `--trunc-psi`
-moves w toward the tracked w_avg (1 = off). G's per-layer noise is the constant noise unless `--noise-mode random`
-(drawn from the seed) or `none`, so a seed always gives the same image. With --seeds or --style-mix-* only those
-files are written.
+Every G also takes the reference's generate.py options (`jaxgan.seed_sampling`): `--seeds 0,1,2` writes
+seed0000.png, ... (one image per seed; `--class` for a conditional G), and `--video loop.gif` (or .mp4) an
+interpolation loop through the seeds (default 0-3), `--video-steps` frames apart (needs the `[video]` extra). With
+--seeds, --video or --style-mix-* only those files are written. StyleGAN2 runs (model.name=stylegan2) add
+`--style-mix-rows 1,2 --style-mix-cols 3,4,5`, which writes style_mix.png (each row's w with the `--styles` layers,
+default 0-6, from each column's w), and `--trunc-psi`, which moves w toward the tracked w_avg (1 = off). G's
+per-layer noise is the constant noise unless `--noise-mode random` (drawn from the seed) or `none`, so a seed always
+gives the same image.
 
 `--drs` instead writes drs_samples.npz and drs_samples.png: `--num-samples` samples kept by discriminator rejection
 sampling (Azadi et al. 2019; jaxgan/drs.py), which reads D too, with `--drs-percentile` as the paper's gamma.
@@ -20,18 +23,20 @@ sampling (Azadi et al. 2019; jaxgan/drs.py), which reads D too, with `--drs-perc
 from __future__ import annotations
 
 import argparse
-import logging
+import sys
 from pathlib import Path
 
 import jax
 import numpy as np
 
+from jaxgan.checkpoint_noise import quiet_orbax_notices
 from jaxgan.drs import check_percentile
 from jaxgan.errors import JaxganError
 from jaxgan.images import save_png
-from jaxgan.runs import load_generator, load_rejection_sampler
+from jaxgan.runs import load_generator_checkpoint, load_rejection_sampler, parse_step
 from jaxgan.sampling import picture_of, write_sample_set
-from jaxgan.stylegan2_sampling import check_stylegan2, write_seed_images, write_style_mixing
+from jaxgan.seed_sampling import write_seed_images, write_video
+from jaxgan.stylegan2_sampling import check_stylegan2, write_style_mixing
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,7 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--workdir", help="a training run's workdir (reads its checkpoints/)")
     source.add_argument("--checkpoint", help="a checkpoints/ folder or one checkpoint step folder")
-    parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: the newest readable)")
+    parser.add_argument("--step", type=parse_step, default=None,
+                        help="checkpoint step, latest (default: the newest readable) or best (by train.best_metric)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--num-samples", type=int, default=64, help="samples in samples.npz")
     parser.add_argument("--seed", type=int, default=0, help="seed of every latent drawn")
@@ -53,14 +59,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     drs.add_argument("--drs", action="store_true", help="write drs_samples.npz/.png: samples D's ratio keeps")
     drs.add_argument("--drs-percentile", type=float, default=95.0, help="gamma: this percentile of F (0 = none)")
     drs.add_argument("--drs-burn-in", type=int, default=10_000, help="proposals that start D_M")
+    seeds = parser.add_argument_group("seeds, classes and videos (every G)")
+    seeds.add_argument("--seeds", type=int_list, default=None, help="one PNG per seed, e.g. 0,1,2 or 0-7")
+    seeds.add_argument("--class", dest="class_idx", type=int, default=None, help="class of a conditional G")
+    seeds.add_argument("--video", default=None,
+                       help="write an interpolation loop through --seeds (default 0-3) to this .gif or .mp4 in --out")
+    seeds.add_argument("--video-steps", type=int, default=30, help="video frames from one seed to the next")
+    seeds.add_argument("--video-fps", type=int, default=30, help="video frames per second")
     sg2 = parser.add_argument_group("StyleGAN2 runs")
-    sg2.add_argument("--seeds", type=int_list, default=None, help="one PNG per seed, e.g. 0,1,2 or 0-7")
     sg2.add_argument("--style-mix-rows", type=int_list, default=None, help="seeds of the style-mixing rows")
     sg2.add_argument("--style-mix-cols", type=int_list, default=None, help="seeds of the style-mixing columns")
     sg2.add_argument("--styles", type=int_list, default=None, help="layers taken from the columns (default 0-6)")
     sg2.add_argument("--trunc-psi", type=float, default=1.0, help="truncation toward w_avg (1 = none, 0 = w_avg)")
     sg2.add_argument("--noise-mode", default="const", help="const (default) | random | none")
-    sg2.add_argument("--class", dest="class_idx", type=int, default=None, help="class of a conditional G")
     return parser.parse_args(argv)
 
 
@@ -77,13 +88,8 @@ def int_list(text: str) -> list[int]:
     return out
 
 
-def stylegan2_requested(args: argparse.Namespace) -> bool:
-    """Whether any StyleGAN2-only option was given."""
-    return (args.seeds is not None or args.style_mix_rows is not None or args.style_mix_cols is not None
-            or args.trunc_psi != 1.0)
-
-
-POSITIVE = ("num_samples", "grid", "interp_pairs", "interp_steps", "per_class", "batch_size", "drs_burn_in")
+POSITIVE = ("num_samples", "grid", "interp_pairs", "interp_steps", "per_class", "batch_size", "drs_burn_in",
+            "video_steps", "video_fps")
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -108,22 +114,45 @@ def check_args(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     check_args(args)
-    logging.getLogger("absl").setLevel(logging.ERROR)  # orbax's read-only notices
+    quiet_orbax_notices()  # the tool says itself which step it read
     if args.drs:
         for path in write_drs_samples(args):
             print(path)
         return 0
-    gan, variables, _ = load_generator(args.workdir or args.checkpoint, step=args.step)
-    if stylegan2_requested(args):
-        for path in write_stylegan2(gan, variables, args):
-            print(path)
-        return 0
-    paths = write_sample_set(gan, variables, args.out, num=args.num_samples, seed=args.seed, grid=args.grid,
-                             truncation=args.truncation, interp_pairs=args.interp_pairs,
-                             interp_steps=args.interp_steps, per_class=args.per_class, batch_size=args.batch_size)
-    for path in paths.values():
+    loaded = load_generator_checkpoint(args.workdir or args.checkpoint, args.step)
+    print(f"step {loaded.step}: {loaded.checkpoint}", file=sys.stderr)
+    try:
+        paths = write_requested(loaded.gan, loaded.variables, args)
+    except ValueError as error:
+        raise JaxganError(str(error)) from None
+    for path in paths:
         print(path)
     return 0
+
+
+def write_requested(gan, variables: dict, args: argparse.Namespace) -> list[Path]:
+    """The outputs asked for, for any G: per-seed images, the style-mixing grid and/or a video, else the sample set."""
+    options = dict(class_idx=args.class_idx, psi=args.trunc_psi, noise_mode=args.noise_mode)
+    paths = []
+    if args.style_mix_rows is not None:
+        check_stylegan2(gan)
+        paths.append(write_style_mixing(gan, variables, args.out, args.style_mix_rows, args.style_mix_cols,
+                                        args.styles, **options))
+    if args.video:
+        seeds = args.seeds if args.seeds is not None else list(range(4))
+        paths.append(write_video(gan, variables, Path(args.out) / args.video, seeds, steps=args.video_steps,
+                                 fps=args.video_fps, **options))
+    elif args.seeds is not None:
+        paths += write_seed_images(gan, variables, args.out, args.seeds, **options)
+    if paths:
+        return paths
+    if args.trunc_psi != 1.0 or args.noise_mode != "const":  # StyleGAN2's knobs on its own seed images
+        return write_seed_images(gan, variables, args.out, list(range(args.grid)), **options)
+    written = write_sample_set(gan, variables, args.out, num=args.num_samples, seed=args.seed, grid=args.grid,
+                               truncation=args.truncation, interp_pairs=args.interp_pairs,
+                               interp_steps=args.interp_steps, per_class=args.per_class, batch_size=args.batch_size,
+                               class_idx=args.class_idx)
+    return list(written.values())
 
 
 def write_drs_samples(args: argparse.Namespace) -> list[Path]:
@@ -137,20 +166,3 @@ def write_drs_samples(args: argparse.Namespace) -> list[Path]:
     np.savez(out / "drs_samples.npz", samples=samples, acceptance_rate=sampler.acceptance_rate,
              percentile=args.drs_percentile)
     return [out / "drs_samples.npz", save_png(picture_of(samples[:args.grid]), out / "drs_samples.png")]
-
-
-def write_stylegan2(gan, variables: dict, args: argparse.Namespace) -> list[Path]:
-    """The StyleGAN2 outputs asked for: per-seed images and/or the style-mixing grid (named error for other G)."""
-    try:
-        check_stylegan2(gan)
-        paths = []
-        options = dict(psi=args.trunc_psi, noise_mode=args.noise_mode, class_idx=args.class_idx)
-        if args.style_mix_rows is not None:
-            paths.append(write_style_mixing(gan, variables, args.out, args.style_mix_rows, args.style_mix_cols,
-                                            args.styles, **options))
-        seeds = args.seeds if args.seeds is not None or paths else list(range(args.grid))
-        if seeds:
-            paths += write_seed_images(gan, variables, args.out, seeds, **options)
-        return paths
-    except ValueError as error:
-        raise JaxganError(str(error)) from None
