@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 from tqdm import tqdm
@@ -101,16 +101,10 @@ def write_atomically(target: str | Path, write) -> Path:
     """Call `write(file)` on a temporary file beside `target`, then rename it to `target` (never half-written)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".part",
-                                     delete=False) as out:
-        partial = Path(out.name)
-        try:
-            write(out)
-        except BaseException:
-            out.close()
-            partial.unlink(missing_ok=True)
-            raise
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
     try:
+        with partial.open("xb") as out:  # mode 0o666 less the umask, as any file the user writes
+            write(out)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
