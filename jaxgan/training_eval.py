@@ -67,7 +67,7 @@ def default_config() -> ml_collections.ConfigDict:
         seed=0,              # seed of the evaluation latents (fixed: steps are compared on the same z)
         extractor="digits",  # digits (tools/train_classifier.py) | inception (tools/convert_inception.py)
         classifier="",       # digit classifier .npz, for extractor=digits
-        inception_weights="",  # FID Inception .npz, for extractor=inception
+        inception_weights="",  # FID Inception .npz, for extractor=inception ("" = pytorch-fid's, downloaded once)
         resize="legacy",     # inception's resize to 299: legacy (pytorch-fid, bilinear) | clean (clean-fid, bicubic)
         reference="",        # reference statistics .npz; "" = compute them from the training data (cached)
         reference_samples=10_000,  # training examples the computed reference uses (>= the data's size: all of them)

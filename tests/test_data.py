@@ -115,13 +115,13 @@ def test_tfds_dataset_without_image_feature_is_rejected():
         build_dataset(make_cfg(name="tfds", tfds_name="imdb_reviews"), seed=0)
 
 
-def test_tfds_not_prepared_explains_offline_build(tmp_path):
-    cfg = make_cfg(name="tfds", tfds_name="mnist", data_dir=str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="cannot download") as info:
+def test_tfds_not_prepared_without_download_explains_the_ways_out(tmp_path):
+    cfg = make_cfg(name="tfds", tfds_name="mnist", data_dir=str(tmp_path), download=False)
+    with pytest.raises(FileNotFoundError, match="is not prepared in") as info:
         build_dataset(cfg, seed=0)
     message = str(info.value)
-    assert f"tfds build mnist --data_dir {tmp_path}" in message
-    assert "pip install tensorflow" in message and "data.data_dir" in message
+    assert f"jaxgan prepare --source tfds:mnist --data-dir {tmp_path}" in message
+    assert "data.download=True" in message and "data.data_dir" in message
 
 
 def test_tfds_unknown_name():

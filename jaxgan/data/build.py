@@ -20,6 +20,7 @@ def default_config() -> ml_collections.ConfigDict:
             "tfds_name": "mnist",  # tfds dataset when name="tfds"
             "split": "train",  # tfds split
             "data_dir": "",  # tfds data_dir ("" = tfds default)
+            "download": True,  # tfds: download and prepare a dataset not yet in data_dir (False: only read)
             "path": "",  # folder, .npz or prepared-dataset folder for name="folder" / "npz" / "prepared"
             "image_size": 0,  # resize to image_size x image_size (0 = keep)
             "channels": 0,  # 1 or 3 (0 = the data's own; for a folder, the majority of its files)
@@ -45,6 +46,9 @@ def _check_config(cfg: ml_collections.ConfigDict, seed: int) -> None:
         raise ValueError(f"seed={seed} must be >= 0.")
     if not isinstance(cfg.num_workers, int) or cfg.num_workers < 0:
         raise ValueError(f"data.num_workers={cfg.num_workers!r} must be an integer >= 0 (0 reads in this process).")
+    if not isinstance(cfg.download, bool):
+        raise ValueError(f"data.download={cfg.download!r} must be True (download tfds datasets on first use) or "
+                         "False.")
     if cfg.random_flip and cfg.name in MIXTURE_NAMES:
         raise ValueError(f"data.random_flip=True flips images, but data.name={cfg.name!r} is 2-D points; "
                          "set data.random_flip=False.")
@@ -61,7 +65,7 @@ def _load_source(cfg: ml_collections.ConfigDict) -> sources.ImageSource:
                                    center_crop=cfg.center_crop)
     if cfg.name == "prepared":
         return prepared.load_prepared(cfg.path, image_size=cfg.image_size, channels=cfg.channels)
-    return sources.load_tfds(cfg.tfds_name, split=cfg.split, data_dir=cfg.data_dir)
+    return sources.load_tfds(cfg.tfds_name, split=cfg.split, data_dir=cfg.data_dir, download=cfg.download)
 
 
 def _mixture(name: str, seed: int) -> MixtureDataset:

@@ -306,15 +306,49 @@ def import_tfds():
 
 
 def _not_prepared_message(name: str, split: str, data_dir: str, error: Exception) -> str:
-    """Explain how to get a tfds dataset onto a machine that cannot download it."""
+    """Explain what to do when a tfds dataset is not prepared in `data_dir` and may not be downloaded."""
     where = data_dir or "~/tensorflow_datasets"
+    reason = str(error).splitlines()[0] if str(error) else ""
     return (
-        f"tfds dataset {name!r} split {split!r} is not prepared in {where} ({type(error).__name__}: "
-        f"{str(error).splitlines()[0] if str(error) else ''}) and this machine cannot download datasets: prepare "
-        "it where you have internet with "
-        f"`tfds build {name} --data_dir {where} --file_format=array_record` (may need `pip install tensorflow`) "
-        "and copy it here, or set data.data_dir to a folder that already holds it."
+        f"tfds dataset {name!r} split {split!r} is not prepared in {where} ({type(error).__name__}: {reason}): "
+        "allow downloads (data.download=True, or `jaxgan prepare` without --no-download) to download and prepare "
+        "it on first use, set data.data_dir to a folder that already holds it, or prepare it where there is "
+        f"internet with `jaxgan prepare --source tfds:{name} --data-dir {where} --out OUT` and copy {where} here."
     )
+
+
+def _needs_tensorflow(error: BaseException) -> bool:
+    """True when `error` (or one it was raised from) is a failed import of TensorFlow."""
+    while error is not None:
+        if isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] == "tensorflow":
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _prepare_error(name: str, where: str, error: Exception) -> JaxganError:
+    """One line for a failed download-and-prepare: TensorFlow missing, or the download itself failed."""
+    if _needs_tensorflow(error):
+        return MissingDependencyError(
+            f"preparing tfds dataset {name!r} needs TensorFlow (tfds encodes its images with it): install it with "
+            f"`pip install tensorflow` and run again, or set data.data_dir to a copy prepared elsewhere.")
+    first_line = str(error).splitlines()[0] if str(error) else ""
+    return JaxganError(
+        f"could not download and prepare tfds dataset {name!r} into {where} ({type(error).__name__}: {first_line}): "
+        f"check the internet connection and run again, or prepare it where there is internet with `jaxgan prepare "
+        f"--source tfds:{name} --data-dir DIR --out OUT` and set data.data_dir to a copy of DIR.")
+
+
+def download_and_prepare_tfds(name: str, data_dir: str) -> None:
+    """Download tfds dataset `name` and prepare it in `data_dir` as array_record (what `tfds.data_source` reads)."""
+    tfds = import_tfds()
+    builder = tfds.builder(name, data_dir=data_dir or None, file_format="array_record")
+    print(f"downloading and preparing tfds dataset {name!r} into {builder.data_dir} (once; data.download=False "
+          "forbids downloads)", flush=True)
+    try:
+        builder.download_and_prepare()
+    except Exception as error:  # tfds and requests raise many types; the message keeps the first line
+        raise _prepare_error(name, data_dir or "~/tensorflow_datasets", error) from None
 
 
 @dataclasses.dataclass(eq=False)
@@ -350,21 +384,24 @@ class TfdsReader:
         return images, np.array([e[self.label_key] for e in examples], np.int32)
 
 
-def open_tfds_source(name: str, split: str, data_dir: str):
-    """`tfds.data_source(name, split)` with named errors for an unknown or unprepared dataset."""
+def open_tfds_source(name: str, split: str, data_dir: str, *, download: bool = False):
+    """`tfds.data_source(name, split)`; with `download`, a dataset not prepared yet is downloaded and prepared first."""
     tfds = import_tfds()
     try:
         return tfds.data_source(name, split=split, data_dir=data_dir or None, download=False)
     except tfds.core.registered.DatasetNotFoundError as error:
         raise ValueError(f"unknown tfds dataset data.tfds_name={name!r}; see tfds.list_builders().") from error
     except Exception as error:  # tfds raises many types when a dataset is not prepared
-        raise FileNotFoundError(_not_prepared_message(name, split, data_dir, error)) from None
+        if not download:
+            raise FileNotFoundError(_not_prepared_message(name, split, data_dir, error)) from None
+    download_and_prepare_tfds(name, data_dir)
+    return open_tfds_source(name, split, data_dir, download=False)
 
 
-def load_tfds(name: str, *, split: str, data_dir: str) -> ImageSource:
-    """Open a prepared tfds dataset with `tfds.data_source` (random access, no TensorFlow)."""
+def load_tfds(name: str, *, split: str, data_dir: str, download: bool = True) -> ImageSource:
+    """Open a tfds dataset with `tfds.data_source` (random access, no TensorFlow), preparing it first if allowed."""
     tfds = import_tfds()
-    source = open_tfds_source(name, split, data_dir)
+    source = open_tfds_source(name, split, data_dir, download=download)
     features = source.dataset_info.features
     image_keys = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
     if not image_keys:

@@ -1,13 +1,12 @@
 """Feature extractors for the metrics: `.name` and `.features(images) -> (pool, logits)`.
 
 Images are jaxgan's convention, NHWC float in [-1, 1]. `InceptionExtractor` wraps the FID Inception
-(weights from a local .npz made by tools/convert_inception.py); the digits classifier's extractor
-lives in `classifier.py`.
+(weights from a local .npz made by tools/convert_inception.py, or pytorch-fid's, downloaded once into the
+cache by `inception_weights.py`); the digits classifier's extractor lives in `classifier.py`.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,15 +16,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.metrics.classifier import DigitsExtractor
-from jaxgan.metrics.inception import FID_RESOLUTION, FIDInceptionV3, fid_inception_variables, fid_preprocess
-from jaxgan.metrics.inception_convert import flatten_variables, unflatten_variables
+from jaxgan.metrics.inception import FID_RESOLUTION, FIDInceptionV3, fid_preprocess
+from jaxgan.metrics.inception_convert import unflatten_variables
+from jaxgan.metrics.inception_weights import (  # noqa: F401 (FID_WEIGHTS_* are re-exported)
+    FID_WEIGHTS_NAME,
+    FID_WEIGHTS_URL,
+    _expected_shapes,
+    fid_inception_weights,
+)
 from jaxgan.metrics.protocol import RESIZE_MODES, clean_input, to_uint8
 from jaxgan.npzfile import open_npz
-
-FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
-FID_WEIGHTS_URL = (
-    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + FID_WEIGHTS_NAME
-)
 
 
 class Extractor(Protocol):
@@ -41,17 +41,11 @@ class Extractor(Protocol):
 def _missing_weights_message(path: Path) -> str:
     """Return the error text for a missing FID Inception weights file: where to get and convert."""
     return (
-        f"FID Inception weights not found at {path}. jaxgan downloads nothing at run time: get "
-        f"pytorch-fid's FID Inception weights {FID_WEIGHTS_NAME} from {FID_WEIGHTS_URL} and "
-        f"convert them (needs torch) with\n"
+        f"FID Inception weights not found at {path}. Give no weights path to download them once into "
+        f"jaxgan's cache, or get pytorch-fid's FID Inception weights {FID_WEIGHTS_NAME} from {FID_WEIGHTS_URL} "
+        f"and convert them with\n"
         f"    python tools/convert_inception.py {FID_WEIGHTS_NAME} {path}"
     )
-
-
-@functools.cache
-def _expected_shapes() -> dict[str, tuple[int, ...]]:
-    """Return {flat name: shape} of the FID Inception's variables (traced once, no compute)."""
-    return {k: tuple(v.shape) for k, v in flatten_variables(fid_inception_variables()).items()}
 
 
 def load_inception_variables(path: str | Path) -> dict[str, Any]:
@@ -120,10 +114,12 @@ EXTRACTORS = ("digits", "inception")
 
 
 def _weights_file(name: str, classifier: str | Path, inception_weights: str | Path) -> str:
-    """The weights path that extractor `name` loads ("" when none was given)."""
+    """The weights path that extractor `name` loads ("" for digits without a classifier)."""
     if name not in EXTRACTORS:
         raise ValueError(f"unknown extractor {name!r}; choose one of {list(EXTRACTORS)}.")
-    return str(inception_weights if name == "inception" else classifier or "")
+    if name == "inception":  # no path: pytorch-fid's weights, downloaded and converted once into the cache
+        return str(inception_weights or fid_inception_weights())
+    return str(classifier or "")
 
 
 def load_extractor(name: str, *, classifier: str | Path = "", inception_weights: str | Path = "",
@@ -131,13 +127,11 @@ def load_extractor(name: str, *, classifier: str | Path = "", inception_weights:
     """Return the extractor `name` with its weights from the given local file; `.weights_id` names the weights.
 
     "digits": the domain classifier of tools/train_classifier.py (`classifier`); "inception": the FID
-    Inception converted by tools/convert_inception.py (`inception_weights`), resizing in mode `resize`.
+    Inception converted by tools/convert_inception.py (`inception_weights`; empty: pytorch-fid's, downloaded and
+    converted once into the cache), resizing in mode `resize`.
     """
     weights = _weights_file(name, classifier, inception_weights)
     if name == "inception":
-        if not weights:
-            raise ValueError("the inception extractor needs the path of its weights file (.npz); "
-                             + _missing_weights_message(Path("fid_inception.npz")))
         extractor = InceptionExtractor.from_file(weights, resize)
     else:
         if not weights:

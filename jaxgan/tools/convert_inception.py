@@ -1,9 +1,11 @@
-"""Convert FID Inception weights: pytorch-fid's .pth state dict <-> jaxgan's .npz (needs torch).
+"""Convert FID Inception weights: pytorch-fid's .pth state dict <-> jaxgan's .npz (only .npz -> .pth needs torch).
 
     python tools/convert_inception.py pt_inception-2015-12-05-6726825d.pth fid_inception.npz
     python tools/convert_inception.py fid_inception.npz back.pth        # the reverse direction
 
-The direction follows the source's suffix. Get the .pth from pytorch-fid's release asset
+The direction follows the source's suffix. The .pth is read without torch and without running its pickle
+(`jaxgan.torchfile`). Evaluation downloads and converts it by itself when no weights file is given; by hand, get it
+from pytorch-fid's release asset
 https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth
 """
 
@@ -15,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxgan.metrics.extractors import load_inception_variables
-from jaxgan.metrics.inception_convert import flat_to_torch, torch_to_flat
+from jaxgan.metrics.inception_convert import flat_to_torch
+from jaxgan.metrics.inception_weights import convert_pth
 
 
 def _torch():
@@ -24,20 +26,13 @@ def _torch():
     try:
         import torch
     except ImportError:
-        sys.exit("converting .pth files needs torch: pip install torch (the CPU build is enough).")
+        sys.exit("writing .pth files needs torch: pip install torch (the CPU build is enough).")
     return torch
 
 
 def pth_to_npz(source: Path, target: Path) -> Path:
-    """Convert a pytorch-fid state dict file to our .npz and check that it loads."""
-    torch = _torch()
-    state = torch.load(source, map_location="cpu", weights_only=True)
-    flat = torch_to_flat({name: tensor.numpy() for name, tensor in state.items()})
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("wb") as f:
-        np.savez(f, **flat)
-    load_inception_variables(target)  # raises if names or shapes do not match the network
-    return target
+    """Convert a pytorch-fid state dict file to our .npz (names and shapes checked first; no torch needed)."""
+    return convert_pth(source, target)
 
 
 def npz_to_pth(source: Path, target: Path) -> Path:

@@ -211,7 +211,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--extractor", choices=("inception", "digits"), default="inception")
     parser.add_argument("--resize", choices=RESIZE_MODES, default="legacy",
                         help="inception's resize to 299: legacy (pytorch-fid bilinear) or clean (clean-fid bicubic)")
-    parser.add_argument("--inception-weights", type=Path, help="FID Inception .npz")
+    parser.add_argument("--inception-weights", type=Path,
+                        help="FID Inception .npz (default: pytorch-fid's, downloaded and converted once into the "
+                             "cache, ~/.cache/jaxgan or $JAXGAN_CACHE_DIR)")
     parser.add_argument("--classifier", type=Path, help="digit classifier .npz")
     parser.add_argument("--metrics", default=",".join(METRICS), help="comma list of fid,kid,is,pr")
     parser.add_argument("--kid-subset-size", type=int, default=1000,

@@ -1,7 +1,8 @@
 """Prepare a dataset once: `jaxgan prepare --source SRC --out DIR --resolution N` (StyleGAN2-ADA's dataset_tool role).
 
 SRC is a folder of images (searched recursively; when every entry is a sub-folder, the sorted sub-folder names are
-the class labels), a .zip of images (top-level folders likewise), `tfds:NAME` (with --split, --data-dir), or an IDX
+the class labels), a .zip of images (top-level folders likewise), `tfds:NAME` (with --split, --data-dir; downloaded
+and prepared there first when missing, unless --no-download), or an IDX
 image file as MNIST ships it (`t10k-images-idx3-ubyte[.gz]`; labels from --labels or the `-labels-idx1-ubyte[.gz]`
 file beside it). `--range START:END` keeps only those examples (in source order). Each image is decoded once,
 cropped and resized (`--transform`), converted to `--channels` (by default the majority of a folder's or .zip's
@@ -58,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-images", type=int, default=0, help="stop after this many images (0: all)")
     parser.add_argument("--split", default="train", help="tfds split (tfds:NAME sources)")
     parser.add_argument("--data-dir", default="", help="tfds data_dir (tfds:NAME sources)")
+    parser.add_argument("--no-download", action="store_true",
+                        help="tfds:NAME: fail instead of downloading a dataset not yet prepared in --data-dir")
     parser.add_argument("--strict", action="store_true", help="stop at the first unreadable image")
     parser.add_argument("--overwrite", action="store_true", help="replace a prepared dataset already at --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -90,9 +93,9 @@ def zip_items(path: Path) -> tuple[list[Item], list[str]]:
     return [item(n, t) for n, t in zip(names, tops, strict=True)], classes
 
 
-def tfds_items(name: str, split: str, data_dir: str) -> tuple[list[Item], list[str]]:
-    """The examples of a prepared tfds split (its "image" feature and "label" class, when present)."""
-    source = open_tfds_source(name, split, data_dir)
+def tfds_items(name: str, split: str, data_dir: str, download: bool = True) -> tuple[list[Item], list[str]]:
+    """The examples of a tfds split, downloaded first if needed and allowed (its "image" and "label" features)."""
+    source = open_tfds_source(name, split, data_dir, download=download)
     features = source.dataset_info.features
     label = "label" if "label" in features else None
     classes = list(features[label].names) if label else []
@@ -135,7 +138,7 @@ def parse_range(text: str, count: int) -> slice:
 def source_items(args: argparse.Namespace) -> tuple[list[Item], list[str]]:
     """Enumerate --source (a folder, a .zip or tfds:NAME) with a named error when it holds no images."""
     if args.source.startswith("tfds:"):
-        items, classes = tfds_items(args.source[len("tfds:"):], args.split, args.data_dir)
+        items, classes = tfds_items(args.source[len("tfds:"):], args.split, args.data_dir, not args.no_download)
     elif is_idx_path(args.source):
         items, classes = idx_items(args.source, args.labels)
     elif Path(args.source).is_dir():
