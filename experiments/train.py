@@ -1,4 +1,4 @@
-"""`python experiments/train.py --config FILE --workdir DIR` is `jaxgan train ...` (see jaxgan/tools/train.py)."""
+"""`jaxgan train --config FILE --workdir DIR` is `jaxgan train ...` (see jaxgan/tools/train.py)."""
 
 import sys
 

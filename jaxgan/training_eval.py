@@ -65,7 +65,7 @@ def default_config() -> ml_collections.ConfigDict:
         num_samples=5000,    # generated samples per evaluation, always from the same seed
         batch_size=250,      # samples per G / extractor call
         seed=0,              # seed of the evaluation latents (fixed: steps are compared on the same z)
-        extractor="digits",  # digits (tools/train_classifier.py) | inception (tools/convert_inception.py)
+        extractor="digits",  # digits (`jaxgan train-classifier`) | inception (`jaxgan convert-inception`)
         classifier="",       # digit classifier .npz, for extractor=digits
         inception_weights="",  # FID Inception .npz, for extractor=inception ("" = pytorch-fid's, downloaded once)
         resize="legacy",     # inception's resize to 299: legacy (pytorch-fid, bilinear) | clean (clean-fid, bicubic)

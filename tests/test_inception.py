@@ -81,8 +81,8 @@ def test_missing_weights_say_where_to_get_them(tmp_path):
         load_inception_variables(path)
     message = str(err.value)
     assert FID_WEIGHTS_NAME in message and "github.com/mseitzer/pytorch-fid/releases" in message
-    assert f"python tools/convert_inception.py {FID_WEIGHTS_NAME} {path}" in message
-    with pytest.raises(ValueError, match="convert_inception.py"):
+    assert f"jaxgan convert-inception {FID_WEIGHTS_NAME} {path}" in message
+    with pytest.raises(ValueError, match="jaxgan convert-inception"):
         load_inception_variables(tmp_path / FID_WEIGHTS_NAME)
 
 

@@ -192,7 +192,7 @@ def test_evaluate_tool_rejects_wrong_range_and_mixed_sizes(digit_classifier, tmp
 
 
 def test_missing_classifier_says_how_to_train_one(tmp_path):
-    with pytest.raises(FileNotFoundError, match="tools/train_classifier.py --out"):
+    with pytest.raises(FileNotFoundError, match="jaxgan train-classifier --out"):
         DigitsExtractor.from_file(tmp_path / "none.npz")
 
 

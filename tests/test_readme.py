@@ -60,7 +60,7 @@ def shell_commands(path: Path) -> list[str]:
 
 
 def as_subcommand(command: str) -> tuple[str, list[str]] | None:
-    """(subcommand, its arguments) of a `jaxgan ...`, `python tools/X.py ...` or `python experiments/train.py ...`."""
+    """(subcommand, its arguments) of a `jaxgan ...`, `jaxgan X ...` or `jaxgan train ...`."""
     words = shlex.split(command)
     if words[0] == "jaxgan":
         return words[1], words[2:]

@@ -15,7 +15,7 @@ TMP_MARK = ".orbax-checkpoint-tmp"
 
 
 class Training:
-    """`python experiments/train.py` on the 2-D ring with a tiny MLP, its output in a log file."""
+    """`jaxgan train` on the 2-D ring with a tiny MLP, its output in a log file."""
 
     def __init__(self, workdir: Path, env: dict, num_steps: int = 10**6, checkpoint_every: int = 1000):
         self.workdir = workdir

@@ -193,7 +193,7 @@ def test_best_mode_must_match_the_metric():
     ("digits", (), "", "eval.metrics is empty"),
     ("digits", ("modes",), "", r"needs a 2-D mixture \(ring8, grid25\)"),
     ("ring8", ("fid",), "", "is a 2-D mixture"),
-    ("digits", ("fid",), "", "tools/train_classifier.py --out"),
+    ("digits", ("fid",), "", "jaxgan train-classifier --out"),
     ("digits", ("fid",), "missing.npz", "digit classifier not found at .*missing.npz"),
 ])
 def test_bad_eval_settings_stop_the_run_before_its_first_step(tmp_path, data, metrics, extractor, message):

@@ -10,7 +10,7 @@ over the next 100. An epoch is a pass over the larger domain as in the authors' 
 The data comes from tfds `cycle_gan/horse2zebra` (splits trainA/trainB/testA/testB). tfds cannot download here, so
 prepare it where there is internet (`tfds build cycle_gan/horse2zebra --file_format=array_record`), copy it over and:
 
-    python experiments/train.py --config experiments/configs/cyclegan_horse2zebra.py --workdir runs/h2z \
+    jaxgan train --config experiments/configs/cyclegan_horse2zebra.py --workdir runs/h2z \
         --config.data.data_dir=/path/to/tensorflow_datasets
 
 Expected (not reproduced here): zebra stripes on horses (and back) in samples/ as in the paper's Fig. 13;

@@ -5,7 +5,7 @@ The identity loss (0.5 * lambda, on by default) is what the paper adds for paint
 (its Fig. 9). tfds `cycle_gan/monet2photo` has 1,072 paintings and 6,287 photos; 200 epochs over the larger domain
 would be 1.26M steps, so this config trains 200 epochs of the paintings (214,400 steps) instead. Command:
 
-    python experiments/train.py --config experiments/configs/cyclegan_monet2photo.py --workdir runs/monet \
+    jaxgan train --config experiments/configs/cyclegan_monet2photo.py --workdir runs/monet \
         --config.data.data_dir=/path/to/tensorflow_datasets
 
 Expected (not reproduced here): photos rendered with Monet's palette and brushwork (A -> B is Monet -> photo).

@@ -4,7 +4,7 @@ The data is synthetic (`jaxgan.translation.synthetic.write_discs_and_squares`); 
 
     python -c "from jaxgan.translation.synthetic import write_discs_and_squares as w; \
         w('/tmp/discs2squares', {'train': (256, 256), 'test': (16, 16)})"
-    python experiments/train.py --config experiments/configs/cyclegan_toy.py --workdir runs/cyclegan_toy
+    jaxgan train --config experiments/configs/cyclegan_toy.py --workdir runs/cyclegan_toy
 
 The paper's objective (LSGAN + 10 * cycle + 5 * identity, pool of 50) with tiny networks (2 ResNet blocks) and a
 10x learning rate. Expected: within a few hundred steps the translated discs turn blue (and squares red) while

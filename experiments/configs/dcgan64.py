@@ -3,7 +3,7 @@
 Paper settings: Adam lr 2e-4, beta1 0.5, batch 128, BCE (non-saturating G loss), N(0, 0.02) init. Command (CelebA
 must already be prepared in the tfds data dir, since tfds cannot download here):
 
-    python experiments/train.py --config experiments/configs/dcgan64.py --workdir runs/dcgan64 \
+    jaxgan train --config experiments/configs/dcgan64.py --workdir runs/dcgan64 \
         --config.data.data_dir=/path/to/tensorflow_datasets
 
 Expected result: to be measured on a GPU (50,000 steps of batch 128 at 64x64 are far beyond 2 CPU cores); the paper

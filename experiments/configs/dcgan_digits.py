@@ -1,10 +1,10 @@
 """DCGAN (Radford et al. 2015) at 32x32 on the embedded digits: BatchNorm, Adam 2e-4 with beta1 0.5, BCE.
 
-    python experiments/train.py --config experiments/configs/dcgan_digits.py --workdir runs/dcgan_digits
+    jaxgan train --config experiments/configs/dcgan_digits.py --workdir runs/dcgan_digits
 
 ngf = ndf = 32 keeps it CPU-sized; use experiments/configs/dcgan64.py for the paper's 64x64 network.
 
-Expected: the digits' domain FID / IS at step 2,000 (the classifier of `python tools/train_classifier.py --out
+Expected: the digits' domain FID / IS at step 2,000 (the classifier of `jaxgan train-classifier --out
 runs/classifiers/digits28.npz`, 2,000 samples against all 1,797 digits), measured on seeds 1-3: FID 1.07 +- 0.21
 (0.99, 1.31, 0.91), IS 8.24 +- 0.07 (8.29, 8.16, 8.26), at commit ef4df9a; 226 CPU-seconds (user + sys) for seed 3's
 whole run, 10-49 minutes of wall time on 2 CPU cores shared with other jobs (load average 10-27). Reproduce a seed S

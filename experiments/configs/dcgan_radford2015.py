@@ -4,7 +4,7 @@ Paper (Sec. 3-4): transposed-conv G and strided-conv D with BatchNorm, ReLU in G
 output, weights from N(0, 0.02), z of 100, minibatch 128, Adam lr 2e-4 with beta1 0.5, the non-saturating BCE loss.
 The PyTorch example's widths (ngf = ndf = 64) at 64x64; here ngf = ndf = 32 at 32x32 so it runs on a CPU. Command:
 
-    python experiments/train.py --config experiments/configs/dcgan_radford2015.py --workdir runs/dcgan_radford2015
+    jaxgan train --config experiments/configs/dcgan_radford2015.py --workdir runs/dcgan_radford2015
 
 Expected: the digit grids under samples/ show digit strokes after about 1,000 steps. The digits' domain FID / IS at
 step 3,000 (the protocol of docs/results.md, as for dcgan_digits), measured on seeds 1-3: FID 0.91 +- 0.18 (0.85,

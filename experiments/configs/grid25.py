@@ -6,7 +6,7 @@ std 1 -> 0 over the first 10,000 of 20,000 steps, which finds the modes; Adam 2e
 2e-5 (`optim.*.schedule`), and samples from an EMA of G (`ema.decay` 0.999, Karras et al. 2018 / Yazici et al. 2019),
 which sharpen them; batch 256. Command:
 
-    python experiments/train.py --config experiments/configs/grid25.py --workdir runs/grid25
+    jaxgan train --config experiments/configs/grid25.py --workdir runs/grid25
     jaxgan reproduce grid25            # the same run, then PASS/FAIL against EXPECTED below
 
 Samples are judged after discriminator rejection sampling (DRS, Azadi et al. 2019, `eval.drs`): the trained D's

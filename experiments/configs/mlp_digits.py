@@ -4,10 +4,10 @@ G: z 100 -> 128 -> 128 -> 784 (leaky ReLU, tanh); D: 784 -> 128 -> 128 -> 1 logi
 with beta1 0.5 (Radford et al. 2015's settings). The 1,797 8x8 digits are upscaled to 28x28 so the model is the
 MNIST-sized one. Command:
 
-    python experiments/train.py --config experiments/configs/mlp_digits.py --workdir runs/mlp_digits
+    jaxgan train --config experiments/configs/mlp_digits.py --workdir runs/mlp_digits
 
 Expected: by step 10,000 the grids under samples/ show recognisable, if blurry, digits (3, 5, 8, 9 ...), and the
-digits' domain FID / IS (the classifier of `python tools/train_classifier.py --out runs/classifiers/digits28.npz`,
+digits' domain FID / IS (the classifier of `jaxgan train-classifier --out runs/classifiers/digits28.npz`,
 2,000 samples against all 1,797 digits) is, measured on seeds 1-3: FID 12.3 +- 4.5 (17.3, 11.1, 8.5), IS 5.55 +- 0.67
 (4.90, 5.50, 6.23), at commit ef4df9a; seed 1 used 39 CPU-seconds (user + sys), the runs 100-250 s of wall time on 2
 CPU cores shared with other jobs (load average 6-16). Reproduce a seed S (checks EXPECTED below):

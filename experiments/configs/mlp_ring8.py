@@ -7,7 +7,7 @@ Without help a plain GAN here collapses onto one or two modes. Recipe (each a co
 et al. 2017, TTUR: `optim.d.lr` 4e-3, `optim.g.lr` 2e-3), batch 512 and samples from an EMA of G (`ema.decay` 0.999)
 pull the samples onto the modes. Command:
 
-    python experiments/train.py --config experiments/configs/mlp_ring8.py --workdir runs/ring8 \
+    jaxgan train --config experiments/configs/mlp_ring8.py --workdir runs/ring8 \
         --config.train.steps_per_dispatch=200
     jaxgan reproduce mlp_ring8 --config.train.steps_per_dispatch=200   # then PASS/FAIL against EXPECTED below
 

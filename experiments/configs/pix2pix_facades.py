@@ -10,7 +10,7 @@ for 100 epochs and decays it linearly to 0 over the next 100 (optim.decay_fracti
 tfds has no paired copy of facades, so download the pix2pix version (side-by-side photo | labels JPEGs, folders
 train/, val/, test/) from https://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz, unpack it, then:
 
-    python experiments/train.py --config experiments/configs/pix2pix_facades.py --workdir runs/facades \
+    jaxgan train --config experiments/configs/pix2pix_facades.py --workdir runs/facades \
         --config.data.path=/path/to/facades
 
 Expected (not reproduced here): after 200 epochs the held-out `eval/L1` falls and samples/ show plausible facades

@@ -4,7 +4,7 @@ batch 1, 200 epochs, the same networks, losses and Adam settings as `pix2pix_fac
 Download https://efrosgans.eecs.berkeley.edu/pix2pix/datasets/maps.tar.gz (aerial | map side by side, folders
 train/ and val/), unpack it, then:
 
-    python experiments/train.py --config experiments/configs/pix2pix_maps.py --workdir runs/maps \
+    jaxgan train --config experiments/configs/pix2pix_maps.py --workdir runs/maps \
         --config.data.path=/path/to/maps
 
 Set --config.data.direction=BtoA for map -> aerial. Expected (not reproduced here): sharp road and water layouts

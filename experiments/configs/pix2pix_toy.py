@@ -4,7 +4,7 @@ The data is synthetic (`jaxgan.translation.synthetic.write_inversion_pairs`); wr
 
     python -c "from jaxgan.translation.synthetic import write_inversion_pairs as w; \
         w('/tmp/inversion', {'train': 256, 'test': 32})"
-    python experiments/train.py --config experiments/configs/pix2pix_toy.py --workdir runs/pix2pix_toy
+    jaxgan train --config experiments/configs/pix2pix_toy.py --workdir runs/pix2pix_toy
 
 The paper's networks at a tiny width (U-Net depth follows the 32x32 crop: 5 levels), its losses (BCE + 100 L1) and
 jitter (resize to 36, crop 32); the learning rate is 10x the paper's to learn quickly. Expected: the held-out

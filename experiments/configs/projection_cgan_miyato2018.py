@@ -6,7 +6,7 @@ hinge loss, n_dis = 5, Adam lr 2e-4 with (beta1, beta2) = (0, 0.9), batch 64, li
 authors' CIFAR-10 setting (the SNGAN ResNet widths 256 / 128). Fake examples get the labels of the real batch
 they are trained against. Here the widths are 64 / 32 on the labelled digits so it runs on a CPU. Command:
 
-    python experiments/train.py --config experiments/configs/projection_cgan_miyato2018.py --workdir runs/proj
+    jaxgan train --config experiments/configs/projection_cgan_miyato2018.py --workdir runs/proj
 
 Expected: to be measured on a GPU: at these widths the full run takes hours on 2 CPU cores (5,000 steps of 5 D updates
 at batch 64, 1.6M images through D; r3gan_huang2024's 32-wide ResNet trained at 13-26 images/s on this machine),

@@ -9,7 +9,7 @@ eps 1e-8), which adds eps outside the square root, so both optimizers use `eps_p
 ResNet is 32 wide on the digits so it runs on a CPU.
 `--config.reg.lazy_interval=16` switches to StyleGAN2's lazy R1 (D's optimizer is rescaled automatically). Command:
 
-    python experiments/train.py --config experiments/configs/r1_ema_mescheder2018.py --workdir runs/r1_ema
+    jaxgan train --config experiments/configs/r1_ema_mescheder2018.py --workdir runs/r1_ema
 
 Expected: to be measured on a GPU: at these widths the full run takes hours on 2 CPU cores (10,000 steps at batch 64
 with R1, 640k images; r3gan_huang2024's 32-wide ResNet trained at 13-26 images/s on this machine), beyond the

@@ -17,7 +17,7 @@ n_disc real batches per step and a fresh G batch would cost a second batch read 
 step. G's loss is then evaluated by the updated D on the samples D just trained on, an estimate with the same
 expectation but correlated with D's update. Command:
 
-    python experiments/train.py --config experiments/configs/r3gan_huang2024.py --workdir runs/r3gan
+    jaxgan train --config experiments/configs/r3gan_huang2024.py --workdir runs/r3gan
 
 Expected: to be measured on a GPU: the full 10,000 steps of batch 64 (640k images) take hours on 2 CPU cores at the
 rate below, beyond the 15-minute CPU budget of docs/results.md. Measured for 300 steps only

@@ -5,7 +5,7 @@ Paper: the CIFAR-10 ResNet of Table 4 (G: 3 up-blocks of 256, 4,276,739 params; 
 updates with the learning rate decayed linearly to 0 (the authors' code). Here the widths are 64 / 32 on the digits
 so it runs on a CPU. Command:
 
-    python experiments/train.py --config experiments/configs/sngan_miyato2018.py --workdir runs/sngan
+    jaxgan train --config experiments/configs/sngan_miyato2018.py --workdir runs/sngan
 
 Expected: to be measured on a GPU: at these widths the full run takes hours on 2 CPU cores (5,000 steps of 5 D updates
 at batch 64, 1.6M images through D; r3gan_huang2024's 32-wide ResNet trained at 13-26 images/s on this machine),

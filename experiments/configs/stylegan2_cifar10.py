@@ -1,7 +1,7 @@
 """StyleGAN2-ADA (Karras et al. 2020b, "Training Generative Adversarial Networks with Limited Data") on CIFAR-10: the
 reference's `cifar` setting (stylegan2-ada-pytorch `train.py --cfg=cifar`).
 
-    python experiments/train.py --config experiments/configs/stylegan2_cifar10.py --workdir runs/stylegan2_cifar10 \
+    jaxgan train --config experiments/configs/stylegan2_cifar10.py --workdir runs/stylegan2_cifar10 \
         --config.data.data_dir=/path/to/tensorflow_datasets
 
 Class-conditional (the reference's `--cond=1`): add `--config.model.g_cond=embed --config.model.d_cond=projection`.

@@ -1,13 +1,13 @@
 """StyleGAN2-ADA (Karras et al. 2020a, 2020b) at 16x16 on the embedded digits, CPU-sized: trains in minutes on 2 cores.
 
-    python experiments/train.py --config experiments/configs/stylegan2_digits.py --workdir runs/stylegan2_digits
+    jaxgan train --config experiments/configs/stylegan2_digits.py --workdir runs/stylegan2_digits
 
 The full objective at a tiny size: style mixing 0.9, lazy path length (every 4 steps, weight 2), lazy R1 (every 16
 steps, gamma 0.1), G_ema with ramp-up, ADA (bgc, target 0.6) inside the step; 2 mapping layers, channel_base 512
 (32 maps at 16x16, 128 at 4x4), z = w = 64, batch 16, Adam 2.5e-3 betas (0, 0.99).
 
 Expected result: the digits' domain FID / IS at step 2,000 (docs/results.md's digit protocol, with the two eval keys
-of the reproduce command below: the classifier of `python tools/train_classifier.py --out
+of the reproduce command below: the classifier of `jaxgan train-classifier --out
 runs/classifiers/digits28.npz`, 2,000 samples of G_ema from eval seed 0 against all 1,797 digits at 16x16), measured
 on seeds 1-3 at commit e2e5dea: FID 1.92 +- 0.40 (2.22, 2.07, 1.47), IS 7.89 +- 0.13 (7.93, 7.75, 8.00). Each whole
 run took 665-670 CPU-seconds (user + sys), a 150-step run 100: about 0.31 CPU-s per step beyond ~60 s of compilation
@@ -16,7 +16,7 @@ CPU cores at load average 1.8-4.4 (seeds 1-2: 1,036-1,041 s at load 5-8). Reprod
 the mean + 3 std of FID and the mean - 3 std of IS, rounded outwards; plain training, as above, needs no
 classifier):
 
-    python tools/train_classifier.py --out runs/classifiers/digits28.npz   # once, about 1 minute
+    jaxgan train-classifier --out runs/classifiers/digits28.npz   # once, about 1 minute
     jaxgan reproduce stylegan2_digits --workdir runs/reproduce/stylegan2_digits_sS --config.seed=S \
         --config.train.eval_every=2000 --config.eval.classifier=runs/classifiers/digits28.npz
 

@@ -6,7 +6,7 @@ critic update per G update, with WGAN-GP's lambda = 10 and Adam (beta1, beta2) =
 authors' LSUN script, bioinf-jku/TTUR WGAN_GP/gan_64x64_FID.py, sets the opposite pair, D_LR=1e-4 and G_LR=3e-4;
 swap `optim.g.lr` and `optim.d.lr` to try it.) The WGAN-GP ResNet, 32 wide on the digits. Command:
 
-    python experiments/train.py --config experiments/configs/ttur_heusel2017.py --workdir runs/ttur
+    jaxgan train --config experiments/configs/ttur_heusel2017.py --workdir runs/ttur
 
 Expected: to be measured on a GPU: at these widths the full run takes hours on 2 CPU cores (10,000 steps at batch 64
 with the gradient penalty, 640k images; r3gan_huang2024's 32-wide ResNet trained at 13-26 images/s on this machine),

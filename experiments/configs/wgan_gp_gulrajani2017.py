@@ -5,7 +5,7 @@ Paper, Algorithm 1: lambda = 10 on random interpolates of real and fake, n_criti
 (Appendix F, gan_cifar_resnet.py: DIM_G = DIM_D = 128; 1,204,483 G and 1,053,825 D params), here 32 wide on the
 digits so it runs on a CPU. Command:
 
-    python experiments/train.py --config experiments/configs/wgan_gp_gulrajani2017.py --workdir runs/wgan_gp
+    jaxgan train --config experiments/configs/wgan_gp_gulrajani2017.py --workdir runs/wgan_gp
 
 Expected: to be measured on a GPU: at these widths the full run takes hours on 2 CPU cores (5,000 steps of 5 critic
 updates at batch 64 with the gradient penalty, 1.6M images through the critic; r3gan_huang2024's 32-wide ResNet

@@ -1,7 +1,7 @@
 """A small CNN digit classifier whose penultimate features give a domain FID and logits a domain IS.
 
 For digit-like data the ImageNet Inception is unsuited (and its weights may be unavailable), so
-`tools/train_classifier.py` trains this network on scikit-learn's embedded 8x8 digits, upscaled
+`jaxgan train-classifier` trains this network on scikit-learn's embedded 8x8 digits, upscaled
 to 28x28 like jaxgan's default dataset, and saves it to an .npz file that `DigitsExtractor` loads.
 """
 
@@ -156,12 +156,12 @@ class DigitsExtractor:
 
     @classmethod
     def from_file(cls, path: str | Path) -> DigitsExtractor:
-        """Load a classifier written by `save_classifier` (tools/train_classifier.py)."""
+        """Load a classifier written by `save_classifier` (`jaxgan train-classifier`)."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(
                 f"digit classifier not found at {path}; train one with\n"
-                f"    python tools/train_classifier.py --out {path}"
+                f"    jaxgan train-classifier --out {path}"
             )
         with open_npz(path, "a digit classifier", f"train one with `jaxgan train-classifier --out {path}`.") as data:
             if "__config__" not in data:

@@ -1,7 +1,7 @@
 """Feature extractors for the metrics: `.name` and `.features(images) -> (pool, logits)`.
 
 Images are jaxgan's convention, NHWC float in [-1, 1]. `InceptionExtractor` wraps the FID Inception
-(weights from a local .npz made by tools/convert_inception.py, or pytorch-fid's, downloaded once into the
+(weights from a local .npz made by `jaxgan convert-inception`, or pytorch-fid's, downloaded once into the
 cache by `inception_weights.py`); the digits classifier's extractor lives in `classifier.py`.
 """
 
@@ -44,17 +44,17 @@ def _missing_weights_message(path: Path) -> str:
         f"FID Inception weights not found at {path}. Give no weights path to download them once into "
         f"jaxgan's cache, or get pytorch-fid's FID Inception weights {FID_WEIGHTS_NAME} from {FID_WEIGHTS_URL} "
         f"and convert them with\n"
-        f"    python tools/convert_inception.py {FID_WEIGHTS_NAME} {path}"
+        f"    jaxgan convert-inception {FID_WEIGHTS_NAME} {path}"
     )
 
 
 def load_inception_variables(path: str | Path) -> dict[str, Any]:
-    """Load FID Inception variables from our .npz (tools/convert_inception.py) and check them."""
+    """Load FID Inception variables from our .npz (`jaxgan convert-inception`) and check them."""
     path = Path(path)
     if path.suffix in (".pth", ".pt"):
         raise ValueError(
             f"{path} is a torch file; convert it first with\n"
-            f"    python tools/convert_inception.py {path} {path.with_suffix('.npz')}"
+            f"    jaxgan convert-inception {path} {path.with_suffix('.npz')}"
         )
     if not path.is_file():
         raise FileNotFoundError(_missing_weights_message(path))
@@ -68,7 +68,7 @@ def load_inception_variables(path: str | Path) -> dict[str, Any]:
         raise ValueError(
             f"{path} is not an FID Inception weights file: {len(missing)} missing (e.g. "
             f"{missing[:3]}), {len(extra)} unexpected (e.g. {extra[:3]}), {len(wrong)} with wrong "
-            f"shapes (e.g. {wrong[:3]}). Re-create it with tools/convert_inception.py."
+            f"shapes (e.g. {wrong[:3]}). Re-create it with `jaxgan convert-inception`."
         )
     return unflatten_variables({k: jnp.asarray(v, jnp.float32) for k, v in flat.items()})
 
@@ -126,8 +126,8 @@ def load_extractor(name: str, *, classifier: str | Path = "", inception_weights:
                    resize: str = "legacy") -> Extractor:
     """Return the extractor `name` with its weights from the given local file; `.weights_id` names the weights.
 
-    "digits": the domain classifier of tools/train_classifier.py (`classifier`); "inception": the FID
-    Inception converted by tools/convert_inception.py (`inception_weights`; empty: pytorch-fid's, downloaded and
+    "digits": the domain classifier of `jaxgan train-classifier` (`classifier`); "inception": the FID
+    Inception converted by `jaxgan convert-inception` (`inception_weights`; empty: pytorch-fid's, downloaded and
     converted once into the cache), resizing in mode `resize`.
     """
     weights = _weights_file(name, classifier, inception_weights)
@@ -136,7 +136,7 @@ def load_extractor(name: str, *, classifier: str | Path = "", inception_weights:
     else:
         if not weights:
             raise ValueError("the digits extractor needs the path of a classifier file (.npz); train one with\n"
-                             "    python tools/train_classifier.py --out classifiers/digits28.npz")
+                             "    jaxgan train-classifier --out classifiers/digits28.npz")
         if resize != "legacy":
             raise ValueError(f"resize={resize!r} is for the inception extractor; the digits classifier resizes "
                              "bilinearly to its own input size.")

@@ -98,7 +98,7 @@ def _slug(value: Any) -> str:
 
 
 def default_cache_dir() -> Path:
-    """~/.cache/jaxgan/ref_stats (under $XDG_CACHE_HOME when set): the trainer's and tools/evaluate.py's cache."""
+    """~/.cache/jaxgan/ref_stats (under $XDG_CACHE_HOME when set): the trainer's and `jaxgan evaluate`'s cache."""
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "jaxgan" / "ref_stats"
 
 

@@ -1,8 +1,8 @@
 """Throughput reference: jaxgan's train step (and the PyTorch DCGAN it replaces) in images/s, ms/step and TFLOP/s.
 
-    python tools/benchmark.py                      # MLP (batch 64/128/512) + DCGAN-64 (128/512), f32/bf16, K 1/10
-    python tools/benchmark.py --models dcgan --batch-sizes 512 --dtypes bfloat16 --ks 1
-    python tools/benchmark.py --quick              # tiny sizes, a smoke run on the CPU
+    jaxgan benchmark                      # MLP (batch 64/128/512) + DCGAN-64 (128/512), f32/bf16, K 1/10
+    jaxgan benchmark --models dcgan --batch-sizes 512 --dtypes bfloat16 --ks 1
+    jaxgan benchmark --quick              # tiny sizes, a smoke run on the CPU
 
 One JSON object per line on stdout, each with a "kind": "env" (versions, device), "jaxgan" (one configuration),
 "torch" (one variant of tools/torch_dcgan.py, or its crash), "ratio" (jaxgan's best DCGAN over the best PyTorch
@@ -44,6 +44,7 @@ from jaxgan.sharding import batch_sharding, data_mesh, jit_data_parallel, replic
 from jaxgan.state import GAN, create_state
 from jaxgan.tools import input_bench
 from jaxgan.tools.benchmark_stylegan2 import stylegan2_rows
+from jaxgan.tools.parsing import tool_parser
 from jaxgan.train_step import jit_train_step
 
 
@@ -229,7 +230,7 @@ def env_row() -> dict:
 
 # The seeds' MLP GAN is also timed at its own batch of 64 (the issue's 700k images/s target is set there).
 DEFAULT_BATCH_SIZES = {"mlp": [64, 128, 512], "dcgan": [128, 512]}
-STYLEGAN2_BATCH_SIZES = [4]  # `--models stylegan2` (its own rows: jaxgan/tools/benchmark_stylegan2.py)
+STYLEGAN2_BATCH_SIZES = [4]  # `--models stylegan2` (its own rows: jaxgan/`jaxgan benchmark-stylegan2`)
 
 
 def _ints(text: str) -> list[int]:
@@ -237,7 +238,7 @@ def _ints(text: str) -> list[int]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = tool_parser("benchmark", __doc__)
     p.add_argument("--models", default="mlp,dcgan", help="comma-separated: mlp, dcgan, stylegan2")
     p.add_argument("--stylegan2-time-max", type=int, default=64,
                    help="StyleGAN2: time resolutions up to this; larger ones get FLOPs, compile time, one step")
@@ -294,7 +295,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     cache: dict = {}
     jax_rows = []
     for model in [] if args.input_only else args.models.split(","):
-        if model == "stylegan2":  # its own rows: resolutions, ADA on / off (jaxgan/tools/benchmark_stylegan2.py)
+        if model == "stylegan2":  # its own rows: resolutions, ADA on / off (jaxgan/`jaxgan benchmark-stylegan2`)
             jax_rows += stylegan2_rows(args, args.stylegan2_batch_sizes, cpu_flops, emit)
             continue
         for batch in args.batch_sizes[model]:

@@ -1,4 +1,4 @@
-"""StyleGAN2-ADA rows of tools/benchmark.py (`--models stylegan2`): the paper256 networks at 64x64 and 256x256.
+"""StyleGAN2-ADA rows of `jaxgan benchmark` (`--models stylegan2`): the paper256 networks at 64x64 and 256x256.
 
 paper256's channels (channel_base 16384, at most 512 maps) are also what the reference's `auto` config picks at 64x64
 (fmaps 0.5 below 512 px). Each row is one resolution with ADA on (bgc, p = 0.5 fixed, so every op fires as often as

@@ -1,7 +1,7 @@
 """Convert FID Inception weights: pytorch-fid's .pth state dict <-> jaxgan's .npz (only .npz -> .pth needs torch).
 
-    python tools/convert_inception.py pt_inception-2015-12-05-6726825d.pth fid_inception.npz
-    python tools/convert_inception.py fid_inception.npz back.pth        # the reverse direction
+    jaxgan convert-inception pt_inception-2015-12-05-6726825d.pth fid_inception.npz
+    jaxgan convert-inception fid_inception.npz back.pth        # the reverse direction
 
 The direction follows the source's suffix. The .pth is read without torch and without running its pickle
 (`jaxgan.torchfile`). Evaluation downloads and converts it by itself when no weights file is given; by hand, get it
@@ -11,7 +11,6 @@ https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_incepti
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from jaxgan.metrics.inception_convert import flat_to_torch
 from jaxgan.metrics.inception_weights import convert_pth
+from jaxgan.tools.parsing import tool_parser
 
 
 def _torch():
@@ -49,8 +49,7 @@ def npz_to_pth(source: Path, target: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> Path:
     """Parse arguments and convert in the direction the source suffix implies."""
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser("convert-inception", __doc__)
     parser.add_argument("source", type=Path, help=".pth (pytorch-fid) or .npz (jaxgan) weights")
     parser.add_argument("target", type=Path, help="output file (.npz or .pth)")
     args = parser.parse_args(argv)

@@ -7,7 +7,7 @@
 
 Inputs. `--images FOLDER`: the folder's .png/.jpg/.jpeg/.bmp/.webp files (not sub-folders), read
 as 8-bit gray or RGB. `--npz FILE`: an image array (key `--npz-key`; default 'samples', as
-tools/sample.py writes, else 'images', else the only array), NHWC or NHW (NCHW with C = 1 or 3
+`jaxgan sample` writes, else 'images', else the only array), NHWC or NHW (NCHW with C = 1 or 3
 is transposed). uint8 arrays are mapped from [0, 255]; float
 arrays must lie in [-1, 1] (or name their range with --value-range) and are rejected otherwise.
 Sizes: images of any size are accepted; the extractor resizes them to its input (299x299
@@ -59,9 +59,10 @@ from jaxgan.metrics.stats import default_cache_dir, load_reference_stats, save_r
 from jaxgan.npzfile import open_npz
 from jaxgan.reference_sets import named_reference_stats
 from jaxgan.runs import parse_step
+from jaxgan.tools.parsing import tool_parser
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-DEFAULT_NPZ_KEYS = ("samples", "images")  # tools/sample.py writes 'samples'
+DEFAULT_NPZ_KEYS = ("samples", "images")  # `jaxgan sample` writes 'samples'
 VALUE_RANGES = {"-1,1": (-1.0, 1.0), "0,1": (0.0, 1.0), "0,255": (0.0, 255.0)}
 
 
@@ -190,8 +191,7 @@ def build_reference(args: argparse.Namespace, extractor) -> tuple[Any, str]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line."""
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser("evaluate", __doc__)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--images", type=Path, help="folder of image files")
     source.add_argument("--npz", type=Path, help=".npz file holding an image array")

@@ -8,7 +8,6 @@ extra).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -20,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from jaxgan.errors import JaxganError
+from jaxgan.tools.parsing import tool_parser
 
 PANEL_W, PANEL_H, STRIP_H, DPI = 4.5, 3.0, 2.2, 100  # inches (one line panel; the sample strip's height)
 COLUMNS = 3  # line panels per row
@@ -143,7 +143,7 @@ def plot_run(workdir: str | Path, out: str | Path | None = None, max_samples: in
 
 def main(argv: list[str]) -> Layout:
     """Parse the flags and write the plot."""
-    parser = argparse.ArgumentParser(prog="jaxgan plot", description=__doc__.split("\n\n")[0])
+    parser = tool_parser("plot", __doc__)
     parser.add_argument("--workdir", required=True, help="the run's directory (holds metrics.jsonl, samples/)")
     parser.add_argument("--out", default=None, help="the PNG to write (default WORKDIR/plot.png)")
     parser.add_argument("--samples", type=int, default=8, help="sample grids in the strip (0 = none)")

@@ -36,6 +36,7 @@ from jaxgan.data.census import CHANNEL_NAMES, Census, conversion_note, take_cens
 from jaxgan.data.idx import is_idx_path, labels_path_for, read_idx_images
 from jaxgan.data.images import TRANSFORMS, transform_uint8
 from jaxgan.data.sources import IMAGE_EXTENSIONS, decode_image, labelled_images, open_tfds_source
+from jaxgan.tools.parsing import tool_parser
 
 log = logging.getLogger("jaxgan.prepare")
 
@@ -44,7 +45,7 @@ Item = tuple[str, Callable[[], np.ndarray], int | None]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = tool_parser("prepare", __doc__)
     parser.add_argument("--source", required=True,
                         help="a folder of images, a .zip of images, tfds:NAME or an .idx3-ubyte[.gz] image file")
     parser.add_argument("--labels", default="", help="IDX labels file (default: the -labels-idx1 file beside it)")

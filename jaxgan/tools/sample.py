@@ -1,4 +1,4 @@
-"""Sample from a trained run: `python tools/sample.py --workdir DIR --out DIR [--num N] [--seed S]`.
+"""Sample from a trained run: `jaxgan sample --workdir DIR --out DIR [--num N] [--seed S]`.
 
 Reads only G's arrays (the EMA params when the run kept an EMA) from the newest readable checkpoint, or from
 `--checkpoint PATH` (a checkpoints/ folder or one checkpoint step folder) and `--step` (a step, latest or best), and
@@ -37,10 +37,11 @@ from jaxgan.runs import load_generator_checkpoint, load_rejection_sampler, parse
 from jaxgan.sampling import picture_of, write_sample_set
 from jaxgan.seed_sampling import write_seed_images, write_video
 from jaxgan.stylegan2_sampling import check_stylegan2, write_style_mixing
+from jaxgan.tools.parsing import tool_parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = tool_parser("sample", __doc__)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--workdir", help="a training run's workdir (reads its checkpoints/)")
     source.add_argument("--checkpoint", help="a checkpoints/ folder or one checkpoint step folder")

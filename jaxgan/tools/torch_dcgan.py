@@ -1,4 +1,4 @@
-"""The PyTorch DCGAN reference that `tools/benchmark.py` measures jaxgan against.
+"""The PyTorch DCGAN reference that `jaxgan benchmark` measures jaxgan against.
 
 It is the classic recipe of PyTorch's `examples/dcgan`: G of transposed convs with BatchNorm and ReLU, D of strided
 convs with BatchNorm and leaky ReLU, N(0, 0.02) init, Adam 2e-4 with beta1 0.5, BCE. One step updates D on a real

@@ -1,8 +1,8 @@
 """Train the small digit classifier that gives a domain FID and IS, and save it to an .npz file.
 
-    python tools/train_classifier.py --out runs/classifiers/digits28.npz            # sklearn digits
-    python tools/train_classifier.py --dataset mnist --out runs/classifiers/mnist.npz  # tfds MNIST
-    python tools/train_classifier.py --npz train.npz --test-npz heldout.npz --out runs/classifiers/mnist_t10k.npz
+    jaxgan train-classifier --out runs/classifiers/digits28.npz            # sklearn digits
+    jaxgan train-classifier --dataset mnist --out runs/classifiers/mnist.npz  # tfds MNIST
+    jaxgan train-classifier --npz train.npz --test-npz heldout.npz --out runs/classifiers/mnist_t10k.npz
 
 sklearn's digits ship with scikit-learn (no download); MNIST comes through tensorflow-datasets and
 so needs a prepared tfds data dir or a network. `--npz` trains on an .npz of labelled images (keys `images` and
@@ -27,6 +27,7 @@ from jaxgan.metrics.classifier import (
     split_digits,
     train_classifier,
 )
+from jaxgan.tools.parsing import tool_parser
 
 
 def load_mnist(data_dir: str | None) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]:
@@ -79,8 +80,7 @@ def check_args(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Train, report held-out accuracy and save the classifier."""
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser("train-classifier", __doc__)
     parser.add_argument("--out", type=Path, required=True, help="where to write the .npz")
     parser.add_argument("--dataset", choices=("digits", "mnist"), default="digits")
     parser.add_argument("--npz", type=Path, default=None, help="train on this .npz of labelled images instead")

@@ -1,6 +1,6 @@
 """Translate images with a trained pix2pix or CycleGAN run.
 
-    python tools/translate.py --workdir runs/horse2zebra --input photos/ --output out/ [--grid out/grid.png]
+    jaxgan translate --workdir runs/horse2zebra --input photos/ --output out/ [--grid out/grid.png]
 
 Writes OUT/AtoB/NAME.png and OUT/BtoA/NAME.png (CycleGAN; pix2pix translates A to B only) at the run's crop size,
 and with --grid one picture whose rows are: input | A-to-B | B-to-A. Inputs are resized to the run's crop size.
@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 
 from jaxgan.runs import load_translation_run
+from jaxgan.tools.parsing import tool_parser
 from jaxgan.translation.inference import read_inputs, translate_images, write_grid, write_outputs
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser("translate", __doc__)
     parser.add_argument("--workdir", required=True, help="run directory (config.json and checkpoints/)")
     parser.add_argument("--input", required=True, help="an image file or a folder of images")
     parser.add_argument("--out", required=True, help="folder for OUT/AtoB/*.png and OUT/BtoA/*.png")

@@ -14,10 +14,11 @@ import sys
 from jaxgan.checkpoint import CheckpointCorruptError, Checkpointer
 from jaxgan.errors import JaxganError
 from jaxgan.runs import resolve_checkpoint_dir
+from jaxgan.tools.parsing import tool_parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = tool_parser("verify", __doc__)
     parser.add_argument("--workdir", required=True, help="a training run's workdir (or its checkpoints/ folder)")
     return parser.parse_args(argv)
 

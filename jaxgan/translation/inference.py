@@ -1,6 +1,6 @@
 """Translate images with a trained run: read inputs, run its generators, write outputs.
 
-Used by `tools/translate.py`, which restores the run with `jaxgan.runs.load_translation_run`. By default
+Used by `jaxgan translate`, which restores the run with `jaxgan.runs.load_translation_run`. By default
 generators run in inference mode (BatchNorm running averages, no dropout), so an output depends only on its input
 and the checkpoint. `paper_mode` instead runs each image alone in training
 mode, with dropout and the image's own BatchNorm statistics, as Isola et al. (2017, sec. 3.3) do at test time.
