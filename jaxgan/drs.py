@@ -40,7 +40,7 @@ DRS_BURN_IN_STREAM = 2**31 - 1  # folded into a seed's key for the burn-in (eval
 DRS_FINETUNE_STREAM = 2**31 - 2  # folded into a seed's key for the fine-tuning latents
 DRS_FINETUNE_BATCH = 2**40  # first real batch index of the fine-tuning data: far past any training batch
 MAX_PROPOSALS_PER_SAMPLE = 100  # give up (clear error) rather than loop on a D that rejects nearly everything
-GENERATORS = ("ema", "live")  # eval.drs_generator: G's EMA params (the sampling G) or the G that D trained against
+GENERATORS = ("live", "ema")  # eval.drs_generator: the G that D trained against, or its EMA (the sampling G)
 
 
 def check_percentile(percentile: float) -> None:

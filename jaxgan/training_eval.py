@@ -74,7 +74,7 @@ def default_config() -> ml_collections.ConfigDict:
         drs=False,           # also score samples kept by discriminator rejection sampling (Azadi et al. 2019)
         drs_percentile=95.0,  # DRS gamma: this percentile of the burn-in set's F (0 = no shift)
         drs_burn_in=10_000,  # the fixed proposal set that gives D_M (its largest logit) and gamma
-        drs_generator="ema",  # G whose samples DRS thins: ema (the sampling G) | live (the G that D trained against)
+        drs_generator="live",  # G whose samples DRS thins: live (the G that D trained against) | ema (G's EMA)
         drs_finetune_steps=0,  # D's extra BCE steps against that G (G fixed) before DRS; 0 = D as trained
     ))
 

@@ -248,7 +248,7 @@ def test_finetuning_takes_bce_gradient_steps_on_d_against_the_fixed_sampling_g()
     state = state.replace(d=state.d.replace(opt_state=gan.d_tx.init(state.d.params)))
     real = np.random.default_rng(0).standard_normal((16, 2)).astype(np.float32)
     key = jax.random.key(5)
-    config.eval.drs_finetune_steps, config.eval.seed = 1, 0
+    config.eval.drs_generator, config.eval.drs_finetune_steps, config.eval.seed = "ema", 1, 0
     _, d_variables = drs_networks(config.eval, gan, state, lambda: iter([{"x": real}]))
     fakes = gan.generate(generator_variables(state, gan), sample_latents(jax.random.fold_in(
         jax.random.fold_in(jax.random.key(0), 2**31 - 2), 0), 16, gan.z_dim))
