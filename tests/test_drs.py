@@ -122,7 +122,8 @@ def test_d_m_is_raised_when_a_later_proposal_scores_higher():
     # 0 is kept with probability ~1 and each -3 with exp(-3); with D_M left at -3 the 0 would be an invalid ratio
     # (exp(3) > 1) and the -3s certain keeps.
     def propose(key, n):
-        if calls.append(n) or len(calls) == 1:
+        calls.append(n)
+        if len(calls) == 1:  # the burn-in
             return np.zeros(n), np.full(n, -3.0)
         return np.arange(n, dtype=np.float64), np.where(np.arange(n) == 0, 0.0, -3.0)
 
