@@ -31,11 +31,20 @@ import ml_collections
 
 from jaxgan.checkpoint import STATE, Checkpointer, abstract_of
 from jaxgan.config import base_config
-from jaxgan.drs import DRS_BURN_IN_STREAM, RejectionSampler, check_one_logit_per_sample, gan_proposer
+from jaxgan.data import build_dataset
+from jaxgan.drs import (
+    DRS_BURN_IN_STREAM,
+    DRS_FINETUNE_BATCH,
+    RejectionSampler,
+    check_drs_config,
+    drs_networks,
+    gan_proposer,
+    make_training_mode_discriminate,
+)
 from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan, ema_decay, initial_state_aux
 from jaxgan.models import RENAMED_KEYS
-from jaxgan.sampling import generator_variables, make_batched_discriminate, make_batched_generate
+from jaxgan.sampling import generator_variables, make_batched_generate
 from jaxgan.state import GAN, GANState, NetState, create_state
 from jaxgan.translation import config as translation_config
 from jaxgan.translation.factory import build_models as build_translation_models
@@ -282,10 +291,17 @@ def load_translation_run(workdir: str | Path, step: int | None = None
 
 def load_rejection_sampler(path: str, *, step: int | str | None = None, seed: int = 0, percentile: float = 95.0,
                            burn_in: int = 10_000, batch_size: int = 256) -> RejectionSampler:
-    """DRS over a saved GAN run (G's EMA params when kept, and D), its burn-in drawn from `seed`'s own stream."""
+    """DRS over a saved GAN run: the G and D fine-tuning of its `eval.drs_*` keys, D scoring whole training batches,
+    the burn-in drawn from `seed`'s own stream; `batch_size` is G's."""
     config, gan, state, _ = load_gan_run(path, step)
-    check_one_logit_per_sample(config.model.pack)
-    propose = gan_proposer(gan, make_batched_generate(gan, batch_size), make_batched_discriminate(gan, batch_size),
-                           generator_variables(state, gan), state.d.variables())
+    check_drs_config(config)
+
+    def real_batches():
+        dataset = build_dataset(config.data, seed=config.seed)
+        return dataset.batches(config.train.batch_size, start_batch=DRS_FINETUNE_BATCH)
+
+    d_batch = config.train.batch_size
+    propose = gan_proposer(gan, make_batched_generate(gan, batch_size), make_training_mode_discriminate(gan, d_batch),
+                           *drs_networks(config.eval, gan, state, real_batches))
     burn_in_key = jax.random.fold_in(jax.random.key(seed), DRS_BURN_IN_STREAM)
-    return RejectionSampler(propose, burn_in_key, burn_in, percentile)
+    return RejectionSampler(propose, burn_in_key, burn_in, percentile, d_batch)

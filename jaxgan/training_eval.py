@@ -22,10 +22,13 @@ import ml_collections
 from jaxgan.data.pipeline import Dataset
 from jaxgan.drs import (
     DRS_BURN_IN_STREAM,
+    DRS_FINETUNE_BATCH,
     RejectionSampler,
-    check_one_logit_per_sample,
-    check_percentile,
+    check_drs_config,
+    check_drs_settings,
+    drs_networks,
     gan_proposer,
+    make_training_mode_discriminate,
 )
 from jaxgan.label_distribution import class_probabilities
 from jaxgan.metrics.evaluator import evaluate_mixture_samples, evaluate_samples
@@ -35,13 +38,7 @@ from jaxgan.metrics.mode_coverage import DEFAULT_MIN_COUNT
 from jaxgan.metrics.protocol import RESIZE_MODES, eval_protocol, protocol_id
 from jaxgan.metrics.stats import ReferenceStats, default_cache_dir, load_reference_stats
 from jaxgan.reference_sets import dataset_reference_stats
-from jaxgan.sampling import (
-    evaluation_noise_key,
-    generator_variables,
-    make_batched_discriminate,
-    make_batched_generate,
-    random_inputs,
-)
+from jaxgan.sampling import evaluation_noise_key, generator_variables, make_batched_generate, random_inputs
 from jaxgan.state import GAN, GANState
 
 # What each metric of eval.metrics logs (as eval/<key>).
@@ -78,8 +75,10 @@ def default_config() -> ml_collections.ConfigDict:
         pr_k=3,              # precision/recall: k of the k-NN radii
         mode_min_count=DEFAULT_MIN_COUNT,  # modes: high-quality samples a mode needs to count as captured
         drs=False,           # also score samples kept by discriminator rejection sampling (Azadi et al. 2019)
-        drs_percentile=95.0,  # DRS gamma: this percentile of each proposal batch's F (0 = no shift)
-        drs_burn_in=10_000,  # proposals whose largest D logit starts D_M
+        drs_percentile=95.0,  # DRS gamma: this percentile of the burn-in set's F (0 = no shift)
+        drs_burn_in=10_000,  # the fixed proposal set that gives D_M (its largest logit) and gamma
+        drs_generator="live",  # G whose samples DRS thins: live (the G that D trained against) | ema (G's EMA)
+        drs_finetune_steps=0,  # D's extra BCE steps against that G (G fixed) before DRS; 0 = D as trained
     ))
 
 
@@ -122,10 +121,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 
 def _validate_drs(config: ml_collections.ConfigDict) -> None:
-    """Raise ValueError for DRS settings that cannot work (a gamma percentile outside [0, 100), a packed D)."""
-    check_percentile(config.eval.drs_percentile)
+    """Raise ValueError for DRS settings that cannot work (out of range, or a D whose logit is not a density ratio)."""
+    check_drs_settings(config.eval)
     if config.eval.drs:
-        check_one_logit_per_sample(config.model.pack)
+        check_drs_config(config)
 
 
 class TrainingEvaluator:
@@ -144,7 +143,8 @@ class TrainingEvaluator:
             raise ValueError("train.eval_every > 0 but eval.metrics is empty: set eval.metrics (e.g. ('fid',) for "
                              "images, ('modes',) for ring8/grid25) or train.eval_every=0.")
         self._generate = make_batched_generate(gan, cfg.batch_size)
-        self._discriminate = make_batched_discriminate(gan, cfg.batch_size)
+        self._discriminate = make_training_mode_discriminate(gan, config.train.batch_size)
+        self._drs_batch_size = config.train.batch_size
         self.label_probs = class_probabilities(dataset) if gan.num_classes is not None else None
         if dataset.kind == "points":
             if self.metrics != ("modes",):
@@ -194,17 +194,21 @@ class TrainingEvaluator:
         result = self._metrics(sample_fn)
         if not self.cfg.drs:
             return result
-        sampler = self._rejection_sampler(variables, state.d.variables())
+        sampler = self._rejection_sampler(*drs_networks(self.cfg, self.gan, state, self._drs_real_batches))
         drs_result = self._metrics(sampler)
         return {**drs_result, **{PREFIX + "no_drs/" + k[len(PREFIX):]: v for k, v in result.items()},
                 PREFIX + "drs_acceptance": sampler.acceptance_rate}
 
     def _rejection_sampler(self, g_variables: dict, d_variables: dict) -> RejectionSampler:
-        """DRS over G's samples, judged by D in inference mode; its burn-in key is fixed by eval.seed."""
+        """DRS over G's samples, judged by D in training mode; its burn-in key is fixed by eval.seed."""
         cfg = self.cfg
-        propose = gan_proposer(self.gan, self._generate, self._discriminate, g_variables, d_variables)
+        propose = gan_proposer(self.gan, self._generate, self._discriminate, g_variables, d_variables, self.label_probs)
         burn_in_key = jax.random.fold_in(jax.random.key(cfg.seed), DRS_BURN_IN_STREAM)
-        return RejectionSampler(propose, burn_in_key, cfg.drs_burn_in, cfg.drs_percentile)
+        return RejectionSampler(propose, burn_in_key, cfg.drs_burn_in, cfg.drs_percentile, self._drs_batch_size)
+
+    def _drs_real_batches(self):
+        """Real training-size batches for DRS's fine-tuning of D, from a stream training never reaches."""
+        return self.dataset.batches(self._drs_batch_size, start_batch=DRS_FINETUNE_BATCH)
 
     def _metrics(self, sample_fn) -> dict[str, float]:
         """eval.metrics of `sample_fn(key, n)`'s samples, as {"eval/<name>": value}."""

@@ -231,7 +231,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--drs", action="store_true",
                         help="score samples kept by discriminator rejection sampling (a run's G and D)")
     parser.add_argument("--drs-percentile", type=float, default=95.0, help="DRS gamma: this percentile of F")
-    parser.add_argument("--drs-burn-in", type=int, default=10_000, help="proposals that start DRS's D_M")
+    parser.add_argument("--drs-burn-in", type=int, default=10_000, help="proposals fixing DRS's D_M, gamma")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     return parser.parse_args(argv)

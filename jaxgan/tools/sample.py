@@ -59,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     drs = parser.add_argument_group("discriminator rejection sampling")
     drs.add_argument("--drs", action="store_true", help="write drs_samples.npz/.png: samples D's ratio keeps")
     drs.add_argument("--drs-percentile", type=float, default=95.0, help="gamma: this percentile of F (0 = none)")
-    drs.add_argument("--drs-burn-in", type=int, default=10_000, help="proposals that start D_M")
+    drs.add_argument("--drs-burn-in", type=int, default=10_000, help="the fixed proposals that give D_M and gamma")
     seeds = parser.add_argument_group("seeds, classes and videos (every G)")
     seeds.add_argument("--seeds", type=int_list, default=None, help="one PNG per seed, e.g. 0,1,2 or 0-7")
     seeds.add_argument("--class", dest="class_idx", type=int, default=None, help="class of a conditional G")
