@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("prepare", "convert an image folder, .zip or tfds dataset to a pre-resized uint8 dataset"),
     "reproduce": ("reproduce", "train a config's recipe and check its result against the band it states"),
     "verify": ("verify", "check every checkpoint of a run against its checksums, without training"),
+    "config": ("config", "print a config's keys with their values and what each means"),
     "plot": ("plot", "a PNG of a run's losses, D outputs, eval scores and sample grids over steps"),
 }
 

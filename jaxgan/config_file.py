@@ -75,6 +75,13 @@ def resolve_config_arg(argv: list[str]) -> list[str]:
     return out
 
 
+def config_value(config: ml_collections.ConfigDict, key: str) -> object:
+    """The value at a dotted key (`train.num_steps`)."""
+    for part in key.split("."):
+        config = config[part]
+    return config
+
+
 def flat_keys(config: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
     """Every leaf key of `config` as a dotted path (`train.num_steps`)."""
     keys = []

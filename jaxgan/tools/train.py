@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 
-import ml_collections
 from absl import flags, logging
 from ml_collections import config_flags
 
@@ -49,22 +48,19 @@ def parse_flags(argv: list[str]) -> tuple[object, str]:
 
 
 def help_text(argv: list[str]) -> str:
-    """The usage and every config key with its value (of --config's file when given, else the GAN schema)."""
+    """The usage, how to override keys, and every config key with its value and meaning (of --config's file when
+    given, else the GAN schema)."""
     from jaxgan.config import base_config
-    from jaxgan.config_file import flat_keys, load_config_file
+    from jaxgan.config_file import load_config_file
+    from jaxgan.tools.config import described_keys
 
     path = config_path(resolve_config_arg(argv))
     config = load_config_file(path) if path else base_config()
-    keys = "\n".join(f"  --config.{key}={_get(config, key)!r}" for key in flat_keys(config))
-    return (f"usage: jaxgan train --config FILE --workdir DIR [--config.KEY=VALUE ...] [--debug]\n\n{__doc__}\n"
+    keys = "\n".join(f"  --config.{row}" for row in described_keys(config))
+    return (f"usage: jaxgan train --config NAME|FILE --workdir DIR [--config.KEY=VALUE ...] [--debug]\n\n{__doc__}\n"
+            "Override any key below with --config.KEY=VALUE; `jaxgan config NAME` prints a config's keys after its "
+            "overrides.\n"
             f"config keys ({path or 'the schema, jaxgan.config.base_config'}):\n{keys}")
-
-
-def _get(config: ml_collections.ConfigDict, key: str) -> object:
-    """The value at a dotted key."""
-    for part in key.split("."):
-        config = config[part]
-    return config
 
 
 def main(argv: list[str]) -> int:

@@ -20,7 +20,7 @@ def default_config() -> ml_collections.ConfigDict:
         mapping_lr=0.01,      # the mapping network's learning-rate multiplier
         w_avg_beta=0.995,     # decay of the tracked w_avg (truncation)
         channel_base=16384,   # feature maps at resolution r: min(channel_base // r, channel_max) (cifar: 32768)
-        channel_max=512,
+        channel_max=512,      # the most feature maps at any resolution
         num_fp16_res=0,       # the top N resolutions compute in model.compute_dtype (bfloat16); 0 = all float32
         conv_clamp=0.0,       # clamp conv outputs to +-this (256 with bfloat16, as the reference); 0 = off
         fused_modconv=False,  # modulated conv as one grouped conv (True) or scaled activations around one conv
