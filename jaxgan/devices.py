@@ -1,8 +1,8 @@
 """The devices a run trains on, checked before anything is written: a platform that is not there is one clear line.
 
-jax fails in several ways when `JAX_PLATFORMS` names a platform this machine cannot start (a RuntimeError naming the
-backend, or a bare AssertionError for `cuda` without a visible NVIDIA GPU); `visible_devices` turns each into
-`PlatformUnavailableError` saying what to install or which variable to unset.
+jax fails in several ways when `JAX_PLATFORMS` names a platform that cannot start, not installed or with no device (a
+RuntimeError naming the backend, or a bare AssertionError for `cuda` without a visible NVIDIA GPU); `visible_devices`
+turns each into `PlatformUnavailableError` saying what to install or which variable to unset.
 """
 
 from __future__ import annotations

@@ -82,4 +82,5 @@ def test_the_modes_pass_what_jax_distributed_initialize_needs():
     explicit = initialize_arguments(parallel)
     assert (explicit["coordinator_address"], explicit["num_processes"], explicit["process_id"]) == \
         ("10.0.0.1:1234", 4, 3)
-    assert explicit["heartbeat_timeout_seconds"] == 14  # jax's own heartbeat: the backstop of ours, at twice
+    backstop = explicit["heartbeat_timeout_seconds"]
+    assert backstop == 14  # jax's own heartbeat: the backstop of ours, at twice

@@ -6,12 +6,12 @@ The data is synthetic (`jaxgan.translation.synthetic.write_discs_and_squares`); 
         w('/tmp/discs2squares', {'train': (256, 256), 'test': (16, 16)})"
     jaxgan train --config experiments/configs/cyclegan_toy.py --workdir runs/cyclegan_toy
 
-The paper's objective (LSGAN + 10 * cycle + 5 * identity, pool of 50) with tiny networks (2 ResNet blocks) and a
-10x learning rate. Expected: within a few hundred steps the translated discs turn blue (and squares red) while
-`eval/cycle_a` and `eval/cycle_b` fall below 0.15; measured at step 1,000 on seeds 1-3: cycle_a 0.124 +- 0.005
-(0.121, 0.130, 0.120), cycle_b 0.129 +- 0.008 (0.125, 0.123, 0.137), at commit ef4df9a; 168 CPU-seconds (user + sys)
-and 206 s of wall time for seed 3 on 2 CPU cores at load average 4-5 (15-44 minutes for the others at load 11-27).
-Reproduce a seed S (checks EXPECTED below: the larger mean + 3 std, 0.152, rounded up, for both symmetric directions):
+The paper's objective (LSGAN + 10 * cycle + 5 * identity, pool of 50) with tiny networks (2 ResNet blocks) and a 10x
+learning rate. Expected: within a few hundred steps the translated discs turn blue (and squares red) while
+`eval/cycle_a` and `eval/cycle_b` fall below 0.15; measured at step 1,000 on seeds 1-3: cycle_a 0.124 +- 0.005 (0.121,
+0.130, 0.120), cycle_b 0.129 +- 0.008 (0.125, 0.123, 0.137); 168 CPU-seconds (user + sys) per run (wall times:
+docs/results.md). Reproduce a seed S (checks EXPECTED below: the larger mean + 3 std, 0.152, rounded up, for both
+symmetric directions):
 
     jaxgan reproduce cyclegan_toy --workdir runs/reproduce/cyclegan_toy_sS --config.seed=S
 """

@@ -8,9 +8,8 @@ The PyTorch example's widths (ngf = ndf = 64) at 64x64; here ngf = ndf = 32 at 3
 
 Expected: the digit grids under samples/ show digit strokes after about 1,000 steps. The digits' domain FID / IS at
 step 3,000 (the protocol of docs/results.md, as for dcgan_digits), measured on seeds 1-3: FID 0.91 +- 0.18 (0.85,
-1.11, 0.76), IS 8.38 +- 0.06 (8.41, 8.31, 8.43); seed 1 at commit ef4df9a (605 CPU-seconds), seeds 2-3 at commit
-e2e5dea (623 and 595 CPU-seconds, user + sys; 1,240 s and 916 s of wall time on 2 CPU cores shared with other jobs,
-load average 6-12). Reproduce a seed S (checks EXPECTED below: the mean + 3 std of FID and the mean - 3 std of IS,
+1.11, 0.76), IS 8.38 +- 0.06 (8.41, 8.31, 8.43); 595-623 CPU-seconds (user + sys) per run (wall times:
+docs/results.md). Reproduce a seed S (checks EXPECTED below: the mean + 3 std of FID and the mean - 3 std of IS,
 rounded outwards):
 
     jaxgan reproduce dcgan_radford2015 --workdir runs/reproduce/dcgan_radford2015_sS --config.seed=S \

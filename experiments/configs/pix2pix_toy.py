@@ -9,9 +9,8 @@ The data is synthetic (`jaxgan.translation.synthetic.write_inversion_pairs`); wr
 The paper's networks at a tiny width (U-Net depth follows the 32x32 crop: 5 levels), its losses (BCE + 100 L1) and
 jitter (resize to 36, crop 32); the learning rate is 10x the paper's to learn quickly. Expected: the held-out
 `eval/L1` falls from ~0.5 (the best constant colour) to below 0.1 within 1000 steps; measured at step 1,000 on seeds
-1-3: 0.0489 +- 0.0032 (0.0469, 0.0526, 0.0471), at commit ef4df9a; 71-72 CPU-seconds (user + sys) per run, 7-18
-minutes of wall time on 2 CPU cores shared with other jobs (load average 12-27). Reproduce a seed S (checks EXPECTED
-below, the mean + 3 std rounded up):
+1-3: 0.0489 +- 0.0032 (0.0469, 0.0526, 0.0471); 71-72 CPU-seconds (user + sys) per run (wall times:
+docs/results.md). Reproduce a seed S (checks EXPECTED below, the mean + 3 std rounded up):
 
     jaxgan reproduce pix2pix_toy --workdir runs/reproduce/pix2pix_toy_sS --config.seed=S
 """

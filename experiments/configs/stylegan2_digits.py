@@ -6,15 +6,13 @@ The full objective at a tiny size: style mixing 0.9, lazy path length (every 4 s
 steps, gamma 0.1), G_ema with ramp-up, ADA (bgc, target 0.6) inside the step; 2 mapping layers, channel_base 512
 (32 maps at 16x16, 128 at 4x4), z = w = 64, batch 16, Adam 2.5e-3 betas (0, 0.99).
 
-Expected result: the digits' domain FID / IS at step 2,000 (docs/results.md's digit protocol, with the two eval keys
-of the reproduce command below: the classifier of `jaxgan train-classifier --out
-runs/classifiers/digits28.npz`, 2,000 samples of G_ema from eval seed 0 against all 1,797 digits at 16x16), measured
-on seeds 1-3 at commit e2e5dea: FID 1.92 +- 0.40 (2.22, 2.07, 1.47), IS 7.89 +- 0.13 (7.93, 7.75, 8.00). Each whole
-run took 665-670 CPU-seconds (user + sys), a 150-step run 100: about 0.31 CPU-s per step beyond ~60 s of compilation
-and the evaluation, so the 2,000 steps fit 15 minutes on 2 idle cores and stay; seed 3 took 391 s of wall time on 2
-CPU cores at load average 1.8-4.4 (seeds 1-2: 1,036-1,041 s at load 5-8). Reproduce a seed S (checks EXPECTED below:
-the mean + 3 std of FID and the mean - 3 std of IS, rounded outwards; plain training, as above, needs no
-classifier):
+Expected result: the digits' domain FID / IS at step 2,000 (docs/results.md's digit protocol, with the two eval keys of
+the reproduce command below: the classifier of `jaxgan train-classifier --out runs/classifiers/digits28.npz`, 2,000
+samples of G_ema from eval seed 0 against all 1,797 digits at 16x16), measured on seeds 1-3 at commit e2e5dea: FID 1.92
++- 0.40 (2.22, 2.07, 1.47), IS 7.89 +- 0.13 (7.93, 7.75, 8.00). Each whole run took 665-670 CPU-seconds (user + sys), a
+150-step run 100: about 0.31 CPU-s per step beyond ~60 s of compilation and the evaluation, so the 2,000 steps fit 15
+minutes on 2 idle CPU cores (wall times: docs/results.md). Reproduce a seed S (checks EXPECTED below: the mean + 3 std
+of FID and the mean - 3 std of IS, rounded outwards; plain training, as above, needs no classifier):
 
     jaxgan train-classifier --out runs/classifiers/digits28.npz   # once, about 1 minute
     jaxgan reproduce stylegan2_digits --workdir runs/reproduce/stylegan2_digits_sS --config.seed=S \

@@ -10,7 +10,7 @@ to back, and an "input_speedup" row follows with `jpeg_2_workers_speedup` (2 wor
 the target on 2 cores is 1.7).
 
 What the timed window leaves out, and why that is fair: the untimed batches pay the worker start-up (spawning 2
-processes, importing jaxgan, unpickling the source: about 1.7 s of CPU per worker on the 2-core machine), once
+processes, importing jaxgan, unpickling the source: about 1.7 s of CPU per worker on a small CPU), once
 per iterator. A trainer pays it once per run (and once per resume), not per epoch: `Dataset.batches` is one grain
 stream over batch indices start, start + 1, ... whose index map reshuffles each epoch, so the same worker
 processes read every epoch (the folder's 640 images make a new epoch every 5 batches of 128, every batch of 512).
@@ -20,11 +20,11 @@ images per CPU-second in the device window (images_per_cpu_s); host_cpu_wait_fra
 window's runnable time spent waiting for a core that another program held; and host_cpu_bound_images_per_s, the
 host images over the CPU seconds of the busiest process (the rate with a core per process, none waiting on
 another). Where the wait share is not near 0 the machine was not quiet and jpeg_2_workers_speedup is not the
-2-core figure: Linux's autogroup scheduler shares the CPU between sessions first, so while another session is busy
-the benchmark's 2 workers together get about one thread's share. jpeg_2_workers_cpu_bound_speedup, the ratio of
+quiet-machine figure: Linux's autogroup scheduler shares the CPU between sessions first, so while another session is
+busy the benchmark's 2 workers together get about one thread's share. jpeg_2_workers_cpu_bound_speedup, the ratio of
 the CPU-bound rates, is an estimate that needs no quiet machine (though contention, by switching the processes
 more often, still adds some CPU per image, more to 2 workers than to 1 thread).
-The 1-minute load average is reported beside every figure. The end-to-end row times the trainer's own step runner
+The machine's 1-minute load is reported beside every figure. The end-to-end row times the trainer's own step runner
 on DCGAN-64 fed from the prepared dataset against the same runner fed one batch already on the device.
 """
 
@@ -213,7 +213,7 @@ def worker_speedup(rows: list[dict], batch: int) -> dict | None:
            "host_cpu_wait_fraction": None if None in waits else max(waits), "load_1min": os.getloadavg()[0]}
     if row["host_cpu_wait_fraction"] and row["host_cpu_wait_fraction"] > QUIET_WAIT_FRACTION:
         row["note"] = (f"other programs held the CPU for {row['host_cpu_wait_fraction']:.0%} of the rows' runnable "
-                       "time: not the 2-core figure; rerun on a quiet machine")
+                       "time: not the quiet-machine figure; rerun on a quiet machine")
     return row
 
 

@@ -54,7 +54,7 @@ def _correlate_shifted(x: jax.Array, f: np.ndarray, stride: int) -> jax.Array:
     """Valid correlation of every channel with the constant 2-D filter `f`, as a sum of strided shifted slices.
 
     The same as a depthwise `conv_general_dilated` (feature_group_count = channels), which XLA's CPU backend runs
-    ~20x slower: 1.46 s for one FIR upsampling of [4, 32, 32, 512] on this 2-core box. This form is one fused loop.
+    about 20x slower (docs/stylegan2.md has the measurement). This form is one fused loop.
     """
     kh, kw = f.shape
     out_h, out_w = (x.shape[1] - kh) // stride + 1, (x.shape[2] - kw) // stride + 1
@@ -152,8 +152,8 @@ def normal(key: jax.Array, shape: Sequence[int], dtype: jnp.dtype = jnp.float32)
     """jax.random.normal(key, shape), drawn flat and reshaped: the same values, a fraction of the CPU compile time.
 
     With threefry's partitionable counters (JAX's default) the draw is a function of the flat index, so this is
-    bit-identical; XLA's CPU backend compiles a rank-4 draw ~5x slower than a rank-1 one (3 s against 0.6 s for
-    [4, 16, 16, 1] on this 2-core box), and a StyleGAN2 step draws one noise image per synthesis layer per phase.
+    bit-identical; XLA's CPU backend compiles a rank-4 draw about 5x slower than a rank-1 one, and a StyleGAN2 step
+    draws one noise image per synthesis layer per phase.
     """
     return jax.random.normal(key, (int(np.prod(shape, dtype=np.int64)),), dtype).reshape(tuple(shape))
 
