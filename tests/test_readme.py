@@ -2,6 +2,7 @@
 end (with tiny step counts), and none writes into the repository outside runs/."""
 
 import argparse
+import re
 import shlex
 from pathlib import Path
 
@@ -92,6 +93,9 @@ def check_flags(name: str, argv: list[str], monkeypatch) -> None:
     if name == "train":
         module.parse_flags(argv)
         return
+    if name == "config":  # no flags of its own: the config and its overrides, as train parses them
+        assert module.main(argv) == 0
+        return
     if name == "reproduce":  # its own small parser, then the config it names and that config's bands
         config, _, _ = module.split_args(argv)
         assert module.expected_bands(module.config_path(config))
@@ -116,6 +120,27 @@ def test_readme_names_its_commands():
 @pytest.mark.parametrize("name, argv", readme_commands(), ids=lambda v: v if isinstance(v, str) else None)
 def test_every_readme_command_exists_and_its_flags_parse(name, argv, monkeypatch):
     assert name in SUBCOMMANDS
+    monkeypatch.chdir(ROOT)
+    check_flags(name, argv, monkeypatch)
+
+
+def docstring_examples() -> list[tuple[str, list[str]]]:
+    """(subcommand, arguments) of every `jaxgan ...` example in the subcommands' module docstrings (what --help
+    shows), without trailing comments, pipes and [optional] parts."""
+    import importlib
+
+    examples = []
+    for name, (module, _) in SUBCOMMANDS.items():
+        doc = (importlib.import_module(f"jaxgan.tools.{module}").__doc__ or "").replace("\\\n", " ")
+        for line in doc.splitlines():
+            line = re.sub(r"\[[^]]*\]", "", line.split(" #")[0].split(" | ")[0]).strip()
+            if line.startswith(f"jaxgan {name}"):
+                examples.append(as_subcommand(line))
+    return examples
+
+
+@pytest.mark.parametrize("name, argv", docstring_examples(), ids=lambda v: v if isinstance(v, str) else None)
+def test_every_help_example_parses(name, argv, monkeypatch):
     monkeypatch.chdir(ROOT)
     check_flags(name, argv, monkeypatch)
 

@@ -1,6 +1,6 @@
 """Translate images with a trained pix2pix or CycleGAN run.
 
-    jaxgan translate --workdir runs/horse2zebra --input photos/ --output out/ [--grid out/grid.png]
+    jaxgan translate --workdir runs/horse2zebra --input photos/ --out out/ [--grid out/grid.png]
 
 Writes OUT/AtoB/NAME.png and OUT/BtoA/NAME.png (CycleGAN; pix2pix translates A to B only) at the run's crop size,
 and with --grid one picture whose rows are: input | A-to-B | B-to-A. Inputs are resized to the run's crop size.
