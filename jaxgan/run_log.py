@@ -131,7 +131,9 @@ class RunLog:
                 log.info("%s", line)
 
     def evaluated(self, step: int, values: Mapping[str, float]) -> None:
-        """Print one line of the evaluation at `step` and keep it for the summary's best score."""
+        """Print one line of the evaluation at `step` and keep it for the summary's best score (none when empty)."""
+        if not values:
+            return
         self.evaluations.append((step, dict(values)))
         if self.enabled:
             log.info("%s", eval_line(step, values))
