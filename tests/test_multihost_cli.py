@@ -104,5 +104,5 @@ def test_killed_process_stops_the_job_and_a_rerun_resumes_exactly(tmp_path, chil
     end = resume_from + 3
     rerun = start_job(workdir, end, child_env, "rerun")
     finish_job(rerun)
-    assert f"Resumed from the checkpoint of step {resume_from}" in rerun[0].stderr
+    assert f"Resumed from the checkpoint of step {resume_from}" in rerun[0].output()
     assert_same_state(final_arrays(workdir, end), one_process(tmp_path, end, child_env))
