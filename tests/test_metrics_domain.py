@@ -185,7 +185,7 @@ def test_evaluate_tool_rejects_wrong_range_and_mixed_sizes(digit_classifier, tmp
     folder.mkdir()
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(folder / "a.png")
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(folder / "b.png")
-    with pytest.raises(ValueError, match="--image-size"):
+    with pytest.raises(ValueError, match="--resolution"):
         evaluate.main(["--images", str(folder), *common])
     with pytest.raises(FileNotFoundError, match="pass a run's workdir"):
         evaluate.main(["--checkpoint", str(tmp_path / "ckpt"), *common])

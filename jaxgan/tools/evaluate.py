@@ -12,7 +12,7 @@ is transposed). uint8 arrays are mapped from [0, 255]; float
 arrays must lie in [-1, 1] (or name their range with --value-range) and are rejected otherwise.
 Sizes: images of any size are accepted; the extractor resizes them to its input (299x299
 bilinear for Inception, the classifier's size for digits). A folder of mixed sizes needs
---image-size, to which every image is then resized (PIL bilinear) first.
+--resolution, to which every image is then resized (PIL bilinear) first.
 `--workdir`/`--checkpoint` evaluate a generator: --num-samples samples (EMA params when saved) of checkpoint
 `--step` (a step, `latest` (default) or `best`: the run's best by its train.best_metric).
 
@@ -130,7 +130,7 @@ def folder_batches(folder: Path, batch_size: int, image_size: int | None) -> Ite
                 sizes.add(image.size)
         if len(sizes) > 1:
             raise ValueError(
-                f"{folder} mixes image sizes {sorted(sizes)[:4]}; pass --image-size S to resize "
+                f"{folder} mixes image sizes {sorted(sizes)[:4]}; pass --resolution S to resize "
                 "them all to S x S."
             )
     for start in range(0, len(paths), batch_size):
@@ -222,7 +222,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--npz-key", default=None,
                         help="array name in --npz (default: samples, images or the only one)")
     parser.add_argument("--value-range", choices=("auto", *VALUE_RANGES), default="auto")
-    parser.add_argument("--image-size", type=int, default=None, help="resize folder images to this")
+    parser.add_argument("--resolution", "--image-size", dest="image_size", type=int, default=None,
+                        help="resize folder images to this")
     parser.add_argument("--num-samples", type=int, default=10000, help="for a checkpoint")
     parser.add_argument("--step", type=parse_step, default=None,
                         help="checkpoint of --workdir/--checkpoint to score: a step, latest (default) or best")

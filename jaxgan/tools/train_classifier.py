@@ -62,7 +62,7 @@ def load_labelled_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def check_args(args: argparse.Namespace) -> None:
     """Refuse values that would train nothing or crash later, before any data is loaded."""
     for flag, value in (("--steps", args.steps), ("--batch-size", args.batch_size),
-                        ("--feature-dim", args.feature_dim), ("--image-size", args.image_size)):
+                        ("--feature-dim", args.feature_dim), ("--resolution", args.image_size)):
         if value < 1:
             raise JaxganError(f"{flag} must be >= 1, got {value}" + (
                 " (0 steps would write an untrained classifier)." if flag == "--steps" else "."))
@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--dataset", choices=("digits", "mnist"), default="digits")
     parser.add_argument("--npz", type=Path, default=None, help="train on this .npz of labelled images instead")
     parser.add_argument("--test-npz", type=Path, default=None, help="held-out .npz for --npz (default: 20%% of it)")
-    parser.add_argument("--image-size", type=int, default=28, help="digits are upscaled to this")
+    parser.add_argument("--resolution", "--image-size", dest="image_size", type=int, default=28,
+                        help="digits are upscaled to this")
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
