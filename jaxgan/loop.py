@@ -604,6 +604,7 @@ def _train_in_locked_workdir(task: Task, workdir: Path, run_log: RunLog, config_
                     else StatusLines(run_log, config.train.num_steps, start))
         metrics = MetricLog(writer, progress, task.images_per_step, task.progress_postfix)
         state = train_loop(Run(task, workdir, ckpt, writer, metrics, start, start_batch, run_log), instrumented, state)
+        progress.close()  # the bar's last line ends before the summary starts
         run_log.summary(start, int(jax.device_get(state.step)), task.images_per_step, config.train.best_metric,
                         config.train.best_mode)
         return state
