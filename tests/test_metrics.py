@@ -257,3 +257,12 @@ def test_pytorch_fid_statistics_files_load(tmp_path):
     np.savez(path, mu=np.ones(3), sigma=np.eye(3))
     loaded = stats.load_reference_stats(path, expected_key={"extractor": "inception"})
     assert loaded.features is None and loaded.key == {}
+
+
+def test_frechet_distance_of_non_finite_statistics_is_one_named_error():
+    from jaxgan.metrics.frechet import frechet_distance
+
+    mu, sigma = np.zeros(3), np.eye(3)
+    assert frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="the reference covariance hold NaN or infinity"):
+        frechet_distance(mu, sigma, mu, np.full((3, 3), np.inf))

@@ -67,7 +67,17 @@ def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any) -> float:
     """
     _check_shapes(mu1, sigma1, mu2, sigma2)
     arrays = [np.asarray(a, dtype=np.float64) for a in (mu1, sigma1, mu2, sigma2)]
+    _check_finite(arrays)
     return float(_frechet(np, *arrays))
+
+
+def _check_finite(arrays: list[np.ndarray]) -> None:
+    """Raise ValueError when a mean or covariance holds NaN or infinity (the extractor's features overflowed)."""
+    names = ("the generated mean", "the generated covariance", "the reference mean", "the reference covariance")
+    bad = [name for name, array in zip(names, arrays, strict=True) if not np.all(np.isfinite(array))]
+    if bad:
+        raise ValueError(f"FID is undefined: {' and '.join(bad)} hold NaN or infinity, so the features overflowed; "
+                         "check the extractor's weights (a corrupt or untrained weights file) and the images' range.")
 
 
 @jax.jit
