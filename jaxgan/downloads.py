@@ -30,8 +30,11 @@ class DownloadError(JaxganError):
 
 
 def cache_dir() -> Path:
-    """jaxgan's cache folder: $JAXGAN_CACHE_DIR, else ~/.cache/jaxgan."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "jaxgan").expanduser()
+    """jaxgan's cache folder (weights, reference statistics): $JAXGAN_CACHE_DIR, else $XDG_CACHE_HOME/jaxgan, else
+    ~/.cache/jaxgan."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "jaxgan"
 
 
 def file_sha256(path: str | Path) -> str:

@@ -68,7 +68,7 @@ def default_config() -> ml_collections.ConfigDict:
         resize="legacy",     # inception's resize to 299: legacy (pytorch-fid, bilinear) | clean (clean-fid, bicubic)
         reference="",        # reference statistics .npz; "" = compute them from the training data (cached)
         reference_samples=10_000,  # training examples the computed reference uses (>= the data's size: all of them)
-        cache_dir="",        # cache of computed reference statistics ("" = ~/.cache/jaxgan/ref_stats)
+        cache_dir="",        # cache of computed reference statistics ("" = jaxgan's cache dir/ref_stats)
         kid_subsets=100,     # KID: number of subsets
         kid_subset_size=1000,  # KID: subset size (num_samples and the reference need at least this many)
         is_splits=10,        # IS: splits

@@ -101,7 +101,7 @@ def random_fid_weights(tmp_path_factory):
     """(our flat arrays, the .pth bytes): random weights with pytorch-fid's real names and shapes."""
     rng = np.random.default_rng(0)
     flat = {name: rng.standard_normal(shape, dtype=np.float32)
-            for name, shape in inception_weights._expected_shapes().items()}
+            for name, shape in inception_weights.expected_shapes().items()}
     path = tmp_path_factory.mktemp("fid") / "random.pth"
     torch.save({k: torch.from_numpy(np.array(v, order="C")) for k, v in flat_to_torch(flat).items()}, path)
     return flat, path.read_bytes()

@@ -89,7 +89,7 @@ def test_missing_weights_say_where_to_get_them(tmp_path):
 def test_wrong_weights_file_is_rejected(tmp_path):
     path = tmp_path / "other.npz"
     np.savez(path, **{"params/fc/kernel": np.zeros((3, 3))})
-    with pytest.raises(ValueError, match="not an FID Inception weights file"):
+    with pytest.raises(ValueError, match="does not hold pytorch-fid's FID Inception"):
         load_inception_variables(path)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from jaxgan.data.census import GRAY_MODES, choose_channels, plan_size, take_census
+from jaxgan.downloads import file_sha256
 from jaxgan.errors import JaxganError
 
 log = logging.getLogger(__name__)
@@ -84,12 +85,8 @@ def arrays_identity(images: np.ndarray, labels: np.ndarray | None) -> str:
 
 
 def file_identity(path: str | Path) -> str:
-    """sha256 of a file's bytes (read in chunks): the identity of an .npz."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return "file-sha256:" + digest.hexdigest()
+    """sha256 of a file's bytes: the identity of an .npz."""
+    return "file-sha256:" + file_sha256(path)
 
 
 def folder_identity(root: Path, paths: list[Path]) -> str:

@@ -21,7 +21,7 @@ from jaxgan.metrics.inception_convert import unflatten_variables
 from jaxgan.metrics.inception_weights import (  # noqa: F401 (FID_WEIGHTS_* are re-exported)
     FID_WEIGHTS_NAME,
     FID_WEIGHTS_URL,
-    _expected_shapes,
+    check_flat,
     fid_inception_weights,
 )
 from jaxgan.metrics.protocol import RESIZE_MODES, clean_input, to_uint8
@@ -60,16 +60,7 @@ def load_inception_variables(path: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(_missing_weights_message(path))
     with open_npz(path, "FID Inception weights", "convert pytorch-fid's .pth with `jaxgan convert-inception`.") as data:
         flat = {name: np.asarray(data[name]) for name in data.files}
-    expected = _expected_shapes()
-    missing = sorted(set(expected) - set(flat))
-    extra = sorted(set(flat) - set(expected))
-    wrong = sorted(k for k in expected if k in flat and flat[k].shape != expected[k])
-    if missing or extra or wrong:
-        raise ValueError(
-            f"{path} is not an FID Inception weights file: {len(missing)} missing (e.g. "
-            f"{missing[:3]}), {len(extra)} unexpected (e.g. {extra[:3]}), {len(wrong)} with wrong "
-            f"shapes (e.g. {wrong[:3]}). Re-create it with `jaxgan convert-inception`."
-        )
+    check_flat(flat, path)
     return unflatten_variables({k: jnp.asarray(v, jnp.float32) for k, v in flat.items()})
 
 

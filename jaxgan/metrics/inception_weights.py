@@ -30,21 +30,22 @@ URL_ENV, SHA256_ENV = "JAXGAN_INCEPTION_URL", "JAXGAN_INCEPTION_SHA256"
 
 
 @functools.cache
-def _expected_shapes() -> dict[str, tuple[int, ...]]:
+def expected_shapes() -> dict[str, tuple[int, ...]]:
     """{flat name: shape} of the FID Inception's variables (traced, not computed)."""
     return {k: tuple(v.shape) for k, v in flatten_variables(fid_inception_variables()).items()}
 
 
 def check_flat(flat: Mapping[str, np.ndarray], source: str | Path) -> None:
     """Raise ValueError unless `flat` has exactly the FID Inception's variable names and shapes."""
-    expected = _expected_shapes()
+    expected = expected_shapes()
     missing = sorted(set(expected) - set(flat))
     extra = sorted(set(flat) - set(expected))
     wrong = sorted(k for k in expected if k in flat and tuple(flat[k].shape) != expected[k])
     if missing or extra or wrong:
         raise ValueError(f"{source} does not hold pytorch-fid's FID Inception: {len(missing)} weights missing (e.g. "
                          f"{missing[:3]}), {len(extra)} unexpected (e.g. {extra[:3]}), {len(wrong)} with wrong "
-                         f"shapes (e.g. {wrong[:3]}).")
+                         f"shapes (e.g. {wrong[:3]}); convert pytorch-fid's .pth again with "
+                         "`jaxgan convert-inception`.")
 
 
 def convert_pth(source: str | Path, target: str | Path) -> Path:

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.downloads import cache_dir
 from jaxgan.npzfile import open_npz
 
 KEY_FIELDS = ("dataset", "split", "resolution", "extractor")
@@ -98,8 +99,8 @@ def _slug(value: Any) -> str:
 
 
 def default_cache_dir() -> Path:
-    """~/.cache/jaxgan/ref_stats (under $XDG_CACHE_HOME when set): the trainer's and `jaxgan evaluate`'s cache."""
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "jaxgan" / "ref_stats"
+    """ref_stats/ in jaxgan's cache folder (`jaxgan.downloads.cache_dir`): the trainer's and `jaxgan evaluate`'s."""
+    return cache_dir() / "ref_stats"
 
 
 def cache_key(*, dataset: str, split: str, resolution: int, extractor: str) -> dict[str, str]:
