@@ -46,6 +46,18 @@ class GANState:
     aux: dict[str, jax.Array] | None = None
 
 
+@struct.dataclass
+class TrainState:
+    """Every objective's train state: step, base RNG key, the networks by name (e.g. "G", "D"), the EMA params by
+    network name ({} without an EMA) and the objective's own running values by name ({} when it has none)."""
+
+    step: jax.Array
+    rng: jax.Array
+    nets: dict[str, NetState]
+    ema: dict[str, PyTree] = struct.field(default_factory=dict)
+    aux: dict[str, Any] = struct.field(default_factory=dict)
+
+
 @dataclasses.dataclass(frozen=True)
 class GAN:
     """What stays fixed during a run: the two networks, their optimizers and the latent size."""
