@@ -5,8 +5,8 @@ A plain orbax wrapper: it knows pytrees, JSON and files, not configs or models. 
 
 A checkpoint is a step directory `<directory>/<step>/` with two orbax items:
 
-- `state`: the train-state pytree (OCDBT/zarr), each array stored under its dotted path, e.g. for a `GANState`
-  `g.params.Dense_0.kernel`, `d.opt_state.0.mu.Dense_0.bias`, `g_ema_params.Dense_0.kernel`.
+- `state`: the train-state pytree (OCDBT/zarr), each array stored under its dotted path, e.g. for a `TrainState`
+  `nets.G.params.Dense_0.kernel`, `nets.D.opt_state.0.mu.Dense_0.bias`, `ema.G.Dense_0.kernel`.
 - `meta`: JSON; a run stores `step`, `data_batches` (the data iterator position: batches consumed), the resolved
   `config`, `example_shape` and `num_classes` there (what `jaxgan.runs` needs to rebuild it without the dataset).
 

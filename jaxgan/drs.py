@@ -31,7 +31,7 @@ from jaxgan.data.device import scale_pixels
 from jaxgan.errors import JaxganError
 from jaxgan.losses import SIGMOID_LOSSES, adversarial_logits, bce_d_loss
 from jaxgan.sampling import evaluation_noise_key, generator_variables, random_inputs, sample_latents
-from jaxgan.state import GAN, GANState, NetState, apply_train, update_net
+from jaxgan.state import GAN, NetState, TrainState, apply_train, update_net
 
 # propose(key, n) -> (n samples, their n D logits)
 ProposeFn = Callable[[jax.Array, int], tuple[np.ndarray, np.ndarray]]
@@ -191,12 +191,12 @@ def gan_proposer(gan: GAN, generate: Callable, discriminate: Callable, g_variabl
     return propose
 
 
-def drs_networks(cfg: ml_collections.ConfigDict, gan: GAN, state: GANState,
+def drs_networks(cfg: ml_collections.ConfigDict, gan: GAN, state: TrainState,
                  real_batches: Callable[[], Iterator[dict]]) -> tuple[dict, dict]:
     """(G's variables, D's variables) for DRS: the G of `cfg.drs_generator`, and D, trained
     `cfg.drs_finetune_steps` more steps against that G (G fixed) on `real_batches()` when that is > 0."""
-    g_variables = state.g.variables() if cfg.drs_generator == "live" else generator_variables(state, gan)
-    d = state.d
+    g_variables = state.nets["G"].variables() if cfg.drs_generator == "live" else generator_variables(state, gan)
+    d = state.nets["D"]
     if cfg.drs_finetune_steps > 0:
         key = jax.random.fold_in(jax.random.key(cfg.seed), DRS_FINETUNE_STREAM)
         d = finetune_discriminator(gan, d, g_variables, real_batches(), cfg.drs_finetune_steps, key)

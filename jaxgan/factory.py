@@ -164,5 +164,5 @@ def stylegan2_spec(config: ml_collections.ConfigDict, gan: GAN,
 
 
 def initial_state_aux(config: ml_collections.ConfigDict) -> dict[str, jax.Array] | None:
-    """`GANState.aux` at step 0: StyleGAN2's path-length mean and ADA's p (from `ada.p`); None for other models."""
+    """`TrainState.aux` at step 0: StyleGAN2's path-length mean and ADA's p (from `ada.p`); None for other models."""
     return initial_aux(config.ada.p) if config.model.name == "stylegan2" else None

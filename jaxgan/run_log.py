@@ -221,7 +221,7 @@ def param_counts(state: Any) -> dict[str, int]:
     """Parameters per network of a train state: G and D of a GAN, each named network of pix2pix/CycleGAN."""
     from jaxgan.state import param_count
 
-    nets = state.nets if hasattr(state, "nets") else {"G": state.g, "D": state.d}
+    nets = state.nets if hasattr(state, "nets") else {"G": state.nets["G"], "D": state.nets["D"]}
     return {name: param_count(net.params) for name, net in nets.items()}
 
 

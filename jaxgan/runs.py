@@ -45,7 +45,7 @@ from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan, ema_decay, initial_state_aux
 from jaxgan.models import RENAMED_KEYS
 from jaxgan.sampling import generator_variables, make_batched_generate
-from jaxgan.state import GAN, GANState, NetState, create_state
+from jaxgan.state import GAN, G, NetState, TrainState, create_state
 from jaxgan.translation import config as translation_config
 from jaxgan.translation.factory import build_models as build_translation_models
 from jaxgan.translation.state import TASKS, TranslationModels, TranslationState
@@ -214,32 +214,32 @@ def _gan_of(ckpt: Checkpointer, step: int) -> tuple[GAN, ml_collections.ConfigDi
     return build_gan(config, shape, meta.get("num_classes")), config, shape
 
 
-def generator_item(abstract: GANState, ema: bool) -> dict:
+def generator_item(abstract: TrainState, ema: bool) -> dict:
     """The partial-restore target holding only what sampling needs: G's params (EMA ones if `ema`) and collections."""
-    g = {} if ema else {"params": abstract.g.params}
-    if abstract.g.collections:
-        g["collections"] = abstract.g.collections
-    item = {"g": g} if g else {}
+    g = {} if ema else {"params": abstract.nets[G].params}
+    if abstract.nets[G].collections:
+        g["collections"] = abstract.nets[G].collections
+    item = {"nets": {G: g}} if g else {}
     if ema:  # the EMA params, and the step and key that fix their standing BatchNorm statistics
-        item.update(g_ema_params=abstract.g.params, step=abstract.step, rng=abstract.rng)
+        item.update(ema={G: abstract.nets[G].params}, step=abstract.step, rng=abstract.rng)
     return item
 
 
 def _read_generator(ckpt: Checkpointer, step: int) -> tuple[GAN, dict, ml_collections.ConfigDict]:
     gan, config, shape = _gan_of(ckpt, step)
-    ema = ckpt.item_metadata(step).get("g_ema_params") is not None
+    ema = G in (ckpt.item_metadata(step).get("ema") or {})
     abstract = jax.eval_shape(functools.partial(create_state, gan, shape, 0, ema=False))
     restored = ckpt.restore_partial(abstract_of(generator_item(abstract, ema)), step)
-    g = restored.get("g", {})
+    g = restored.get("nets", {}).get(G, {})
     if not ema:
         return gan, {"params": g["params"], **g.get("collections", {})}, config
-    state = GANState(step=restored["step"], rng=restored["rng"], g=NetState(g.get("params"),
-                     g.get("collections", {}), None), d=None, g_ema_params=restored["g_ema_params"])
+    net = NetState(g.get("params"), g.get("collections", {}), None)
+    state = TrainState(step=restored["step"], rng=restored["rng"], nets={G: net}, ema=restored["ema"])
     return gan, generator_variables(state, gan), config
 
 
 def load_gan_run(path: str | Path, step: int | str | None = None
-                 ) -> tuple[ml_collections.ConfigDict, GAN, GANState, dict[str, Any]]:
+                 ) -> tuple[ml_collections.ConfigDict, GAN, TrainState, dict[str, Any]]:
     """(config, gan, state, meta) of a GAN run's checkpoint `step` (a number, "latest" or "best"; default: the
     newest readable), every array restored."""
     ckpt, path_step = _open_checkpoints(path)
@@ -247,7 +247,7 @@ def load_gan_run(path: str | Path, step: int | str | None = None
         return _read_step(ckpt, _read_gan_run, resolve_step(ckpt, path_step, step))
 
 
-def _read_gan_run(ckpt: Checkpointer, step: int) -> tuple[ml_collections.ConfigDict, GAN, GANState, dict]:
+def _read_gan_run(ckpt: Checkpointer, step: int) -> tuple[ml_collections.ConfigDict, GAN, TrainState, dict]:
     gan, config, shape = _gan_of(ckpt, step)
     abstract = jax.eval_shape(functools.partial(create_state, gan, shape, config.seed, ema=ema_decay(config) > 0,
                                                 aux=initial_state_aux(config)))

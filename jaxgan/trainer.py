@@ -32,7 +32,7 @@ from jaxgan.multistep import unroll_k_steps
 from jaxgan.run_info import run_meta
 from jaxgan.sampling import generator_variables
 from jaxgan.sharding import replicated
-from jaxgan.state import GAN, GANState, create_state
+from jaxgan.state import GAN, TrainState, create_state
 from jaxgan.train_step import sample_latents
 from jaxgan.training_eval import build_eval_fn
 from jaxgan.transfer import transfer_weights
@@ -48,7 +48,7 @@ def make_sampler(gan: GAN):
     """A jitted `(state, z, labels=None) -> samples` from the EMA params (with standing BatchNorm stats) if present."""
 
     @jax.jit
-    def sample(state: GANState, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
+    def sample(state: TrainState, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
         return gan.generate(generator_variables(state, gan), z, labels)
 
     return sample
@@ -61,14 +61,14 @@ def grid_labels(n: int, num_classes: int | None) -> jax.Array | None:
     return jnp.asarray((np.arange(n) // math.ceil(math.sqrt(n))) % num_classes, jnp.int32)
 
 
-def state_initializer(config: ml_collections.ConfigDict, gan: GAN, example_shape, mesh) -> Callable[[], GANState]:
+def state_initializer(config: ml_collections.ConfigDict, gan: GAN, example_shape, mesh) -> Callable[[], TrainState]:
     """A jitted `() -> state` from `config.seed`, replicated over the mesh: one compile instead of op-by-op init."""
     init = functools.partial(create_state, gan, tuple(example_shape), config.seed, ema=ema_decay(config) > 0,
                              aux=initial_state_aux(config))
     return jax.jit(init, out_shardings=replicated(mesh))
 
 
-def initial_state(config: ml_collections.ConfigDict, gan: GAN, example_shape, mesh) -> GANState:
+def initial_state(config: ml_collections.ConfigDict, gan: GAN, example_shape, mesh) -> TrainState:
     """A fresh state from `config.seed`, replicated over the mesh (also the restore target's layout)."""
     return state_initializer(config, gan, example_shape, mesh)()
 
@@ -92,7 +92,7 @@ class GANTask:
         self._z = sample_latents(jax.random.PRNGKey(c.seed + 1), c.train.num_samples, self.gan.z_dim)
         self._labels = grid_labels(c.train.num_samples, self.gan.num_classes)
 
-    def initializer(self, mesh) -> Callable[[], GANState]:
+    def initializer(self, mesh) -> Callable[[], TrainState]:
         return state_initializer(self.config, self.gan, self.dataset.example_shape, mesh)
 
     def step(self) -> loop.StepFn:
@@ -105,14 +105,14 @@ class GANTask:
         """`n_disc` real batches stacked per step (image pixels cross as uint8; the step decodes them)."""
         return stack_batches(host_batches(self.dataset, self.config, start_batch), self.config.n_disc)
 
-    def init_from(self, state: GANState, source: str) -> GANState:
+    def init_from(self, state: TrainState, source: str) -> TrainState:
         """A fresh state with G's, D's and the EMA's weights of the run at `source` (`train.init_from`)."""
         return transfer_weights(state, source)
 
-    def evaluate(self, state: GANState, step: int) -> dict[str, float] | None:
+    def evaluate(self, state: TrainState, step: int) -> dict[str, float] | None:
         return None if self.eval_fn is None else self.eval_fn(state, step)
 
-    def samples(self, state: GANState, step: int) -> np.ndarray:
+    def samples(self, state: TrainState, step: int) -> np.ndarray:
         """The sample grid of the fixed latents."""
         samples = np.asarray(jax.device_get(self._sampler(state, self._z, self._labels)))
         return sample_picture(samples, self.dataset.modes)
@@ -143,7 +143,7 @@ def make_step_runner(config: ml_collections.ConfigDict, gan: GAN, mesh, dataset,
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
-                       eval_fn: EvalFn | None = None) -> GANState:
+                       eval_fn: EvalFn | None = None) -> TrainState:
     """Train the GAN that `config` describes in `workdir`, resuming from its checkpoints; returns the final state.
 
     Writes config.json, metrics.jsonl, TensorBoard events, samples/*.png and checkpoints/. Every `train.eval_every`
@@ -154,7 +154,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
     return loop.train_and_evaluate(lambda: build_gan_task(config, eval_fn), config, workdir)
 
 
-def generate_samples(gan: GAN, state: GANState, key: jax.Array, n: int,
+def generate_samples(gan: GAN, state: TrainState, key: jax.Array, n: int,
                      labels: jax.Array | None = None) -> jax.Array:
     """n samples from G (EMA params when present) in inference mode, of classes `labels` for conditional G."""
     z = sample_latents(key, n, gan.z_dim)

@@ -39,7 +39,7 @@ from jaxgan.metrics.protocol import RESIZE_MODES, eval_protocol, protocol_id
 from jaxgan.metrics.stats import ReferenceStats, default_cache_dir, load_reference_stats
 from jaxgan.reference_sets import dataset_reference_stats
 from jaxgan.sampling import evaluation_noise_key, generator_variables, make_batched_generate, random_inputs
-from jaxgan.state import GAN, GANState
+from jaxgan.state import GAN, TrainState
 
 # What each metric of eval.metrics logs (as eval/<key>).
 RESULT_KEYS = {
@@ -181,7 +181,7 @@ class TrainingEvaluator:
                                                    count=cfg.reference_samples)
         return stats, f"training data {described}"
 
-    def __call__(self, state: GANState, step: int) -> dict[str, float]:
+    def __call__(self, state: TrainState, step: int) -> dict[str, float]:
         """The metrics of G in `state`, as {"eval/<name>": value}; with eval.drs, those of DRS's samples, and G's
         own as eval/no_drs/<name>."""
         state = jax.tree.map(_local, state)

@@ -75,8 +75,8 @@ def test_checksums_are_the_crc32_of_each_arrays_bytes():
 
     state = make_state(0)
     sums = array_checksums(state)
-    kernel = np.asarray(state.g.params["Dense_0"]["kernel"])
-    assert sums["g.params.Dense_0.kernel"] == f"crc32:{zlib.crc32(kernel.tobytes()):08x}"
+    kernel = np.asarray(state.nets["G"].params["Dense_0"]["kernel"])
+    assert sums["nets.G.params.Dense_0.kernel"] == f"crc32:{zlib.crc32(kernel.tobytes()):08x}"
     assert len(sums) == len(jax.tree.leaves(state))
 
 

@@ -84,4 +84,4 @@ def test_conditional_config_trains_through_the_trainer_with_labels_from_the_pipe
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert np.isfinite(rows[-1]["Loss/D"]) and np.isfinite(rows[-1]["Loss/G"])
     assert (tmp_path / "samples" / "step_0000003.png").exists()  # a 4 x 4 grid, one row per class
-    assert "batch_stats" in state.d.collections  # spectral norm's power-iteration state is part of the state
+    assert "batch_stats" in state.nets["D"].collections  # spectral norm's power-iteration state is part of the state

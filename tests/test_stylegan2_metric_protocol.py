@@ -28,8 +28,9 @@ def conditional_gan():
     gan = build_gan(config, SHAPE, 2)
     state = create_state(gan, SHAPE, 0, ema=False, aux=initial_aux())
     params = jax.tree_util.tree_map_with_path(
-        lambda path, p: jnp.ones_like(p) if "noise_strength" in jax.tree_util.keystr(path) else p, state.g.params)
-    return config, gan, state.replace(g=state.g.replace(params=params))
+        lambda path, p: jnp.ones_like(p) if "noise_strength" in jax.tree_util.keystr(path) else p,
+        state.nets["G"].params)
+    return config, gan, state.with_nets(G=state.nets["G"].replace(params=params))
 
 
 def ninety_ten_dataset():
@@ -41,7 +42,7 @@ def ninety_ten_dataset():
 
 def test_evaluation_samples_draw_random_noise_keyed_by_the_eval_key():
     _, gan, state = conditional_gan()
-    variables, generate = state.g.variables(), make_batched_generate(gan, 4)
+    variables, generate = state.nets["G"].variables(), make_batched_generate(gan, 4)
     z, labels = random_inputs(gan, jax.random.PRNGKey(0), 6)
     const = np.asarray(generate(variables, z, labels))  # no key: the constant noise (sample grids)
     np.testing.assert_array_equal(const, np.asarray(generate(variables, z, labels)))

@@ -62,9 +62,9 @@ def run_steps(step, state, batches, n):
 def with_d_bias(state, bias):
     """The state with D's last bias forced to `bias`: real logits ~ bias (a confident or an unconfident D)."""
     state = jax.tree.map(jnp.copy, state)  # the step donates its input: keep the caller's state alive
-    params = state.d.params
+    params = state.nets["D"].params
     params["b4"]["out"]["bias"] = jnp.full_like(params["b4"]["out"]["bias"], bias)
-    return state.replace(d=state.d.replace(params=params))
+    return state.with_nets(D=state.nets["D"].replace(params=params))
 
 
 def test_lazy_phases_fire_on_their_steps_and_ada_counts_every_real_logit():
@@ -136,7 +136,7 @@ def test_a_checkpoint_of_another_stylegan2_config_names_the_differing_arrays(sto
     run = copy_run(stopped[0], tmp_path)
     config = tiny_config()
     config.model.stylegan2.w_dim = 16
-    with pytest.raises(CheckpointMismatchError, match=r"g\.params\.mapping\.fc0"):
+    with pytest.raises(CheckpointMismatchError, match=r"nets\.G\.params\.mapping\.fc0"):
         train_and_evaluate(config, run, eval_fn=no_eval)
 
 
@@ -210,7 +210,7 @@ def test_gpu_configs_build_the_reference_networks(name, shape, classes, g_params
     validate(config)
     gan = build_gan(config, shape, classes)
     state = jax.eval_shape(lambda: create_state(gan, shape, 0, ema=True, aux=initial_state_aux(config)))
-    assert (param_count(state.g.params), param_count(state.d.params)) == (g_params, d_params)
+    assert (param_count(state.nets["G"].params), param_count(state.nets["D"].params)) == (g_params, d_params)
     assert set(state.aux) == {"pl_mean", "ada_p", "ada_sign_sum", "ada_count"}
 
 
