@@ -2,9 +2,10 @@
 
 Each room defines its block and checks it once, beside the code that reads it: `model` (`jaxgan.models`, one
 sub-block per architecture), `loss` (`jaxgan.losses`), `reg` (`jaxgan.regularizers`), `optim.g` / `optim.d`
-(`jaxgan.optim`), `augment` (`jaxgan.augment`), `data` (`jaxgan.data`), `eval` (`jaxgan.training_eval`) and
-`stylegan2` / `ada` (`jaxgan.stylegan2_config`). This module places them and owns the run's own keys (`seed`,
-`n_disc`, `ema`, `train`, `parallel`) and the checks that span two blocks.
+(`jaxgan.optim`), `augment` (`jaxgan.augment`), `data` (`jaxgan.data`) and `eval` (`jaxgan.training_eval`). This
+module places them and owns the run's own keys (`objective`, `seed`, `n_disc`, `ema`, `train`, `parallel`) and the
+checks that span two blocks. This is the `gan` objective's config; other objectives start from it and drop the keys
+they do not read (`jaxgan.objectives.stylegan2`) or have their own (`jaxgan.objectives.pix2pix`).
 
 Experiment configs start from `base_config()` and override fields, so an unknown key (a typo on the command line,
 `--config.trian.num_steps=5`) is rejected by ml_collections and a wrong type (`--config.train.batch_size=abc`) too.
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import ml_collections
 
-from jaxgan import augment, data, distributed, losses, models, optim, regularizers, stylegan2_config, training_eval
+from jaxgan import augment, data, distributed, losses, models, optim, regularizers, training_eval
 from jaxgan.topk import TopKSchedule
 from jaxgan.writers import check_writers
 
@@ -26,6 +27,7 @@ optimizer_config = optim.default_config  # one optimizer block (jaxgan.optim)
 def base_config() -> ml_collections.ConfigDict:
     """Every key with its default: the seeds' MLP GAN on scikit-learn's digits, upscaled to 28x28."""
     c = ml_collections.ConfigDict()
+    c.objective = "gan"  # what the run trains: gan | stylegan2 | pix2pix | cyclegan (jaxgan.objectives)
     c.seed = 0  # seeds params, data order and the RNG stream of the run
     c.data = data.default_config()  # see jaxgan/data/build.py for every field
     c.data.image_size = 28  # the seeds' MLP is MNIST-sized: upscale the 8x8 digits to 28x28
@@ -33,8 +35,6 @@ def base_config() -> ml_collections.ConfigDict:
     c.model = models.default_config()  # shared keys, then model.mlp / .dcgan / .resnet / .stylegan2
     c.loss = losses.default_config()  # non_saturating | minimax | wasserstein | hinge | least_squares
     #                                   | relativistic_average (RaSGAN) | relativistic_pairing (RpGAN, R3GAN)
-    c.stylegan2 = stylegan2_config.objective_config()  # StyleGAN2's style mixing, path length, G_ema ramp-up
-    c.ada = stylegan2_config.ada_config()  # adaptive augmentation of D's inputs (model.name=stylegan2)
     c.n_disc = 1               # D updates per G update
     c.g_fresh_z = True         # n_disc > 1: G draws fresh z (SNGAN, WGAN-GP); False: G reuses the last D update's
     #                            z and fakes (one G forward pass fewer). n_disc = 1 always shares that one pass.
@@ -77,14 +77,19 @@ def base_config() -> ml_collections.ConfigDict:
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-    """Raise a ValueError naming the key when a value is out of range or not one of its choices."""
-    models.validate(config.model)
+    """Raise a ValueError naming the key when a value of a GAN config is out of range or not one of its choices."""
+    validate_shared(config)
     losses.validate(config)
     regularizers.validate(config.reg)
     augment.validate(config.augment)
+    _validate_gan_run(config)
+
+
+def validate_shared(config: ml_collections.ConfigDict) -> None:
+    """The checks of the blocks every objective built on G and D shares: model, optim, eval, parallel and train."""
+    models.validate(config.model)
     for net in ("g", "d"):
         optim.validate(config.optim[net], f"optim.{net}")
-    stylegan2_config.validate(config)
     training_eval.validate(config)
     distributed.validate(config.parallel)
     _validate_run(config)
@@ -93,8 +98,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 
 def _validate_run(config: ml_collections.ConfigDict) -> None:
-    """The run's own keys, and the one check across blocks (PacGAN packs split the batch)."""
-    positive = {"n_disc": config.n_disc, "train.batch_size": config.train.batch_size,
+    """The train block's counts."""
+    positive = {"train.batch_size": config.train.batch_size,
                 "train.num_steps": config.train.num_steps, "train.log_every": config.train.log_every,
                 "train.sample_every": config.train.sample_every,
                 "train.checkpoint_every": config.train.checkpoint_every,
@@ -103,6 +108,12 @@ def _validate_run(config: ml_collections.ConfigDict) -> None:
     for key, value in positive.items():
         if value < 1:
             raise ValueError(f"{key} must be >= 1, got {value}.")
+
+
+def _validate_gan_run(config: ml_collections.ConfigDict) -> None:
+    """The GAN's own run keys, and the one check across blocks (PacGAN packs split the batch)."""
+    if config.n_disc < 1:
+        raise ValueError(f"n_disc must be >= 1, got {config.n_disc}.")
     if not 0.0 <= config.ema.decay < 1.0:
         raise ValueError(f"ema.decay must be in [0, 1), got {config.ema.decay}.")
     if config.ema.half_life_images < 0:
@@ -115,14 +126,11 @@ def _validate_run(config: ml_collections.ConfigDict) -> None:
 
 
 def _validate_top_k(config: ml_collections.ConfigDict) -> None:
-    """Check the top-k keys (and that the model's train step has a G phase that reads them)."""
+    """Check the top-k keys."""
     train = config.train
     if train.topk_decay_steps < 0:
         raise ValueError(f"train.topk_decay_steps must be >= 0 (0 = one dataset epoch), got {train.topk_decay_steps}.")
     TopKSchedule(train.topk_fraction_min, train.topk_decay, train.topk_decay_steps or 1)
-    if config.model.name == "stylegan2":
-        raise ValueError("train.topk_fraction_min < 1 (top-k training) is not wired into StyleGAN2's phases; set "
-                         "train.topk_fraction_min=1.0 or use another model.")
 
 
 def _validate_checkpointing(train: ml_collections.ConfigDict) -> None:

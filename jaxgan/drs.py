@@ -62,17 +62,18 @@ def check_drs_settings(cfg: ml_collections.ConfigDict) -> None:
 def check_drs_config(config: ml_collections.ConfigDict) -> None:
     """Raise a ValueError unless the run's D logit estimates log p_data / p_G, one logit per sample."""
     fix = "set eval.drs=false, or sample and evaluate without --drs"
-    if config.loss not in SIGMOID_LOSSES:
+    loss = config.get("loss", "non_saturating")  # StyleGAN2's objective: the logistic loss, without the key
+    if loss not in SIGMOID_LOSSES:
         raise ValueError(f"DRS reads D's logit as log p_data/p_G, which holds only for a D trained with the sigmoid "
-                         f"cross-entropy loss, not loss={config.loss!r}: train with loss = one of "
+                         f"cross-entropy loss, not loss={loss!r}: train with loss = one of "
                          f"{sorted(SIGMOID_LOSSES)}, or {fix}.")
-    if config.reg.label_smoothing != 0:
+    if config.reg.get("label_smoothing", 0.0) != 0:
         raise ValueError(f"DRS reads D's logit as log p_data/p_G, which label smoothing shifts (reg.label_smoothing="
                          f"{config.reg.label_smoothing}); {fix}.")
     if config.model.d_cond == "acgan":
         raise ValueError(f"DRS needs D's real/fake logit alone, but model.d_cond='acgan' trains it together with a "
                          f"class head; {fix}.")
-    if config.model.pack > 1:
+    if config.model.get("pack", 1) > 1:
         raise ValueError(f"DRS needs one D logit per sample, but model.pack={config.model.pack} (PacGAN) scores "
                          f"packs; {fix}.")
 

@@ -30,7 +30,6 @@ import jax
 import ml_collections
 
 from jaxgan.checkpoint import STATE, Checkpointer, abstract_of
-from jaxgan.config import base_config
 from jaxgan.data import build_dataset
 from jaxgan.drs import (
     DRS_BURN_IN_STREAM,
@@ -42,11 +41,12 @@ from jaxgan.drs import (
     make_training_mode_discriminate,
 )
 from jaxgan.errors import JaxganError
-from jaxgan.factory import build_gan, ema_decay, initial_state_aux
+from jaxgan.factory import build_gan
 from jaxgan.models import RENAMED_KEYS
+from jaxgan.objectives import get_objective, objective_of, stored_objective_name
+from jaxgan.objectives.stylegan2 import UNUSED_GAN_KEYS
 from jaxgan.sampling import generator_variables, make_batched_generate
 from jaxgan.state import GAN, G, NetState, TrainState, create_state
-from jaxgan.translation import config as translation_config
 from jaxgan.translation.factory import build_models as build_translation_models
 from jaxgan.translation.state import TASKS, TranslationModels, TranslationState
 from jaxgan.translation.state import create_state as create_translation_state
@@ -93,16 +93,30 @@ def _walk(tree: Any, path: Sequence[str]) -> Any:
 
 
 def config_from_json(stored: Mapping[str, Any]) -> ml_collections.ConfigDict:
-    """Rebuild a run's config from its JSON record, over its task's base config so keys added since keep their
-    defaults and keys renamed since are read at their new places."""
-    task = stored.get("task", "gan")
-    if task == "gan":
-        config, stored = base_config(), move_renamed_keys(stored)
-    else:
-        config = translation_config.base_config(task)
+    """Rebuild a run's config from its JSON record, over its objective's default config so keys added since keep
+    their defaults and keys renamed since are read at their new places (also for runs saved before `objective`)."""
+    name = stored_objective_name(stored)
+    config = get_objective(name).default_config()
+    stored = {k: v for k, v in stored.items() if k != "task"}
+    if name in ("gan", "stylegan2"):
+        stored = move_renamed_keys(stored)
+    if name == "stylegan2":  # runs saved before the objective had its own config also stored the GAN's keys
+        stored = _without(stored, UNUSED_GAN_KEYS)
     with config.unlocked():
         _merge(config, stored)
+        config.objective = name
     return config
+
+
+def _without(stored: Mapping[str, Any], dotted_keys: Sequence[str]) -> dict[str, Any]:
+    """A deep copy of `stored` without the entries at `dotted_keys`."""
+    out = copy.deepcopy(dict(stored))
+    for key in dotted_keys:
+        *parents, leaf = key.split(".")
+        tree = _walk(out, parents) if parents else out
+        if isinstance(tree, dict):
+            tree.pop(leaf, None)
+    return out
 
 
 def _merge(config: ml_collections.ConfigDict, stored: Mapping[str, Any]) -> None:
@@ -249,8 +263,7 @@ def load_gan_run(path: str | Path, step: int | str | None = None
 
 def _read_gan_run(ckpt: Checkpointer, step: int) -> tuple[ml_collections.ConfigDict, GAN, TrainState, dict]:
     gan, config, shape = _gan_of(ckpt, step)
-    abstract = jax.eval_shape(functools.partial(create_state, gan, shape, config.seed, ema=ema_decay(config) > 0,
-                                                aux=initial_state_aux(config)))
+    abstract = jax.eval_shape(objective_of(config).initializer(config, gan, shape))
     state, meta = ckpt.restore(abstract, step)
     return config, gan, state, meta
 
@@ -262,8 +275,8 @@ def load_translation_config(workdir: str | Path) -> ml_collections.ConfigDict:
         raise FileNotFoundError(f"{path} does not exist; pass the --workdir of a finished or running "
                                 "pix2pix/CycleGAN run (it holds config.json and checkpoints/).")
     stored = json.loads(path.read_text())
-    if stored.get("task") not in TASKS:
-        raise ValueError(f"{path} is a run of task {stored.get('task', 'gan')!r}, not one of {TASKS}.")
+    if stored_objective_name(stored) not in TASKS:
+        raise ValueError(f"{path} is a run of objective {stored_objective_name(stored)!r}, not one of {TASKS}.")
     return config_from_json(stored)
 
 

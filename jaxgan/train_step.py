@@ -154,16 +154,21 @@ def make_train_step(
     needed by class-conditional models. `report_probs` adds mean sigmoid(D) for BCE-type losses. `g_top_k`
     trains G on the k fakes D scores highest (Sinha et al. 2020, `jaxgan.topk`).
     """
-    if n_disc < 1:
-        raise ValueError(f"n_disc must be >= 1, got {n_disc}.")
-    for name, k in (("d_reg_interval", d_reg_interval), ("g_reg_interval", g_reg_interval)):
+    spec = StepSpec(gan, loss, n_disc, tuple(d_penalties), tuple(d_reg), d_reg_interval, tuple(g_penalties),
+                    tuple(g_reg), g_reg_interval, d_input, report_probs, g_top_k)
+    check_intervals(spec)
+    phases = gan_phases(spec, g_fresh_z=g_fresh_z, ema_decay=ema_decay, ema_warmup=ema_warmup)
+    return make_phase_step(phases, n_disc)
+
+
+def check_intervals(spec: StepSpec) -> None:
+    """One line naming the key when n_disc or a lazy interval is below 1."""
+    if spec.n_disc < 1:
+        raise ValueError(f"n_disc must be >= 1, got {spec.n_disc}.")
+    for name, k in (("d_reg_interval", spec.d_reg_interval), ("g_reg_interval", spec.g_reg_interval)):
         if k < 1:
             raise ValueError(f"{name}: the lazy regularisation interval must be >= 1 (1 = every step), got {k} "
                              "(config key `reg.lazy_interval`).")
-    spec = StepSpec(gan, loss, n_disc, tuple(d_penalties), tuple(d_reg), d_reg_interval, tuple(g_penalties),
-                    tuple(g_reg), g_reg_interval, d_input, report_probs, g_top_k)
-    phases = gan_phases(spec, g_fresh_z=g_fresh_z, ema_decay=ema_decay, ema_warmup=ema_warmup)
-    return make_phase_step(phases, n_disc)
 
 
 def jit_train_step(step_fn: Callable[..., Any], **jit_kwargs) -> Callable:

@@ -95,16 +95,17 @@ def test_stylegan2_rescales_both_optimizers_whenever_a_reg_interval_is_set_as_th
     its `cifar` config (pl_weight 0) trains G at 0.0025 * 4/5. Other models keep c = 1 without a regulariser."""
     from conftest import load_experiment_config
 
-    from jaxgan.factory import g_lazy_regularization_ratio
+    from jaxgan.objectives import get_objective
 
     config = load_experiment_config("stylegan2_cifar10").get_config()
+    ratios = get_objective("stylegan2").lazy_ratios
     assert config.stylegan2.pl_weight == 0 and config.stylegan2.pl_interval == 4
-    assert g_lazy_regularization_ratio(config) == pytest.approx(4 / 5)
-    assert lazy_regularization_ratio(config) == pytest.approx(16 / 17)
+    assert ratios(config) == pytest.approx((4 / 5, 16 / 17))
     config.reg.r1_gamma = 0.0
-    assert lazy_regularization_ratio(config) == pytest.approx(16 / 17)
-    config.model.name = "dcgan"
-    assert g_lazy_regularization_ratio(config) == 1.0 and lazy_regularization_ratio(config) == 1.0
+    assert ratios(config) == pytest.approx((4 / 5, 16 / 17))
+    gan_config = base_config()
+    gan_config.reg.lazy_interval = 16
+    assert get_objective("gan").lazy_ratios(gan_config) == (1.0, 1.0)  # the GAN: no regulariser, nothing to correct
 
 
 def test_bad_regulariser_settings_are_rejected_with_the_key_named():

@@ -16,8 +16,9 @@ import optax
 import pytest
 from conftest import load_experiment_config
 
-from jaxgan.config import validate
-from jaxgan.factory import build_gan, stylegan2_spec
+from jaxgan.factory import build_gan
+from jaxgan.objectives import validate
+from jaxgan.objectives.stylegan2 import stylegan2_spec
 from jaxgan.phases import KeyStreams, sample_latents
 from jaxgan.state import create_state
 from jaxgan.stylegan2_phases import initial_aux, mapped_ws, stylegan2_phases, synthesize

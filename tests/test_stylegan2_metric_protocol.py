@@ -10,8 +10,9 @@ import pytest
 from test_stylegan2_train import tiny_config
 
 from jaxgan.data.sources import array_source
-from jaxgan.factory import build_gan, stylegan2_spec
+from jaxgan.factory import build_gan
 from jaxgan.label_distribution import class_probabilities, draw_labels
+from jaxgan.objectives.stylegan2 import stylegan2_spec
 from jaxgan.phases import KeyStreams
 from jaxgan.sampling import evaluation_noise_key, make_batched_generate, make_sample_fn, random_inputs
 from jaxgan.state import create_state

@@ -10,11 +10,12 @@ from PIL import Image
 from test_resume import assert_trees_equal, copy_run, metric_rows, no_eval, stop_at
 
 from jaxgan.checkpoint import Checkpointer, CheckpointMismatchError
-from jaxgan.config import base_config, validate
+from jaxgan.config import base_config
 from jaxgan.data import build_dataset, stack_batches
 from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan, build_train_step, initial_state_aux, stylegan2_spec
 from jaxgan.images import to_uint8
+from jaxgan.objectives import validate
 from jaxgan.runs import load_generator
 from jaxgan.sharding import data_mesh
 from jaxgan.state import create_state, param_count
@@ -144,7 +145,7 @@ def test_a_checkpoint_of_another_stylegan2_config_names_the_differing_arrays(sto
     (dict(data=dict(image_size=12)), "power of two >= 4, got 12"),
     (dict(ada=dict(target=1.5)), r"ada.target: ADA target must lie in \(0, 1\)"),
     (dict(ada=dict(preset="rgb")), "Unknown ada.preset 'rgb'"),
-    (dict(n_disc=2), "set n_disc=1"),
+    (dict(n_disc=2), "unknown config key 'n_disc' \\(not a key of the stylegan2 objective\\)"),
     (dict(train=dict(batch_size=6)), "multiple of model.stylegan2.mbstd_group_size"),
 ])
 def test_bad_stylegan2_configs_get_named_errors(change, message):

@@ -23,14 +23,14 @@ against 1,000 digits) saw its FID fall from 24.4 untrained to 8.4 at step 100, 4
 below 0.03 (D not overfitting); tests/test_stylegan2_train.py checks FID(step 50) < 0.6 x FID(untrained).
 """
 
-from jaxgan.config import base_config
+from jaxgan.objectives.stylegan2 import default_config
 
 # The band `jaxgan reproduce stylegan2_digits` checks (with the eval keys of the command above).
 EXPECTED = {"eval/fid": ("<=", 3.2), "eval/is_mean": (">=", 7.5)}
 
 
 def get_config():
-    c = base_config()
+    c = default_config()
     c.data.image_size = 16
     c.data.channels = 1
     c.model.name = "stylegan2"
@@ -38,7 +38,6 @@ def get_config():
     sg = c.model.stylegan2
     sg.w_dim, sg.mapping_layers, sg.channel_base, sg.channel_max = 64, 2, 512, 128
     sg.mbstd_group_size = 4
-    c.loss = "non_saturating"
     for opt in (c.optim.g, c.optim.d):
         opt.lr, opt.b1, opt.b2, opt.eps = 0.0025, 0.0, 0.99, 1e-8
     c.reg.r1_gamma, c.reg.lazy_interval = 0.1, 16

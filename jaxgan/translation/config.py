@@ -50,7 +50,7 @@ def base_config(task: str = "pix2pix") -> ml_collections.ConfigDict:
         raise ValueError(f"Unknown task {task!r}; choose one of {TASKS}.")
     cyclegan = task == "cyclegan"
     c = ml_collections.ConfigDict()
-    c.task = task  # pix2pix (paired) | cyclegan (unpaired)
+    c.objective = task  # pix2pix (paired) | cyclegan (unpaired)
     c.seed = 0  # seeds params, data order, jitter and the RNG stream (dropout, history pool)
     c.data = ml_collections.ConfigDict(dict(
         source="tfds" if cyclegan else "folder",  # tfds (cycle_gan/*, unpaired) | folder
@@ -97,7 +97,7 @@ def base_config(task: str = "pix2pix") -> ml_collections.ConfigDict:
 
 def validate(config: ml_collections.ConfigDict) -> None:
     """Raise a ValueError naming the key when a value is out of range or not one of its choices."""
-    check_choice(config.task, TASKS, "task")
+    check_choice(config.objective, TASKS, "objective")
     check_choice(config.model.generator, GENERATORS, "model.generator")
     check_choice(config.model.norm, NORMS, "model.norm")
     check_choice(config.model.compute_dtype, COMPUTE_DTYPES, "model.compute_dtype")
@@ -120,7 +120,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     for key, value in nonnegative.items():
         if value < 0:
             raise ValueError(f"{key} must be >= 0, got {value}.")
-    if config.task == "pix2pix" and config.pool_size:
+    if config.objective == "pix2pix" and config.pool_size:
         raise ValueError(f"pool_size={config.pool_size}, but pix2pix's D judges (input, output) pairs and keeps no "
                          "history pool; set pool_size=0 (the pool is CycleGAN's).")
     if not 0.0 <= config.model.dropout < 1.0:

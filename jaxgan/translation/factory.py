@@ -50,7 +50,7 @@ def build_models(config: ml_collections.ConfigDict, example_shape: Sequence[int]
     m = config.model
     disc = lambda: PatchDiscriminator(m.ndf, m.d_layers, m.norm, dtype=compute_dtype(m.compute_dtype))
     tx = build_optimizer(config)
-    if config.task == "pix2pix":
+    if config.objective == "pix2pix":
         return TranslationModels("pix2pix", {"g_ab": build_generator(config, example_shape)}, {"d_b": disc()},
                                  tx, tx, pool_size=0)
     generators = {name: build_generator(config, example_shape) for name in ("g_ab", "g_ba")}
@@ -61,6 +61,6 @@ def build_models(config: ml_collections.ConfigDict, example_shape: Sequence[int]
 def build_step(config: ml_collections.ConfigDict, models: TranslationModels) -> Callable:
     """The un-jitted `(state, batch) -> (state, metrics)` step of the config's task."""
     loss = get_translation_loss(config.loss.gan)
-    if config.task == "pix2pix":
+    if config.objective == "pix2pix":
         return make_pix2pix_step(models, loss, lambda_l1=config.loss.l1)
     return make_cyclegan_step(models, loss, lambda_cycle=config.loss.cycle, lambda_identity=config.loss.identity)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -24,7 +23,6 @@ from jaxgan import loop
 from jaxgan.images import image_grid
 from jaxgan.multistep import unroll_k_steps
 from jaxgan.sharding import replicated
-from jaxgan.translation.config import validate
 from jaxgan.translation.data import TranslationDataset, build_translation_data
 from jaxgan.translation.factory import build_models, build_step
 from jaxgan.translation.losses import l1
@@ -61,7 +59,7 @@ def sample_rows(batch: Batch, outputs: dict) -> tuple[np.ndarray, int]:
 
 def held_out_batch(config: ml_collections.ConfigDict) -> Batch:
     """The `data.num_eval` held-out (A, B) images every evaluation of the run uses."""
-    data = build_translation_data(config.data, paired=config.task == "pix2pix", seed=config.seed, eval_split=True)
+    data = build_translation_data(config.data, paired=config.objective == "pix2pix", seed=config.seed, eval_split=True)
     return data.eval_batch(config.data.num_eval)
 
 
@@ -115,7 +113,7 @@ class TranslationTask:
         return image_grid(images, cols=cols)
 
     def run_meta(self, step: int, data_batches: int) -> dict[str, Any]:
-        return {"step": int(step), "task": self.config.task, "data_batches": int(data_batches),
+        return {"step": int(step), "objective": self.config.objective, "data_batches": int(data_batches),
                 "config": json.loads(self.config.to_json_best_effort())}
 
     def progress_postfix(self, metrics: dict[str, float]) -> dict[str, float]:
@@ -128,16 +126,5 @@ class TranslationTask:
 def build_translation_task(config: ml_collections.ConfigDict, eval_fn: loop.EvalFn | None = None
                            ) -> TranslationTask:
     """The training data, networks and held-out images `config` describes."""
-    data = build_translation_data(config.data, paired=config.task == "pix2pix", seed=config.seed)
+    data = build_translation_data(config.data, paired=config.objective == "pix2pix", seed=config.seed)
     return TranslationTask(config, data, build_models(config, data.example_shape), held_out_batch(config), eval_fn)
-
-
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
-                       eval_fn: loop.EvalFn | None = None) -> TranslationState:
-    """Train the pix2pix or CycleGAN model `config` describes in `workdir`, resuming from its checkpoints.
-
-    Every `train.eval_every` steps the held-out eval/* scores (or `eval_fn(state, step)`, when given) are logged
-    and saved with a checkpoint. The workdir is locked (one trainer per workdir and process) until this returns.
-    """
-    validate(config)
-    return loop.train_and_evaluate(lambda: build_translation_task(config, eval_fn), config, workdir)
