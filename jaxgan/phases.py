@@ -90,7 +90,8 @@ class KeyStreams(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class StepSpec:
-    """What a GAN's phases need besides the state: the nets, the loss and the extra terms, all static."""
+    """What a GAN's phases need besides the state: the nets, the loss and the extra terms, all static; `g_name` and
+    `d_name` say which of the state's nets they train, so a second D reuses them with `d_name="D2"`."""
 
     gan: GAN
     loss: GANLoss
@@ -104,6 +105,8 @@ class StepSpec:
     d_input: InputTransform | None = None
     report_probs: bool = False
     g_top_k: TopKSchedule | None = None  # top-k training: G's loss only through the k best-scored fakes
+    g_name: str = "G"  # the networks these phases train, by their names in `TrainState.nets` (a second D: "D2")
+    d_name: str = "D"
 
 
 def sample_latents(key: jax.Array, batch_size: int, z_dim: int) -> jax.Array:
@@ -125,16 +128,16 @@ def seen(spec: StepSpec, x: jax.Array, key: jax.Array, step: jax.Array) -> jax.A
 
 def generate(spec: StepSpec, state: TrainState, z: jax.Array, labels) -> tuple[jax.Array, TrainState]:
     """G(z) in training mode, with G's updated collections (BatchNorm statistics) kept in the state."""
-    fake, coll = apply_train(spec.gan.generator, state.nets["G"], z, labels)
-    return fake, state.with_nets(G=state.nets["G"].replace(collections=coll))
+    fake, coll = apply_train(spec.gan.generator, state.nets[spec.g_name], z, labels)
+    return fake, state.with_net(spec.g_name, state.nets[spec.g_name].replace(collections=coll))
 
 
 def generate_with_pullback(spec: StepSpec, state: TrainState, z: jax.Array, labels
                            ) -> tuple[jax.Array, Callable, TrainState]:
     """G(z), the pullback of G's params through it (`jax.vjp`), and the state with G's new collections."""
-    forward = lambda params: apply_train(spec.gan.generator, state.nets["G"], z, labels, params=params)
-    fake, pullback, coll = jax.vjp(forward, state.nets["G"].params, has_aux=True)
-    return fake, pullback, state.with_nets(G=state.nets["G"].replace(collections=coll))
+    forward = lambda params: apply_train(spec.gan.generator, state.nets[spec.g_name], z, labels, params=params)
+    fake, pullback, coll = jax.vjp(forward, state.nets[spec.g_name].params, has_aux=True)
+    return fake, pullback, state.with_net(spec.g_name, state.nets[spec.g_name].replace(collections=coll))
 
 
 def _sum_terms(terms: Sequence[Callable[[int], tuple[jax.Array, Metrics]]]) -> tuple[jax.Array, Metrics]:
@@ -160,7 +163,7 @@ def d_update(spec: StepSpec, state: TrainState, real, fake, labels, keys: KeyStr
     penalties = spec.d_penalties + (spec.d_reg if spec.d_reg_interval == 1 else ())
 
     def loss_fn(params):
-        net = state.nets["D"].replace(params=params)
+        net = state.nets[spec.d_name].replace(params=params)
         real_out, coll = apply_train(D, net, seen(spec, real, keys.d_input("real"), step), labels)
         fake_out, coll = apply_train(D, net.replace(collections=coll), seen(spec, fake, keys.d_input("fake"), step),
                                      labels)
@@ -172,9 +175,10 @@ def d_update(spec: StepSpec, state: TrainState, real, fake, labels, keys: KeyStr
         metrics.update({"Loss/D": value, "Loss/D_total": value + extra, **_logit_metrics(spec, real_out, fake_out)})
         return value + extra, (coll, metrics)
 
-    grads, (coll, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets["D"].params)
+    grads, (coll, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets[spec.d_name].params)
     metrics["Grad/D_norm"] = optax.tree.norm(grads)
-    return state.with_nets(D=update_net(spec.gan.d_tx, state.nets["D"].replace(collections=coll), grads)), metrics
+    d = update_net(spec.gan.d_tx, state.nets[spec.d_name].replace(collections=coll), grads)
+    return state.with_net(spec.d_name, d), metrics
 
 
 def g_update(spec: StepSpec, state: TrainState, real, fake, pullback, z, labels, keys: KeyStreams
@@ -182,10 +186,10 @@ def g_update(spec: StepSpec, state: TrainState, real, fake, pullback, z, labels,
     """One G update through the current D: pull dL_G/dG(z) back through G's forward pass, plus G's penalties."""
     D, step = spec.gan.discriminator, state.step
     real_seen = seen(spec, real, keys.d_input("real"), step)
-    real_out = jax.lax.stop_gradient(apply_train(D, state.nets["D"], real_seen, labels)[0])
+    real_out = jax.lax.stop_gradient(apply_train(D, state.nets[spec.d_name], real_seen, labels)[0])
 
     def loss_wrt_fake(fake):
-        fake_out, coll = apply_train(D, state.nets["D"], seen(spec, fake, keys.d_input("fake"), step), labels)
+        fake_out, coll = apply_train(D, state.nets[spec.d_name], seen(spec, fake, keys.d_input("fake"), step), labels)
         if spec.g_top_k is None:
             return spec.loss.g_loss(real_out, fake_out), (coll, {})
         k = spec.g_top_k.k_at(step, fake_out.shape[0])
@@ -197,19 +201,20 @@ def g_update(spec: StepSpec, state: TrainState, real, fake, pullback, z, labels,
     penalties = spec.g_penalties + (spec.g_reg if spec.g_reg_interval == 1 else ())
     if penalties:
         pen_grads, pen_metrics = jax.grad(_g_penalty_loss(spec, state, penalties, z, labels, keys), has_aux=True)(
-            state.nets["G"].params)
+            state.nets[spec.g_name].params)
         grads = jax.tree.map(jnp.add, grads, pen_grads)
         metrics.update(pen_metrics)
     metrics["Grad/G_norm"] = optax.tree.norm(grads)
-    g = update_net(spec.gan.g_tx, state.nets["G"], grads)
-    return state.with_nets(G=g, D=state.nets["D"].replace(collections=d_coll)), metrics
+    g = update_net(spec.gan.g_tx, state.nets[spec.g_name], grads)
+    d = state.nets[spec.d_name].replace(collections=d_coll)
+    return state.with_net(spec.g_name, g).with_net(spec.d_name, d), metrics
 
 
 def _g_penalty_loss(spec: StepSpec, state: TrainState, penalties, z, labels, keys: KeyStreams, scale: float = 1.0):
     """G's params -> (scale * the sum of `penalties`, their metrics)."""
 
     def loss(params):
-        g_fn = lambda z_, y_: apply_train(spec.gan.generator, state.nets["G"], z_, y_, params=params)[0]
+        g_fn = lambda z_, y_: apply_train(spec.gan.generator, state.nets[spec.g_name], z_, y_, params=params)[0]
         total, metrics = _sum_terms([lambda i, p=p: p(g_fn, z, labels, keys.penalty(i), state.step)
                                      for p in penalties])
         return scale * total, metrics
@@ -254,20 +259,20 @@ def d_reg_scale(spec: StepSpec) -> int:
 def d_reg(spec: StepSpec, state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
     """Dreg: one D update on d_reg_interval * n_disc * (the lazy penalties) of the first real batch and fresh fakes."""
     real, labels = reals(batch, 0)
-    fake, _ = apply_train(spec.gan.generator, state.nets["G"], sample_latents(keys.z(), real.shape[0], spec.gan.z_dim),
-                          labels)  # G's statistics stay as they are: only D learns here
+    z = sample_latents(keys.z(), real.shape[0], spec.gan.z_dim)
+    fake, _ = apply_train(spec.gan.generator, state.nets[spec.g_name], z, labels)  # G's statistics stay: only D learns
     fake, D, step = jax.lax.stop_gradient(fake), spec.gan.discriminator, state.step
 
     def loss_fn(params):
-        net = state.nets["D"].replace(params=params)
+        net = state.nets[spec.d_name].replace(params=params)
         d_fn = lambda x, y: apply_train(D, net, seen(spec, x, keys.d_input("penalty"), step), y)[0]
         total, metrics = _sum_terms([lambda i, p=p: p(d_fn, real, fake, labels, keys.penalty(i), step)
                                      for p in spec.d_reg])
         return d_reg_scale(spec) * total, metrics
 
-    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.nets["D"].params)
+    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.nets[spec.d_name].params)
     metrics["Grad/Dreg_norm"] = optax.tree.norm(grads)
-    return state.with_nets(D=update_net(spec.gan.d_tx, state.nets["D"], grads)), metrics
+    return state.with_net(spec.d_name, update_net(spec.gan.d_tx, state.nets[spec.d_name], grads)), metrics
 
 
 def g_reg(spec: StepSpec, state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
@@ -275,9 +280,9 @@ def g_reg(spec: StepSpec, state: TrainState, batch: Batch, keys: KeyStreams) -> 
     _, labels = reals(batch, spec.n_disc - 1)
     z = sample_latents(keys.z(), batch["x"].shape[1], spec.gan.z_dim)
     loss = _g_penalty_loss(spec, state, spec.g_reg, z, labels, keys, scale=spec.g_reg_interval)
-    grads, metrics = jax.grad(loss, has_aux=True)(state.nets["G"].params)
+    grads, metrics = jax.grad(loss, has_aux=True)(state.nets[spec.g_name].params)
     metrics["Grad/Greg_norm"] = optax.tree.norm(grads)
-    return state.with_nets(G=update_net(spec.gan.g_tx, state.nets["G"], grads)), metrics
+    return state.with_net(spec.g_name, update_net(spec.gan.g_tx, state.nets[spec.g_name], grads)), metrics
 
 
 def ema_decay_at(step: jax.Array, decay: float, warmup: bool) -> jax.Array:

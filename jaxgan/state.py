@@ -49,6 +49,10 @@ class TrainState:
         """This state with the networks named in `nets` replaced (e.g. `with_nets(D=new_d)`)."""
         return self.replace(nets={**self.nets, **nets})
 
+    def with_net(self, name: str, net: NetState) -> TrainState:
+        """This state with the network called `name` replaced."""
+        return self.replace(nets={**self.nets, name: net})
+
     def with_ema(self, **ema: PyTree) -> TrainState:
         """This state with the EMA params of the networks named in `ema` replaced."""
         return self.replace(ema={**self.ema, **ema})

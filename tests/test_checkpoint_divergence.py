@@ -7,7 +7,7 @@ import pytest
 
 from jaxgan.config import base_config
 from jaxgan.loop import DEAD_INTERVALS, DeadRunWatch
-from jaxgan.trainer import train_and_evaluate
+from jaxgan.tasks import train_and_evaluate
 
 
 def rows(first_step, n, **metrics):

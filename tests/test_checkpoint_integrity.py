@@ -15,7 +15,8 @@ from jaxgan.errors import run_guarded
 from jaxgan.factory import build_gan
 from jaxgan.run_info import run_meta
 from jaxgan.sharding import data_mesh
-from jaxgan.trainer import initial_state, train_and_evaluate
+from jaxgan.tasks import train_and_evaluate
+from jaxgan.trainer import initial_state
 
 SHAPE = (8, 8, 1)
 

@@ -13,7 +13,7 @@ from jaxgan.metrics import protocol
 from jaxgan.metrics.extractors import InceptionExtractor, extractor_id
 from jaxgan.metrics.inception import resize_bilinear
 from jaxgan.metrics.kid import KIDSampleError
-from jaxgan.trainer import train_and_evaluate
+from jaxgan.tasks import train_and_evaluate
 
 
 def test_quantise_is_a_png_round_trip():

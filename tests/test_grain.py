@@ -16,7 +16,7 @@ from jaxgan.data import build_dataset, decode_batch, default_config, with_decode
 from jaxgan.data.device import FLIP_STREAM
 from jaxgan.loop import MAX_IN_FLIGHT, InFlight
 from jaxgan.sharding import batch_sharding, data_mesh, replicated
-from jaxgan.trainer import train_and_evaluate
+from jaxgan.tasks import train_and_evaluate
 
 
 def take(iterator, count):

@@ -16,7 +16,8 @@ from jaxgan.config import base_config
 from jaxgan.factory import build_gan
 from jaxgan.loop import NonFiniteError
 from jaxgan.sharding import data_mesh
-from jaxgan.trainer import initial_state, train_and_evaluate
+from jaxgan.tasks import train_and_evaluate
+from jaxgan.trainer import initial_state
 
 N = 3  # steps before the stop; every run is configured for 2N
 

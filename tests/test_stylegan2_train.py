@@ -21,8 +21,9 @@ from jaxgan.sharding import data_mesh
 from jaxgan.state import create_state, param_count
 from jaxgan.stylegan2_phases import ada_adjust, initial_aux
 from jaxgan.stylegan2_sampling import check_stylegan2, seed_latents, style_mixing_grid
+from jaxgan.tasks import train_and_evaluate
 from jaxgan.train_step import jit_train_step
-from jaxgan.trainer import initial_state, train_and_evaluate
+from jaxgan.trainer import initial_state
 from jaxgan.training_eval import build_eval_fn
 
 B = 8

@@ -26,7 +26,7 @@ from jaxgan.metrics.stats import load_reference_stats
 from jaxgan.runs import load_generator
 from jaxgan.sampling import make_sample_fn, random_inputs
 from jaxgan.state import create_state
-from jaxgan.trainer import train_and_evaluate
+from jaxgan.tasks import train_and_evaluate
 from jaxgan.training_eval import TrainingEvaluator, result_keys
 
 IMAGE_KEYS = ["eval/fid", "eval/kid_mean", "eval/kid_std", "eval/is_mean", "eval/is_std", "eval/precision",

@@ -11,7 +11,8 @@ import pytest
 from jaxgan.config import base_config
 from jaxgan.runs import load_gan_run
 from jaxgan.sharding import data_mesh
-from jaxgan.trainer import build_gan_task, generate_samples, train_and_evaluate
+from jaxgan.tasks import train_and_evaluate
+from jaxgan.trainer import build_gan_task, generate_samples
 from jaxgan.transfer import TransferMismatchError
 
 

@@ -14,11 +14,12 @@ from PIL import Image
 
 from jaxgan.images import to_uint8
 from jaxgan.runs import load_translation_run as load_run
+from jaxgan.tasks import train_and_evaluate
 from jaxgan.translation.config import base_config
 from jaxgan.translation.inference import translate_images
 from jaxgan.translation.state import create_state
 from jaxgan.translation.synthetic import write_discs_and_squares, write_inversion_pairs
-from jaxgan.translation.trainer import held_out_batch, train_and_evaluate
+from jaxgan.translation.trainer import held_out_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 
