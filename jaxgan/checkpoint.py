@@ -103,9 +103,10 @@ def leaf_differences(saved: Any, target: Any, partial: bool = False) -> list[str
 
 
 def is_pre_objective_layout(tree: Any) -> bool:
-    """Whether a saved state tree has the layout of runs before objectives: top-level `g`, `d`, `g_ema_params`
-    instead of `nets`, `ema` (`jaxgan upgrade-run` converts it)."""
-    return isinstance(tree, dict) and "g" in tree and "d" in tree and "nets" not in tree
+    """Whether a saved state tree has the layout of runs before objectives: a GAN's top-level `g`, `d`,
+    `g_ema_params` instead of `nets`, `ema`, or CycleGAN's top-level `pools` instead of `aux.pools` (`jaxgan
+    upgrade-run` converts it)."""
+    return isinstance(tree, dict) and (("g" in tree and "d" in tree and "nets" not in tree) or "pools" in tree)
 
 
 def check_compatible(saved: Any, target: Any, where: str, partial: bool = False) -> None:
@@ -113,8 +114,9 @@ def check_compatible(saved: Any, target: Any, where: str, partial: bool = False)
     if is_pre_objective_layout(saved):
         run = Path(where).parent.parent
         raise CheckpointMismatchError(
-            f"The checkpoint {where} has the state layout of an older jaxgan (g, d, g_ema_params); convert the run "
-            f"once with `jaxgan upgrade-run --workdir {run}` (it keeps the old checkpoints beside the new ones).")
+            f"The checkpoint {where} has the state layout of an older jaxgan (g, d, g_ema_params or pools); "
+            f"convert the run once with `jaxgan upgrade-run --workdir {run}` (it keeps the old checkpoints beside "
+            "the new ones).")
     lines = leaf_differences(saved, target, partial)
     if not lines:
         return

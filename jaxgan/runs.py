@@ -4,10 +4,10 @@ The one module that knows how a run is stored and how to rebuild its objects fro
 and checkpoints/<step>/, whose orbax `state` item is the train state and whose `meta` item
 (`jaxgan.run_info.run_meta`) records the config, the data position, the example shape and the number of classes.
 `jaxgan.checkpoint.Checkpointer` reads and writes those files and knows nothing of configs or models; this module
-turns them back into a config (`config_from_json`), a GAN and its state (`load_gan_run`), G's sampling variables
-(`load_generator`, or `load_generator_checkpoint`, which also names the step it read: the EMA params with their
-standing BatchNorm statistics, StyleGAN2's w_avg), a discriminator rejection sampler over G and D
-(`load_rejection_sampler`) or a pix2pix/CycleGAN run (`load_translation_run`). A step is a number, `latest` (the
+turns them back into a config (`config_from_json`), any objective's networks and state (`load_run`), G's sampling
+variables (`load_generator`, or `load_generator_checkpoint`, which also names the step it read: the EMA params with
+their standing BatchNorm statistics, StyleGAN2's w_avg) or a discriminator rejection sampler over G and D
+(`load_rejection_sampler`). A step is a number, `latest` (the
 newest readable) or `best` (by the run's own `train.best_metric`): `resolve_step`. The sampling, evaluation and
 translation tools all load through here; the trainers import nothing from it but the path resolution of
 `train.init_from` (`jaxgan.transfer`).
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -43,13 +42,10 @@ from jaxgan.drs import (
 from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan
 from jaxgan.models import RENAMED_KEYS
-from jaxgan.objectives import get_objective, objective_of, stored_objective_name
+from jaxgan.objectives import Objective, get_objective, objective_of, stored_objective_name
 from jaxgan.objectives.stylegan2 import UNUSED_GAN_KEYS
 from jaxgan.sampling import generator_variables, make_batched_generate
 from jaxgan.state import GAN, G, NetState, TrainState, create_state
-from jaxgan.translation.factory import build_models as build_translation_models
-from jaxgan.translation.state import TASKS, TranslationModels, TranslationState
-from jaxgan.translation.state import create_state as create_translation_state
 
 CONFIG_FILE = "config.json"
 CHECKPOINTS = "checkpoints"
@@ -252,61 +248,38 @@ def _read_generator(ckpt: Checkpointer, step: int) -> tuple[GAN, dict, ml_collec
     return gan, generator_variables(state, gan), config
 
 
-def load_gan_run(path: str | Path, step: int | str | None = None
-                 ) -> tuple[ml_collections.ConfigDict, GAN, TrainState, dict[str, Any]]:
-    """(config, gan, state, meta) of a GAN run's checkpoint `step` (a number, "latest" or "best"; default: the
-    newest readable), every array restored."""
+class Run(NamedTuple):
+    """A run restored from one checkpoint: its config, its objective's networks (a GAN spec, or translation models),
+    its whole train state and the checkpoint's JSON record."""
+
+    config: ml_collections.ConfigDict
+    networks: Any
+    state: TrainState
+    meta: dict[str, Any]
+
+
+def load_run(path: str | Path, step: int | str | None = None, objective: Objective | None = None) -> Run:
+    """The run at `path` (a workdir or a checkpoint folder) at `step` (a number, "latest" or "best"; default: the
+    newest readable), every array restored, for any objective: the one its config names, or `objective` (your own)."""
     ckpt, path_step = _open_checkpoints(path)
     with ckpt:
-        return _read_step(ckpt, _read_gan_run, resolve_step(ckpt, path_step, step))
+        read = functools.partial(_read_run, objective=objective)
+        return _read_step(ckpt, read, resolve_step(ckpt, path_step, step))
 
 
-def _read_gan_run(ckpt: Checkpointer, step: int) -> tuple[ml_collections.ConfigDict, GAN, TrainState, dict]:
-    gan, config, shape = _gan_of(ckpt, step)
-    abstract = jax.eval_shape(objective_of(config).initializer(config, gan, shape))
-    state, meta = ckpt.restore(abstract, step)
-    return config, gan, state, meta
-
-
-def load_translation_config(workdir: str | Path) -> ml_collections.ConfigDict:
-    """The config a pix2pix/CycleGAN run saved as workdir/config.json."""
-    path = Path(workdir) / CONFIG_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; pass the --workdir of a finished or running "
-                                "pix2pix/CycleGAN run (it holds config.json and checkpoints/).")
-    stored = json.loads(path.read_text())
-    if stored_objective_name(stored) not in TASKS:
-        raise ValueError(f"{path} is a run of objective {stored_objective_name(stored)!r}, not one of {TASKS}.")
-    return config_from_json(stored)
-
-
-def translation_example_shape(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
-    """(H, W, C) of the images a translation run's networks take and make."""
-    return (config.data.crop_size, config.data.crop_size, config.data.channels)
-
-
-def load_translation_run(workdir: str | Path, step: int | None = None
-                         ) -> tuple[ml_collections.ConfigDict, TranslationModels, TranslationState]:
-    """(config, models, state) of checkpoint `step` (default: the newest readable) of the run in `workdir`."""
-    config = load_translation_config(workdir)
-    directory = Path(workdir) / CHECKPOINTS
-    if not directory.is_dir():
-        raise FileNotFoundError(f"{directory} does not exist; the run in {workdir} has saved no checkpoint yet.")
-    shape = translation_example_shape(config)
-    models = build_translation_models(config, shape)
-    abstract = jax.eval_shape(lambda: create_translation_state(models, shape, config.seed))
-    with Checkpointer(directory, async_save=False, read_only=True) as ckpt:
-        if ckpt.latest_step() is None:
-            raise FileNotFoundError(f"{directory} holds no checkpoint; let the run reach train.checkpoint_every.")
-        state, _ = ckpt.restore(abstract, step)
-    return config, models, state
+def _read_run(ckpt: Checkpointer, step: int, objective: Objective | None = None) -> Run:
+    meta = ckpt.read_meta(step)
+    config = config_from_json(meta["config"])
+    networks, init = (objective or objective_of(config)).restore_target(config, meta)
+    state, meta = ckpt.restore(jax.eval_shape(init), step)
+    return Run(config, networks, state, meta)
 
 
 def load_rejection_sampler(path: str, *, step: int | str | None = None, seed: int = 0, percentile: float = 95.0,
                            burn_in: int = 10_000, batch_size: int = 256) -> RejectionSampler:
     """DRS over a saved GAN run: the G and D fine-tuning of its `eval.drs_*` keys, D scoring whole training batches,
     the burn-in drawn from `seed`'s own stream; `batch_size` is G's."""
-    config, gan, state, _ = load_gan_run(path, step)
+    config, gan, state, _ = load_run(path, step)
     check_drs_config(config)
 
     def real_batches():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jaxgan.config import base_config
-from jaxgan.runs import load_gan_run
+from jaxgan.runs import load_run
 from jaxgan.sharding import data_mesh
 from jaxgan.tasks import train_and_evaluate
 from jaxgan.trainer import build_gan_task, generate_samples
@@ -34,7 +34,7 @@ def source(tmp_path_factory):
     """A trained source run: (workdir, its final state)."""
     workdir = tmp_path_factory.mktemp("source")
     train_and_evaluate(small_config(), workdir)
-    return workdir, load_gan_run(workdir)[2]
+    return workdir, load_run(workdir)[2]
 
 
 def fresh_and_transferred(config):
@@ -71,7 +71,7 @@ def test_the_trainer_applies_it_to_a_new_run_and_ignores_it_on_resume(source, tm
     train_and_evaluate(config, tmp_path / "new")
     rows = [json.loads(line) for line in (tmp_path / "new" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1]
-    _, _, state, _ = load_gan_run(tmp_path / "new")
+    _, _, state, _ = load_run(tmp_path / "new")
     assert int(state.step) == 1
     # one Adam step moves each weight by about lr (2e-4); a fresh init of seed 7 lies ~0.1 away
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-3), jax.device_get(state.nets["D"].params),

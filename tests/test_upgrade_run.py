@@ -11,7 +11,7 @@ import pytest
 from conftest import load_tool
 
 from jaxgan.checkpoint import Checkpointer, CheckpointMismatchError
-from jaxgan.runs import load_gan_run, load_generator
+from jaxgan.runs import load_generator, load_run
 
 OLD_RUN = Path(__file__).parent / "data" / "pre_objectives_run"
 OVERRIDES = ["--config.model.mlp.g_hidden=(8,)", "--config.model.mlp.d_hidden=(8,)", "--config.train.batch_size=16",
@@ -36,14 +36,14 @@ def test_the_loaders_name_the_upgrade_command(old_run):
     with pytest.raises(CheckpointMismatchError, match=f"jaxgan upgrade-run --workdir {old_run}"):
         load_generator(old_run)
     with pytest.raises(CheckpointMismatchError, match="layout of an older jaxgan"):
-        load_gan_run(old_run)
+        load_run(old_run)
 
 
 def test_upgrade_keeps_every_array_and_the_old_folder_and_the_run_resumes(old_run):
     before = old_arrays(old_run / "checkpoints", 4)
     assert load_tool("upgrade_run").main(["--workdir", str(old_run)]) == 0
     assert sorted(p.name for p in (old_run / "checkpoints.pre-objectives").iterdir() if p.name.isdigit()) == ["2", "4"]
-    config, _, state, _ = load_gan_run(old_run)
+    config, _, state, _ = load_run(old_run)
     assert int(state.step) == 4 and config.objective == "gan"
     for new, old in ((state.nets["G"].params, before["g"]["params"]), (state.nets["D"].params, before["d"]["params"]),
                      (state.ema["G"], before["g_ema_params"]), (state.nets["D"].opt_state, before["d"]["opt_state"])):
@@ -52,7 +52,7 @@ def test_upgrade_keeps_every_array_and_the_old_folder_and_the_run_resumes(old_ru
     assert load_tool("verify").main(["--workdir", str(old_run)]) == 0  # fresh checksums match the arrays
     load_tool("train").main(["--config", "mlp_ring8", "--workdir", str(old_run), "--config.train.num_steps=6",
                              *OVERRIDES])
-    assert int(load_gan_run(old_run)[2].step) == 6  # resumed from step 4, not restarted
+    assert int(load_run(old_run)[2].step) == 6  # resumed from step 4, not restarted
 
 
 def test_a_second_upgrade_refuses_and_changes_nothing(old_run):

@@ -41,6 +41,10 @@ class Objective(Protocol):
     def build(self, config: ml_collections.ConfigDict, eval_fn: Callable | None = None) -> Any:
         """The `jaxgan.loop.Task` (data, networks, phases, evaluation) that `config` describes."""
 
+    def restore_target(self, config: ml_collections.ConfigDict, meta: dict[str, Any]) -> tuple[Any, Callable]:
+        """(the networks, a `() -> state` of the saved run's shapes) from a checkpoint's config and JSON record, so
+        `jaxgan.runs.load_run` restores any objective's run without its data."""
+
 
 def get_objective(name: str) -> Objective:
     """The built-in objective called `name`; one clear line for an unknown one."""

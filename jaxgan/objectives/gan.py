@@ -76,6 +76,13 @@ class GANObjective:
 
         return build_gan_task(config, eval_fn, objective=self)
 
+    def restore_target(self, config: ml_collections.ConfigDict, meta: dict[str, Any]
+                       ) -> tuple[GAN, Callable[[], TrainState]]:
+        """(G and D, the state initializer) for the example shape and classes a checkpoint's record names."""
+        shape = tuple(meta["example_shape"])
+        gan = self.networks(config, shape, meta.get("num_classes"))
+        return gan, self.initializer(config, gan, shape)
+
     def initializer(self, config: ml_collections.ConfigDict, gan: GAN, example_shape: Sequence[int]
                     ) -> Callable[[], TrainState]:
         """`init_state` bound to its arguments (what the trainer jits)."""

@@ -33,3 +33,12 @@ class TranslationObjective:
         from jaxgan.translation.trainer import build_translation_task
 
         return build_translation_task(config, eval_fn)
+
+    def restore_target(self, config: ml_collections.ConfigDict, meta: dict[str, Any]) -> tuple[Any, Callable]:
+        """(the generators and discriminators, the state initializer) at the config's crop size."""
+        from jaxgan.translation.factory import build_models
+        from jaxgan.translation.state import state_initializer
+
+        shape = (config.data.crop_size, config.data.crop_size, config.data.channels)
+        models = build_models(config, shape)
+        return models, state_initializer(models, shape, config.seed)

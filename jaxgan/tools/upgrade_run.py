@@ -1,9 +1,10 @@
 """Convert a run saved before objectives to today's state layout: `jaxgan upgrade-run --workdir DIR`.
 
-Older runs stored the state as `g`, `d`, `g_ema_params` and `aux`; today's is `nets.G`, `nets.D`, `ema.G` and
-`aux` (`jaxgan.state.TrainState`). Every checkpoint is read, its arrays renamed, and written again with fresh
-checksums into a new `checkpoints/`; the old folder is kept as `checkpoints.pre-objectives/` (delete it yourself
-once the run resumes). The stored config needs no change: runs without an `objective` key are read as before.
+Older GAN runs stored the state as `g`, `d`, `g_ema_params` and `aux`, and CycleGAN runs their history pools as
+`pools`; today's state is `nets.G`, `nets.D`, `ema.G` and `aux` (`aux.pools`) (`jaxgan.state.TrainState`). Every
+checkpoint is read, its arrays renamed, and written again with fresh checksums into a new `checkpoints/`; the old
+folder is kept as `checkpoints.pre-objectives/` (delete it yourself once the run resumes). The stored config needs
+no change: runs without an `objective` key are read as before.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def upgraded_state(old: dict[str, Any]) -> dict[str, Any]:
     """A saved state tree of the old layout, renamed to today's (the same arrays)."""
+    if "pools" in old:  # CycleGAN: its history pools moved into aux
+        return {"step": old["step"], "rng": old["rng"], "nets": old["nets"], "aux": {"pools": old["pools"]}}
     ema = old.get("g_ema_params")
     return {"step": old["step"], "rng": old["rng"], "nets": {G: old["g"], D: old["d"]},
             "ema": {} if ema is None else {G: ema}, "aux": old.get("aux") or {}}

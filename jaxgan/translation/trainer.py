@@ -23,19 +23,20 @@ from jaxgan import loop
 from jaxgan.images import image_grid
 from jaxgan.multistep import unroll_k_steps
 from jaxgan.sharding import replicated
+from jaxgan.state import TrainState
 from jaxgan.translation.data import TranslationDataset, build_translation_data
 from jaxgan.translation.factory import build_models, build_step
 from jaxgan.translation.losses import l1
-from jaxgan.translation.state import TranslationModels, TranslationState, state_initializer, translate
+from jaxgan.translation.state import TranslationModels, state_initializer, translate
 
 Batch = dict[str, np.ndarray]
 
 
-def make_evaluator(models: TranslationModels) -> Callable[[TranslationState, Batch], tuple[dict, dict]]:
+def make_evaluator(models: TranslationModels) -> Callable[[TrainState, Batch], tuple[dict, dict]]:
     """A jitted `(state, held-out batch) -> (eval/* metrics, translated images)` in inference mode."""
 
     @jax.jit
-    def evaluate(state: TranslationState, batch: Batch) -> tuple[dict, dict]:
+    def evaluate(state: TrainState, batch: Batch) -> tuple[dict, dict]:
         a, b = batch["a"], batch["b"]
         fake_b = translate(models, state, "AtoB", a)
         if models.task == "pix2pix":
@@ -87,7 +88,7 @@ class TranslationTask:
         self._evaluator = make_evaluator(self.models)
         self._translated: tuple[int, dict, dict] | None = None  # (step, scores, images) of the last evaluation
 
-    def initializer(self, mesh) -> Callable[[], TranslationState]:
+    def initializer(self, mesh) -> Callable[[], TrainState]:
         return state_initializer(self.models, self.data.example_shape, self.config.seed, replicated(mesh))
 
     def step(self) -> loop.StepFn:
@@ -97,18 +98,18 @@ class TranslationTask:
         return self.data.batches(self.config.train.batch_size, start_batch=start_batch,
                                  process_index=jax.process_index(), process_count=jax.process_count())
 
-    def _translate_held_out(self, state: TranslationState, step: int) -> tuple[dict, dict]:
+    def _translate_held_out(self, state: TrainState, step: int) -> tuple[dict, dict]:
         """(held-out scores, translated images) at `step`, computed once per step on the host."""
         if self._translated is None or self._translated[0] != step:
             self._translated = (step, *jax.device_get(self._evaluator(state, self.held_out)))
         return self._translated[1], self._translated[2]
 
-    def evaluate(self, state: TranslationState, step: int) -> dict[str, float]:
+    def evaluate(self, state: TrainState, step: int) -> dict[str, float]:
         if self.eval_fn is not None:
             return self.eval_fn(state, step)
         return self._translate_held_out(state, step)[0]
 
-    def samples(self, state: TranslationState, step: int) -> np.ndarray:
+    def samples(self, state: TrainState, step: int) -> np.ndarray:
         images, cols = sample_rows(self.held_out, self._translate_held_out(state, step)[1])
         return image_grid(images, cols=cols)
 
