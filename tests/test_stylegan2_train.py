@@ -13,9 +13,10 @@ from jaxgan.checkpoint import Checkpointer, CheckpointMismatchError
 from jaxgan.config import base_config
 from jaxgan.data import build_dataset, stack_batches
 from jaxgan.errors import JaxganError
-from jaxgan.factory import build_gan, build_train_step, initial_state_aux, stylegan2_spec
+from jaxgan.factory import build_gan, build_train_step, initial_state_aux
 from jaxgan.images import to_uint8
 from jaxgan.objectives import validate
+from jaxgan.objectives.stylegan2 import stylegan2_spec
 from jaxgan.runs import load_generator
 from jaxgan.sharding import data_mesh
 from jaxgan.state import create_state, param_count
