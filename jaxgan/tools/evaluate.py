@@ -28,8 +28,11 @@ Protocol. Images are quantised to uint8 before the extractor (as pytorch-fid rea
 generator equals pytorch-fid's on the same images saved as PNGs. `--resize legacy` (default) is pytorch-fid's
 bilinear resize to 299x299, `--resize clean` clean-fid's PIL bicubic resize of the uint8 image.
 
-Output: {metric: value, ..., "num_samples": N, "extractor": name, "reference": what, "step" and "checkpoint" (the
-one scored, for a generator), "protocol": {extractor,
+Metrics. `--metrics` names registered metrics (`jaxgan.metrics.registry`; default fid,kid,is,pr);
+`--metric-module mypkg.mine` imports a module first, so that the metrics it registers can be named too.
+
+Output: {metric: value, ..., "num_samples": N, "extractor": name, "reference": what, "directions": {key: "min" |
+"max" | null}, "step" and "checkpoint" (the one scored, for a generator), "protocol": {extractor,
 weights (hash), resize, quantisation, num_generated, num_reference, reference, metrics, pr_features}} on stdout
 and in --out (default: WORKDIR/eval.json when evaluating a workdir, else stdout only).
 """
@@ -47,14 +50,10 @@ from PIL import Image
 
 from jaxgan.checkpoint_noise import quiet_orbax_notices
 from jaxgan.drs import check_percentile
-from jaxgan.metrics.evaluator import (
-    METRICS,
-    compute_reference_stats,
-    evaluate_batches,
-    evaluate_samples,
-)
+from jaxgan.metrics.evaluator import check_request, compute_reference_stats, evaluate_batches, evaluate_samples
 from jaxgan.metrics.extractors import check_reference_extractor, load_extractor
 from jaxgan.metrics.protocol import RESIZE_MODES, eval_protocol, protocol_id
+from jaxgan.metrics.registry import default_metrics, get_metrics, import_metric_modules
 from jaxgan.metrics.stats import default_cache_dir, load_reference_stats, save_reference_stats
 from jaxgan.npzfile import open_npz
 from jaxgan.reference_sets import named_reference_stats
@@ -215,7 +214,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="FID Inception .npz (default: pytorch-fid's, downloaded and converted once into the "
                              "cache, ~/.cache/jaxgan or $JAXGAN_CACHE_DIR)")
     parser.add_argument("--classifier", type=Path, help="digit classifier .npz")
-    parser.add_argument("--metrics", default=",".join(METRICS), help="comma list of fid,kid,is,pr")
+    parser.add_argument("--metrics", default=None,
+                        help=f"comma list of registered image metrics (default: {','.join(default_metrics())})")
+    parser.add_argument("--metric-module", action="append", default=[],
+                        help="import this module first, so that its @register_metric metrics can be named (repeatable)")
     parser.add_argument("--kid-subset-size", type=int, default=1000,
                         help="KID subset size (both sets need at least this many samples)")
     parser.add_argument("--kid-subsets", type=int, default=100, help="KID subsets")
@@ -246,9 +248,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.drs and not (args.workdir or args.checkpoint):
         raise ValueError("--drs samples a trained run through its D: give --workdir or --checkpoint, not image files.")
     check_percentile(args.drs_percentile)  # before the run is loaded
-    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    import_metric_modules(args.metric_module, "--metric-module")
+    metrics = default_metrics() if args.metrics is None else tuple(m.strip() for m in args.metrics.split(",")
+                                                                   if m.strip())
+    directions = {key: d for metric in get_metrics(metrics, "--metrics") for key, d in metric.keys.items()}
     extractor = build_extractor(args)
     reference, described = build_reference(args, extractor)
+    check_request(metrics, reference)  # before any sample is drawn
     if args.save_ref:
         save_reference_stats(args.save_ref, reference)
     common = dict(extractor=extractor, reference_stats=reference, metrics=metrics, seed=args.seed,
@@ -268,6 +274,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.drs:
             result["drs_acceptance"] = sample_fn.acceptance_rate
     result["reference"] = described
+    result["directions"] = directions  # per result key: min (lower is better), max, or null (a spread)
     result["protocol"] = eval_protocol(extractor, num_generated=result["num_samples"],
                                        num_reference=reference.count, reference=described, metrics=metrics)
     text = json.dumps(result, indent=2, sort_keys=True)
