@@ -160,7 +160,8 @@ def check_request(metrics: Sequence[str], reference: ReferenceStats, *, num_gene
     chosen = get_metrics(metrics)
     points = [metric.name for metric in chosen if metric.kind == "points"]
     if points:
-        raise ValueError(f"metrics {points} score 2-D mixture samples, not images; use evaluate_mixture_samples.")
+        raise ValueError(f"metrics {points} score the points of a 2-D mixture (ring8, grid25), not images; the "
+                         "trainer computes them (eval.metrics), or call evaluate_mixture_samples.")
     check_options(metric_options)
     needy = [metric.name for metric in chosen if "reference_features" in metric.needs]
     if needy and reference.features is None:

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from jaxgan.images import unit_range_to_uint8
+from jaxgan.metrics.registry import get_metrics
 
 RESIZE_MODES = ("legacy", "clean")
 QUANTISATION = "uint8"
@@ -77,8 +78,8 @@ def eval_protocol(extractor: Any, *, num_generated: int, num_reference: int, ref
         "reference": reference,
         "metrics": list(metrics),
     }
-    if "pr" in metrics:
-        protocol["pr_features"] = pr_features(extractor)
+    for metric in get_metrics(metrics):
+        protocol.update(metric.describe(extractor) if metric.describe else {})  # e.g. pr's pr_features
     return protocol
 
 

@@ -214,8 +214,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="FID Inception .npz (default: pytorch-fid's, downloaded and converted once into the "
                              "cache, ~/.cache/jaxgan or $JAXGAN_CACHE_DIR)")
     parser.add_argument("--classifier", type=Path, help="digit classifier .npz")
-    parser.add_argument("--metrics", default=None,
-                        help=f"comma list of registered image metrics (default: {','.join(default_metrics())})")
+    parser.add_argument("--metrics", default=",".join(default_metrics()), help="comma list of registered image metrics")
     parser.add_argument("--metric-module", action="append", default=[],
                         help="import this module first, so that its @register_metric metrics can be named (repeatable)")
     parser.add_argument("--kid-subset-size", type=int, default=1000,
@@ -249,8 +248,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise ValueError("--drs samples a trained run through its D: give --workdir or --checkpoint, not image files.")
     check_percentile(args.drs_percentile)  # before the run is loaded
     import_metric_modules(args.metric_module, "--metric-module")
-    metrics = default_metrics() if args.metrics is None else tuple(m.strip() for m in args.metrics.split(",")
-                                                                   if m.strip())
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     directions = {key: d for metric in get_metrics(metrics, "--metrics") for key, d in metric.keys.items()}
     extractor = build_extractor(args)
     reference, described = build_reference(args, extractor)
