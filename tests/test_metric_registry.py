@@ -1,6 +1,7 @@
 """A metric is one decorated function: defined here, in the test file, `jaxgan evaluate` and the in-training evaluator
 both compute it, its options come from the config's eval block, and its declared direction ranks evaluations."""
 
+import dataclasses
 import sys
 
 import jax
@@ -127,6 +128,17 @@ def test_a_metric_module_named_in_the_config_registers_its_metrics(tmp_path, mon
     finally:
         unregister_metric("logit_mean")
         sys.modules.pop("user_logit_metric", None)
+
+
+def test_a_metric_that_returns_fewer_keys_than_it_declares_is_named(mean_norm):
+    broken = dataclasses.replace(registered_metrics()["mean_norm"], keys={"mean_feature_norm": "max", "spread": None})
+    with pytest.raises(ValueError, match=r"'mean_norm' declares result keys .* returned no \['spread'\]"):
+        broken.run(MetricInputs(features=np.ones((3, 2), np.float32)), {})
+
+
+def test_the_same_definition_run_again_replaces_itself(mean_norm):
+    register_metric("mean_norm", keys={"mean_feature_norm": "min"}, needs=("features",))(mean_norm)  # a re-run file
+    assert registered_metrics()["mean_norm"].keys == {"mean_feature_norm": "min"}
 
 
 @pytest.mark.parametrize("register, message", [

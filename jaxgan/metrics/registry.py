@@ -70,7 +70,12 @@ class Metric:
 
     def run(self, inputs: MetricInputs, options: Mapping[str, Any]) -> dict[str, float]:
         """compute() with this metric's options taken from `options` (their defaults otherwise)."""
-        return self.compute(inputs, **self.chosen_options(options))
+        result = self.compute(inputs, **self.chosen_options(options))
+        missing = [key for key in self.keys if key not in result]
+        if missing:
+            raise ValueError(f"metric {self.name!r} declares result keys {list(self.keys)} but returned no "
+                             f"{missing}; return them from {self.compute.__qualname__} or change its keys.")
+        return result
 
     def chosen_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """This metric's options: the value in `options` when given, else the compute function's default."""
@@ -95,7 +100,7 @@ def register_metric(name: str, *, keys: Mapping[str, str | None], needs: Iterabl
                          f"got {dict(keys)}.")
 
     def register(compute: Compute) -> Compute:
-        if name in _REGISTRY:
+        if name in _REGISTRY and not _same_function(_REGISTRY[name].compute, compute):  # a re-run file replaces
             raise ValueError(f"metric {name!r} is registered twice (by {_REGISTRY[name].compute.__module__} and "
                              f"{compute.__module__}); give the new one another name.")
         _REGISTRY[name] = Metric(name, dict(keys), needs, compute, _keyword_defaults(compute), check, describe,
@@ -103,6 +108,11 @@ def register_metric(name: str, *, keys: Mapping[str, str | None], needs: Iterabl
         return compute
 
     return register
+
+
+def _same_function(old: Compute, new: Compute) -> bool:
+    """Whether `new` is `old` defined again (its module run twice, e.g. a config file loaded again)."""
+    return (old.__module__, old.__qualname__) == (new.__module__, new.__qualname__)
 
 
 def unregister_metric(name: str) -> None:
