@@ -45,11 +45,16 @@ def test_jaxgan_evaluate_reports_a_metric_defined_in_a_test_file(mean_norm, digi
     images = np.rint((load_digits_images(28)[0][:180] + 1) * 127.5).astype(np.uint8)  # 8 bits: quantising keeps them
     np.savez(tmp_path / "samples.npz", images=images[:60])
     np.savez(tmp_path / "reference.npz", images=images[60:])
-    result = evaluate.main(["--npz", str(tmp_path / "samples.npz"), "--ref-image-npz", str(tmp_path / "reference.npz"),
-                            "--extractor", "digits", "--classifier", str(digit_classifier[0]), "--batch-size", "60",
-                            "--metrics", "fid,mean_norm"])
+    argv = ["--npz", str(tmp_path / "samples.npz"), "--ref-image-npz", str(tmp_path / "reference.npz"),
+            "--extractor", "digits", "--classifier", str(digit_classifier[0]), "--batch-size", "60",
+            "--metrics", "fid,mean_norm"]
+    result = evaluate.main(argv)
     extractor = DigitsExtractor.from_file(digit_classifier[0])
     assert result["mean_feature_norm"] == pytest.approx(hand_mean_norm(extractor, images[:60], 2, 60), rel=1e-5)
+    with_option = evaluate.main([*argv, "--metric-option", "norm_ord=1"])
+    assert with_option["mean_feature_norm"] == pytest.approx(hand_mean_norm(extractor, images[:60], 1, 60), rel=1e-5)
+    with pytest.raises(ValueError, match=r"unknown metric options \['norm_rod'\]"):
+        evaluate.main([*argv, "--metric-option", "norm_rod=1"])
     assert result["directions"] == {"fid": "min", "mean_feature_norm": "max"}
     assert result["protocol"]["metrics"] == ["fid", "mean_norm"] and result["fid"] > 0
 

@@ -29,7 +29,8 @@ generator equals pytorch-fid's on the same images saved as PNGs. `--resize legac
 bilinear resize to 299x299, `--resize clean` clean-fid's PIL bicubic resize of the uint8 image.
 
 Metrics. `--metrics` names registered metrics (`jaxgan.metrics.registry`; default fid,kid,is,pr);
-`--metric-module mypkg.mine` imports a module first, so that the metrics it registers can be named too.
+`--metric-module mypkg.mine` imports a module first, so that the metrics it registers can be named too;
+`--metric-option NAME=VALUE` sets a metric's option (its compute function's keyword, e.g. pr_k=5).
 
 Output: {metric: value, ..., "num_samples": N, "extractor": name, "reference": what, "directions": {key: "min" |
 "max" | null}, "step" and "checkpoint" (the one scored, for a generator), "protocol": {extractor,
@@ -40,6 +41,7 @@ and in --out (default: WORKDIR/eval.json when evaluating a workdir, else stdout 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,6 +190,21 @@ def build_reference(args: argparse.Namespace, extractor) -> tuple[Any, str]:
                                  image_size=resolution, split=args.ref_split, data_dir=args.ref_data_dir)
 
 
+def metric_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The metrics' options: --kid-subset-size, --kid-subsets and each --metric-option NAME=VALUE (a Python literal,
+    else a string)."""
+    options: dict[str, Any] = dict(kid_subset_size=args.kid_subset_size, kid_subsets=args.kid_subsets)
+    for item in args.metric_option:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--metric-option {item!r} is not NAME=VALUE; e.g. --metric-option pr_k=5.")
+        try:
+            options[name.strip()] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            options[name.strip()] = text.strip()
+    return options
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = tool_parser("evaluate", __doc__)
@@ -217,6 +234,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--metrics", default=",".join(default_metrics()), help="comma list of registered image metrics")
     parser.add_argument("--metric-module", action="append", default=[],
                         help="import this module first, so that its @register_metric metrics can be named (repeatable)")
+    parser.add_argument("--metric-option", action="append", default=[], metavar="NAME=VALUE",
+                        help="an option of a registered metric, e.g. pr_k=5 or is_splits=1 (repeatable)")
     parser.add_argument("--kid-subset-size", type=int, default=1000,
                         help="KID subset size (both sets need at least this many samples)")
     parser.add_argument("--kid-subsets", type=int, default=100, help="KID subsets")
@@ -252,11 +271,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     directions = {key: d for metric in get_metrics(metrics, "--metrics") for key, d in metric.keys.items()}
     extractor = build_extractor(args)
     reference, described = build_reference(args, extractor)
-    check_request(metrics, reference)  # before any sample is drawn
+    check_request(metrics, reference, **metric_options(args))  # before any sample is drawn
     if args.save_ref:
         save_reference_stats(args.save_ref, reference)
     common = dict(extractor=extractor, reference_stats=reference, metrics=metrics, seed=args.seed,
-                  kid_subset_size=args.kid_subset_size, kid_subsets=args.kid_subsets)
+                  **metric_options(args))
     if args.images or args.npz:
         if args.images:
             batches = folder_batches(args.images, args.batch_size, args.image_size)
