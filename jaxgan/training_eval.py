@@ -48,7 +48,7 @@ PREFIX = "eval/"
 def default_config() -> ml_collections.ConfigDict:
     """The `eval` block: what the trainer computes every train.eval_every steps."""
     return ml_collections.ConfigDict(dict(
-        metrics=(),          # any of fid, kid, is, pr (image data), or modes (ring8 / grid25); () = none
+        metrics=(),          # registered metrics: fid, kid, is, pr (images), modes (ring8 / grid25), ...; () = none
         metric_modules=(),   # modules to import first, whose @register_metric metrics eval.metrics may then name
         num_samples=5000,    # generated samples per evaluation, always from the same seed
         batch_size=250,      # samples per G / extractor call
