@@ -18,7 +18,7 @@ from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config
 from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan
-from jaxgan.images import image_grid, to_uint8
+from jaxgan.images import image_grid, unit_range_to_uint8
 from jaxgan.models.mlp import MLPDiscriminator
 from jaxgan.run_info import run_meta
 from jaxgan.sampling import (
@@ -196,7 +196,7 @@ def test_seeds_and_class_work_for_any_generator(tmp_path):
     assert [p.name for p in paths] == ["seed0003.png", "seed0008.png"]
     for seed, path in zip((3, 8), paths, strict=True):  # the seed's own z, whatever else is drawn, of class 2
         z = sample_latents(jax.random.PRNGKey(seed), 1, gan.z_dim)
-        expected = to_uint8(gan.generate(variables, z, jnp.full((1,), 2, jnp.int32)))[0]
+        expected = unit_range_to_uint8(gan.generate(variables, z, jnp.full((1,), 2, jnp.int32)))[0]
         np.testing.assert_array_equal(np.asarray(Image.open(path))[..., None], expected)
     written = np.load(write_sample_set(gan, variables, tmp_path / "set", num=5, grid=5, interp_pairs=1,
                                        interp_steps=2, class_idx=1)["npz"])
@@ -219,7 +219,7 @@ def test_video_loops_through_the_seeds(tmp_path):
     path = write_video(gan, variables, tmp_path / "loop.gif", [4, 5, 6], steps=3)
     frames = iio.imread(path, index=None)
     assert frames.shape[:3] == (9, *SHAPE[:2])  # 3 seeds x 3 steps, back to the first
-    seeds = to_uint8(gan.generate(variables, seed_latents([4, 5, 6], gan.z_dim)))[..., 0]
+    seeds = unit_range_to_uint8(gan.generate(variables, seed_latents([4, 5, 6], gan.z_dim)))[..., 0]
     for i, seed_image in enumerate(seeds):  # every `steps`-th frame is a seed's own image
         np.testing.assert_array_equal(frames[3 * i].reshape(SHAPE[:2] + (-1,))[..., 0], seed_image)
     assert not np.array_equal(frames[1], frames[0])  # in between: the slerp path

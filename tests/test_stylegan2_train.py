@@ -14,7 +14,7 @@ from jaxgan.config import base_config
 from jaxgan.data import build_dataset, stack_batches
 from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan, build_train_step, initial_state_aux
-from jaxgan.images import to_uint8
+from jaxgan.images import unit_range_to_uint8
 from jaxgan.objectives import validate
 from jaxgan.objectives.stylegan2 import stylegan2_spec
 from jaxgan.runs import load_generator
@@ -169,7 +169,7 @@ def test_sample_tool_writes_seed_images_truncation_and_style_mixing(stopped, tmp
     assert tool.main(["--workdir", workdir, "--out", str(tmp_path / "a"), "--seeds", "0-2"]) == 0
     images = [np.asarray(Image.open(tmp_path / "a" / f"seed{s:04d}.png")) for s in range(3)]
     gan, variables, _ = load_generator(workdir)
-    direct = to_uint8(np.asarray(gan.generate(variables, seed_latents([0, 1, 2], gan.z_dim))))  # __call__, const
+    direct = unit_range_to_uint8(np.asarray(gan.generate(variables, seed_latents([0, 1, 2], gan.z_dim))))  # const
     np.testing.assert_array_equal(np.stack(images), direct[..., 0])
     assert not np.array_equal(images[0], images[1])
 

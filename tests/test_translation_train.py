@@ -12,7 +12,7 @@ import pytest
 from conftest import load_tool
 from PIL import Image
 
-from jaxgan.images import to_uint8
+from jaxgan.images import unit_range_to_uint8
 from jaxgan.runs import load_run
 from jaxgan.tasks import train_and_evaluate
 from jaxgan.translation.config import base_config
@@ -120,7 +120,7 @@ def test_translate_tool_writes_both_directions_and_a_grid(cyclegan_run, tmp_path
     assert sorted(p.stem for p in (out / "AtoB").iterdir()) == names == sorted(p.stem for p in (out / "BtoA").iterdir())
     _, models, state, _ = load_run(workdir)
     a = held_out_batch(config)["a"]  # the same images, resized the same way
-    expected = to_uint8(translate_images(models, state, "AtoB", a))
+    expected = unit_range_to_uint8(translate_images(models, state, "AtoB", a))
     written = np.stack([np.asarray(Image.open(out / "AtoB" / f"{n}.png")) for n in names])
     np.testing.assert_array_equal(written, expected)
     grid = np.asarray(Image.open(out / "grid.png"))

@@ -18,7 +18,7 @@ import numpy as np
 
 from jaxgan.data.images import convert_channels, resize, to_unit_range
 from jaxgan.data.sources import _read_image
-from jaxgan.images import image_grid, save_png, to_uint8
+from jaxgan.images import image_grid, save_png, unit_range_to_uint8
 from jaxgan.state import TrainState
 from jaxgan.translation.data import list_images
 from jaxgan.translation.state import GENERATORS, TranslationModels
@@ -66,7 +66,7 @@ def write_outputs(out_dir: str | Path, names: list[str], translated: dict[str, n
     """Save each direction's images as OUT/<direction>/<name>.png."""
     written = []
     for direction, images in translated.items():
-        for name, image in zip(names, to_uint8(images), strict=True):
+        for name, image in zip(names, unit_range_to_uint8(images), strict=True):
             written.append(save_png(image, Path(out_dir) / direction / f"{name}.png"))
     return written
 
