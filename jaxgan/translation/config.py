@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from jaxgan import distributed
+from jaxgan import distributed, optim
 from jaxgan.errors import check_choice
 from jaxgan.models import COMPUTE_DTYPES
 from jaxgan.translation.data import check_data_config
@@ -85,12 +85,8 @@ def base_config(task: str = "pix2pix") -> ml_collections.ConfigDict:
         identity=0.5,       # CycleGAN: identity weight as a fraction of `cycle` (0 = off)
     ))
     c.pool_size = 50 if cyclegan else 0  # history pool per D (CycleGAN: 50 images)
-    c.optim = ml_collections.ConfigDict(dict(
-        lr=2e-4,            # Adam learning rate of every network
-        b1=0.5,             # Adam beta1
-        b2=0.999,           # Adam beta2
-        decay_fraction=0.5,  # lr decays linearly to 0 over this last fraction of train.num_steps
-    ))
+    c.optim = optim.default_config(lr=2e-4, b1=0.5, b2=0.999)  # every network's optimizer (jaxgan.optim)
+    c.optim.schedule, c.optim.decay_fraction = "linear", 0.5  # lr, then linearly to 0 over the last half
     c.train = train_config()
     return c
 
@@ -104,7 +100,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     check_choice(config.loss.gan, TRANSLATION_LOSSES, "loss.gan")
     check_data_config(config.data)
     positive = {"model.ngf": config.model.ngf, "model.ndf": config.model.ndf, "model.d_layers": config.model.d_layers,
-                "optim.lr": config.optim.lr, "train.batch_size": config.train.batch_size,
+                "train.batch_size": config.train.batch_size,
                 "train.num_steps": config.train.num_steps, "train.log_every": config.train.log_every,
                 "train.checkpoint_every": config.train.checkpoint_every,
                 "train.sample_every": config.train.sample_every,
@@ -130,5 +126,4 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if config.train.best_metric and not config.train.best_metric.startswith("eval/"):
         raise ValueError(f"train.best_metric={config.train.best_metric!r} is not an evaluation metric; use one of "
                          "eval/L1 (pix2pix), eval/cycle_a, eval/cycle_b (CycleGAN), or \"\" for none.")
-    if not 0.0 <= config.optim.decay_fraction <= 1.0:
-        raise ValueError(f"optim.decay_fraction must be in [0, 1], got {config.optim.decay_fraction}.")
+    optim.validate(config.optim, "optim")
