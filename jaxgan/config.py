@@ -46,14 +46,27 @@ def base_config() -> ml_collections.ConfigDict:
     ))
     c.reg = regularizers.default_config()  # D's penalties, instance noise, label smoothing
     c.augment = augment.default_config()  # DiffAugment of D's inputs
-    c.train = ml_collections.ConfigDict(dict(
+    c.train = train_config()
+    c.train.num_samples = 64  # images in a sample grid
+    c.train.init_from = ""  # transfer learning: start G, D and the EMA from this run (workdir or checkpoints/<step>)
+    c.train.topk_fraction_min = 1.0  # top-k training (Sinha et al. 2020): G learns from the k best-scored fakes
+    c.train.topk_decay = 0.99  # k/batch starts at 1, times topk_decay every topk_decay_steps, down to topk_fraction_min
+    c.train.topk_decay_steps = 0  # 0 = once per dataset epoch (paper: nu 0.5-0.75, gamma 0.99 per epoch); > 0: steps
+    c.eval = training_eval.default_config()  # in-training metrics, every train.eval_every steps
+    c.parallel = distributed.default_config()  # multi-process jobs: how the processes find each other
+    c.parallel.sync_batch_norm = True  # BatchNorm statistics over the global batch; False: per device (ghost BN)
+    return c
+
+
+def train_config(**defaults) -> ml_collections.ConfigDict:
+    """The `train` block every objective shares: the keys of the loop (`jaxgan.loop`), with `defaults` changed."""
+    c = ml_collections.ConfigDict(dict(
         batch_size=64,      # global batch, split over devices and hosts
-        num_steps=10_000,   # train steps (each = n_disc D updates + 1 G update)
+        num_steps=10_000,   # train steps (each runs the objective's phase table once)
         log_every=100,      # write metrics (and check they are finite) every N steps
         sample_every=1000,  # write a sample grid every N steps
         checkpoint_every=1000,  # save every N steps (and at the end)
         keep_checkpoints=3,  # checkpoints kept
-        num_samples=64,     # images in a sample grid
         progress=True,      # show a progress bar (else a status line every log_every steps)
         writers=("jsonl", "tensorboard"),  # trackers, any of jsonl | tensorboard | wandb (the [wandb] extra)
         steps_per_dispatch=1,  # K train steps per compiled call (lax.scan); K > 1 keeps small models off dispatch
@@ -62,18 +75,23 @@ def base_config() -> ml_collections.ConfigDict:
         best_metric="",     # also keep the best checkpoint by this eval metric, e.g. "eval/fid" ("" = off)
         best_mode="min",    # min | max: which value of best_metric is best
         async_checkpoint=True,  # write checkpoints in the background while training goes on
-        init_from="",       # transfer learning: start G, D and the EMA from this run (workdir or checkpoints/<step>)
         restart=False,      # when no checkpoint in the workdir can be read: start over (moving them to
                             # checkpoints/unreadable/) instead of stopping with an error; readable ones still resume
         profile_steps=(0, 0),  # (start step, count): jax.profiler trace of those steps in workdir/profile; (0, 0) off
-        topk_fraction_min=1.0,  # top-k training (Sinha et al. 2020): G learns from the k best-scored fakes; k/batch
-        topk_decay=0.99,    # starts at 1, times topk_decay every topk_decay_steps steps, down to topk_fraction_min
-        topk_decay_steps=0,  # 0 = once per dataset epoch (the paper's nu 0.5-0.75, gamma 0.99 per epoch); > 0: steps
     ))
-    c.eval = training_eval.default_config()  # in-training metrics, every train.eval_every steps
-    c.parallel = distributed.default_config()  # multi-process jobs: how the processes find each other
-    c.parallel.sync_batch_norm = True  # BatchNorm statistics over the global batch; False: per device (ghost BN)
+    c.update(defaults)
     return c
+
+
+def validate_train(train: ml_collections.ConfigDict) -> None:
+    """The shared `train` block's checks: counts >= 1, the best-checkpoint keys and the writers."""
+    positive = ("batch_size", "num_steps", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints",
+                "steps_per_dispatch")
+    for key in positive:
+        if train[key] < 1:
+            raise ValueError(f"train.{key} must be >= 1, got {train[key]}.")
+    _validate_checkpointing(train)
+    check_writers(train.writers)
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -92,22 +110,12 @@ def validate_shared(config: ml_collections.ConfigDict) -> None:
         optim.validate(config.optim[net], f"optim.{net}")
     training_eval.validate(config)
     distributed.validate(config.parallel)
-    _validate_run(config)
-    _validate_checkpointing(config.train)
-    check_writers(config.train.writers)
-
-
-def _validate_run(config: ml_collections.ConfigDict) -> None:
-    """The train block's counts."""
-    positive = {"train.batch_size": config.train.batch_size,
-                "train.num_steps": config.train.num_steps, "train.log_every": config.train.log_every,
-                "train.sample_every": config.train.sample_every,
-                "train.checkpoint_every": config.train.checkpoint_every,
-                "train.keep_checkpoints": config.train.keep_checkpoints,
-                "train.steps_per_dispatch": config.train.steps_per_dispatch}
-    for key, value in positive.items():
-        if value < 1:
-            raise ValueError(f"{key} must be >= 1, got {value}.")
+    validate_train(config.train)
+    if config.train.num_samples < 1:
+        raise ValueError(f"train.num_samples must be >= 1, got {config.train.num_samples}.")
+    if config.train.init_from and not Path(config.train.init_from).is_dir():
+        raise ValueError(f"train.init_from={config.train.init_from!r} is not a folder; pass a run's workdir or one "
+                         "of its checkpoints/<step> folders.")
 
 
 def _validate_gan_run(config: ml_collections.ConfigDict) -> None:
@@ -144,6 +152,3 @@ def _validate_checkpointing(train: ml_collections.ConfigDict) -> None:
     if train.best_metric and train.eval_every == 0:
         raise ValueError(f"train.best_metric={train.best_metric!r} ranks checkpoints by an evaluation metric, but "
                          "train.eval_every=0 never evaluates; set train.eval_every > 0 or train.best_metric=''.")
-    if train.init_from and not Path(train.init_from).is_dir():
-        raise ValueError(f"train.init_from={train.init_from!r} is not a folder; pass a run's workdir or one of its "
-                         "checkpoints/<step> folders.")
