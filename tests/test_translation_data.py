@@ -212,3 +212,19 @@ def test_tfds_is_unpaired_so_pix2pix_refuses_it():
 def test_bad_data_config_names_the_field(tmp_path, field, value, match):
     with pytest.raises(ValueError, match=match):
         build_translation_data(data_cfg(path=str(tmp_path), **{field: value}), paired=True, seed=0)
+
+
+def test_the_train_step_gets_the_uint8_pairs_decoded_to_the_unit_range(tmp_path, monkeypatch):
+    from jaxgan.translation import trainer
+
+    root = write_noise_pairs(tmp_path, 3)
+    config = base_config("pix2pix")
+    config.data.update(data_cfg(path=str(root)))
+    data = build_translation_data(config.data, paired=True, seed=0)
+    monkeypatch.setattr(trainer, "build_step", lambda config, models: lambda state, batch: (state, batch))
+    step = trainer.TranslationTask(config, data, models=None, held_out={}).step()
+    host = data.host_batches(2)[0]
+    _, seen = step(None, host)
+    for key in ("a", "b"):
+        expected = host[key].astype(np.float64) / 127.5 - 1.0
+        np.testing.assert_allclose(np.asarray(seen[key]), expected, atol=1e-6)
