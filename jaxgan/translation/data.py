@@ -28,7 +28,7 @@ from PIL import Image
 
 from jaxgan.data.images import to_unit_range
 from jaxgan.data.pipeline import iterate
-from jaxgan.data.sources import IMAGE_EXTENSIONS, FolderReader, ImageSource, decode_image, load_tfds
+from jaxgan.data.sources import IMAGE_EXTENSIONS, ImageSource, _read_image, load_tfds
 from jaxgan.translation.batches import fit_image, pair_records, process_batches
 
 Images = list[np.ndarray]
@@ -80,46 +80,8 @@ def image_size(path: Path) -> tuple[int, int]:
 def folder_source(folder: Path) -> ImageSource:
     """One domain: the images directly in `folder`, as a core `ImageSource` with values in [0, 255]."""
     paths = _nonempty_images(folder)
-    reader = FolderReader(tuple(str(p) for p in paths), None)
-    return ImageSource(folder.name, len(paths), (None, None, None), (0.0, 255.0), None, reader)
-
-
-def _decode(paths: tuple[str, ...], indices: np.ndarray) -> Images:
-    """Decode the files at `indices` of `paths` to uint8 HWC."""
-    return [decode_image(paths[i], paths[i]) for i in indices]
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class SideBySideReader:
-    """Reads side-by-side pair files by index: A is the left half, B the right (picklable, for grain's workers)."""
-
-    paths: tuple[str, ...]
-
-    def __call__(self, indices: np.ndarray) -> tuple[Images, Images]:
-        halves = [np.split(image, 2, axis=1) for image in _decode(self.paths, indices)]
-        return [a for a, _ in halves], [b for _, b in halves]
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class NamedPairReader:
-    """Reads the A and B files of pairs by index (picklable, for grain's workers)."""
-
-    paths_a: tuple[str, ...]
-    paths_b: tuple[str, ...]
-
-    def __call__(self, indices: np.ndarray) -> tuple[Images, Images]:
-        return _decode(self.paths_a, indices), _decode(self.paths_b, indices)
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class SwappedReader:
-    """A pair reader with the roles of A and B exchanged (direction BtoA)."""
-
-    read: Callable[[np.ndarray], tuple[Images, Images]]
-
-    def __call__(self, indices: np.ndarray) -> tuple[Images, Images]:
-        a, b = self.read(indices)
-        return b, a
+    read = lambda indices: ([_read_image(paths[i]) for i in indices], None)
+    return ImageSource(folder.name, len(paths), (None, None, None), (0.0, 255.0), None, read)
 
 
 def side_by_side_pairs(folder: Path) -> ImagePairs:
@@ -130,7 +92,13 @@ def side_by_side_pairs(folder: Path) -> ImagePairs:
         if width % 2:
             raise ValueError(f"mismatched image sizes: {path} is {height}x{width} (HxW), so its halves differ; "
                              "side-by-side pairs need an even width (A left, B right, same size).")
-    return ImagePairs(folder.name, len(paths), (0.0, 255.0), SideBySideReader(tuple(str(p) for p in paths)))
+
+    def read(indices: np.ndarray) -> tuple[Images, Images]:
+        images = [_read_image(paths[i]) for i in indices]
+        halves = [np.split(im, 2, axis=1) for im in images]
+        return [a for a, _ in halves], [b for _, b in halves]
+
+    return ImagePairs(folder.name, len(paths), (0.0, 255.0), read)
 
 
 def _names(paths: list[Path]) -> dict[str, Path]:
@@ -152,8 +120,11 @@ def named_pairs(dir_a: Path, dir_b: Path) -> ImagePairs:
         if size_a != size_b:
             raise ValueError(f"mismatched image sizes: {in_a[name]} is {size_a[0]}x{size_a[1]} but {in_b[name]} is "
                              f"{size_b[0]}x{size_b[1]} (HxW); the images of a pair must align pixel for pixel.")
-    reader = NamedPairReader(tuple(str(in_a[n]) for n in names), tuple(str(in_b[n]) for n in names))
-    return ImagePairs(f"{dir_a.parent.name}", len(names), (0.0, 255.0), reader)
+
+    def read(indices: np.ndarray) -> tuple[Images, Images]:
+        return [_read_image(in_a[names[i]]) for i in indices], [_read_image(in_b[names[i]]) for i in indices]
+
+    return ImagePairs(f"{dir_a.parent.name}", len(names), (0.0, 255.0), read)
 
 
 def find_layout(root: Path, split: str, training: bool) -> tuple[str, tuple[Path, ...]] | None:
@@ -267,7 +238,7 @@ def _swap(source, direction: str):
     if direction == "AtoB":
         return source
     if isinstance(source, ImagePairs):
-        return dataclasses.replace(source, read=SwappedReader(source.read))
+        return dataclasses.replace(source, read=lambda idx: source.read(idx)[::-1])
     return source[::-1]
 
 
