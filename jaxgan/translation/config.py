@@ -49,6 +49,7 @@ def base_config(task: str = "pix2pix") -> ml_collections.ConfigDict:
         flip=True,          # random left-right mirroring
         channels=3,         # 1 or 3
         num_eval=8,         # held-out images per domain for eval/* metrics and sample grids
+        num_workers=0,      # grain worker processes that read and jitter training pairs (0 = in the training process)
     ))
     c.parallel = distributed.default_config()  # multi-process jobs: how the processes find each other
     c.model = ml_collections.ConfigDict(dict(

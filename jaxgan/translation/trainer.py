@@ -20,6 +20,7 @@ import ml_collections
 import numpy as np
 
 from jaxgan import loop
+from jaxgan.data.device import with_decoded_batch
 from jaxgan.images import image_grid
 from jaxgan.multistep import unroll_k_steps
 from jaxgan.sharding import replicated
@@ -92,9 +93,11 @@ class TranslationTask:
         return state_initializer(self.models, self.data.example_shape, self.config.seed, replicated(mesh))
 
     def step(self) -> loop.StepFn:
-        return build_step(self.config, self.models)
+        """The train step, taking the host's uint8 (A, B) batches and decoding them on the device first."""
+        return with_decoded_batch(build_step(self.config, self.models), images=("a", "b"))
 
     def step_batches(self, start_batch: int) -> Iterator[Batch]:
+        """This process's rows of the uint8 (A, B) batches from data position `start_batch`, read by grain."""
         return self.data.batches(self.config.train.batch_size, start_batch=start_batch,
                                  process_index=jax.process_index(), process_count=jax.process_count())
 
