@@ -197,11 +197,8 @@ class Dispatch:
         return self.first_step + self.size - 1
 
 
-# Dispatches the host may queue ahead of the devices. Unbounded asynchronous dispatch of a multi-device program with
-# collectives deadlocks XLA:CPU (issue 18): in the hung trainer (gdb), 7 devices' threads wait in the step's
-# all-reduce while the 8th device's launch waits on that device's in-flight-computations semaphore, and XLA aborts
-# after 40 s. A jitted 8-device psum dispatched 2,000 times without waiting aborts 3 times in 3; with this bound,
-# 0 in 3. Two keeps the host one dispatch ahead, which is all the overlap the loop needs.
+# Dispatches the host may queue ahead of the devices: one ahead is all the overlap the loop needs, and unbounded
+# asynchronous dispatch of multi-device collectives deadlocks XLA:CPU (docs/notes.md, "XLA:CPU workarounds").
 MAX_IN_FLIGHT = 2
 
 

@@ -12,7 +12,7 @@ min(32768 // r, 512)), 2 mapping layers, Adam 2.5e-3 betas (0, 0.99), R1 gamma 0
 conv_clamp 256, ADA bgc toward 0.6 over 500k images; 100M images (1.5625M steps). Its networks have the reference's
 19,947,539 (G) and 20,720,641 (D) parameters (tests/test_stylegan2_train.py).
 
-Expected result: to be measured on a GPU (this CPU-only machine cannot train it). The ADA paper's CIFAR-10 table
+Expected result: to be measured on a GPU (100M images: GPU-sized). The ADA paper's CIFAR-10 table
 (Karras et al. 2020b, Sec. 5) is the comparison.
 """
 

@@ -13,7 +13,7 @@ steps, batch / 2), style mixing 0.9, G_ema half-life 20k images without ramp-up,
 conv_clamp 256, ADA bgc toward 0.6 over 500k images; 25M images (390,625 steps). Its networks have the reference's
 24,767,458 (G) and 24,001,089 (D) parameters (tests/test_stylegan2_train.py).
 
-Expected result: to be measured on a GPU (this CPU-only machine cannot train it); the ADA paper's FFHQ-256 figures
+Expected result: to be measured on a GPU (25M images at 256x256: GPU-sized); the ADA paper's FFHQ-256 figures
 (Karras et al. 2020b, Sec. 4) are the comparison.
 """
 

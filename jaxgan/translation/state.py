@@ -52,17 +52,22 @@ def state_initializer(models: TranslationModels, example_shape: Sequence[int], s
                       ) -> Callable[[], TrainState]:
     """A `() -> state` from `seed`, placed with `out_shardings` (e.g. replicated over the loop's mesh).
 
-    Runs as one jitted program (op by op is far slower on the CPU) with the non-partitionable threefry, which XLA:CPU
-    compiles about 5x faster (measured: 5 s instead of 25 s of CPU for a small pix2pix). Initialisation computes
-    every value whole, so partitionable random bits would buy nothing; the values stay a pure function of `seed`.
+    Runs as one jitted program (op by op is far slower on the CPU) under `_cpu_compile_friendly_threefry`; the
+    values are a pure function of `seed`, the same on every backend.
     """
     init = jax.jit(lambda key: init_state(models, tuple(example_shape), key), out_shardings=out_shardings)
 
     def initialize() -> TrainState:
-        with jax.threefry_partitionable(False):
+        with _cpu_compile_friendly_threefry():
             return init(jax.random.PRNGKey(seed))
 
     return initialize
+
+
+def _cpu_compile_friendly_threefry():
+    """The non-partitionable threefry, which XLA:CPU compiles about 5x faster (docs/notes.md); initialisation computes
+    every value whole, so partitionable random bits would buy nothing."""
+    return jax.threefry_partitionable(False)
 
 
 def init_state(models: TranslationModels, example_shape: tuple[int, int, int], root: jax.Array) -> TrainState:
