@@ -136,8 +136,8 @@ def _open_checkpoints(path: str | Path) -> tuple[Checkpointer, int | None]:
     ckpt = Checkpointer(directory, read_only=True)
     if not ckpt.all_steps():
         ckpt.close()
-        raise FileNotFoundError(f"No complete checkpoint in {directory}; train first (experiments/train.py) or "
-                                "pass a workdir that has checkpoints/.")
+        raise FileNotFoundError(f"No complete checkpoint in {directory}; train first (`jaxgan train`) or pass "
+                                "a workdir that has checkpoints/.")
     return ckpt, step
 
 

@@ -156,7 +156,7 @@ def test_bad_stylegan2_configs_get_named_errors(change, message):
                                        for k, v in kv.items()})
     if "n_disc" in change:
         config.n_disc = change["n_disc"]
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, JaxganError), match=message):
         validate(config)
         build_gan(config, (config.data.image_size, config.data.image_size, 1))
 

@@ -148,6 +148,6 @@ def test_translate_tool_on_pix2pix_translates_a_to_b_only(pix2pix_run, tmp_path)
 
 
 def test_translate_tool_explains_a_workdir_without_a_run(tmp_path):
-    with pytest.raises(FileNotFoundError, match="config.json does not exist"):
+    with pytest.raises(FileNotFoundError, match="No complete checkpoint in .*; train first"):
         load_tool("translate").main(["--workdir", str(tmp_path), "--input", str(tmp_path),
                                      "--out", str(tmp_path / "o")])
