@@ -21,9 +21,11 @@ import numpy as np
 
 from jaxgan import loop
 from jaxgan.data import build_dataset, stack_batches, with_decoded_batch
+from jaxgan.dispatch import MultiStepRunner, StepRunner
+from jaxgan.dispatch import make_step_runner as make_task_runner
 from jaxgan.images import sample_picture
 from jaxgan.label_distribution import class_probabilities
-from jaxgan.loop import EvalFn, MultiStepRunner, StepRunner
+from jaxgan.loop import EvalFn
 from jaxgan.multistep import unroll_k_steps
 from jaxgan.objectives import objective_of
 from jaxgan.objectives.gan import GANObjective
@@ -143,8 +145,8 @@ def build_gan_task(config: ml_collections.ConfigDict, eval_fn: EvalFn | None = N
 
 def make_step_runner(config: ml_collections.ConfigDict, gan: GAN, mesh, dataset, start_batch: int,
                      start_step: int = 0) -> StepRunner | MultiStepRunner:
-    """The loop's runner for this GAN (see `jaxgan.loop.make_step_runner`), for tools that drive steps themselves."""
-    return loop.make_step_runner(GANTask(config, gan, dataset), mesh, start_batch, start_step)
+    """The loop's runner for this GAN (`jaxgan.dispatch.make_step_runner`), for tools that drive steps themselves."""
+    return make_task_runner(GANTask(config, gan, dataset), mesh, start_batch, start_step)
 
 
 def generate_samples(gan: GAN, state: TrainState, key: jax.Array, n: int,

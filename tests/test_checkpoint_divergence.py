@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from jaxgan.config import base_config
-from jaxgan.loop import DEAD_INTERVALS, DeadRunWatch
+from jaxgan.health import DEAD_INTERVALS, DeadRunWatch
 from jaxgan.tasks import train_and_evaluate
 
 

@@ -14,7 +14,7 @@ import pytest
 from jaxgan.checkpoint import Checkpointer, CheckpointMismatchError
 from jaxgan.config import base_config
 from jaxgan.factory import build_gan
-from jaxgan.loop import NonFiniteError
+from jaxgan.health import NonFiniteError
 from jaxgan.sharding import data_mesh
 from jaxgan.tasks import train_and_evaluate
 from jaxgan.trainer import initial_state
