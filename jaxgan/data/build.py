@@ -2,7 +2,7 @@
 
 import ml_collections
 
-from jaxgan.data import mixtures, prepared, sources
+from jaxgan.data import mixtures, prepared, sources, tfds_source
 from jaxgan.data.images import check_no_stretch, output_shape
 from jaxgan.data.indexing import REMAINDERS
 from jaxgan.data.pipeline import Dataset, ImageDataset, MixtureDataset
@@ -65,7 +65,7 @@ def _load_source(cfg: ml_collections.ConfigDict) -> sources.ImageSource:
                                    center_crop=cfg.center_crop)
     if cfg.name == "prepared":
         return prepared.load_prepared(cfg.path, image_size=cfg.image_size, channels=cfg.channels)
-    return sources.load_tfds(cfg.tfds_name, split=cfg.split, data_dir=cfg.data_dir, download=cfg.download)
+    return tfds_source.load_tfds(cfg.tfds_name, split=cfg.split, data_dir=cfg.data_dir, download=cfg.download)
 
 
 def _mixture(name: str, seed: int) -> MixtureDataset:
