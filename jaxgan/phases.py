@@ -14,7 +14,8 @@ frozen `StepSpec` with `functools.partial` it is a `PhaseFn` `(state, batch, key
   `netD(fake.detach())` then `netD(fake)` without the second G forward pass.
 
 Every loss sees both sides: in G's phase D(x) is computed by the current D as a constant, so `loss.g_loss(real,
-fake)` can compare them (relativistic losses); XLA drops that forward pass when a loss does not read it.
+fake)` can compare them (relativistic losses); XLA drops that forward pass when a loss does not read it. The losses
+give one value per example; a phase minimises their mean (G's with top-k training: the mean over the k kept fakes).
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxgan import ema
 from jaxgan.losses import GANLoss, adversarial_logits
 from jaxgan.state import GAN, GANState, apply_train, update_net
-from jaxgan.topk import TopKSchedule, top_k_g_loss
+from jaxgan.topk import TopKSchedule, top_k_mean
 
 Metrics = dict[str, jax.Array]
 Batch = dict[str, jax.Array]
@@ -155,7 +157,7 @@ def _logit_metrics(spec: StepSpec, real_out: jax.Array, fake_out: jax.Array) -> 
 
 
 def d_update(spec: StepSpec, state: GANState, real, fake, labels, keys: KeyStreams) -> tuple[GANState, Metrics]:
-    """One D update: minimise loss.d_loss(D(x), D(G(z))) plus D's every-step penalties; fakes are constants."""
+    """One D update: minimise E[loss.d_loss(D(x), D(G(z)))] plus D's every-step penalties; fakes are constants."""
     fake, D, step = jax.lax.stop_gradient(fake), spec.gan.discriminator, state.step
     penalties = spec.d_penalties + (spec.d_reg if spec.d_reg_interval == 1 else ())
 
@@ -164,7 +166,7 @@ def d_update(spec: StepSpec, state: GANState, real, fake, labels, keys: KeyStrea
         real_out, coll = apply_train(D, net, seen(spec, real, keys.d_input("real"), step), labels)
         fake_out, coll = apply_train(D, net.replace(collections=coll), seen(spec, fake, keys.d_input("fake"), step),
                                      labels)
-        value = spec.loss.d_loss(real_out, fake_out)
+        value = jnp.mean(spec.loss.d_loss(real_out, fake_out))
         net = net.replace(collections=coll)
         d_fn = lambda x, y: apply_train(D, net, seen(spec, x, keys.d_input("penalty"), step), y)[0]
         terms = [lambda i, p=p: p(d_fn, real, fake, labels, keys.penalty(i), step) for p in penalties]
@@ -185,14 +187,16 @@ def g_update(spec: StepSpec, state: GANState, real, fake, pullback, z, labels, k
 
     def loss_wrt_fake(fake):
         fake_out, coll = apply_train(D, state.d, seen(spec, fake, keys.d_input("fake"), step), labels)
+        losses = spec.loss.g_loss(real_out, fake_out)
+        metrics = {"Loss/G": jnp.mean(losses)}  # the whole batch's, with top-k too
         if spec.g_top_k is None:
-            return spec.loss.g_loss(real_out, fake_out), (coll, {})
+            return metrics["Loss/G"], (coll, metrics)
         k = spec.g_top_k.k_at(step, fake_out.shape[0])
-        return top_k_g_loss(spec.loss.g_loss, real_out, fake_out, k), (coll, {"G/top_k": k.astype(jnp.float32)})
+        metrics["G/top_k"] = k.astype(jnp.float32)
+        return top_k_mean(losses, adversarial_logits(fake_out), k), (coll, metrics)
 
-    (value, (d_coll, metrics)), dfake = jax.value_and_grad(loss_wrt_fake, has_aux=True)(fake)
+    (d_coll, metrics), dfake = jax.grad(loss_wrt_fake, has_aux=True)(fake)
     (grads,) = pullback(dfake)
-    metrics["Loss/G"] = value
     penalties = spec.g_penalties + (spec.g_reg if spec.g_reg_interval == 1 else ())
     if penalties:
         pen_grads, pen_metrics = jax.grad(_g_penalty_loss(spec, state, penalties, z, labels, keys), has_aux=True)(
@@ -279,19 +283,10 @@ def g_reg(spec: StepSpec, state: GANState, batch: Batch, keys: KeyStreams) -> tu
     return state.replace(g=update_net(spec.gan.g_tx, state.g, grads)), metrics
 
 
-def ema_decay_at(step: jax.Array, decay: float, warmup: bool) -> jax.Array:
-    """EMA decay at `step`; with warm-up min(decay, (1 + t) / (10 + t)) so early averages track the params."""
-    if not warmup:
-        return jnp.asarray(decay, jnp.float32)
-    t = step.astype(jnp.float32)
-    return jnp.minimum(decay, (1.0 + t) / (10.0 + t))
-
-
 def g_ema(decay: float, warmup: bool, state: GANState, batch: Any = None, keys: Any = None
           ) -> tuple[GANState, Metrics]:
-    """G_ema: g_ema_params <- beta * g_ema_params + (1 - beta) * G's params (no-op for a state without an EMA)."""
+    """G_ema: g_ema_params <- lerp toward G's params with `ema.step_decay` (no-op for a state without an EMA)."""
     if state.g_ema_params is None:
         return state, {}
-    beta = ema_decay_at(state.step, decay, warmup)
-    ema = jax.tree.map(lambda e, p: beta * e + (1.0 - beta) * p, state.g_ema_params, state.g.params)
-    return state.replace(g_ema_params=ema), {}
+    beta = ema.step_decay(state.step, decay, warmup)
+    return state.replace(g_ema_params=ema.update(state.g_ema_params, state.g.params, beta)), {}
