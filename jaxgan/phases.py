@@ -195,7 +195,7 @@ def g_update(spec: StepSpec, state: GANState, real, fake, pullback, z, labels, k
         metrics["G/top_k"] = k.astype(jnp.float32)
         return top_k_mean(losses, adversarial_logits(fake_out), k), (coll, metrics)
 
-    (d_coll, metrics), dfake = jax.grad(loss_wrt_fake, has_aux=True)(fake)
+    dfake, (d_coll, metrics) = jax.grad(loss_wrt_fake, has_aux=True)(fake)
     (grads,) = pullback(dfake)
     penalties = spec.g_penalties + (spec.g_reg if spec.g_reg_interval == 1 else ())
     if penalties:

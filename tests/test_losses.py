@@ -22,7 +22,9 @@ def mean(xs):
 
 
 def close(a, b):
-    np.testing.assert_allclose(float(a), b, rtol=1e-5, atol=1e-6)
+    """The batch mean of the per-example losses `a` equals `b`."""
+    assert np.ndim(a) == 1
+    np.testing.assert_allclose(float(np.mean(a)), b, rtol=1e-5, atol=1e-6)
 
 
 def test_bce_d_loss_is_minus_log_likelihood():
@@ -48,7 +50,7 @@ def test_wasserstein_hinge_least_squares():
 
 def test_bce_losses_stay_finite_at_extreme_logits():
     big = np.array([100.0, -100.0], np.float32)
-    assert np.isfinite(float(losses.bce_d_loss(big, big)))
+    assert np.all(np.isfinite(losses.bce_d_loss(big, big)))
     close(losses.non_saturating_g_loss(np.array([-100.0], np.float32)), 100.0)
     close(losses.minimax_g_loss(np.array([100.0], np.float32)), -100.0)
 
@@ -91,7 +93,7 @@ def test_relativistic_average_gradients_flow_through_the_batch_means_finite_diff
     reals moves through mean(real) in the fake term; G's w.r.t. the fakes through mean(fake))."""
     r, f = np.array(REAL, np.float64), np.array(FAKE, np.float64)
     loss = losses.get_loss("relativistic_average")
-    grad = lambda fn, side: np.asarray(jax.grad(fn, argnums=side)(jnp.asarray(r, jnp.float32),
+    grad = lambda fn, side: np.asarray(jax.grad(lambda *a: jnp.mean(fn(*a)), argnums=side)(jnp.asarray(r, jnp.float32),
                                                                   jnp.asarray(f, jnp.float32)))
     g_by_hand = lambda real, fake: rasgan_by_hand(fake, real)  # G's loss: real and fake swapped
     for name, ours, by_hand in (("D", loss.d_loss, rasgan_by_hand), ("G", loss.g_loss, g_by_hand)):
@@ -107,12 +109,12 @@ def test_relativistic_pairing_gan_pairs_real_and_fake_by_index_by_hand():
     close(loss.d_loss(r, f), mean([-math.log(sigmoid(a - b)) for a, b in zip(REAL, FAKE, strict=True)]))
     close(loss.g_loss(r, f), mean([-math.log(sigmoid(b - a)) for a, b in zip(REAL, FAKE, strict=True)]))
     # Pairs, not averages: reversing the fakes changes the loss (RaSGAN would not notice).
-    assert abs(float(loss.d_loss(r, f[::-1])) - float(loss.d_loss(r, f))) > 1e-3
+    assert abs(float(jnp.mean(loss.d_loss(r, f[::-1]))) - float(jnp.mean(loss.d_loss(r, f)))) > 1e-3
 
 
 def test_every_g_loss_sees_both_sides_and_the_classic_ones_ignore_the_real_side():
     r, f = np.array(REAL, np.float32), np.array(FAKE, np.float32)
     for name, loss in losses.LOSSES.items():
-        moved = float(loss.g_loss(r + 1.0, f)) != float(loss.g_loss(r, f))
+        moved = not np.array_equal(loss.g_loss(r + 1.0, f), loss.g_loss(r, f))
         assert moved == name.startswith("relativistic"), name
     close(losses.get_loss("non_saturating").g_loss(r, f), mean([-math.log(sigmoid(x)) for x in FAKE]))

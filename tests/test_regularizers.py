@@ -184,7 +184,7 @@ def test_one_sided_label_smoothing_is_bce_with_real_target_point_nine():
     sig = lambda v: 1.0 / (1.0 + np.exp(-v))
     expected = (np.mean(-0.9 * np.log(sig(real)) - 0.1 * np.log(1 - sig(real)))
                 + np.mean(-np.log(1 - sig(fake))))
-    np.testing.assert_allclose(float(loss.d_loss(jnp.asarray(real), jnp.asarray(fake))), expected, rtol=1e-5)
+    np.testing.assert_allclose(float(jnp.mean(loss.d_loss(jnp.asarray(real), jnp.asarray(fake)))), expected, rtol=1e-5)
     with pytest.raises(ValueError, match="BCE"):
         one_sided_label_smoothing(get_loss("hinge"), 0.1)
 
@@ -235,5 +235,5 @@ def test_d_input_transform_reaches_real_fake_and_penalty_inputs():
     assert float(metrics["D/grad_norm_interp"]) < 1e-6
     # G's fakes: G's loss is that of the just-updated D at the constant.
     at_constant = d_at_constant(new_state.d)  # real and fake alike reach D as the constant
-    expected_g = float(loss.g_loss(at_constant, at_constant))
+    expected_g = float(jnp.mean(loss.g_loss(at_constant, at_constant)))
     assert float(metrics["Loss/G"]) == pytest.approx(expected_g, rel=1e-5)
