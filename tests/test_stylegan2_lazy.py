@@ -8,6 +8,7 @@ an explicit per-example Jacobian (path length) and an explicit input gradient (R
 """
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -78,9 +79,15 @@ def flat(tree):
     return np.concatenate([np.asarray(leaf, np.float64).ravel() for leaf in jax.tree.leaves(tree)])
 
 
+@functools.cache
+def phase_step(phase):
+    """The jitted step that runs only `phase`, compiled once for the tests of this file."""
+    return jax.jit(make_phase_step([phase], 1))
+
+
 def phase_updates(phase, state, batch, steps, net):
     """{step: the change of `net`'s params ("g" or "d")} when a step that runs only `phase` runs at `step`."""
-    run = jax.jit(make_phase_step([phase], 1))
+    run = phase_step(phase)
     before = flat(getattr(state, net).params)
     return {step: flat(getattr(run(state.replace(step=jnp.int32(step)), batch)[0], net).params) - before
             for step in steps}
@@ -113,6 +120,37 @@ def test_dreg_steps_on_16_times_r1_every_16th_step(setup):
             assert not update.any(), f"Dreg changed D on step {step}"
         else:
             assert_scaled_gradient(update, grad, 16)
+
+
+def test_dreg_counts_the_signs_of_the_real_logits_its_r1_differentiated(setup):
+    """R1's own forward pass feeds ADA: Dreg adds sum(sign(D(x))) and B to the accumulator; r1 is E||grad||^2."""
+    spec, phases, state, batch = setup
+    new, metrics = phase_step(phases["Dreg"])(state, batch)
+    logits = np.asarray(spec.gan.discriminator.apply({"params": state.d.params, **state.d.collections}, batch["x"][0]))
+    assert float(new.aux["ada_sign_sum"]) == np.sum(np.sign(logits)) and float(new.aux["ada_count"]) == B
+    r1 = r1_penalty(spec, state, state.d.params, batch["x"][0]) / (0.5 * spec.r1_gamma)
+    np.testing.assert_allclose(float(metrics["Loss/r1_penalty"]), float(r1), rtol=1e-5)
+
+
+def test_dmain_and_gmain_step_on_the_softplus_losses_written_out(setup):
+    """Dmain on softplus(-D(x)) + softplus(D(G(z))), Gmain on softplus(-D(G(z))): SGD(1) steps by -grad."""
+    spec, phases, state, batch = setup
+    D = lambda params, x: spec.gan.discriminator.apply({"params": params, **state.d.collections}, x)
+    keys = KeyStreams.of_step(state.rng, state.step)
+
+    def fakes(params, name):
+        k = keys.phase(name)
+        ws, _ = mapped_ws(spec, state.g, params, sample_latents(k.z(), B, spec.gan.z_dim), None, k)
+        return synthesize(spec, state.g, params, ws, k)
+
+    fake = fakes(state.g.params, "Dmain")
+    d_loss = lambda p: jnp.mean(jax.nn.softplus(-D(p, batch["x"][0]))) + jnp.mean(jax.nn.softplus(D(p, fake)))
+    g_loss = lambda p: jnp.mean(jax.nn.softplus(-D(state.d.params, fakes(p, "Gmain"))))
+    for name, net, loss, params in (("Dmain", "d", d_loss, state.d.params), ("Gmain", "g", g_loss, state.g.params)):
+        new, metrics = phase_step(phases[name])(state, batch)
+        value, grad = jax.jit(jax.value_and_grad(loss))(params)
+        np.testing.assert_allclose(float(metrics[f"Loss/{net.upper()}"]), float(value), rtol=1e-5)
+        assert_scaled_gradient(flat(getattr(new, net).params) - flat(params), flat(grad), 1)
 
 
 def adam_steps(lr, b1, b2, eps, grads):
