@@ -60,10 +60,10 @@ def _state_at(step: int):
 
 @pytest.mark.parametrize("objective", ["gan", "stylegan2"])
 def test_both_objectives_g_ema_phases_step_by_their_schedule(objective):
-    gan, state = _state_at(100)
+    gan, state = _state_at(2 if objective == "gan" else 100)
     if objective == "gan":
-        new, _ = g_ema(0.5, True, state)  # warm-up: min(0.5, 101 / 110) = 0.5
-        beta = 0.5
+        new, _ = g_ema(0.5, True, state)  # warm-up: min(0.5, 3 / 12) = 0.25
+        beta = 0.25
     else:  # 100 steps of 8 images: half-life min(10000, 800 * 0.05) = 40 images
         spec = StyleGAN2Spec(gan, batch_size=8, ema_kimg=10.0, ema_rampup=0.05)
         new, metrics = stylegan2_g_ema(spec, state, {}, None)
