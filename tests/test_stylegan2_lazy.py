@@ -125,9 +125,10 @@ def test_dreg_steps_on_16_times_r1_every_16th_step(setup):
 def test_dreg_counts_the_signs_of_the_real_logits_its_r1_differentiated(setup):
     """R1's own forward pass feeds ADA: Dreg adds sum(sign(D(x))) and B to the accumulator; r1 is E||grad||^2."""
     spec, phases, state, batch = setup
+    batch = {"x": jnp.repeat(batch["x"][:, :1], B, axis=1)}  # one image 4 times: 4 equal signs, a sum of +-4
     new, metrics = phase_step(phases["Dreg"])(state, batch)
     logits = np.asarray(spec.gan.discriminator.apply({"params": state.d.params, **state.d.collections}, batch["x"][0]))
-    assert float(new.aux["ada_sign_sum"]) == np.sum(np.sign(logits)) and float(new.aux["ada_count"]) == B
+    assert float(new.aux["ada_sign_sum"]) == np.sum(np.sign(logits)) != 0 and float(new.aux["ada_count"]) == B
     r1 = r1_penalty(spec, state, state.d.params, batch["x"][0]) / (0.5 * spec.r1_gamma)
     np.testing.assert_allclose(float(metrics["Loss/r1_penalty"]), float(r1), rtol=1e-5)
 
