@@ -32,7 +32,7 @@ import optax
 
 from jaxgan import ada, ema
 from jaxgan.label_distribution import draw_labels
-from jaxgan.losses import bce_d_loss, non_saturating_g_loss
+from jaxgan.losses import GANLoss, get_loss
 from jaxgan.models.stylegan2.generator import BUFFERS, Generator
 from jaxgan.models.stylegan2.losses import mixing_cutoff, pl_batch_size, style_mix
 from jaxgan.phases import Batch, KeyStreams, Metrics, reals, sample_latents, update_net
@@ -61,6 +61,7 @@ class StyleGAN2Spec:
     ema_kimg: float = 10.0
     ema_rampup: float | None = None
     label_probs: tuple[float, ...] | None = None  # the training set's class shares (fake labels); None: uniform
+    loss: GANLoss = dataclasses.field(default_factory=lambda: get_loss("non_saturating"))  # the reference's logistic
 
 
 def initial_aux(p: float = 0.0) -> dict[str, jax.Array]:
@@ -119,15 +120,20 @@ def count_signs(aux: dict, real_logits: jax.Array) -> dict:
 
 
 def g_main(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
-    """Gmain: one G update on softplus(-D(ADA(G(z, c)))), c fresh fake labels, gradients flowing through ADA into G."""
+    """Gmain: one G update on spec.loss's G side of D(ADA(G(z, c))) (the reference: softplus(-D(...))), c fresh fake
+    labels, gradients flowing through ADA into G."""
     n = batch["x"].shape[1]
     z, labels = sample_latents(keys.z(), n, spec.gan.z_dim), fake_labels(spec, keys, n)
 
+    real, real_labels = reals(batch, 0)
+    d, p = state.nets["D"], state.aux["ada_p"]
+    # D(x) as a constant for losses that compare both sides (relativistic); XLA drops it when the loss ignores it.
+    real_logits = jax.lax.stop_gradient(run_d(spec, d, d.params, real, real_labels, keys.d_input("real"), p))
+
     def loss_fn(params):
         fake, collections = run_g(spec, state.nets["G"], params, z, labels, keys)
-        d = state.nets["D"]
-        logits = run_d(spec, d, d.params, fake, labels, keys.d_input("fake"), state.aux["ada_p"])
-        loss = jnp.mean(non_saturating_g_loss(logits))  # softplus(-logits) = -log(sigmoid(logits))
+        logits = run_d(spec, d, d.params, fake, labels, keys.d_input("fake"), p)
+        loss = jnp.mean(spec.loss.g_loss(real_logits, logits))  # the reference's: softplus(-D(G(z)))
         return loss, (collections, {"Loss/G": loss, "Loss/scores/fake": jnp.mean(logits)})
 
     grads, (collections, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets["G"].params)
@@ -155,8 +161,8 @@ def g_reg(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStreams
 
 
 def d_main(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
-    """Dmain: one D update on softplus(D(ADA(G(z, c)))) + softplus(-D(ADA(x), c_x)), c fresh fake labels; counts
-    sign(D(ADA(x))) for ADA."""
+    """Dmain: one D update on spec.loss's D side (the reference: softplus(D(ADA(G(z, c)))) + softplus(-D(ADA(x),
+    c_x))), c fresh fake labels; counts sign(D(ADA(x))) for ADA."""
     real, labels = reals(batch, 0)
     z, gen_labels = sample_latents(keys.z(), real.shape[0], spec.gan.z_dim), fake_labels(spec, keys, real.shape[0])
     g = state.nets["G"]
@@ -166,7 +172,7 @@ def d_main(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStream
     def loss_fn(params):
         fake_logits = run_d(spec, state.nets["D"], params, fake, gen_labels, keys.d_input("fake"), p)
         real_logits = run_d(spec, state.nets["D"], params, real, labels, keys.d_input("real"), p)
-        loss = jnp.mean(bce_d_loss(real_logits, fake_logits))  # softplus(-D(x)) + softplus(D(G(z)))
+        loss = jnp.mean(spec.loss.d_loss(real_logits, fake_logits))  # reference: softplus(-D(x)) + softplus(D(G(z)))
         metrics = {"Loss/D": loss, "Loss/scores/real": jnp.mean(real_logits),
                    "Loss/signs/real": jnp.mean(jnp.sign(real_logits)), "D/real": jnp.mean(real_logits),
                    "D/fake": jnp.mean(fake_logits)}

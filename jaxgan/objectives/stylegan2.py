@@ -16,6 +16,7 @@ import ml_collections
 
 from jaxgan import ada
 from jaxgan import config as gan_config
+from jaxgan.losses import GANLoss, get_loss
 from jaxgan.objectives.gan import GANObjective
 from jaxgan.state import GAN
 from jaxgan.stylegan2_phases import StyleGAN2Spec, initial_aux, stylegan2_phases
@@ -107,10 +108,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
                          f"({group}), D's minibatch-std groups.")
 
 
-def stylegan2_spec(config: ml_collections.ConfigDict, gan: GAN, label_probs: Sequence[float] | None = None
-            ) -> StyleGAN2Spec:
+def stylegan2_spec(config: ml_collections.ConfigDict, gan: GAN, label_probs: Sequence[float] | None = None,
+                   loss: GANLoss | None = None) -> StyleGAN2Spec:
     """The phases' constants from the `stylegan2`, `ada`, `reg` and `ema` blocks; `label_probs`, the training set's
-    class shares, for a conditional G's fake labels."""
+    class shares, for a conditional G's fake labels; `loss` for another than the reference's logistic loss."""
     obj, aug = config.stylegan2, config.ada
     return StyleGAN2Spec(
         gan=gan, batch_size=config.train.batch_size,
@@ -121,6 +122,7 @@ def stylegan2_spec(config: ml_collections.ConfigDict, gan: GAN, label_probs: Seq
         r1_gamma=config.reg.r1_gamma, r1_interval=config.reg.lazy_interval,
         ema_kimg=config.ema.half_life_images / 1000, ema_rampup=obj.ema_rampup or None,
         label_probs=None if label_probs is None else tuple(float(p) for p in label_probs),
+        loss=loss or get_loss("non_saturating"),
     )
 
 
@@ -150,9 +152,13 @@ class StyleGAN2Objective(GANObjective):
     def batches_per_step(self, config: ml_collections.ConfigDict) -> int:
         return 1
 
+    def loss(self, config: ml_collections.ConfigDict) -> GANLoss:
+        """Gmain's and Dmain's adversarial loss: the reference's logistic (non-saturating) one; override for yours."""
+        return get_loss("non_saturating")
+
     def phases(self, config: ml_collections.ConfigDict, gan: GAN, example_shape: Sequence[int] | None = None,
                num_examples: int | None = None, label_probs: Sequence[float] | None = None) -> tuple[Phase, ...]:
-        return stylegan2_phases(stylegan2_spec(config, gan, label_probs))
+        return stylegan2_phases(stylegan2_spec(config, gan, label_probs, self.loss(config)))
 
 
 OBJECTIVE = StyleGAN2Objective()
