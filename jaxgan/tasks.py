@@ -1,6 +1,7 @@
 """Which task a config trains, and `train_and_evaluate` for every one of them on the shared loop (`jaxgan.loop`).
 
-A config's `task` key names it: "gan" (the default when the key is absent), "pix2pix" or "cyclegan". Each task
+A config's `task` key names it: "gan" (the default when the key is absent), "pix2pix" or "cyclegan"; a config's
+`objective` key names an objective of `jaxgan.objectives` ("srgan"). Each task
 module gives a `validate(config)` and a `Task` builder; the loop does the rest the same way for all of them.
 """
 
@@ -14,14 +15,14 @@ import ml_collections
 
 from jaxgan import loop
 
-TASKS = ("gan", "pix2pix", "cyclegan")
+TASKS = ("gan", "pix2pix", "cyclegan", "srgan")
 
 
 def task_name(config: ml_collections.ConfigDict) -> str:
     """The config's task; a clear error for an unknown one."""
-    name = config.get("task", "gan")
+    name = config.get("objective") or config.get("task", "gan")
     if name not in TASKS:
-        raise ValueError(f"Unknown task {name!r}; choose one of {TASKS} (config key `task`).")
+        raise ValueError(f"Unknown task {name!r}; choose one of {TASKS} (config key `task`, or `objective`).")
     return name
 
 
@@ -31,6 +32,8 @@ def task_builder(config: ml_collections.ConfigDict, eval_fn: loop.EvalFn | None 
     if task_name(config) == "gan":
         from jaxgan.config import validate
         from jaxgan.trainer import build_gan_task as build
+    elif task_name(config) == "srgan":
+        from jaxgan.objectives.srgan import build, validate
     else:
         from jaxgan.translation.config import validate
         from jaxgan.translation.trainer import build_translation_task as build
