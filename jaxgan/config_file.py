@@ -172,6 +172,10 @@ def load_config_file(path: str) -> ml_collections.ConfigDict:
 
 def schema_for(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """The base config of the config's task: every key a run of that task reads."""
+    if config.get("objective") == "srgan":
+        from jaxgan.objectives.srgan import default_config
+
+        return default_config()
     task = config.get("task", "gan")
     if task in ("pix2pix", "cyclegan"):
         from jaxgan.translation.config import base_config as translation_base_config
@@ -184,7 +188,7 @@ def schema_for(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 def renamed_keys(config: ml_collections.ConfigDict) -> dict[str, str]:
     """Old key -> new key of the keys the config's task has renamed (a GAN's flat `model.*` keys)."""
-    if config.get("task", "gan") != "gan":
+    if config.get("task", "gan") != "gan" or config.get("objective"):
         return {}
     from jaxgan.models import RENAMED_KEYS
 

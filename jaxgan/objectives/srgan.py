@@ -34,6 +34,7 @@ import numpy as np
 import optax
 
 from jaxgan import data, distributed, loop, optim
+from jaxgan.config_file import flat_keys
 from jaxgan.data.pipeline import ImageDataset
 from jaxgan.errors import check_choice
 from jaxgan.images import image_grid
@@ -79,7 +80,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.eval = ml_collections.ConfigDict(dict(
         num_images=360,     # held-out HR images (a fixed random subset, kept out of training) that eval/* scores
         batch_size=250,     # images per G / classifier call in evaluation
-        classifier="",      # domain classifier .npz (`jaxgan train-classifier`): FID and the feature loss; "" = PSNR only
+        classifier="",      # domain classifier .npz (`jaxgan train-classifier`) of FID and the feature loss; "" = off
         reference_samples=10_000,  # training images of FID's reference statistics (>= the data's size: all)
         cache_dir="",       # cache of the reference statistics ("" = jaxgan's cache dir/ref_stats)
     ))
@@ -90,14 +91,6 @@ def default_config() -> ml_collections.ConfigDict:
     return c
 
 
-def flat_keys(config: ml_collections.ConfigDict) -> set[str]:
-    """The dotted names of a config's leaves."""
-    def walk(tree: dict, prefix: str) -> Iterator[str]:
-        for key, value in tree.items():
-            yield from walk(value, f"{prefix}{key}.") if isinstance(value, dict) else (f"{prefix}{key}",)
-    return set(walk(config.to_dict(), ""))
-
-
 def result_keys(config: ml_collections.ConfigDict) -> list[str]:
     """The eval/* names an evaluation logs: PSNR always, FID with a classifier."""
     fid = ["eval/fid", "eval/fid_bicubic", "eval/fid_hr"] if config.eval.classifier else []
@@ -106,7 +99,7 @@ def result_keys(config: ml_collections.ConfigDict) -> list[str]:
 
 def validate(config: ml_collections.ConfigDict) -> None:
     """Raise a ValueError naming the key of an unknown key or a value out of range."""
-    unknown = sorted(flat_keys(config) - flat_keys(default_config()))
+    unknown = sorted(set(flat_keys(config)) - set(flat_keys(default_config())))
     if unknown:
         raise ValueError(f"Unknown config keys {unknown} for objective 'srgan'; its keys are those of "
                          "jaxgan.objectives.srgan.default_config().")
