@@ -41,6 +41,11 @@ def test_low_resolution_is_the_4x_downsample_of_high_resolution(method):
     expected = 0.01 * (4 * np.arange(8) + 1.5)
     inner = slice(None) if method == "box" else slice(2, -2)
     np.testing.assert_allclose(lr[inner], expected[inner], atol=1e-5)
+    # One lit pixel in four: the block means are 1/4. Antialiasing keeps that (the widened kernel's shifts sum to
+    # one); sampling the bicubic interpolant at the LR centres without it would alias to -1/16.
+    impulses = jnp.broadcast_to((jnp.arange(32) % 4 == 0)[None, None, :, None], (1, 4, 32, 1)).astype(jnp.float32)
+    lr = np.asarray(srgan.downsample(impulses, 4, method))[0, 0, :, 0]
+    np.testing.assert_allclose(lr[inner], 0.25, atol=1e-5)
     # Box: each LR pixel is the mean of its 4x4 block, on a random image (leading axes pass through).
     x = np.random.default_rng(0).uniform(-1, 1, (2, 1, 8, 8, 3)).astype(np.float32)
     if method == "box":

@@ -24,7 +24,7 @@ def get_config():
     c.model.d_convs = 4
     c.model.d_dense = 128
     c.train.batch_size = 32
-    c.train.num_steps = 2000
+    c.train.num_steps = 1000
     c.train.log_every = 50
     c.train.eval_every = 500
     c.train.sample_every = 500
