@@ -5,8 +5,8 @@ A plain orbax wrapper: it knows pytrees, JSON and files, not configs or models. 
 
 A checkpoint is a step directory `<directory>/<step>/` with two orbax items:
 
-- `state`: the train-state pytree (OCDBT/zarr), each array stored under its dotted path, e.g. for a `GANState`
-  `g.params.Dense_0.kernel`, `d.opt_state.0.mu.Dense_0.bias`, `g_ema_params.Dense_0.kernel`.
+- `state`: the train-state pytree (OCDBT/zarr), each array stored under its dotted path, e.g. for a `TrainState`
+  `nets.G.params.Dense_0.kernel`, `nets.D.opt_state.0.mu.Dense_0.bias`, `ema.G.Dense_0.kernel`.
 - `meta`: JSON; a run stores `step`, `data_batches` (the data iterator position: batches consumed), the resolved
   `config`, `example_shape` and `num_classes` there (what `jaxgan.runs` needs to rebuild it without the dataset).
 
@@ -102,8 +102,21 @@ def leaf_differences(saved: Any, target: Any, partial: bool = False) -> list[str
     return lines
 
 
+def is_pre_objective_layout(tree: Any) -> bool:
+    """Whether a saved state tree has the layout of runs before objectives: a GAN's top-level `g`, `d`,
+    `g_ema_params` instead of `nets`, `ema`, or CycleGAN's top-level `pools` instead of `aux.pools` (`jaxgan
+    upgrade-run` converts it)."""
+    return isinstance(tree, dict) and (("g" in tree and "d" in tree and "nets" not in tree) or "pools" in tree)
+
+
 def check_compatible(saved: Any, target: Any, where: str, partial: bool = False) -> None:
     """Raise CheckpointMismatchError naming the differing leaves (paths, shapes, dtypes) if any."""
+    if is_pre_objective_layout(saved):
+        run = Path(where).parent.parent
+        raise CheckpointMismatchError(
+            f"The checkpoint {where} has the state layout of an older jaxgan (g, d, g_ema_params or pools); "
+            f"convert the run once with `jaxgan upgrade-run --workdir {run}` (it keeps the old checkpoints beside "
+            "the new ones).")
     lines = leaf_differences(saved, target, partial)
     if not lines:
         return

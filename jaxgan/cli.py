@@ -15,7 +15,7 @@ from jaxgan.errors import run_guarded
 
 # subcommand -> (module under jaxgan.tools, one-line description)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("train", "train a config's GAN, pix2pix or CycleGAN in a workdir (resumes)"),
+    "train": ("train", "train a config's objective (GAN, StyleGAN2, pix2pix, CycleGAN, ...) in a workdir (resumes)"),
     "sample": ("sample", "sample grids, .npz, interpolations from a run's generator"),
     "evaluate": ("evaluate", "FID/KID/IS/precision-recall of a run, folder or .npz against a reference"),
     "translate": ("translate", "translate images with a pix2pix or CycleGAN run"),
@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("prepare", "convert an image folder, .zip or tfds dataset to a pre-resized uint8 dataset"),
     "reproduce": ("reproduce", "train a config's recipe and check its result against the band it states"),
     "verify": ("verify", "check every checkpoint of a run against its checksums, without training"),
+    "upgrade-run": ("upgrade_run", "convert a run saved before objectives to today's checkpoint layout"),
     "config": ("config", "print a config's keys with their values and what each means"),
     "plot": ("plot", "a PNG of a run's losses, D outputs, eval scores and sample grids over steps"),
 }

@@ -16,7 +16,7 @@ KEY_COMMENT = re.compile(r"""^\s*(?:c\.)?["']?([A-Za-z_][\w.]*)["']?\s*[:=]\s*[^
 # Where each top-level block is defined, so that a leaf name shared by two blocks (`lr`, `decay`) finds its own.
 BLOCK_HOMES = {"data": "data/", "model": "models/", "loss": "losses.py", "reg": "regularizers.py",
                "optim": "optim.py", "augment": "augment.py", "eval": "training_eval.py",
-               "stylegan2": "stylegan2_config.py", "ada": "stylegan2_config.py", "parallel": "distributed.py"}
+               "stylegan2": "objectives/stylegan2.py", "ada": "objectives/stylegan2.py", "parallel": "distributed.py"}
 
 
 @cache

@@ -171,24 +171,15 @@ def load_config_file(path: str) -> ml_collections.ConfigDict:
 
 
 def schema_for(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-    """The base config of the config's task: every key a run of that task reads."""
-    if config.get("objective") == "srgan":
-        from jaxgan.objectives.srgan import default_config
+    """The default config of the config's objective: every key a run of that objective reads."""
+    from jaxgan.objectives import objective_of
 
-        return default_config()
-    task = config.get("task", "gan")
-    if task in ("pix2pix", "cyclegan"):
-        from jaxgan.translation.config import base_config as translation_base_config
-
-        return translation_base_config(task)
-    from jaxgan.config import base_config
-
-    return base_config()
+    return objective_of(config).default_config()
 
 
 def renamed_keys(config: ml_collections.ConfigDict) -> dict[str, str]:
-    """Old key -> new key of the keys the config's task has renamed (a GAN's flat `model.*` keys)."""
-    if config.get("task", "gan") != "gan" or config.get("objective"):
+    """Old key -> new key of the keys the config's objective has renamed (the GAN's flat `model.*` keys)."""
+    if config.get("objective") not in ("gan", "stylegan2"):
         return {}
     from jaxgan.models import RENAMED_KEYS
 

@@ -31,7 +31,7 @@ from jaxgan.data.device import scale_pixels
 from jaxgan.errors import JaxganError
 from jaxgan.losses import SIGMOID_LOSSES, adversarial_logits, bce_d_loss
 from jaxgan.sampling import evaluation_noise_key, generator_variables, random_inputs, sample_latents
-from jaxgan.state import GAN, GANState, NetState, apply_train, update_net
+from jaxgan.state import GAN, NetState, TrainState, apply_train, update_net
 
 # propose(key, n) -> (n samples, their n D logits)
 ProposeFn = Callable[[jax.Array, int], tuple[np.ndarray, np.ndarray]]
@@ -62,17 +62,18 @@ def check_drs_settings(cfg: ml_collections.ConfigDict) -> None:
 def check_drs_config(config: ml_collections.ConfigDict) -> None:
     """Raise a ValueError unless the run's D logit estimates log p_data / p_G, one logit per sample."""
     fix = "set eval.drs=false, or sample and evaluate without --drs"
-    if config.loss not in SIGMOID_LOSSES:
+    loss = config.get("loss", "non_saturating")  # StyleGAN2's objective: the logistic loss, without the key
+    if loss not in SIGMOID_LOSSES:
         raise ValueError(f"DRS reads D's logit as log p_data/p_G, which holds only for a D trained with the sigmoid "
-                         f"cross-entropy loss, not loss={config.loss!r}: train with loss = one of "
+                         f"cross-entropy loss, not loss={loss!r}: train with loss = one of "
                          f"{sorted(SIGMOID_LOSSES)}, or {fix}.")
-    if config.reg.label_smoothing != 0:
+    if config.reg.get("label_smoothing", 0.0) != 0:
         raise ValueError(f"DRS reads D's logit as log p_data/p_G, which label smoothing shifts (reg.label_smoothing="
                          f"{config.reg.label_smoothing}); {fix}.")
     if config.model.d_cond == "acgan":
         raise ValueError(f"DRS needs D's real/fake logit alone, but model.d_cond='acgan' trains it together with a "
                          f"class head; {fix}.")
-    if config.model.pack > 1:
+    if config.model.get("pack", 1) > 1:
         raise ValueError(f"DRS needs one D logit per sample, but model.pack={config.model.pack} (PacGAN) scores "
                          f"packs; {fix}.")
 
@@ -191,12 +192,12 @@ def gan_proposer(gan: GAN, generate: Callable, discriminate: Callable, g_variabl
     return propose
 
 
-def drs_networks(cfg: ml_collections.ConfigDict, gan: GAN, state: GANState,
+def drs_networks(cfg: ml_collections.ConfigDict, gan: GAN, state: TrainState,
                  real_batches: Callable[[], Iterator[dict]]) -> tuple[dict, dict]:
     """(G's variables, D's variables) for DRS: the G of `cfg.drs_generator`, and D, trained
     `cfg.drs_finetune_steps` more steps against that G (G fixed) on `real_batches()` when that is > 0."""
-    g_variables = state.g.variables() if cfg.drs_generator == "live" else generator_variables(state, gan)
-    d = state.d
+    g_variables = state.nets["G"].variables() if cfg.drs_generator == "live" else generator_variables(state, gan)
+    d = state.nets["D"]
     if cfg.drs_finetune_steps > 0:
         key = jax.random.fold_in(jax.random.key(cfg.seed), DRS_FINETUNE_STREAM)
         d = finetune_discriminator(gan, d, g_variables, real_batches(), cfg.drs_finetune_steps, key)

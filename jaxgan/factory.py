@@ -6,7 +6,7 @@ with its variants (`jaxgan.losses.build_loss`: `reg.label_smoothing`, `model.d_c
 when `reg.lazy_interval` > 1). This module wires them together with what spans blocks: the optimizers with the
 lazy-regularisation correction (`reg.lazy_interval`), D's input transform (`augment.*`, `reg.instance_noise_*`),
 G's latents with n_disc > 1 (`g_fresh_z`) and the EMA decay (`ema.decay` or `ema.half_life_images`).
-`model.name="stylegan2"` gets its own phase table (`jaxgan.stylegan2_phases`) from the `stylegan2` and `ada` blocks.
+`build_gan`, `build_train_step` and `initial_state_aux` ask the config's objective (`jaxgan.objectives`).
 """
 
 from __future__ import annotations
@@ -16,40 +16,28 @@ from collections.abc import Callable, Sequence
 import jax
 import ml_collections
 
-from jaxgan import ada
 from jaxgan.augment import make_diff_augment
 from jaxgan.losses import SIGMOID_LOSSES, build_loss
 from jaxgan.models import build_models, is_conditional
+from jaxgan.objectives import objective_of
 from jaxgan.optim import build_optimizer
 from jaxgan.regularizers import InstanceNoise, build_d_penalties, build_d_reg
 from jaxgan.sharding import bn_groups
 from jaxgan.state import GAN
-from jaxgan.stylegan2_phases import StyleGAN2Spec, initial_aux, stylegan2_phases
 from jaxgan.topk import TopKSchedule, decay_period
-from jaxgan.train_step import InputTransform, make_phase_step, make_train_step
+from jaxgan.train_step import InputTransform, Phase, StepSpec, check_intervals, gan_phases
 
 
 def lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
     """c = m / (m + 1), m = lazy_interval * n_disc, when R1/R2 run lazily every lazy_interval > 1 train steps, else 1.
 
     Dreg is one extra D step per m Dmain updates (Karras et al. 2020, Appendix B; `phases.d_reg_scale`), so D's Adam
-    takes m + 1 steps per m minibatches. StyleGAN2 follows its reference, which rescales whenever D has a reg
-    interval, even with r1_gamma = 0.
+    takes m + 1 steps per m minibatches.
     """
     k = config.reg.lazy_interval  # >= 1, checked by jaxgan.regularizers.validate
-    regularised = config.reg.r1_gamma > 0 or config.reg.r2_gamma > 0 or config.model.name == "stylegan2"
+    regularised = config.reg.r1_gamma > 0 or config.reg.r2_gamma > 0
     m = k * config.n_disc
     return m / (m + 1) if k > 1 and regularised else 1.0
-
-
-def g_lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
-    """c = k / (k + 1) for StyleGAN2's G with pl_interval k > 1, else 1.
-
-    As in the reference's training loop, c applies whenever G has a reg interval, even with pl_weight = 0 (its
-    `cifar` config trains G at lr 0.0025 * 4/5 with no path-length phase).
-    """
-    k = config.stylegan2.pl_interval
-    return k / (k + 1) if config.model.name == "stylegan2" and k > 1 else 1.0
 
 
 def lazy_regularization_optimizer(opt_cfg: ml_collections.ConfigDict, ratio: float) -> ml_collections.ConfigDict:
@@ -69,22 +57,28 @@ def ema_decay(config: ml_collections.ConfigDict) -> float:
     """G's EMA decay per step: `ema.decay`, or 0.5 ** (batch / half-life) when `ema.half_life_images` > 0 (StyleGAN)."""
     if config.ema.half_life_images > 0:
         return 0.5 ** (config.train.batch_size / config.ema.half_life_images)
-    return config.ema.decay
+    return config.ema.get("decay", 0.0)  # StyleGAN2's config has only the half-life
 
 
 def build_gan(config: ml_collections.ConfigDict, example_shape: Sequence[int],
               num_classes: int | None = None) -> GAN:
-    """G, D and their optimizers for examples of `example_shape` with `num_classes` labels (None: unlabelled)."""
+    """G, D and their optimizers for examples of `example_shape` with `num_classes` labels, as the config's
+    objective builds them."""
+    return objective_of(config).networks(config, example_shape, num_classes)
+
+
+def build_networks(config: ml_collections.ConfigDict, example_shape: Sequence[int], num_classes: int | None,
+                   g_lazy_ratio: float = 1.0, d_lazy_ratio: float = 1.0) -> GAN:
+    """G and D from the `model` block, with Adam's lr and betas corrected by the lazy-regularisation ratios."""
     devices = config.train.num_devices or jax.device_count()  # the trainer's mesh size
     g, d = build_models(config.model, example_shape, num_classes, bn_groups(config.parallel.sync_batch_norm, devices))
     steps = config.train.num_steps
-    d_optim = lazy_regularization_optimizer(config.optim.d, lazy_regularization_ratio(config))
-    g_optim = lazy_regularization_optimizer(config.optim.g, g_lazy_regularization_ratio(config))
+    d_updates = steps * config.get("n_disc", 1)
     return GAN(
         generator=g,
         discriminator=d,
-        g_tx=build_optimizer(g_optim, steps),
-        d_tx=build_optimizer(d_optim, steps * config.n_disc),
+        g_tx=build_optimizer(lazy_regularization_optimizer(config.optim.g, g_lazy_ratio), steps),
+        d_tx=build_optimizer(lazy_regularization_optimizer(config.optim.d, d_lazy_ratio), d_updates),
         z_dim=config.model.z_dim,
         num_classes=num_classes if is_conditional(config.model) else None,
     )
@@ -113,25 +107,20 @@ def build_d_input(config: ml_collections.ConfigDict, example_shape: Sequence[int
 
 def build_train_step(config: ml_collections.ConfigDict, gan: GAN, example_shape: Sequence[int] | None = None,
                      num_examples: int | None = None, label_probs: Sequence[float] | None = None) -> Callable:
-    """The un-jitted `(state, batch) -> (state, metrics)` step that `config` describes, for a dataset of
-    `num_examples` (None: infinite; it sets top-k's epoch) with class shares `label_probs` (StyleGAN2's fake labels;
-    None: uniform)."""
-    if config.model.name == "stylegan2":
-        return make_phase_step(stylegan2_phases(stylegan2_spec(config, gan, label_probs)), n_disc=1)
-    return make_train_step(
-        gan,
-        build_loss(config),
-        n_disc=config.n_disc,
-        d_penalties=build_d_penalties(config.reg),
-        d_reg=build_d_reg(config.reg),
-        d_reg_interval=config.reg.lazy_interval,
-        g_fresh_z=config.g_fresh_z,
-        ema_decay=ema_decay(config),
-        ema_warmup=config.ema.warmup,
-        report_probs=config.loss in SIGMOID_LOSSES,
-        d_input=build_d_input(config, example_shape),
-        g_top_k=build_g_top_k(config, num_examples),
-    )
+    """The un-jitted `(state, batch) -> (state, metrics)` step of the config's objective, for a dataset of
+    `num_examples` (None: infinite; it sets top-k's epoch) with class shares `label_probs` (None: uniform)."""
+    return objective_of(config).train_step(config, gan, example_shape, num_examples, label_probs)
+
+
+def gan_phase_table(config: ml_collections.ConfigDict, gan: GAN, example_shape: Sequence[int] | None = None,
+                    num_examples: int | None = None) -> tuple[Phase, ...]:
+    """The GAN objective's table (`gan_phases`) with the loss, penalties, input transform, top-k and EMA of `config`."""
+    spec = StepSpec(gan, build_loss(config), n_disc=config.n_disc, d_penalties=build_d_penalties(config.reg),
+                    d_reg=build_d_reg(config.reg), d_reg_interval=config.reg.lazy_interval,
+                    d_input=build_d_input(config, example_shape), report_probs=config.loss in SIGMOID_LOSSES,
+                    g_top_k=build_g_top_k(config, num_examples))
+    check_intervals(spec)
+    return gan_phases(spec, g_fresh_z=config.g_fresh_z, ema_decay=ema_decay(config), ema_warmup=config.ema.warmup)
 
 
 def build_g_top_k(config: ml_collections.ConfigDict, num_examples: int | None = None) -> TopKSchedule | None:
@@ -146,23 +135,6 @@ def build_g_top_k(config: ml_collections.ConfigDict, num_examples: int | None = 
     return TopKSchedule(train.topk_fraction_min, train.topk_decay, period)
 
 
-def stylegan2_spec(config: ml_collections.ConfigDict, gan: GAN,
-                   label_probs: Sequence[float] | None = None) -> StyleGAN2Spec:
-    """The StyleGAN2 objective's constants from the `stylegan2`, `ada`, `reg` and `ema` blocks; `label_probs`, the
-    training set's class shares, for a conditional G's fake labels."""
-    obj, aug = config.stylegan2, config.ada
-    return StyleGAN2Spec(
-        gan=gan, batch_size=config.train.batch_size,
-        augment=ada.preset(aug.preset) if aug.preset else None,
-        ada_target=aug.target, ada_interval=aug.interval, ada_kimg=aug.kimg,
-        style_mixing_prob=obj.style_mixing_prob, pl_weight=obj.pl_weight, pl_decay=obj.pl_decay,
-        pl_batch_shrink=obj.pl_batch_shrink, pl_interval=obj.pl_interval,
-        r1_gamma=config.reg.r1_gamma, r1_interval=config.reg.lazy_interval,
-        ema_kimg=config.ema.half_life_images / 1000, ema_rampup=obj.ema_rampup or None,
-        label_probs=None if label_probs is None else tuple(float(p) for p in label_probs),
-    )
-
-
-def initial_state_aux(config: ml_collections.ConfigDict) -> dict[str, jax.Array] | None:
-    """`GANState.aux` at step 0: StyleGAN2's path-length mean and ADA's p (from `ada.p`); None for other models."""
-    return initial_aux(config.ada.p) if config.model.name == "stylegan2" else None
+def initial_state_aux(config: ml_collections.ConfigDict) -> dict[str, jax.Array]:
+    """`TrainState.aux` at step 0, as the config's objective starts it (StyleGAN2: path-length mean and ADA's p)."""
+    return objective_of(config).initial_aux(config)

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
 
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    """Map [-1, 1] floats to [0, 255] bytes (values outside are clipped)."""
-    return np.clip(np.rint((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+def unit_range_to_uint8(images: Any) -> Any:
+    """[-1, 1] floats as the bytes a PNG writer stores: round((x + 1) * 127.5), clipped to [0, 255].
+
+    The pictures jaxgan saves and the metrics' quantisation (`jaxgan.metrics.protocol.quantise`) both use this one
+    mapping, so a generator's FID equals that of its saved PNGs. A jax array stays on its device, others go to numpy.
+    """
+    xp = jnp if isinstance(images, jax.Array) else np
+    return xp.clip(xp.round((xp.asarray(images, xp.float32) + 1.0) * 127.5), 0, 255).astype(xp.uint8)
 
 
 def image_grid(images: np.ndarray, cols: int | None = None, pad: int = 1) -> np.ndarray:
     """Tile (N, H, W, C) images in [-1, 1] into one (rows*H, cols*W, C) uint8 picture with `pad` px gaps."""
-    images = to_uint8(images)
+    images = np.asarray(unit_range_to_uint8(images))
     n, h, w, c = images.shape
     cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)

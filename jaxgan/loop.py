@@ -1,5 +1,5 @@
-"""The training loop every task shares: steps dispatched, metrics checked and written, samples, evaluations,
-checkpoints, resume and the stop request. A task (the GAN, pix2pix, CycleGAN) plugs in through `Task`.
+"""The training loop every objective shares: steps dispatched, metrics checked and written, samples, evaluations,
+checkpoints, resume and the stop request. An objective's task plugs in through `Task`.
 
 Resuming: running the same command on the same workdir restores the newest readable checkpoint, i.e. the step and
 the RNG key (each step's keys are fold_in(rng, step)) and the optimizer states, and reads the data from the stored
@@ -8,16 +8,15 @@ params. On SIGTERM or SIGINT the loop finishes the step in flight, saves, says s
 second signal stops at once without saving.
 
 The steps run data-parallel over a 1-D mesh (`jaxgan.sharding`: state replicated and donated, examples split), one
-per dispatch or K = `train.steps_per_dispatch` per dispatch (`jaxgan.multistep`).
+per dispatch or K = `train.steps_per_dispatch` per dispatch (`jaxgan.dispatch`, `jaxgan.multistep`). The loop's
+parts live beside it: the health checks (`jaxgan.health`) and resuming (`jaxgan.resume`).
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import json
 import logging
-import math
 import signal
 import threading
 import time
@@ -26,22 +25,20 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgan.checkpoint import Checkpointer, NoReadableCheckpointError
-from jaxgan.data import prefetch_to_device
+from jaxgan.checkpoint import Checkpointer
 from jaxgan.devices import visible_devices
-from jaxgan.distributed import PER_LAUNCH_KEYS
-from jaxgan.errors import JaxganError
+from jaxgan.dispatch import Dispatch, host_rows, make_step_runner
+from jaxgan.health import DeadRunWatch, NonFiniteError, check_finite
 from jaxgan.images import save_png
 from jaxgan.metrics.protocol import PROTOCOL_FILE, write_protocol
-from jaxgan.multistep import dispatch_batches, dispatch_sizes, jit_multi_step
 from jaxgan.profiling import instrument, parse_profile_steps
+from jaxgan.resume import open_checkpointer, restore_or_init, trim_metrics, warm_start, write_config
 from jaxgan.run_info import run_info, update_run_info, write_run_info
 from jaxgan.run_log import RunLog, StatusLines, banner_lines
-from jaxgan.sharding import batch_sharding, check_divisible, data_mesh, jit_data_parallel
+from jaxgan.sharding import check_divisible, data_mesh
 from jaxgan.workdir_lock import WorkdirLock, prepare_workdir
 from jaxgan.writers import DEFAULT_WRITERS, MetricWriter, Progress
 
@@ -92,200 +89,9 @@ class Task(Protocol):
         """Release what the task holds open (data workers)."""
 
 
-class NonFiniteError(JaxganError, FloatingPointError):
-    """Training produced a NaN or infinity; the run stops and keeps its last good checkpoint."""
-
-    def naming_arrays(self, state: Any) -> NonFiniteError:
-        """This error, extended with the arrays of `state` that are not finite (read on the host, params first)."""
-        bad = non_finite_arrays(state)
-        if not bad:
-            return self
-        shown = ", ".join(bad[:6]) + (f" and {len(bad) - 6} more" if len(bad) > 6 else "")
-        return NonFiniteError(f"{self} Non-finite arrays in the state after that step: {shown}.")
-
-
-class ResumeBeyondEndError(JaxganError):
-    """The workdir's checkpoint is past train.num_steps: resuming would do nothing (and rewrite config.json)."""
-
-
-def non_finite_arrays(state: Any) -> list[str]:
-    """Dotted paths of the float arrays of `state` holding a NaN or infinity, params before optimizer moments."""
-    flat = jax.tree_util.tree_flatten_with_path(state)[0]
-    bad = [jax.tree_util.keystr(path, simple=True, separator=".") for path, leaf in flat
-           if jnp.issubdtype(leaf.dtype, jnp.floating) and not bool(jnp.isfinite(leaf).all())]
-    return sorted(bad, key=lambda k: ("opt_state" in k, k))
-
-
-def network_of(metric: str) -> str:
-    """The network a metric belongs to: "G" for `Loss/G`, `Grad/G_norm`, `G/...`; else "D"."""
-    return "G" if "/G" in metric or metric.startswith("G/") else "D"
-
-
-def check_finite(step_metrics: list[tuple[int, dict[str, float]]]) -> None:
-    """Raise NonFiniteError naming the first step and network whose loss or gradient norm is not finite."""
-    for step, metrics in step_metrics:
-        bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-        if bad:
-            bad.sort(key=lambda k: (network_of(k) != "D", k))  # D is updated first within a step
-            nets = sorted({network_of(k) for k in bad})
-            values = ", ".join(f"{k}={metrics[k]}" for k in bad)
-            raise NonFiniteError(
-                f"Non-finite values at step {step} in {' and '.join(nets)}: {values} (first non-finite: {bad[0]}). "
-                "The run stopped without saving this state; the last good checkpoint is kept. Check the data for "
-                "NaN/inf and the checkpoints with `jaxgan verify`, then lower optim.*.lr, or add a gradient "
-                "penalty or optim.*.grad_clip."
-            )
-
-
-DEAD_INTERVALS = 3  # log intervals of zero gradient norm before the run is called dead
-DEAD_LOGIT = 1e6  # |D's mean logit| (D/real, D/fake) or |loss| beyond this: D's outputs have blown up
-
-
-class DeadRunWatch:
-    """Warns once, naming the step, when a network's gradient norm is 0 for DEAD_INTERVALS log intervals in a row,
-    or D's logits or a loss reach DEAD_LOGIT: a dead D (saturated logits) that no longer trains G, which no NaN
-    would flag."""
-
-    def __init__(self, intervals: int = DEAD_INTERVALS):
-        self.intervals = intervals
-        self._zero_since: dict[str, int] = {}
-        self._zero_count: dict[str, int] = {}
-        self._warned = False
-
-    def check(self, rows: list[tuple[int, dict[str, float]]]) -> str | None:
-        """Look at one log interval's rows; returns (and logs) the warning the first time the run looks dead."""
-        if self._warned or not rows:
-            return None
-        step, last = rows[-1]
-        for key, value in last.items():
-            if key.startswith("Grad/") and key.endswith("_norm"):
-                zero = all(m.get(key, 1.0) == 0.0 for _, m in rows)
-                self._zero_count[key] = self._zero_count.get(key, 0) + 1 if zero else 0
-                if zero:
-                    self._zero_since.setdefault(key, rows[0][0])
-                else:
-                    self._zero_since.pop(key, None)
-                if self._zero_count[key] >= self.intervals:
-                    return self._warn(f"{key} has been 0 since step {self._zero_since[key]}", step)
-            if (key.startswith("Loss/") or key in ("D/real", "D/fake")) and abs(value) >= DEAD_LOGIT:
-                return self._warn(f"{key}={value:.3g} (D's logits have blown up)", step)
-        return None
-
-    def _warn(self, what: str, step: int) -> str:
-        self._warned = True
-        message = (f"The run looks dead at step {step}: {what}; D is saturated and G no longer learns. Lower "
-                   "optim.*.lr (GANs train at 1e-5..1e-3), or add a gradient penalty.")
-        log.warning("%s", message)
-        return message
-
-
 def due(prev_step: int, step: int, every: int) -> bool:
     """Whether a multiple of `every` lies in (prev_step, step]: one call may run several steps."""
     return every > 0 and step // every > prev_step // every
-
-
-@dataclasses.dataclass(frozen=True)
-class Dispatch:
-    """The device-side metrics of one call: steps first_step .. first_step + size - 1 (stacked when size > 1)."""
-
-    first_step: int
-    size: int
-    metrics: dict
-
-    @property
-    def last_step(self) -> int:
-        return self.first_step + self.size - 1
-
-
-# Dispatches the host may queue ahead of the devices. Unbounded asynchronous dispatch of a multi-device program with
-# collectives deadlocks XLA:CPU (issue 18): in the hung trainer (gdb), 7 devices' threads wait in the step's
-# all-reduce while the 8th device's launch waits on that device's in-flight-computations semaphore, and XLA aborts
-# after 40 s. A jitted 8-device psum dispatched 2,000 times without waiting aborts 3 times in 3; with this bound,
-# 0 in 3. Two keeps the host one dispatch ahead, which is all the overlap the loop needs.
-MAX_IN_FLIGHT = 2
-
-
-class InFlight:
-    """Bounds the dispatches queued on the devices: `admit` waits for the oldest while `limit` are in flight."""
-
-    def __init__(self, limit: int = MAX_IN_FLIGHT):
-        self._pending: collections.deque = collections.deque()
-        self._limit = limit
-
-    def admit(self) -> None:
-        while len(self._pending) >= self._limit:
-            jax.block_until_ready(self._pending.popleft())
-
-    def add(self, outputs: Any) -> None:
-        self._pending.append(outputs)
-
-
-@dataclasses.dataclass
-class StepRunner:
-    """How the loop advances the state: each call runs one compiled dispatch of `steps_per_call` train steps.
-
-    The loop only calls it and reads `Dispatch` metrics, so K steps per dispatch (`train.steps_per_dispatch`, the
-    `lax.scan` of `jaxgan.multistep`) plugs in through `make_step_runner` without touching the loop.
-    """
-
-    step_fn: Callable[[Any, dict], tuple[Any, dict]]
-    batches: Iterator[dict]
-    steps_per_call: int = 1
-    in_flight: InFlight = dataclasses.field(default_factory=InFlight)
-
-    def __call__(self, state: Any, step: int) -> tuple[Any, Dispatch]:
-        """Run the steps after `step`; returns the new state and their metrics, still on the device."""
-        batch = next(self.batches)
-        self.in_flight.admit()
-        state, metrics = self.step_fn(state, batch)
-        self.in_flight.add(metrics)
-        return state, Dispatch(step + 1, self.steps_per_call, metrics)
-
-
-def make_step_runner(task: Task, mesh, start_batch: int, start_step: int = 0) -> StepRunner | MultiStepRunner:
-    """Data-parallel train steps fed from data position `start_batch`: one per call, or K = train.steps_per_dispatch
-    per call (a `lax.scan`), with single steps for a remainder shorter than K before train.num_steps."""
-    step_fn, axis, k = task.step(), task.example_axis, task.config.train.steps_per_dispatch
-    if k == 1:
-        batches = prefetch_to_device(task.step_batches(start_batch), size=2, sharding=batch_sharding(mesh, axis))
-        return StepRunner(jit_data_parallel(step_fn, mesh, example_axis=axis), batches)
-    sizes = dispatch_sizes(start_step, task.config.train.num_steps, k)
-    batches = prefetch_to_device(dispatch_batches(task.step_batches(start_batch), sizes), size=2,
-                                 sharding=batch_sharding(mesh, axis + 1))
-    if task.unroll:
-        log.info("XLA:CPU: the %d steps of a dispatch are unrolled (convolutions in a loop are slow there).", k)
-    fns = {n: jit_multi_step(step_fn, n, mesh, task.unroll, example_axis=axis + 1) for n in {k, 1}}
-    return MultiStepRunner(fns, batches)
-
-
-@dataclasses.dataclass
-class MultiStepRunner:
-    """Each call runs one dispatch of K stacked steps (`jaxgan.multistep`); metrics come back stacked (K, ...)."""
-
-    fns: dict[int, Callable[[Any, dict], tuple[Any, dict]]]  # dispatch size -> jitted K-step function
-    batches: Iterator[dict]
-    in_flight: InFlight = dataclasses.field(default_factory=InFlight)
-
-    def __call__(self, state: Any, step: int) -> tuple[Any, Dispatch]:
-        batch = next(self.batches)
-        size = jax.tree.leaves(batch)[0].shape[0]
-        self.in_flight.admit()
-        state, metrics = self.fns[size](state, batch)
-        self.in_flight.add(metrics)
-        if size == 1:  # one step: plain scalars, as StepRunner gives
-            metrics = jax.tree.map(lambda v: v[0], metrics)
-        return state, Dispatch(step + 1, size, metrics)
-
-
-def host_rows(pending: list[Dispatch]) -> list[tuple[int, dict[str, float]]]:
-    """Bring the queued metrics to the host in one transfer, as one (step, metrics) row per train step."""
-    host = jax.device_get([d.metrics for d in pending])
-    rows = []
-    for dispatch, metrics in zip(pending, host, strict=True):
-        for i in range(dispatch.size):
-            pick = (lambda v: v) if dispatch.size == 1 else (lambda v, i=i: np.asarray(v)[i])
-            rows.append((dispatch.first_step + i, {k: float(pick(v)) for k, v in metrics.items()}))
-    return rows
 
 
 def gan_postfix(metrics: dict[str, float]) -> dict[str, float]:
@@ -364,95 +170,6 @@ class StopRequest:
             log.warning("No coordinated preemption: %s", error)
             self._multi_process = False
             return False
-
-
-def write_config(workdir: Path, config: ml_collections.ConfigDict) -> None:
-    """Write the resolved config as JSON (machine-readable) beside the run."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2) + "\n")
-
-
-def trim_metrics(workdir: Path, last_step: int) -> None:
-    """Drop metrics.jsonl rows after `last_step`: a resumed run recomputes those steps."""
-    path = workdir / "metrics.jsonl"
-    if not path.exists():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= last_step]
-    if len(kept) != len(lines):
-        path.write_text("".join(kept))
-
-
-def open_checkpointer(workdir: Path, config: ml_collections.ConfigDict) -> Checkpointer:
-    """The run's checkpoints under workdir/checkpoints: last `keep_checkpoints`, plus the best by `best_metric`."""
-    train = config.train
-    return Checkpointer(workdir / "checkpoints", keep=train.keep_checkpoints, async_save=train.async_checkpoint,
-                        best_metric=train.best_metric or None, best_mode=train.best_mode,
-                        log_path=workdir / "logs" / "checkpoint.log")
-
-
-def config_changes(stored: dict, config: ml_collections.ConfigDict) -> list[str]:
-    """`key: old -> new` for each config value that differs from the one a checkpoint was written with."""
-    old = _flatten(stored)
-    new = _flatten(json.loads(config.to_json_best_effort()))
-    return [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(old.keys() & new.keys() - PER_LAUNCH_KEYS)
-            if old[k] != new[k]]
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def restore_or_init(ckpt: Checkpointer, init: Callable[[], Any], config: ml_collections.ConfigDict,
-                    batches_per_step: int = 1) -> tuple[Any, int, int]:
-    """(state, step, data position) from the newest readable checkpoint in the workdir, else (init(), 0, 0).
-
-    The restore target is `init`'s abstract output (shapes, dtypes, shardings), so nothing is initialised in vain.
-    Raises CheckpointMismatchError (naming the differing arrays) when the checkpoint is of another model,
-    NoReadableCheckpointError when no checkpoint can be read (unless `train.restart`: then the unreadable ones are
-    moved to checkpoints/unreadable/ and the run starts from step 0), and ResumeBeyondEndError when the checkpoint is
-    past `train.num_steps`. Nothing in the workdir is written before these checks. A checkpoint without a data
-    position is taken to be at step * `batches_per_step`.
-    """
-    if ckpt.latest_step() is None:
-        return init(), 0, 0
-    try:
-        state, meta = ckpt.restore(jax.eval_shape(init))
-    except NoReadableCheckpointError:
-        if not config.train.get("restart", False):
-            raise
-        kept = ckpt.set_aside_all()
-        log.warning("train.restart=True and no checkpoint can be read: starting from step 0. The unreadable "
-                    "checkpoints were moved to %s.", kept)
-        return init(), 0, 0
-    step = int(state.step)
-    if step > config.train.num_steps:
-        raise ResumeBeyondEndError(
-            f"The checkpoint in {ckpt.directory} is at step {step}, past train.num_steps={config.train.num_steps}: "
-            f"nothing to train. Pass --config.train.num_steps={step} or more to go on, or use a new --workdir.")
-    changes = config_changes(meta.get("config", {}), config)
-    if changes:
-        log.warning("Resuming with a config that differs from the checkpoint's in: %s", "; ".join(changes))
-    log.info("Resumed from the checkpoint of step %d in %s.", step, ckpt.directory)
-    return state, step, int(meta.get("data_batches", step * batches_per_step))
-
-
-
-def warm_start(task: Task, state: Any, resumed: bool) -> Any:
-    """A new run's state with the weights of `train.init_from` (the task's `init_from`); a resumed run keeps its own."""
-    source = task.config.train.get("init_from", "")
-    if not source:
-        return state
-    if resumed:
-        log.warning("train.init_from=%s is ignored: the run resumes from its own checkpoint.", source)
-        return state
-    return task.init_from(state, source)
 
 
 def write_samples(workdir: Path, step: int, picture: np.ndarray, writer: MetricWriter) -> Path:

@@ -23,12 +23,9 @@ K_AXIS_EXAMPLE_AXIS = 2  # example axis of a K-step batch: (K, n_disc, B, ...)
 
 
 def unroll_k_steps(model_name: str, backend: str | None = None) -> bool:
-    """Whether a K-step dispatch is unrolled instead of looped: yes for convolutional models on XLA:CPU.
-
-    XLA:CPU runs a convolution inside a while loop 30-100x slower than outside one (jax-ml/jax#12868; measured
-    here: DCGAN-64 at batch 64 took 1.7 s per step at K = 1 and 55 s at K = 5), and unrolling restores it. On GPU
-    and TPU, and for the MLP, the scan stays a loop, so the program's size does not grow with K.
-    """
+    """Whether a K-step dispatch is unrolled instead of looped: yes for convolutional models on XLA:CPU, which runs
+    a convolution inside a while loop 30-100x slower (jax-ml/jax#12868; docs/notes.md). Elsewhere, and for the MLP,
+    the scan stays a loop, so the program's size does not grow with K."""
     return (backend or jax.default_backend()) == "cpu" and model_name != "mlp"
 
 

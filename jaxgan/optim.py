@@ -36,6 +36,7 @@ def default_config(lr: float = 2e-4, name: str = "adam", b1: float = 0.5, b2: fl
         schedule="constant",  # constant | linear | cosine (decays to lr * end_factor by the end of the run)
         warmup_steps=0,     # linear warm-up from 0, in this optimizer's updates
         end_factor=0.0,     # final lr as a fraction of lr, for linear and cosine
+        decay_fraction=1.0,  # linear and cosine decay over this last fraction of the run, lr before (pix2pix: 0.5)
         grad_clip=0.0,      # clip by global norm when > 0
     ))
 
@@ -60,6 +61,9 @@ def validate(cfg: ml_collections.ConfigDict, key: str = "optim.*", warn: bool = 
     if not 0.0 <= cfg.end_factor <= 1.0:
         raise ValueError(f"{key}.end_factor must be in [0, 1] (the final lr as a fraction of lr), got "
                          f"{cfg.end_factor}.")
+    if not 0.0 <= cfg.get("decay_fraction", 1.0) <= 1.0:
+        raise ValueError(f"{key}.decay_fraction must be in [0, 1] (the last fraction of the run that decays), got "
+                         f"{cfg.decay_fraction}.")
 
 
 def check_eps_placement(placement: str, key: str = "optim.*") -> None:
@@ -70,19 +74,24 @@ def check_eps_placement(placement: str, key: str = "optim.*") -> None:
 
 
 def build_schedule(cfg: ml_collections.ConfigDict, total_updates: int) -> optax.Schedule:
-    """Linear warm-up over `warmup_steps`, then constant, linear or cosine decay to `lr * end_factor`.
+    """Linear warm-up over `warmup_steps`, then constant, linear or cosine decay to `lr * end_factor` over the last
+    `decay_fraction` of the run (lr until then: pix2pix's and CycleGAN's 100 epochs at lr, 100 decaying to 0).
 
     Steps are counted in this optimizer's own updates: D's optimizer updates `n_disc` times per train step.
     """
     warmup = int(cfg.warmup_steps)
-    decay_steps = max(int(total_updates) - warmup, 1)
-    end = cfg.lr * cfg.end_factor
-    if cfg.schedule == "constant":
+    after_warmup = int(total_updates) - warmup
+    fraction = cfg.get("decay_fraction", 1.0)  # configs saved before the key existed decayed over the whole run
+    decay_steps = max(after_warmup, 1) if fraction == 1.0 else int(round(after_warmup * fraction))
+    if cfg.schedule == "constant" or decay_steps == 0:
         main = optax.constant_schedule(cfg.lr)
     elif cfg.schedule == "linear":
-        main = optax.linear_schedule(cfg.lr, end, decay_steps)
+        main = optax.linear_schedule(cfg.lr, cfg.lr * cfg.end_factor, decay_steps)
     else:
         main = optax.cosine_decay_schedule(cfg.lr, decay_steps, alpha=cfg.end_factor)
+    hold = after_warmup - decay_steps
+    if cfg.schedule != "constant" and decay_steps and hold > 0:
+        main = optax.join_schedules([optax.constant_schedule(cfg.lr), main], [hold])
     if warmup == 0:
         return main
     return optax.join_schedules([optax.linear_schedule(0.0, cfg.lr, warmup), main], [warmup])

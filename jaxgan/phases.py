@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxgan.losses import GANLoss, adversarial_logits
-from jaxgan.state import GAN, GANState, apply_train, update_net
+from jaxgan.state import GAN, TrainState, apply_train, update_net
 from jaxgan.topk import TopKSchedule, top_k_g_loss
 
 Metrics = dict[str, jax.Array]
@@ -90,7 +90,8 @@ class KeyStreams(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class StepSpec:
-    """What a GAN's phases need besides the state: the nets, the loss and the extra terms, all static."""
+    """What a GAN's phases need besides the state: the nets, the loss and the extra terms, all static; `g_name` and
+    `d_name` say which of the state's nets they train, so a second D reuses them with `d_name="D2"`."""
 
     gan: GAN
     loss: GANLoss
@@ -104,6 +105,8 @@ class StepSpec:
     d_input: InputTransform | None = None
     report_probs: bool = False
     g_top_k: TopKSchedule | None = None  # top-k training: G's loss only through the k best-scored fakes
+    g_name: str = "G"  # the networks these phases train, by their names in `TrainState.nets` (a second D: "D2")
+    d_name: str = "D"
 
 
 def sample_latents(key: jax.Array, batch_size: int, z_dim: int) -> jax.Array:
@@ -123,18 +126,18 @@ def seen(spec: StepSpec, x: jax.Array, key: jax.Array, step: jax.Array) -> jax.A
     return x if spec.d_input is None else spec.d_input(x, key, step)
 
 
-def generate(spec: StepSpec, state: GANState, z: jax.Array, labels) -> tuple[jax.Array, GANState]:
+def generate(spec: StepSpec, state: TrainState, z: jax.Array, labels) -> tuple[jax.Array, TrainState]:
     """G(z) in training mode, with G's updated collections (BatchNorm statistics) kept in the state."""
-    fake, coll = apply_train(spec.gan.generator, state.g, z, labels)
-    return fake, state.replace(g=state.g.replace(collections=coll))
+    fake, coll = apply_train(spec.gan.generator, state.nets[spec.g_name], z, labels)
+    return fake, state.with_net(spec.g_name, state.nets[spec.g_name].replace(collections=coll))
 
 
-def generate_with_pullback(spec: StepSpec, state: GANState, z: jax.Array, labels
-                           ) -> tuple[jax.Array, Callable, GANState]:
+def generate_with_pullback(spec: StepSpec, state: TrainState, z: jax.Array, labels
+                           ) -> tuple[jax.Array, Callable, TrainState]:
     """G(z), the pullback of G's params through it (`jax.vjp`), and the state with G's new collections."""
-    forward = lambda params: apply_train(spec.gan.generator, state.g, z, labels, params=params)
-    fake, pullback, coll = jax.vjp(forward, state.g.params, has_aux=True)
-    return fake, pullback, state.replace(g=state.g.replace(collections=coll))
+    forward = lambda params: apply_train(spec.gan.generator, state.nets[spec.g_name], z, labels, params=params)
+    fake, pullback, coll = jax.vjp(forward, state.nets[spec.g_name].params, has_aux=True)
+    return fake, pullback, state.with_net(spec.g_name, state.nets[spec.g_name].replace(collections=coll))
 
 
 def _sum_terms(terms: Sequence[Callable[[int], tuple[jax.Array, Metrics]]]) -> tuple[jax.Array, Metrics]:
@@ -154,13 +157,13 @@ def _logit_metrics(spec: StepSpec, real_out: jax.Array, fake_out: jax.Array) -> 
     return metrics
 
 
-def d_update(spec: StepSpec, state: GANState, real, fake, labels, keys: KeyStreams) -> tuple[GANState, Metrics]:
+def d_update(spec: StepSpec, state: TrainState, real, fake, labels, keys: KeyStreams) -> tuple[TrainState, Metrics]:
     """One D update: minimise loss.d_loss(D(x), D(G(z))) plus D's every-step penalties; fakes are constants."""
     fake, D, step = jax.lax.stop_gradient(fake), spec.gan.discriminator, state.step
     penalties = spec.d_penalties + (spec.d_reg if spec.d_reg_interval == 1 else ())
 
     def loss_fn(params):
-        net = state.d.replace(params=params)
+        net = state.nets[spec.d_name].replace(params=params)
         real_out, coll = apply_train(D, net, seen(spec, real, keys.d_input("real"), step), labels)
         fake_out, coll = apply_train(D, net.replace(collections=coll), seen(spec, fake, keys.d_input("fake"), step),
                                      labels)
@@ -172,19 +175,21 @@ def d_update(spec: StepSpec, state: GANState, real, fake, labels, keys: KeyStrea
         metrics.update({"Loss/D": value, "Loss/D_total": value + extra, **_logit_metrics(spec, real_out, fake_out)})
         return value + extra, (coll, metrics)
 
-    grads, (coll, metrics) = jax.grad(loss_fn, has_aux=True)(state.d.params)
+    grads, (coll, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets[spec.d_name].params)
     metrics["Grad/D_norm"] = optax.tree.norm(grads)
-    return state.replace(d=update_net(spec.gan.d_tx, state.d.replace(collections=coll), grads)), metrics
+    d = update_net(spec.gan.d_tx, state.nets[spec.d_name].replace(collections=coll), grads)
+    return state.with_net(spec.d_name, d), metrics
 
 
-def g_update(spec: StepSpec, state: GANState, real, fake, pullback, z, labels, keys: KeyStreams
-             ) -> tuple[GANState, Metrics]:
+def g_update(spec: StepSpec, state: TrainState, real, fake, pullback, z, labels, keys: KeyStreams
+             ) -> tuple[TrainState, Metrics]:
     """One G update through the current D: pull dL_G/dG(z) back through G's forward pass, plus G's penalties."""
     D, step = spec.gan.discriminator, state.step
-    real_out = jax.lax.stop_gradient(apply_train(D, state.d, seen(spec, real, keys.d_input("real"), step), labels)[0])
+    real_seen = seen(spec, real, keys.d_input("real"), step)
+    real_out = jax.lax.stop_gradient(apply_train(D, state.nets[spec.d_name], real_seen, labels)[0])
 
     def loss_wrt_fake(fake):
-        fake_out, coll = apply_train(D, state.d, seen(spec, fake, keys.d_input("fake"), step), labels)
+        fake_out, coll = apply_train(D, state.nets[spec.d_name], seen(spec, fake, keys.d_input("fake"), step), labels)
         if spec.g_top_k is None:
             return spec.loss.g_loss(real_out, fake_out), (coll, {})
         k = spec.g_top_k.k_at(step, fake_out.shape[0])
@@ -196,19 +201,20 @@ def g_update(spec: StepSpec, state: GANState, real, fake, pullback, z, labels, k
     penalties = spec.g_penalties + (spec.g_reg if spec.g_reg_interval == 1 else ())
     if penalties:
         pen_grads, pen_metrics = jax.grad(_g_penalty_loss(spec, state, penalties, z, labels, keys), has_aux=True)(
-            state.g.params)
+            state.nets[spec.g_name].params)
         grads = jax.tree.map(jnp.add, grads, pen_grads)
         metrics.update(pen_metrics)
     metrics["Grad/G_norm"] = optax.tree.norm(grads)
-    g = update_net(spec.gan.g_tx, state.g, grads)
-    return state.replace(g=g, d=state.d.replace(collections=d_coll)), metrics
+    g = update_net(spec.gan.g_tx, state.nets[spec.g_name], grads)
+    d = state.nets[spec.d_name].replace(collections=d_coll)
+    return state.with_net(spec.g_name, g).with_net(spec.d_name, d), metrics
 
 
-def _g_penalty_loss(spec: StepSpec, state: GANState, penalties, z, labels, keys: KeyStreams, scale: float = 1.0):
+def _g_penalty_loss(spec: StepSpec, state: TrainState, penalties, z, labels, keys: KeyStreams, scale: float = 1.0):
     """G's params -> (scale * the sum of `penalties`, their metrics)."""
 
     def loss(params):
-        g_fn = lambda z_, y_: apply_train(spec.gan.generator, state.g, z_, y_, params=params)[0]
+        g_fn = lambda z_, y_: apply_train(spec.gan.generator, state.nets[spec.g_name], z_, y_, params=params)[0]
         total, metrics = _sum_terms([lambda i, p=p: p(g_fn, z, labels, keys.penalty(i), state.step)
                                      for p in penalties])
         return scale * total, metrics
@@ -216,14 +222,14 @@ def _g_penalty_loss(spec: StepSpec, state: GANState, penalties, z, labels, keys:
     return loss
 
 
-def d_main(spec: StepSpec, index: int, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+def d_main(spec: StepSpec, index: int, state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
     """Dmain: D update `index` of the step, on real batch `index` and the fakes of fresh z."""
     real, labels = reals(batch, index)
     fake, state = generate(spec, state, sample_latents(keys.z(), real.shape[0], spec.gan.z_dim), labels)
     return d_update(spec, state, real, fake, labels, keys)
 
 
-def g_main(spec: StepSpec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+def g_main(spec: StepSpec, state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
     """Gmain: one G update on fresh z (labels and D(x) from the last real batch) through the current D."""
     real, labels = reals(batch, spec.n_disc - 1)
     z = sample_latents(keys.z(), real.shape[0], spec.gan.z_dim)
@@ -231,7 +237,7 @@ def g_main(spec: StepSpec, state: GANState, batch: Batch, keys: KeyStreams) -> t
     return g_update(spec, state, real, fake, pullback, z, labels, keys)
 
 
-def d_then_g_main(spec: StepSpec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+def d_then_g_main(spec: StepSpec, state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
     """The last Dmain and Gmain on one G forward pass: D trains on G(z), G pulls back through the updated D."""
     real, labels = reals(batch, spec.n_disc - 1)
     z = sample_latents(keys.z(), real.shape[0], spec.gan.z_dim)
@@ -250,33 +256,33 @@ def d_reg_scale(spec: StepSpec) -> int:
     return spec.d_reg_interval * spec.n_disc
 
 
-def d_reg(spec: StepSpec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+def d_reg(spec: StepSpec, state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
     """Dreg: one D update on d_reg_interval * n_disc * (the lazy penalties) of the first real batch and fresh fakes."""
     real, labels = reals(batch, 0)
-    fake, _ = apply_train(spec.gan.generator, state.g, sample_latents(keys.z(), real.shape[0], spec.gan.z_dim),
-                          labels)  # G's statistics stay as they are: only D learns here
+    z = sample_latents(keys.z(), real.shape[0], spec.gan.z_dim)
+    fake, _ = apply_train(spec.gan.generator, state.nets[spec.g_name], z, labels)  # G's statistics stay: only D learns
     fake, D, step = jax.lax.stop_gradient(fake), spec.gan.discriminator, state.step
 
     def loss_fn(params):
-        net = state.d.replace(params=params)
+        net = state.nets[spec.d_name].replace(params=params)
         d_fn = lambda x, y: apply_train(D, net, seen(spec, x, keys.d_input("penalty"), step), y)[0]
         total, metrics = _sum_terms([lambda i, p=p: p(d_fn, real, fake, labels, keys.penalty(i), step)
                                      for p in spec.d_reg])
         return d_reg_scale(spec) * total, metrics
 
-    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.d.params)
+    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.nets[spec.d_name].params)
     metrics["Grad/Dreg_norm"] = optax.tree.norm(grads)
-    return state.replace(d=update_net(spec.gan.d_tx, state.d, grads)), metrics
+    return state.with_net(spec.d_name, update_net(spec.gan.d_tx, state.nets[spec.d_name], grads)), metrics
 
 
-def g_reg(spec: StepSpec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+def g_reg(spec: StepSpec, state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
     """Greg: one G update on g_reg_interval * (the lazy G penalties) at fresh z."""
     _, labels = reals(batch, spec.n_disc - 1)
     z = sample_latents(keys.z(), batch["x"].shape[1], spec.gan.z_dim)
     loss = _g_penalty_loss(spec, state, spec.g_reg, z, labels, keys, scale=spec.g_reg_interval)
-    grads, metrics = jax.grad(loss, has_aux=True)(state.g.params)
+    grads, metrics = jax.grad(loss, has_aux=True)(state.nets[spec.g_name].params)
     metrics["Grad/Greg_norm"] = optax.tree.norm(grads)
-    return state.replace(g=update_net(spec.gan.g_tx, state.g, grads)), metrics
+    return state.with_net(spec.g_name, update_net(spec.gan.g_tx, state.nets[spec.g_name], grads)), metrics
 
 
 def ema_decay_at(step: jax.Array, decay: float, warmup: bool) -> jax.Array:
@@ -287,11 +293,11 @@ def ema_decay_at(step: jax.Array, decay: float, warmup: bool) -> jax.Array:
     return jnp.minimum(decay, (1.0 + t) / (10.0 + t))
 
 
-def g_ema(decay: float, warmup: bool, state: GANState, batch: Any = None, keys: Any = None
-          ) -> tuple[GANState, Metrics]:
+def g_ema(decay: float, warmup: bool, state: TrainState, batch: Any = None, keys: Any = None
+          ) -> tuple[TrainState, Metrics]:
     """G_ema: g_ema_params <- beta * g_ema_params + (1 - beta) * G's params (no-op for a state without an EMA)."""
-    if state.g_ema_params is None:
+    if "G" not in state.ema:
         return state, {}
     beta = ema_decay_at(state.step, decay, warmup)
-    ema = jax.tree.map(lambda e, p: beta * e + (1.0 - beta) * p, state.g_ema_params, state.g.params)
-    return state.replace(g_ema_params=ema), {}
+    ema = jax.tree.map(lambda e, p: beta * e + (1.0 - beta) * p, state.ema["G"], state.nets["G"].params)
+    return state.with_ema(G=ema), {}

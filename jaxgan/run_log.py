@@ -24,9 +24,6 @@ LOG_FILE = "log.txt"
 OUR_LOGGER = "jaxgan"
 log = logging.getLogger(__name__)
 
-# Evaluation results where higher is better; every other eval/* value ranks lower-is-better (FID, KID, L1, ...).
-HIGHER_IS_BETTER = frozenset({"is_mean", "precision", "recall", "modes_captured", "hq_fraction"})
-
 
 class TerminalHandler(logging.Handler):
     """Writes jaxgan's records as plain lines: INFO on stdout, warnings as `warning: ...` on stderr, above the bar."""
@@ -204,12 +201,14 @@ def format_seconds(seconds: float) -> str:
 def best_evaluation(evaluations: list[tuple[int, dict[str, float]]], metric: str = "", mode: str = "min"
                     ) -> tuple[str, float, int] | None:
     """(name, value, step) of the best evaluation: by `metric` and `mode` when set, else by the first eval value
-    (higher is better for IS, precision, recall and mode coverage, lower for the rest); None before any."""
+    (in the direction its registered metric declares; lower is better for the rest, e.g. L1); None before any."""
+    from jaxgan.metrics.registry import key_direction
+
     if not evaluations:
         return None
     if not metric:
         metric = next(iter(evaluations[0][1]))
-        mode = "max" if metric.removeprefix("eval/") in HIGHER_IS_BETTER else "min"
+        mode = "max" if key_direction(metric.removeprefix("eval/")) == "max" else "min"
     scored = [(values[metric], step) for step, values in evaluations if math.isfinite(values.get(metric, math.nan))]
     if not scored:
         return None
@@ -221,7 +220,7 @@ def param_counts(state: Any) -> dict[str, int]:
     """Parameters per network of a train state: G and D of a GAN, each named network of pix2pix/CycleGAN."""
     from jaxgan.state import param_count
 
-    nets = state.nets if hasattr(state, "nets") else {"G": state.g, "D": state.d}
+    nets = state.nets if hasattr(state, "nets") else {"G": state.nets["G"], "D": state.nets["D"]}
     return {name: param_count(net.params) for name, net in nets.items()}
 
 

@@ -4,10 +4,10 @@ The one module that knows how a run is stored and how to rebuild its objects fro
 and checkpoints/<step>/, whose orbax `state` item is the train state and whose `meta` item
 (`jaxgan.run_info.run_meta`) records the config, the data position, the example shape and the number of classes.
 `jaxgan.checkpoint.Checkpointer` reads and writes those files and knows nothing of configs or models; this module
-turns them back into a config (`config_from_json`), a GAN and its state (`load_gan_run`), G's sampling variables
-(`load_generator`, or `load_generator_checkpoint`, which also names the step it read: the EMA params with their
-standing BatchNorm statistics, StyleGAN2's w_avg), a discriminator rejection sampler over G and D
-(`load_rejection_sampler`) or a pix2pix/CycleGAN run (`load_translation_run`). A step is a number, `latest` (the
+turns them back into a config (`config_from_json`), any objective's networks and state (`load_run`), G's sampling
+variables (`load_generator`, or `load_generator_checkpoint`, which also names the step it read: the EMA params with
+their standing BatchNorm statistics, StyleGAN2's w_avg) or a discriminator rejection sampler over G and D
+(`load_rejection_sampler`). A step is a number, `latest` (the
 newest readable) or `best` (by the run's own `train.best_metric`): `resolve_step`. The sampling, evaluation and
 translation tools all load through here; the trainers import nothing from it but the path resolution of
 `train.init_from` (`jaxgan.transfer`).
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -30,7 +29,6 @@ import jax
 import ml_collections
 
 from jaxgan.checkpoint import STATE, Checkpointer, abstract_of
-from jaxgan.config import base_config
 from jaxgan.data import build_dataset
 from jaxgan.drs import (
     DRS_BURN_IN_STREAM,
@@ -42,14 +40,12 @@ from jaxgan.drs import (
     make_training_mode_discriminate,
 )
 from jaxgan.errors import JaxganError
-from jaxgan.factory import build_gan, ema_decay, initial_state_aux
+from jaxgan.factory import build_gan
 from jaxgan.models import RENAMED_KEYS
+from jaxgan.objectives import Objective, get_objective, objective_of, stored_objective_name
+from jaxgan.objectives.stylegan2 import UNUSED_GAN_KEYS
 from jaxgan.sampling import generator_variables, make_batched_generate
-from jaxgan.state import GAN, GANState, NetState, create_state
-from jaxgan.translation import config as translation_config
-from jaxgan.translation.factory import build_models as build_translation_models
-from jaxgan.translation.state import TASKS, TranslationModels, TranslationState
-from jaxgan.translation.state import create_state as create_translation_state
+from jaxgan.state import GAN, G, NetState, TrainState, create_state
 
 CONFIG_FILE = "config.json"
 CHECKPOINTS = "checkpoints"
@@ -93,16 +89,30 @@ def _walk(tree: Any, path: Sequence[str]) -> Any:
 
 
 def config_from_json(stored: Mapping[str, Any]) -> ml_collections.ConfigDict:
-    """Rebuild a run's config from its JSON record, over its task's base config so keys added since keep their
-    defaults and keys renamed since are read at their new places."""
-    task = stored.get("task", "gan")
-    if task == "gan":
-        config, stored = base_config(), move_renamed_keys(stored)
-    else:
-        config = translation_config.base_config(task)
+    """Rebuild a run's config from its JSON record, over its objective's default config so keys added since keep
+    their defaults and keys renamed since are read at their new places (also for runs saved before `objective`)."""
+    name = stored_objective_name(stored)
+    config = get_objective(name).default_config()
+    stored = {k: v for k, v in stored.items() if k != "task"}
+    if name in ("gan", "stylegan2"):
+        stored = move_renamed_keys(stored)
+    if name == "stylegan2":  # runs saved before the objective had its own config also stored the GAN's keys
+        stored = _without(stored, UNUSED_GAN_KEYS)
     with config.unlocked():
         _merge(config, stored)
+        config.objective = name
     return config
+
+
+def _without(stored: Mapping[str, Any], dotted_keys: Sequence[str]) -> dict[str, Any]:
+    """A deep copy of `stored` without the entries at `dotted_keys`."""
+    out = copy.deepcopy(dict(stored))
+    for key in dotted_keys:
+        *parents, leaf = key.split(".")
+        tree = _walk(out, parents) if parents else out
+        if isinstance(tree, dict):
+            tree.pop(leaf, None)
+    return out
 
 
 def _merge(config: ml_collections.ConfigDict, stored: Mapping[str, Any]) -> None:
@@ -126,8 +136,8 @@ def _open_checkpoints(path: str | Path) -> tuple[Checkpointer, int | None]:
     ckpt = Checkpointer(directory, read_only=True)
     if not ckpt.all_steps():
         ckpt.close()
-        raise FileNotFoundError(f"No complete checkpoint in {directory}; train first (experiments/train.py) or "
-                                "pass a workdir that has checkpoints/.")
+        raise FileNotFoundError(f"No complete checkpoint in {directory}; train first (`jaxgan train`) or pass "
+                                "a workdir that has checkpoints/.")
     return ckpt, step
 
 
@@ -214,86 +224,62 @@ def _gan_of(ckpt: Checkpointer, step: int) -> tuple[GAN, ml_collections.ConfigDi
     return build_gan(config, shape, meta.get("num_classes")), config, shape
 
 
-def generator_item(abstract: GANState, ema: bool) -> dict:
+def generator_item(abstract: TrainState, ema: bool) -> dict:
     """The partial-restore target holding only what sampling needs: G's params (EMA ones if `ema`) and collections."""
-    g = {} if ema else {"params": abstract.g.params}
-    if abstract.g.collections:
-        g["collections"] = abstract.g.collections
-    item = {"g": g} if g else {}
+    g = {} if ema else {"params": abstract.nets[G].params}
+    if abstract.nets[G].collections:
+        g["collections"] = abstract.nets[G].collections
+    item = {"nets": {G: g}} if g else {}
     if ema:  # the EMA params, and the step and key that fix their standing BatchNorm statistics
-        item.update(g_ema_params=abstract.g.params, step=abstract.step, rng=abstract.rng)
+        item.update(ema={G: abstract.nets[G].params}, step=abstract.step, rng=abstract.rng)
     return item
 
 
 def _read_generator(ckpt: Checkpointer, step: int) -> tuple[GAN, dict, ml_collections.ConfigDict]:
     gan, config, shape = _gan_of(ckpt, step)
-    ema = ckpt.item_metadata(step).get("g_ema_params") is not None
+    ema = G in (ckpt.item_metadata(step).get("ema") or {})
     abstract = jax.eval_shape(functools.partial(create_state, gan, shape, 0, ema=False))
     restored = ckpt.restore_partial(abstract_of(generator_item(abstract, ema)), step)
-    g = restored.get("g", {})
+    g = restored.get("nets", {}).get(G, {})
     if not ema:
         return gan, {"params": g["params"], **g.get("collections", {})}, config
-    state = GANState(step=restored["step"], rng=restored["rng"], g=NetState(g.get("params"),
-                     g.get("collections", {}), None), d=None, g_ema_params=restored["g_ema_params"])
+    net = NetState(g.get("params"), g.get("collections", {}), None)
+    state = TrainState(step=restored["step"], rng=restored["rng"], nets={G: net}, ema=restored["ema"])
     return gan, generator_variables(state, gan), config
 
 
-def load_gan_run(path: str | Path, step: int | str | None = None
-                 ) -> tuple[ml_collections.ConfigDict, GAN, GANState, dict[str, Any]]:
-    """(config, gan, state, meta) of a GAN run's checkpoint `step` (a number, "latest" or "best"; default: the
-    newest readable), every array restored."""
+class Run(NamedTuple):
+    """A run restored from one checkpoint: its config, its objective's networks (a GAN spec, or translation models),
+    its whole train state and the checkpoint's JSON record."""
+
+    config: ml_collections.ConfigDict
+    networks: Any
+    state: TrainState
+    meta: dict[str, Any]
+
+
+def load_run(path: str | Path, step: int | str | None = None, objective: Objective | None = None) -> Run:
+    """The run at `path` (a workdir or a checkpoint folder) at `step` (a number, "latest" or "best"; default: the
+    newest readable), every array restored, for any objective: the one its config names, or `objective` (your own)."""
     ckpt, path_step = _open_checkpoints(path)
     with ckpt:
-        return _read_step(ckpt, _read_gan_run, resolve_step(ckpt, path_step, step))
+        read = functools.partial(_read_run, objective=objective)
+        return _read_step(ckpt, read, resolve_step(ckpt, path_step, step))
 
 
-def _read_gan_run(ckpt: Checkpointer, step: int) -> tuple[ml_collections.ConfigDict, GAN, GANState, dict]:
-    gan, config, shape = _gan_of(ckpt, step)
-    abstract = jax.eval_shape(functools.partial(create_state, gan, shape, config.seed, ema=ema_decay(config) > 0,
-                                                aux=initial_state_aux(config)))
-    state, meta = ckpt.restore(abstract, step)
-    return config, gan, state, meta
-
-
-def load_translation_config(workdir: str | Path) -> ml_collections.ConfigDict:
-    """The config a pix2pix/CycleGAN run saved as workdir/config.json."""
-    path = Path(workdir) / CONFIG_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; pass the --workdir of a finished or running "
-                                "pix2pix/CycleGAN run (it holds config.json and checkpoints/).")
-    stored = json.loads(path.read_text())
-    if stored.get("task") not in TASKS:
-        raise ValueError(f"{path} is a run of task {stored.get('task', 'gan')!r}, not one of {TASKS}.")
-    return config_from_json(stored)
-
-
-def translation_example_shape(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
-    """(H, W, C) of the images a translation run's networks take and make."""
-    return (config.data.crop_size, config.data.crop_size, config.data.channels)
-
-
-def load_translation_run(workdir: str | Path, step: int | None = None
-                         ) -> tuple[ml_collections.ConfigDict, TranslationModels, TranslationState]:
-    """(config, models, state) of checkpoint `step` (default: the newest readable) of the run in `workdir`."""
-    config = load_translation_config(workdir)
-    directory = Path(workdir) / CHECKPOINTS
-    if not directory.is_dir():
-        raise FileNotFoundError(f"{directory} does not exist; the run in {workdir} has saved no checkpoint yet.")
-    shape = translation_example_shape(config)
-    models = build_translation_models(config, shape)
-    abstract = jax.eval_shape(lambda: create_translation_state(models, shape, config.seed))
-    with Checkpointer(directory, async_save=False, read_only=True) as ckpt:
-        if ckpt.latest_step() is None:
-            raise FileNotFoundError(f"{directory} holds no checkpoint; let the run reach train.checkpoint_every.")
-        state, _ = ckpt.restore(abstract, step)
-    return config, models, state
+def _read_run(ckpt: Checkpointer, step: int, objective: Objective | None = None) -> Run:
+    meta = ckpt.read_meta(step)
+    config = config_from_json(meta["config"])
+    networks, init = (objective or objective_of(config)).restore_target(config, meta)
+    state, meta = ckpt.restore(jax.eval_shape(init), step)
+    return Run(config, networks, state, meta)
 
 
 def load_rejection_sampler(path: str, *, step: int | str | None = None, seed: int = 0, percentile: float = 95.0,
                            burn_in: int = 10_000, batch_size: int = 256) -> RejectionSampler:
     """DRS over a saved GAN run: the G and D fine-tuning of its `eval.drs_*` keys, D scoring whole training batches,
     the burn-in drawn from `seed`'s own stream; `batch_size` is G's."""
-    config, gan, state, _ = load_gan_run(path, step)
+    config, gan, state, _ = load_run(path, step)
     check_drs_config(config)
 
     def real_batches():

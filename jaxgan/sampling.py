@@ -26,7 +26,7 @@ import numpy as np
 
 from jaxgan.images import image_grid, sample_picture, save_png
 from jaxgan.label_distribution import draw_labels
-from jaxgan.state import GAN, GANState
+from jaxgan.state import GAN, TrainState
 from jaxgan.train_step import KeyStreams, sample_latents
 
 INTERPOLATIONS = ("lerp", "slerp")
@@ -83,17 +83,17 @@ def class_labels(num_classes: int, per_class: int) -> jax.Array:
     return jnp.repeat(jnp.arange(num_classes, dtype=jnp.int32), per_class)
 
 
-def generator_variables(state: GANState, gan: GAN | None = None) -> dict:
+def generator_variables(state: TrainState, gan: GAN | None = None) -> dict:
     """G's variables for sampling: the EMA params when the state has them, else G's params.
 
     With `gan`, EMA params are paired with standing BatchNorm statistics recomputed for them
     (`standing_statistics`, from a key fixed by the state's rng and step); without it, or without an EMA, with the
     live G's running statistics.
     """
-    if state.g_ema_params is None:
-        return state.g.variables()
-    variables = {"params": state.g_ema_params, **state.g.collections}
-    if gan is None or "batch_stats" not in state.g.collections:
+    if "G" not in state.ema:
+        return state.nets["G"].variables()
+    variables = {"params": state.ema["G"], **state.nets["G"].collections}
+    if gan is None or "batch_stats" not in state.nets["G"].collections:
         return variables
     key = KeyStreams.of_step(state.rng, state.step).phase("standing_statistics").z()
     return {**variables, "batch_stats": standing_statistics(gan, variables, key)}

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.errors import JaxganError
-from jaxgan.images import save_png, to_uint8
+from jaxgan.images import save_png, unit_range_to_uint8
 from jaxgan.models.stylegan2.generator import Generator
 from jaxgan.sampling import make_generate, seed_labels, seed_latents, slerp
 from jaxgan.state import GAN
@@ -56,7 +56,7 @@ def write_seed_images(gan: GAN, variables: dict, out_dir: str | Path, seeds: Seq
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     images = seed_images(gan, variables, seeds, **options)
-    return [save_png(to_uint8(image), out_dir / f"seed{seed:04d}.png") for seed, image in zip(seeds, images,
+    return [save_png(unit_range_to_uint8(image), out_dir / f"seed{seed:04d}.png") for seed, image in zip(seeds, images,
                                                                                                strict=True)]
 
 
@@ -78,8 +78,8 @@ def write_video(gan: GAN, variables: dict, path: str | Path, seeds: Sequence[int
         raise JaxganError(f"--video {path.name}: name a {' or '.join(VIDEO_SUFFIXES)} file.")
     iio = _import_imageio()
     z = loop_latents(seeds, gan.z_dim, steps)
-    frames = np.asarray(to_uint8(images_of_latents(gan, variables, z, seed_labels(gan, len(z), class_idx), psi=psi,
-                                                   noise_mode=noise_mode)))
+    images = images_of_latents(gan, variables, z, seed_labels(gan, len(z), class_idx), psi=psi, noise_mode=noise_mode)
+    frames = np.asarray(unit_range_to_uint8(images))
     frames = frames[..., 0] if frames.shape[-1] == 1 else frames  # gray frames as (N, H, W)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -1,7 +1,8 @@
-"""The explicit train state: one pytree with everything a GAN run changes, and its constructor.
+"""The explicit train state: one pytree with everything a run changes, and its constructor for a GAN.
 
-`GANState` holds only arrays, so it can be jitted, donated, sharded and checkpointed as it is. The things that do
-not change during a run (the modules, the optimizers, the latent size) live in the static `GAN` spec beside it.
+`TrainState` holds only arrays, so it can be jitted, donated, sharded and checkpointed as it is. Its networks, their
+EMAs and the objective's running values are keyed by name, so a second D is one more key. The things that do not
+change during a run (the modules, the optimizers, the latent size) live in the static `GAN` spec beside it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import optax
 from flax import struct
 
 PyTree = Any
+G, D = "G", "D"  # the names of a GAN's generator and discriminator in `TrainState.nets` and `.ema`
 
 
 @struct.dataclass
@@ -33,20 +35,6 @@ class NetState:
 
 
 @struct.dataclass
-class GANState:
-    """Step counter, base RNG key, G, D, an optional EMA of G's params (None when EMA is off) and an optional dict
-    of the objective's own running values (StyleGAN2: pl_mean and ADA's p; None for the other models, so their
-    checkpoints keep their structure)."""
-
-    step: jax.Array
-    rng: jax.Array
-    g: NetState
-    d: NetState
-    g_ema_params: PyTree | None = None
-    aux: dict[str, jax.Array] | None = None
-
-
-@struct.dataclass
 class TrainState:
     """Every objective's train state: step, base RNG key, the networks by name (e.g. "G", "D"), the EMA params by
     network name ({} without an EMA) and the objective's own running values by name ({} when it has none)."""
@@ -56,6 +44,18 @@ class TrainState:
     nets: dict[str, NetState]
     ema: dict[str, PyTree] = struct.field(default_factory=dict)
     aux: dict[str, Any] = struct.field(default_factory=dict)
+
+    def with_nets(self, **nets: NetState) -> TrainState:
+        """This state with the networks named in `nets` replaced (e.g. `with_nets(D=new_d)`)."""
+        return self.replace(nets={**self.nets, **nets})
+
+    def with_net(self, name: str, net: NetState) -> TrainState:
+        """This state with the network called `name` replaced."""
+        return self.replace(nets={**self.nets, name: net})
+
+    def with_ema(self, **ema: PyTree) -> TrainState:
+        """This state with the EMA params of the networks named in `ema` replaced."""
+        return self.replace(ema={**self.ema, **ema})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,7 +100,7 @@ def update_net(tx: optax.GradientTransformation, net: NetState, grads: PyTree) -
 
 
 def create_state(gan: GAN, example_shape: Sequence[int], seed: int, ema: bool = False,
-                 aux: dict[str, jax.Array] | None = None) -> GANState:
+                 aux: dict[str, jax.Array] | None = None) -> TrainState:
     """Initialise G, D and their optimizer states from `seed`; examples have `example_shape`; `aux` as given."""
     root = jax.random.PRNGKey(seed)
     g_key, d_key, run_key = jax.random.split(root, 3)
@@ -109,9 +109,8 @@ def create_state(gan: GAN, example_shape: Sequence[int], seed: int, ema: bool = 
     labels = None if gan.num_classes is None else jnp.zeros((1,), jnp.int32)
     g = init_net(gan.generator, gan.g_tx, g_key, z, labels)
     d = init_net(gan.discriminator, gan.d_tx, d_key, x, labels)
-    g_ema = jax.tree.map(jnp.copy, g.params) if ema else None
-    return GANState(step=jnp.zeros((), jnp.int32), rng=run_key, g=g, d=d, g_ema_params=g_ema,
-                    aux=aux)
+    g_ema = {G: jax.tree.map(jnp.copy, g.params)} if ema else {}
+    return TrainState(step=jnp.zeros((), jnp.int32), rng=run_key, nets={G: g, D: d}, ema=g_ema, aux=aux or {})
 
 
 def param_count(params: PyTree) -> int:

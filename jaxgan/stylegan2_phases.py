@@ -18,7 +18,7 @@ Follows NVlabs stylegan2-ada-pytorch `training/loss.py` (StyleGAN2Loss) and `tra
 
 The order is the reference's: G's phases, then D's, so Gmain sees the D of the previous step (still alternating).
 The lazy phases' Adam takes lr * c and betas ** c, c = k / (k + 1) (`jaxgan.factory`). The running values live in
-`GANState.aux` (`initial_aux`): `pl_mean`, `ada_p`, and the sign accumulator `ada_sign_sum` / `ada_count`.
+`TrainState.aux` (`initial_aux`): `pl_mean`, `ada_p`, and the sign accumulator `ada_sign_sum` / `ada_count`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from jaxgan.models.stylegan2.losses import (
     style_mix,
 )
 from jaxgan.phases import Batch, KeyStreams, Metrics, reals, sample_latents, update_net
-from jaxgan.state import GAN, GANState, NetState
+from jaxgan.state import GAN, NetState, TrainState
 from jaxgan.train_step import Phase
 
 
@@ -69,7 +69,7 @@ class StyleGAN2Spec:
 
 
 def initial_aux(p: float = 0.0) -> dict[str, jax.Array]:
-    """The StyleGAN2 entries of `GANState.aux`: the path-length mean, ADA's p and its sign accumulator."""
+    """The StyleGAN2 entries of `TrainState.aux`: the path-length mean, ADA's p and its sign accumulator."""
     zero = lambda: jnp.zeros((), jnp.float32)  # separate buffers: the step donates the state
     return {"pl_mean": zero(), "ada_p": jnp.full((), p, jnp.float32), "ada_sign_sum": zero(), "ada_count": zero()}
 
@@ -123,52 +123,54 @@ def count_signs(aux: dict, real_logits: jax.Array) -> dict:
             "ada_count": aux["ada_count"] + signs.size}
 
 
-def g_main(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+def g_main(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
     """Gmain: one G update on softplus(-D(ADA(G(z, c)))), c fresh fake labels, gradients flowing through ADA into G."""
     n = batch["x"].shape[1]
     z, labels = sample_latents(keys.z(), n, spec.gan.z_dim), fake_labels(spec, keys, n)
 
     def loss_fn(params):
-        fake, collections = run_g(spec, state.g, params, z, labels, keys)
-        logits = run_d(spec, state.d, state.d.params, fake, labels, keys.d_input("fake"), state.aux["ada_p"])
+        fake, collections = run_g(spec, state.nets["G"], params, z, labels, keys)
+        d = state.nets["D"]
+        logits = run_d(spec, d, d.params, fake, labels, keys.d_input("fake"), state.aux["ada_p"])
         loss = jnp.mean(jax.nn.softplus(-logits))  # -log(sigmoid(logits))
         return loss, (collections, {"Loss/G": loss, "Loss/scores/fake": jnp.mean(logits)})
 
-    grads, (collections, metrics) = jax.grad(loss_fn, has_aux=True)(state.g.params)
+    grads, (collections, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets["G"].params)
     metrics["Grad/G_norm"] = optax.tree.norm(grads)
-    g = update_net(spec.gan.g_tx, state.g.replace(collections=collections), grads)
-    return state.replace(g=g), metrics
+    g = update_net(spec.gan.g_tx, state.nets["G"].replace(collections=collections), grads)
+    return state.with_nets(G=g), metrics
 
 
-def g_reg(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+def g_reg(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
     """Greg: one G update on pl_interval times the path-length penalty, on batch // pl_batch_shrink latents."""
     n = pl_batch_size(batch["x"].shape[1], spec.pl_batch_shrink)
     z, labels = sample_latents(keys.z(), n, spec.gan.z_dim), fake_labels(spec, keys, n)
 
     def loss_fn(params):
-        ws, collections = mapped_ws(spec, state.g, params, z, labels, keys)
-        synth = lambda w: synthesize(spec, state.g, params, w, keys)
+        ws, collections = mapped_ws(spec, state.nets["G"], params, z, labels, keys)
+        synth = lambda w: synthesize(spec, state.nets["G"], params, w, keys)
         loss, pl_mean, metrics = path_length_loss(synth, ws, keys.penalty(0), state.aux["pl_mean"],
                                                   spec.pl_weight, spec.pl_decay)
         return spec.pl_interval * loss, (collections, pl_mean, metrics)
 
-    grads, (collections, pl_mean, metrics) = jax.grad(loss_fn, has_aux=True)(state.g.params)
+    grads, (collections, pl_mean, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets["G"].params)
     metrics["Grad/Greg"] = optax.tree.norm(grads)
-    g = update_net(spec.gan.g_tx, state.g.replace(collections=collections), grads)
-    return state.replace(g=g, aux={**state.aux, "pl_mean": pl_mean}), metrics
+    g = update_net(spec.gan.g_tx, state.nets["G"].replace(collections=collections), grads)
+    return state.with_nets(G=g).replace(aux={**state.aux, "pl_mean": pl_mean}), metrics
 
 
-def d_main(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+def d_main(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
     """Dmain: one D update on softplus(D(ADA(G(z, c)))) + softplus(-D(ADA(x), c_x)), c fresh fake labels; counts
     sign(D(ADA(x))) for ADA."""
     real, labels = reals(batch, 0)
     z, gen_labels = sample_latents(keys.z(), real.shape[0], spec.gan.z_dim), fake_labels(spec, keys, real.shape[0])
-    fake, g_collections = run_g(spec, state.g, state.g.params, z, gen_labels, keys)  # updates w_avg, as the reference
+    g = state.nets["G"]
+    fake, g_collections = run_g(spec, g, g.params, z, gen_labels, keys)  # updates w_avg, as the reference
     fake, p = jax.lax.stop_gradient(fake), state.aux["ada_p"]
 
     def loss_fn(params):
-        fake_logits = run_d(spec, state.d, params, fake, gen_labels, keys.d_input("fake"), p)
-        real_logits = run_d(spec, state.d, params, real, labels, keys.d_input("real"), p)
+        fake_logits = run_d(spec, state.nets["D"], params, fake, gen_labels, keys.d_input("fake"), p)
+        real_logits = run_d(spec, state.nets["D"], params, real, labels, keys.d_input("real"), p)
         loss_fake = jnp.mean(jax.nn.softplus(fake_logits))  # -log(1 - sigmoid(D(G(z))))
         loss_real = jnp.mean(jax.nn.softplus(-real_logits))  # -log(sigmoid(D(x)))
         metrics = {"Loss/D": loss_fake + loss_real, "Loss/scores/real": jnp.mean(real_logits),
@@ -176,40 +178,40 @@ def d_main(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams)
                    "D/fake": jnp.mean(fake_logits)}
         return loss_fake + loss_real, (real_logits, metrics)
 
-    grads, (real_logits, metrics) = jax.grad(loss_fn, has_aux=True)(state.d.params)
+    grads, (real_logits, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets["D"].params)
     metrics["Grad/D_norm"] = optax.tree.norm(grads)
-    return state.replace(g=state.g.replace(collections=g_collections), d=update_net(spec.gan.d_tx, state.d, grads),
-                         aux=count_signs(state.aux, real_logits)), metrics
+    g, d = state.nets["G"].replace(collections=g_collections), update_net(spec.gan.d_tx, state.nets["D"], grads)
+    return state.with_nets(G=g, D=d).replace(aux=count_signs(state.aux, real_logits)), metrics
 
 
-def d_reg(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+def d_reg(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
     """Dreg: one D update on r1_interval * gamma / 2 * E||grad_x D(ADA(x))||^2 (x the un-augmented reals)."""
     real, labels = reals(batch, 0)
 
     def loss_fn(params):
-        d_of = lambda x: run_d(spec, state.d, params, x, labels, keys.d_input("penalty"), state.aux["ada_p"])
+        d_of = lambda x: run_d(spec, state.nets["D"], params, x, labels, keys.d_input("penalty"), state.aux["ada_p"])
         logits, pullback = jax.vjp(d_of, real)
         (grads_x,) = pullback(jnp.ones_like(logits))  # d sum(logits) / d x: each example's own gradient
         r1 = jnp.mean(jnp.sum(jnp.square(grads_x.astype(jnp.float32)).reshape(real.shape[0], -1), axis=1))
         loss = 0.5 * spec.r1_gamma * r1
         return spec.r1_interval * loss, (logits, {"Loss/r1_penalty": r1, "Loss/D/reg": loss})
 
-    grads, (real_logits, metrics) = jax.grad(loss_fn, has_aux=True)(state.d.params)
+    grads, (real_logits, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets["D"].params)
     metrics["Grad/Dreg"] = optax.tree.norm(grads)
-    return state.replace(d=update_net(spec.gan.d_tx, state.d, grads),
-                         aux=count_signs(state.aux, real_logits)), metrics
+    return state.with_nets(D=update_net(spec.gan.d_tx, state.nets["D"], grads)
+                           ).replace(aux=count_signs(state.aux, real_logits)), metrics
 
 
-def g_ema(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+def g_ema(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
     """G_ema <- lerp(G, G_ema, beta), beta from the half-life in images and its ramp-up (no-op without an EMA)."""
-    if state.g_ema_params is None:
+    if "G" not in state.ema:
         return state, {}
     cur_nimg = state.step.astype(jnp.float32) * spec.batch_size
     beta = ema_beta(cur_nimg, spec.batch_size, spec.ema_kimg, spec.ema_rampup)
-    return state.replace(g_ema_params=ema_update(state.g_ema_params, state.g.params, beta)), {"Progress/ema_beta": beta}
+    return state.with_ema(G=ema_update(state.ema["G"], state.nets["G"].params, beta)), {"Progress/ema_beta": beta}
 
 
-def ada_adjust(spec: StyleGAN2Spec, state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+def ada_adjust(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
     """After every ada_interval-th step: move p toward r_t = target and reset the accumulator (fixed p: reset only)."""
     aux = state.aux
     r_t = aux["ada_sign_sum"] / jnp.maximum(aux["ada_count"], 1.0)

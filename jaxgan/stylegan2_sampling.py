@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan.images import save_png, to_uint8
+from jaxgan.images import save_png, unit_range_to_uint8
 from jaxgan.models.stylegan2.generator import NOISE_MODES, Generator, check_truncation
 from jaxgan.sampling import seed_labels, seed_latents
 from jaxgan.state import GAN
@@ -69,7 +69,7 @@ def style_mixing_grid(gan: GAN, variables: dict, row_seeds: Sequence[int], col_s
     rows = [[blank] + [single[c] for c in col_seeds]]
     inner = iter(tiles[len(seeds):])
     rows += [[single[r]] + [next(inner) for _ in col_seeds] for r in row_seeds]
-    return to_uint8(np.concatenate([np.concatenate(row, axis=1) for row in rows], axis=0))
+    return unit_range_to_uint8(np.concatenate([np.concatenate(row, axis=1) for row in rows], axis=0))
 
 
 def write_style_mixing(gan: GAN, variables: dict, out_dir: str | Path, row_seeds: Sequence[int],

@@ -49,10 +49,10 @@ from jaxgan.phases import (  # noqa: F401  (re-exported: the step's public types
     g_reg,
     sample_latents,
 )
-from jaxgan.state import GAN, GANState
+from jaxgan.state import GAN, TrainState
 from jaxgan.topk import TopKSchedule
 
-PhaseFn = Callable[[GANState, Batch, KeyStreams], tuple[GANState, Metrics]]
+PhaseFn = Callable[[TrainState, Batch, KeyStreams], tuple[TrainState, Metrics]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +93,7 @@ def every(interval: int, run: PhaseFn) -> PhaseFn:
     if interval == 1:
         return run
 
-    def lazy(state: GANState, batch: Batch, keys: KeyStreams) -> tuple[GANState, Metrics]:
+    def lazy(state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
         _, shapes = jax.eval_shape(run, state, batch, keys)
         zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
         skip = lambda state, batch, keys: (state, zeros)
@@ -102,7 +102,7 @@ def every(interval: int, run: PhaseFn) -> PhaseFn:
     return lazy
 
 
-def run_phases(phases: Sequence[Phase], state: GANState, batch: Batch) -> tuple[GANState, Metrics]:
+def run_phases(phases: Sequence[Phase], state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
     """Run the table once: every due phase in order, then step + 1; metrics of repeated phases are averaged."""
     keys = KeyStreams.of_step(state.rng, state.step)
     seen: dict[str, list[jax.Array]] = {}
@@ -115,13 +115,13 @@ def run_phases(phases: Sequence[Phase], state: GANState, batch: Batch) -> tuple[
     return state.replace(step=state.step + 1), metrics
 
 
-def make_phase_step(phases: Sequence[Phase], n_disc: int) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
+def make_phase_step(phases: Sequence[Phase], n_disc: int) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
     """The pure step `(state, batch) -> (state, metrics)` that runs `phases`; `batch["x"]` is (n_disc, B, ...)."""
     names = [phase.name for phase in phases]
     if len(set(names)) != len(names):
         raise ValueError(f"Phase names must be unique (they name the key streams), got {names}.")
 
-    def train_step(state: GANState, batch: Batch) -> tuple[GANState, Metrics]:
+    def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
         if batch["x"].shape[0] != n_disc:
             raise ValueError(f"batch['x'] must have a leading axis of n_disc={n_disc} real batches, "
                              f"got shape {batch['x'].shape}.")
@@ -147,23 +147,28 @@ def make_train_step(
     report_probs: bool = False,
     d_input: InputTransform | None = None,
     g_top_k: TopKSchedule | None = None,
-) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
+) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
     """Return the pure, un-jitted step `(state, batch) -> (state, metrics)` of `gan_phases`; see `jit_train_step`.
 
     `batch["x"]` has shape (n_disc, B, ...): one real batch per D update; `batch["label"]`, (n_disc, B), is
     needed by class-conditional models. `report_probs` adds mean sigmoid(D) for BCE-type losses. `g_top_k`
     trains G on the k fakes D scores highest (Sinha et al. 2020, `jaxgan.topk`).
     """
-    if n_disc < 1:
-        raise ValueError(f"n_disc must be >= 1, got {n_disc}.")
-    for name, k in (("d_reg_interval", d_reg_interval), ("g_reg_interval", g_reg_interval)):
+    spec = StepSpec(gan, loss, n_disc, tuple(d_penalties), tuple(d_reg), d_reg_interval, tuple(g_penalties),
+                    tuple(g_reg), g_reg_interval, d_input, report_probs, g_top_k)
+    check_intervals(spec)
+    phases = gan_phases(spec, g_fresh_z=g_fresh_z, ema_decay=ema_decay, ema_warmup=ema_warmup)
+    return make_phase_step(phases, n_disc)
+
+
+def check_intervals(spec: StepSpec) -> None:
+    """One line naming the key when n_disc or a lazy interval is below 1."""
+    if spec.n_disc < 1:
+        raise ValueError(f"n_disc must be >= 1, got {spec.n_disc}.")
+    for name, k in (("d_reg_interval", spec.d_reg_interval), ("g_reg_interval", spec.g_reg_interval)):
         if k < 1:
             raise ValueError(f"{name}: the lazy regularisation interval must be >= 1 (1 = every step), got {k} "
                              "(config key `reg.lazy_interval`).")
-    spec = StepSpec(gan, loss, n_disc, tuple(d_penalties), tuple(d_reg), d_reg_interval, tuple(g_penalties),
-                    tuple(g_reg), g_reg_interval, d_input, report_probs, g_top_k)
-    phases = gan_phases(spec, g_fresh_z=g_fresh_z, ema_decay=ema_decay, ema_warmup=ema_warmup)
-    return make_phase_step(phases, n_disc)
 
 
 def jit_train_step(step_fn: Callable[..., Any], **jit_kwargs) -> Callable:

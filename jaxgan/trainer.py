@@ -10,10 +10,8 @@ Resume, the stop request, K steps per dispatch, the NaN check and checkpoints ar
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -22,17 +20,19 @@ import ml_collections
 import numpy as np
 
 from jaxgan import loop
-from jaxgan.config import validate
 from jaxgan.data import build_dataset, stack_batches, with_decoded_batch
-from jaxgan.factory import build_gan, build_train_step, ema_decay, initial_state_aux
+from jaxgan.dispatch import MultiStepRunner, StepRunner
+from jaxgan.dispatch import make_step_runner as make_task_runner
 from jaxgan.images import sample_picture
 from jaxgan.label_distribution import class_probabilities
-from jaxgan.loop import EvalFn, MultiStepRunner, StepRunner
+from jaxgan.loop import EvalFn
 from jaxgan.multistep import unroll_k_steps
+from jaxgan.objectives import objective_of
+from jaxgan.objectives.gan import GANObjective
 from jaxgan.run_info import run_meta
 from jaxgan.sampling import generator_variables
 from jaxgan.sharding import replicated
-from jaxgan.state import GAN, GANState, create_state
+from jaxgan.state import GAN, TrainState
 from jaxgan.train_step import sample_latents
 from jaxgan.training_eval import build_eval_fn
 from jaxgan.transfer import transfer_weights
@@ -48,7 +48,7 @@ def make_sampler(gan: GAN):
     """A jitted `(state, z, labels=None) -> samples` from the EMA params (with standing BatchNorm stats) if present."""
 
     @jax.jit
-    def sample(state: GANState, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
+    def sample(state: TrainState, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
         return gan.generate(generator_variables(state, gan), z, labels)
 
     return sample
@@ -61,14 +61,15 @@ def grid_labels(n: int, num_classes: int | None) -> jax.Array | None:
     return jnp.asarray((np.arange(n) // math.ceil(math.sqrt(n))) % num_classes, jnp.int32)
 
 
-def state_initializer(config: ml_collections.ConfigDict, gan: GAN, example_shape, mesh) -> Callable[[], GANState]:
-    """A jitted `() -> state` from `config.seed`, replicated over the mesh: one compile instead of op-by-op init."""
-    init = functools.partial(create_state, gan, tuple(example_shape), config.seed, ema=ema_decay(config) > 0,
-                             aux=initial_state_aux(config))
-    return jax.jit(init, out_shardings=replicated(mesh))
+def state_initializer(config: ml_collections.ConfigDict, gan: GAN, example_shape, mesh,
+                      objective: GANObjective | None = None) -> Callable[[], TrainState]:
+    """A jitted `() -> state` from `config.seed` (the objective's `init_state`), replicated over the mesh: one
+    compile instead of op-by-op init."""
+    objective = objective or objective_of(config)
+    return jax.jit(objective.initializer(config, gan, example_shape), out_shardings=replicated(mesh))
 
 
-def initial_state(config: ml_collections.ConfigDict, gan: GAN, example_shape, mesh) -> GANState:
+def initial_state(config: ml_collections.ConfigDict, gan: GAN, example_shape, mesh) -> TrainState:
     """A fresh state from `config.seed`, replicated over the mesh (also the restore target's layout)."""
     return state_initializer(config, gan, example_shape, mesh)()
 
@@ -81,38 +82,41 @@ class GANTask:
     gan: GAN
     dataset: Any
     eval_fn: EvalFn | None = None
+    objective: GANObjective | None = None  # None: the one config.objective names
 
     def __post_init__(self):
         c = self.config
-        self.example_axis, self.batches_per_step = 1, c.n_disc  # step batches are (n_disc, B, ...)
-        self.images_per_step = c.train.batch_size * c.n_disc
+        self.objective = self.objective or objective_of(c)
+        self.batches_per_step = self.objective.batches_per_step(c)
+        self.example_axis = 1  # step batches are (batches_per_step, B, ...)
+        self.images_per_step = c.train.batch_size * self.batches_per_step
         self.unroll = unroll_k_steps(c.model.name)
         self.eval_protocol = getattr(self.eval_fn, "protocol", None)
         self._sampler = make_sampler(self.gan)
         self._z = sample_latents(jax.random.PRNGKey(c.seed + 1), c.train.num_samples, self.gan.z_dim)
         self._labels = grid_labels(c.train.num_samples, self.gan.num_classes)
 
-    def initializer(self, mesh) -> Callable[[], GANState]:
-        return state_initializer(self.config, self.gan, self.dataset.example_shape, mesh)
+    def initializer(self, mesh) -> Callable[[], TrainState]:
+        return state_initializer(self.config, self.gan, self.dataset.example_shape, mesh, self.objective)
 
     def step(self) -> loop.StepFn:
         label_probs = class_probabilities(self.dataset) if self.gan.num_classes is not None else None
-        step_fn = build_train_step(self.config, self.gan, self.dataset.example_shape, self.dataset.num_examples,
-                                   label_probs)
+        step_fn = self.objective.train_step(self.config, self.gan, self.dataset.example_shape,
+                                            self.dataset.num_examples, label_probs)
         return with_decoded_batch(step_fn, flip=self.config.data.random_flip)
 
     def step_batches(self, start_batch: int) -> Iterator[dict]:
-        """`n_disc` real batches stacked per step (image pixels cross as uint8; the step decodes them)."""
-        return stack_batches(host_batches(self.dataset, self.config, start_batch), self.config.n_disc)
+        """`batches_per_step` real batches stacked per step (image pixels cross as uint8; the step decodes them)."""
+        return stack_batches(host_batches(self.dataset, self.config, start_batch), self.batches_per_step)
 
-    def init_from(self, state: GANState, source: str) -> GANState:
+    def init_from(self, state: TrainState, source: str) -> TrainState:
         """A fresh state with G's, D's and the EMA's weights of the run at `source` (`train.init_from`)."""
         return transfer_weights(state, source)
 
-    def evaluate(self, state: GANState, step: int) -> dict[str, float] | None:
+    def evaluate(self, state: TrainState, step: int) -> dict[str, float] | None:
         return None if self.eval_fn is None else self.eval_fn(state, step)
 
-    def samples(self, state: GANState, step: int) -> np.ndarray:
+    def samples(self, state: TrainState, step: int) -> np.ndarray:
         """The sample grid of the fixed latents."""
         samples = np.asarray(jax.device_get(self._sampler(state, self._z, self._labels)))
         return sample_picture(samples, self.dataset.modes)
@@ -127,34 +131,25 @@ class GANTask:
         pass
 
 
-def build_gan_task(config: ml_collections.ConfigDict, eval_fn: EvalFn | None = None) -> GANTask:
-    """The data, networks and evaluation `config` describes; bad eval settings stop the run here, before any step."""
+def build_gan_task(config: ml_collections.ConfigDict, eval_fn: EvalFn | None = None,
+                   objective: GANObjective | None = None) -> GANTask:
+    """The data, networks and evaluation `config` describes, trained by `objective` (None: config.objective's);
+    bad eval settings stop the run here, before any step."""
+    objective = objective or objective_of(config)
     dataset = build_dataset(config.data, seed=config.seed)
-    gan = build_gan(config, dataset.example_shape, dataset.num_classes)
+    gan = objective.networks(config, dataset.example_shape, dataset.num_classes)
     if eval_fn is None:
         eval_fn = build_eval_fn(config, gan, dataset)
-    return GANTask(config, gan, dataset, eval_fn)
+    return GANTask(config, gan, dataset, eval_fn, objective)
 
 
 def make_step_runner(config: ml_collections.ConfigDict, gan: GAN, mesh, dataset, start_batch: int,
                      start_step: int = 0) -> StepRunner | MultiStepRunner:
-    """The loop's runner for this GAN (see `jaxgan.loop.make_step_runner`), for tools that drive steps themselves."""
-    return loop.make_step_runner(GANTask(config, gan, dataset), mesh, start_batch, start_step)
+    """The loop's runner for this GAN (`jaxgan.dispatch.make_step_runner`), for tools that drive steps themselves."""
+    return make_task_runner(GANTask(config, gan, dataset), mesh, start_batch, start_step)
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
-                       eval_fn: EvalFn | None = None) -> GANState:
-    """Train the GAN that `config` describes in `workdir`, resuming from its checkpoints; returns the final state.
-
-    Writes config.json, metrics.jsonl, TensorBoard events, samples/*.png and checkpoints/. Every `train.eval_every`
-    steps it runs `eval_fn(state, step)` (see EvalFn), by default the config's `eval` block (jaxgan.training_eval).
-    The workdir is locked (one trainer per workdir and process) until this returns or raises.
-    """
-    validate(config)
-    return loop.train_and_evaluate(lambda: build_gan_task(config, eval_fn), config, workdir)
-
-
-def generate_samples(gan: GAN, state: GANState, key: jax.Array, n: int,
+def generate_samples(gan: GAN, state: TrainState, key: jax.Array, n: int,
                      labels: jax.Array | None = None) -> jax.Array:
     """n samples from G (EMA params when present) in inference mode, of classes `labels` for conditional G."""
     z = sample_latents(key, n, gan.z_dim)

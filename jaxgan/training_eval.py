@@ -3,9 +3,10 @@
 Each evaluation draws `eval.num_samples` samples from G (its EMA params when present, BatchNorm in inference mode)
 with the same seed every time, so the numbers of two steps differ only because G did. As StyleGAN2-ADA's metrics, a
 conditional G's labels follow the training set's class shares and G's per-layer noise (StyleGAN2) is random, keyed
-by that seed (`sampling.evaluation_noise_key`). Image data gets the feature
-metrics of `jaxgan.metrics` (fid, kid, is, pr) with a digit classifier or the FID Inception; the 2-D mixtures get
-mode coverage (modes). Results are logged as `eval/<name>` and `train.best_metric` ranks checkpoints by one of them.
+by that seed (`sampling.evaluation_noise_key`). Image data gets the registered feature
+metrics (`jaxgan.metrics.registry`: fid, kid, is, pr and any that `eval.metric_modules` register) with a digit
+classifier or the FID Inception; the 2-D mixtures get the point metrics (modes). Results are logged as
+`eval/<key>` and `train.best_metric` ranks checkpoints by one of them, in the direction its metric declares.
 
 Reference statistics come from `eval.reference` (a statistics file, e.g. pytorch-fid's), or are computed once from
 the training data and cached under `eval.cache_dir` (`jaxgan.reference_sets`: keyed by the data's content, the subset
@@ -31,34 +32,24 @@ from jaxgan.drs import (
     make_training_mode_discriminate,
 )
 from jaxgan.label_distribution import class_probabilities
-from jaxgan.metrics.evaluator import evaluate_mixture_samples, evaluate_samples
+from jaxgan.metrics import registry
+from jaxgan.metrics.evaluator import check_request, evaluate_mixture_samples, evaluate_samples
 from jaxgan.metrics.extractors import EXTRACTORS, check_reference_extractor, load_extractor
-from jaxgan.metrics.kid import check_kid_samples
 from jaxgan.metrics.mode_coverage import DEFAULT_MIN_COUNT
 from jaxgan.metrics.protocol import RESIZE_MODES, eval_protocol, protocol_id
 from jaxgan.metrics.stats import ReferenceStats, default_cache_dir, load_reference_stats
 from jaxgan.reference_sets import dataset_reference_stats
 from jaxgan.sampling import evaluation_noise_key, generator_variables, make_batched_generate, random_inputs
-from jaxgan.state import GAN, GANState
+from jaxgan.state import GAN, TrainState
 
-# What each metric of eval.metrics logs (as eval/<key>).
-RESULT_KEYS = {
-    "fid": ("fid",),
-    "kid": ("kid_mean", "kid_std"),
-    "is": ("is_mean", "is_std"),
-    "pr": ("precision", "recall"),
-    "modes": ("modes_captured", "hq_fraction", "mode_kl"),
-}
-IMAGE_METRICS = ("fid", "kid", "is", "pr")
-HIGHER_IS_BETTER = frozenset({"is_mean", "precision", "recall", "modes_captured", "hq_fraction"})
-LOWER_IS_BETTER = frozenset({"fid", "kid_mean", "mode_kl"})
 PREFIX = "eval/"
 
 
 def default_config() -> ml_collections.ConfigDict:
     """The `eval` block: what the trainer computes every train.eval_every steps."""
     return ml_collections.ConfigDict(dict(
-        metrics=(),          # any of fid, kid, is, pr (image data), or modes (ring8 / grid25); () = none
+        metrics=(),          # registered metrics: fid, kid, is, pr (images), modes (ring8 / grid25), ...; () = none
+        metric_modules=(),   # modules to import first, whose @register_metric metrics eval.metrics may then name
         num_samples=5000,    # generated samples per evaluation, always from the same seed
         batch_size=250,      # samples per G / extractor call
         seed=0,              # seed of the evaluation latents (fixed: steps are compared on the same z)
@@ -84,18 +75,30 @@ def default_config() -> ml_collections.ConfigDict:
 
 def result_keys(metrics: tuple[str, ...]) -> list[str]:
     """The `eval/...` names that `metrics` log, in order."""
-    return [PREFIX + key for metric in metrics for key in RESULT_KEYS[metric]]
+    return [PREFIX + key for key in registry.result_keys(metrics)]
+
+
+def chosen_metrics(cfg: ml_collections.ConfigDict) -> tuple[registry.Metric, ...]:
+    """The registered metrics eval.metrics names (after importing eval.metric_modules); one line for unknown ones."""
+    registry.import_metric_modules(cfg.get("metric_modules", ()), "eval.metric_modules")
+    return registry.get_metrics(tuple(cfg.metrics), "eval.metrics")
+
+
+def metric_options(cfg: ml_collections.ConfigDict, metrics: tuple[registry.Metric, ...]) -> dict[str, Any]:
+    """The options of `metrics` that the eval block sets (e.g. eval.kid_subset_size); the others keep defaults."""
+    return {name: cfg[name] for metric in metrics for name in metric.options if name in cfg}
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
     """Raise ValueError naming the key when the eval block, or train.best_metric against it, is wrong."""
     cfg, train = config.eval, config.train
     metrics = tuple(cfg.metrics)
-    unknown = sorted(set(metrics) - set(RESULT_KEYS))
-    if unknown:
-        raise ValueError(f"eval.metrics has unknown {unknown}; choose from {sorted(RESULT_KEYS)}.")
-    if "modes" in metrics and set(metrics) & set(IMAGE_METRICS):
-        raise ValueError(f"eval.metrics={metrics} mixes modes (2-D mixtures) with image metrics; pick one kind.")
+    kinds: dict[str, list[str]] = {}
+    for metric in chosen_metrics(cfg):
+        kinds.setdefault(metric.kind, []).append(metric.name)
+    if len(kinds) > 1:
+        raise ValueError(f"eval.metrics={metrics} mixes {', '.join(kinds['points'])} (2-D mixtures) with image "
+                         f"metrics ({', '.join(kinds['images'])}); pick one kind.")
     if cfg.extractor not in EXTRACTORS:
         raise ValueError(f"Unknown eval.extractor {cfg.extractor!r}; choose one of {list(EXTRACTORS)}.")
     if cfg.resize not in RESIZE_MODES:
@@ -111,11 +114,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if train.best_metric not in produced:
         raise ValueError(f"train.best_metric={train.best_metric!r} is not logged by eval.metrics={metrics}; "
                          f"choose one of {produced}.")
-    name = train.best_metric[len(PREFIX):]
-    wrong = ((name in HIGHER_IS_BETTER and train.best_mode == "min")
-             or (name in LOWER_IS_BETTER and train.best_mode == "max"))
-    if wrong:
-        better, word = ("max", "higher") if name in HIGHER_IS_BETTER else ("min", "lower")
+    better = registry.key_direction(train.best_metric[len(PREFIX):])
+    if better is not None and better != train.best_mode:
+        word = "higher" if better == "max" else "lower"
         raise ValueError(f"train.best_metric={train.best_metric!r} is better when {word}, but "
                          f"train.best_mode={train.best_mode!r}; set train.best_mode={better!r}.")
 
@@ -142,29 +143,31 @@ class TrainingEvaluator:
         if not self.metrics:
             raise ValueError("train.eval_every > 0 but eval.metrics is empty: set eval.metrics (e.g. ('fid',) for "
                              "images, ('modes',) for ring8/grid25) or train.eval_every=0.")
+        chosen = chosen_metrics(cfg)
+        self.options = metric_options(cfg, chosen)
+        kinds = {metric.kind for metric in chosen}
         self._generate = make_batched_generate(gan, cfg.batch_size)
         self._discriminate = make_training_mode_discriminate(gan, config.train.batch_size)
         self._drs_batch_size = config.train.batch_size
         self.label_probs = class_probabilities(dataset) if gan.num_classes is not None else None
         if dataset.kind == "points":
-            if self.metrics != ("modes",):
-                raise ValueError(f"data.name={dataset.name!r} is a 2-D mixture: its in-training metric is "
-                                 f"eval.metrics=('modes',), not {self.metrics}.")
+            if kinds != {"points"}:
+                raise ValueError(f"data.name={dataset.name!r} is a 2-D mixture: its in-training metrics are the "
+                                 f"point metrics (eval.metrics=('modes',)), not {self.metrics}.")
             self.extractor = self.reference = None
             self.protocol = {"extractor": "none", "metrics": list(self.metrics), "num_generated": cfg.num_samples,
                              "reference": f"the {dataset.name} mixture's modes"}
             return
-        if "modes" in self.metrics:
-            raise ValueError(f"eval.metrics=('modes',) needs a 2-D mixture (ring8, grid25), not data.name="
-                             f"{dataset.name!r}; use fid, kid, is or pr.")
+        if "points" in kinds:
+            raise ValueError(f"eval.metrics={self.metrics} needs a 2-D mixture (ring8, grid25), not data.name="
+                             f"{dataset.name!r}; use image metrics such as fid, kid, is or pr.")
         if config.model.output_activation == "linear":
             raise ValueError("image metrics need G's images in [-1, 1], but model.output_activation='linear'; "
                              "use tanh or sigmoid.")
         self.extractor = load_extractor(cfg.extractor, classifier=cfg.classifier,
                                         inception_weights=cfg.inception_weights, resize=cfg.resize)
         self.reference, source = self._reference_stats(config)
-        if "kid" in self.metrics and self.reference.features is not None:  # before the first step
-            check_kid_samples(cfg.kid_subset_size, cfg.num_samples, len(self.reference.features))
+        check_request(self.metrics, self.reference, num_generated=cfg.num_samples, **self.options)  # before step 1
         self.protocol = eval_protocol(self.extractor, num_generated=cfg.num_samples,
                                       num_reference=self.reference.count, reference=source, metrics=self.metrics)
 
@@ -181,7 +184,7 @@ class TrainingEvaluator:
                                                    count=cfg.reference_samples)
         return stats, f"training data {described}"
 
-    def __call__(self, state: GANState, step: int) -> dict[str, float]:
+    def __call__(self, state: TrainState, step: int) -> dict[str, float]:
         """The metrics of G in `state`, as {"eval/<name>": value}; with eval.drs, those of DRS's samples, and G's
         own as eval/no_drs/<name>."""
         state = jax.tree.map(_local, state)
@@ -216,12 +219,10 @@ class TrainingEvaluator:
         common = dict(num_samples=cfg.num_samples, batch_size=cfg.batch_size, seed=cfg.seed)
         if self.reference is None:
             result = evaluate_mixture_samples(sample_fn, centres=self.dataset.modes, std=self.dataset.mode_std,
-                                              min_count=cfg.mode_min_count, **common)
+                                              metrics=self.metrics, **self.options, **common)
         else:
             result = evaluate_samples(sample_fn, extractor=self.extractor, reference_stats=self.reference,
-                                      metrics=self.metrics, kid_subsets=cfg.kid_subsets,
-                                      kid_subset_size=cfg.kid_subset_size, is_splits=cfg.is_splits, pr_k=cfg.pr_k,
-                                      **common)
+                                      metrics=self.metrics, **self.options, **common)
         return {key: float(result[key[len(PREFIX):]]) for key in result_keys(self.metrics)}
 
 

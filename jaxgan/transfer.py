@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from jaxgan.checkpoint import Checkpointer, abstract_of, leaf_specs
 from jaxgan.errors import JaxganError
 from jaxgan.runs import resolve_checkpoint_dir
-from jaxgan.state import GANState
+from jaxgan.state import TrainState
 
 log = logging.getLogger(__name__)
 
@@ -28,21 +29,21 @@ class TransferMismatchError(JaxganError, ValueError):
     """The source run's networks do not have this run's arrays (another model, width or resolution)."""
 
 
-def weights_item(state: GANState, source_has_ema: bool) -> dict:
-    """The arrays that transfer, in the checkpoint's layout: G's and D's params and collections, and the EMA."""
-    item = {name: {"params": net.params, **({"collections": net.collections} if net.collections else {})}
-            for name, net in (("g", state.g), ("d", state.d))}
-    if state.g_ema_params is not None and source_has_ema:
-        item["g_ema_params"] = state.g_ema_params
-    return item
+def weights_item(state: TrainState, source_ema: Iterable[str]) -> dict:
+    """The arrays that transfer, in the checkpoint's layout: every net's params and collections, and the EMAs that
+    both this run and the source (`source_ema`: the names of its EMA nets) have."""
+    nets = {name: {"params": net.params, **({"collections": net.collections} if net.collections else {})}
+            for name, net in state.nets.items()}
+    ema = {name: params for name, params in state.ema.items() if name in set(source_ema)}
+    return {"nets": nets, **({"ema": ema} if ema else {})}
 
 
 def weight_mismatches(saved: Any, item: dict) -> list[str]:
     """One line per array of `item` that the source lacks or holds in another shape or dtype, and per source array
     of the transferred parts that this run lacks: (path, source shape, run shape)."""
     source, run = leaf_specs(saved), leaf_specs(item)
-    prefixes = ("g.params.", "g.collections.", "d.params.", "d.collections.",
-                *(("g_ema_params.",) if "g_ema_params" in item else ()))
+    prefixes = tuple(f"nets.{name}.{part}." for name in item["nets"] for part in ("params", "collections"))
+    prefixes += tuple(f"ema.{name}." for name in item.get("ema", {}))
     spec = lambda s: f"{s[0]} {s[1]}"
     lines = [f"{k}: source {spec(source[k])}, this run {spec(run[k])}" for k in sorted(run.keys() & source.keys())
              if source[k] != run[k]]
@@ -52,10 +53,10 @@ def weight_mismatches(saved: Any, item: dict) -> list[str]:
     return lines
 
 
-def _read_weights(ckpt: Checkpointer, step: int, state: GANState) -> tuple[int, dict]:
+def _read_weights(ckpt: Checkpointer, step: int, state: TrainState) -> tuple[int, dict]:
     """(step, the transferable arrays of checkpoint `step`), checked against `state`'s shapes first."""
     saved = ckpt.item_metadata(step)
-    item = weights_item(state, source_has_ema=saved.get("g_ema_params") is not None)
+    item = weights_item(state, source_ema=(saved.get("ema") or {}).keys())
     lines = weight_mismatches(saved, item)
     if lines:
         more = f"\n  ... and {len(lines) - _MAX_LISTED} more" if len(lines) > _MAX_LISTED else ""
@@ -66,7 +67,7 @@ def _read_weights(ckpt: Checkpointer, step: int, state: GANState) -> tuple[int, 
     return step, ckpt.restore_partial(abstract_of(item), step)
 
 
-def load_weights(path: str | Path, state: GANState) -> tuple[int, dict]:
+def load_weights(path: str | Path, state: TrainState) -> tuple[int, dict]:
     """(source step, G's, D's and the EMA's arrays) of the run or checkpoint at `path`, laid out as `state`."""
     directory, step = resolve_checkpoint_dir(path)
     with Checkpointer(directory, read_only=True) as ckpt:
@@ -77,14 +78,14 @@ def load_weights(path: str | Path, state: GANState) -> tuple[int, dict]:
         return ckpt.read_with_retries(read, step) if step is not None else ckpt.first_readable(read)
 
 
-def transfer_weights(state: GANState, path: str | Path) -> GANState:
-    """`state` with G's, D's and the EMA's weights from the run at `path`; its optimizer states and step kept."""
+def transfer_weights(state: TrainState, path: str | Path) -> TrainState:
+    """`state` with every net's and EMA's weights from the run at `path`; its optimizer states and step kept."""
     step, weights = load_weights(path, state)
-    g = state.g.replace(params=weights["g"]["params"], collections=weights["g"].get("collections", {}))
-    d = state.d.replace(params=weights["d"]["params"], collections=weights["d"].get("collections", {}))
-    ema = state.g_ema_params
-    if ema is not None:
-        ema = weights.get("g_ema_params", g.params)  # a source without an EMA starts ours from its G
-    log.warning("Initialised G, D%s from step %d of %s (train.init_from); optimizer states and the step are new.",
-                " and the EMA" if ema is not None else "", step, path)
-    return state.replace(g=g, d=d, g_ema_params=ema)
+    nets = {name: net.replace(params=weights["nets"][name]["params"],
+                              collections=weights["nets"][name].get("collections", {}))
+            for name, net in state.nets.items()}
+    # An EMA the source lacks starts from the source's net.
+    ema = {name: weights.get("ema", {}).get(name, nets[name].params) for name in state.ema}
+    log.warning("Initialised %s%s from step %d of %s (train.init_from); optimizer states and the step are new.",
+                ", ".join(nets), " and the EMA" if ema else "", step, path)
+    return state.replace(nets=nets, ema=ema)

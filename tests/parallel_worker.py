@@ -22,7 +22,7 @@ from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
 from jaxgan.multistep import jit_multi_step
 from jaxgan.sharding import batch_sharding, data_mesh, replicated
-from jaxgan.state import GAN, GANState, create_state
+from jaxgan.state import GAN, TrainState, create_state
 from jaxgan.train_step import make_train_step
 
 IMAGE_SHAPE = (16, 16, 1)
@@ -41,7 +41,7 @@ def tiny_gan(model: str, *, dtype=np.float32, bn_groups: int = 1, fast: bool = T
     return GAN(g, d, tx, tx, z_dim=8)
 
 
-def init_state(gan: GAN, ema: bool = False) -> GANState:
+def init_state(gan: GAN, ema: bool = False) -> TrainState:
     """`create_state` as one compiled program (much faster than op-by-op on the CPU)."""
     return jax.jit(lambda: create_state(gan, IMAGE_SHAPE, seed=0, ema=ema))()
 
@@ -53,7 +53,7 @@ def digits_dataset():
     return build_dataset(cfg, seed=0)
 
 
-def train(model: str, *, k: int = 2, dispatches: int = 2, n_disc: int = 1, devices=None) -> GANState:
+def train(model: str, *, k: int = 2, dispatches: int = 2, n_disc: int = 1, devices=None) -> TrainState:
     """`dispatches` calls of K steps on the digits, data-parallel over `devices` (default: all)."""
     gan = tiny_gan(model)
     mesh = data_mesh(devices)
@@ -67,7 +67,7 @@ def train(model: str, *, k: int = 2, dispatches: int = 2, n_disc: int = 1, devic
     return state
 
 
-def local_copies(state: GANState) -> dict[str, list[np.ndarray]]:
+def local_copies(state: TrainState) -> dict[str, list[np.ndarray]]:
     """Every addressable copy of every leaf of the (replicated) state, keyed by its path."""
     leaves = jax.tree_util.tree_leaves_with_path(state)
     return {jax.tree_util.keystr(path): [np.asarray(s.data) for s in leaf.addressable_shards]

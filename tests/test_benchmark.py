@@ -156,7 +156,7 @@ def test_input_only_run_prints_the_jpeg_speedup(capsys):
 
 def test_stylegan2_rows_time_each_lazy_step_kind_and_mix_them_over_16_steps():
     """The StyleGAN2 timing: each kind's step counter (main 1, Greg 4, Greg + Dreg 16), and the 12:3:1 mix."""
-    from jaxgan.state import GANState
+    from jaxgan.state import TrainState
     from jaxgan.tools import benchmark_stylegan2 as sg2
 
     seen = []
@@ -165,7 +165,7 @@ def test_stylegan2_rows_time_each_lazy_step_kind_and_mix_them_over_16_steps():
         seen.append(int(state.step))
         return state.replace(step=state.step + 1), {"Loss/D": jnp.float32(0.5)}
 
-    state = GANState(step=jnp.int32(0), rng=None, g=None, d=None)
+    state = TrainState(step=jnp.int32(0), rng=None, nets={})
     timings_by_kind, loss = sg2.time_steps(fake_step, state, None, warmup=2, repeats=3)
     assert seen == [1, 1] + [1] * 3 + [4] * 3 + [16] * 3 and loss == 0.5
     assert {k: len(v) for k, v in timings_by_kind.items()} == {"main": 3, "greg": 3, "greg+dreg": 3}  # counts only

@@ -102,10 +102,10 @@ def test_another_model_gives_an_error_naming_the_differing_arrays(tmp_path):
     with pytest.raises(CheckpointMismatchError) as error:
         ckpt.restore(make_state(small_config(hidden=32)))
     message = str(error.value)
-    assert "g.params.Dense_0.kernel: checkpoint (8, 16) float32, this model (8, 32) float32" in message
-    assert "d.opt_state.0.mu.Dense_0.bias: checkpoint (16,) float32, this model (32,) float32" in message
+    assert "nets.G.params.Dense_0.kernel: checkpoint (8, 16) float32, this model (8, 32) float32" in message
+    assert "nets.D.opt_state.0.mu.Dense_0.bias: checkpoint (16,) float32, this model (32,) float32" in message
 
-    with pytest.raises(CheckpointMismatchError, match="g_ema_params.Dense_0.kernel: missing from the checkpoint"):
+    with pytest.raises(CheckpointMismatchError, match="ema.G.Dense_0.kernel: missing from the checkpoint"):
         ckpt.restore(make_state(config, ema=True))
 
     other_dtype = make_state(config)
@@ -212,7 +212,7 @@ def test_load_generator_reads_only_generator_arrays(tmp_path, model, ema):
     save(ckpt, 7, state, config)
     ckpt.close()
     # D's arrays and both optimizer states are gone: a full restore fails, the G-only restore must not notice.
-    assert _delete_arrays(tmp_path / "checkpoints" / "7" / "state", (b"d.", b"g.opt_state."))
+    assert _delete_arrays(tmp_path / "checkpoints" / "7" / "state", (b"nets.D.", b"nets.G.opt_state."))
     with pytest.raises(CheckpointCorruptError), Checkpointer(tmp_path / "checkpoints", read_only=True) as reader:
         reader.restore(make_state(config, ema=ema), step=7)
 

@@ -6,8 +6,8 @@ import logging
 import pytest
 
 from jaxgan.config import base_config
-from jaxgan.loop import DEAD_INTERVALS, DeadRunWatch
-from jaxgan.trainer import train_and_evaluate
+from jaxgan.health import DEAD_INTERVALS, DeadRunWatch
+from jaxgan.tasks import train_and_evaluate
 
 
 def rows(first_step, n, **metrics):

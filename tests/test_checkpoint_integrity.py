@@ -15,7 +15,8 @@ from jaxgan.errors import run_guarded
 from jaxgan.factory import build_gan
 from jaxgan.run_info import run_meta
 from jaxgan.sharding import data_mesh
-from jaxgan.trainer import initial_state, train_and_evaluate
+from jaxgan.tasks import train_and_evaluate
+from jaxgan.trainer import initial_state
 
 SHAPE = (8, 8, 1)
 
@@ -75,8 +76,8 @@ def test_checksums_are_the_crc32_of_each_arrays_bytes():
 
     state = make_state(0)
     sums = array_checksums(state)
-    kernel = np.asarray(state.g.params["Dense_0"]["kernel"])
-    assert sums["g.params.Dense_0.kernel"] == f"crc32:{zlib.crc32(kernel.tobytes()):08x}"
+    kernel = np.asarray(state.nets["G"].params["Dense_0"]["kernel"])
+    assert sums["nets.G.params.Dense_0.kernel"] == f"crc32:{zlib.crc32(kernel.tobytes()):08x}"
     assert len(sums) == len(jax.tree.leaves(state))
 
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import load_experiment_config
 
 from jaxgan.checkpoint import Checkpointer
-from jaxgan.trainer import train_and_evaluate
+from jaxgan.tasks import train_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIALS = int(os.environ.get("JAXGAN_KILL_TRIALS", "3"))

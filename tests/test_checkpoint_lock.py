@@ -13,7 +13,7 @@ import pytest
 
 from jaxgan.config import base_config
 from jaxgan.errors import run_guarded
-from jaxgan.trainer import train_and_evaluate
+from jaxgan.tasks import train_and_evaluate
 from jaxgan.workdir_lock import WorkdirLock, WorkdirLockedError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -114,7 +114,7 @@ def test_conditional_gan_on_a_labelled_mixture_puts_each_class_at_its_mode():
     train = jax.jit(lambda state, batches: jax.lax.scan(step, state, batches)[0])  # 400 steps in one program
     state = train(create_state(gan, (2,), seed=0), {"x": x, "label": y.astype(np.int32)})
     labels = jnp.repeat(jnp.arange(4), 250)
-    samples = np.asarray(gan.generate(state.g.variables(), sample_latents(KEY, 1000, 4), labels=labels))
+    samples = np.asarray(gan.generate(state.nets["G"].variables(), sample_latents(KEY, 1000, 4), labels=labels))
     dist = np.linalg.norm(samples - MODES[np.asarray(labels)], axis=1)
     for c in range(4):
         # Modes are 2.8 apart; a G that ignored the label would put at most ~1/4 of class c near MODES[c].
@@ -142,7 +142,7 @@ def test_conditional_dcgan_draws_the_band_its_label_asks_for():
     train = jax.jit(lambda state, batches: jax.lax.scan(step, state, batches)[0])
     state = train(create_state(gan, (28, 28, 1), seed=0), {"x": square_digits(y), "label": y.astype(np.int32)})
     labels = jnp.repeat(jnp.arange(3), 100)
-    samples = np.asarray(gan.generate(state.g.variables(), sample_latents(KEY, 300, 16), labels=labels))
+    samples = np.asarray(gan.generate(state.nets["G"].variables(), sample_latents(KEY, 300, 16), labels=labels))
     band_means = np.stack([samples[:, 4 + 7 * c: 11 + 7 * c, 6:22, 0].mean((1, 2)) for c in range(3)], axis=1)
     right = np.mean(band_means.argmax(1) == np.asarray(labels))
     assert right >= 0.9, f"only {right:.0%} of samples are brightest in their label's band"

@@ -101,6 +101,6 @@ def test_cyclegan_step_equals_the_hand_computation_with_its_pool_and_update_orde
             for got, want in zip(jax.tree.leaves(state.nets[name].params), jax.tree.leaves(params[name]), strict=True):
                 np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6, err_msg=name)
         for dom in ("a", "b"):
-            np.testing.assert_allclose(state.pools[dom].images, pools[dom][0], rtol=1e-5, atol=1e-6)
-            assert int(state.pools[dom].count) == pools[dom][1]
+            np.testing.assert_allclose(state.aux["pools"][dom].images, pools[dom][0], rtol=1e-5, atol=1e-6)
+            assert int(state.aux["pools"][dom].count) == pools[dom][1]
     assert swaps > 0  # some D really trained on an older fake from its pool

@@ -204,40 +204,40 @@ def test_a_batchnorm_d_scores_proposals_with_batch_statistics_as_in_training(tmp
     config.model.dcgan.ngf = config.model.dcgan.ndf = 4
     gan = build_gan(config, shape)
     state = jax.jit(lambda: create_state(gan, shape, 0))()
-    assert state.d.collections["batch_stats"]
-    stats = jax.tree.map(lambda s: s + 1.0, state.d.collections)  # running statistics far from any batch's
-    state = state.replace(d=state.d.replace(collections=stats))
+    assert state.nets["D"].collections["batch_stats"]
+    stats = jax.tree.map(lambda s: s + 1.0, state.nets["D"].collections)  # running statistics far from any batch's
+    state = state.with_nets(D=state.nets["D"].replace(collections=stats))
     _save_run(config, shape, tmp_path / "run", state)
     sampler = load_rejection_sampler(str(tmp_path / "run"), seed=0, percentile=0.0, burn_in=20, batch_size=8)
     assert sampler.burn_in_logits.shape == (32,)  # rounded up to whole training batches of 16
     burn_in_key = jax.random.fold_in(jax.random.key(0), 2**31 - 1)
     z, labels = random_inputs(gan, burn_in_key, 32)
     fakes = jax.jit(gan.generate)(generator_variables(state, gan), z, labels)
-    train_mode = jax.jit(lambda x: apply_train(gan.discriminator, state.d, x, None)[0])
+    train_mode = jax.jit(lambda x: apply_train(gan.discriminator, state.nets["D"], x, None)[0])
     expected = np.concatenate([train_mode(fakes[:16]), train_mode(fakes[16:])])
     np.testing.assert_allclose(sampler.burn_in_logits, expected, rtol=1e-4, atol=1e-8)
-    inference = jax.jit(lambda x: gan.discriminator.apply(state.d.variables(), x, None, train=False))(fakes)
+    inference = jax.jit(lambda x: gan.discriminator.apply(state.nets["D"].variables(), x, None, train=False))(fakes)
     assert not np.allclose(expected, inference, rtol=0.1, atol=0)  # the two modes differ here, so the check has teeth
     with pytest.raises(ValueError, match="whole training batches of 16"):
-        make_training_mode_discriminate(gan, 16)(state.d.variables(), fakes[:20])
+        make_training_mode_discriminate(gan, 16)(state.nets["D"].variables(), fakes[:20])
 
 
 def _trained_apart_state(config, shape):
     """A state whose live G and EMA G differ (EMA params moved off G's)."""
     gan = build_gan(config, shape)
     state = jax.jit(lambda: create_state(gan, shape, 0, ema=True))()
-    ema = jax.tree.map(lambda p: p + 0.5, state.g_ema_params)
-    return gan, state.replace(g_ema_params=ema)
+    ema = jax.tree.map(lambda p: p + 0.5, state.ema["G"])
+    return gan, state.with_ema(G=ema)
 
 
 def test_drs_networks_take_the_configured_generator():
     config, shape = _tiny_config(), (2,)
     gan, state = _trained_apart_state(config, shape)
-    for generator, expected in (("live", state.g.params), ("ema", state.g_ema_params)):
+    for generator, expected in (("live", state.nets["G"].params), ("ema", state.ema["G"])):
         config.eval.drs_generator = generator
         g_variables, d_variables = drs_networks(config.eval, gan, state, lambda: None)
         jax.tree.map(np.testing.assert_array_equal, g_variables["params"], expected)
-        jax.tree.map(np.testing.assert_array_equal, d_variables["params"], state.d.params)
+        jax.tree.map(np.testing.assert_array_equal, d_variables["params"], state.nets["D"].params)
 
 
 def test_finetuning_takes_bce_gradient_steps_on_d_against_the_fixed_sampling_g():
@@ -246,7 +246,7 @@ def test_finetuning_takes_bce_gradient_steps_on_d_against_the_fixed_sampling_g()
     config, shape = _tiny_config(), (2,)
     gan, state = _trained_apart_state(config, shape)
     gan = dataclasses.replace(gan, d_tx=optax.sgd(0.1))
-    state = state.replace(d=state.d.replace(opt_state=gan.d_tx.init(state.d.params)))
+    state = state.with_nets(D=state.nets["D"].replace(opt_state=gan.d_tx.init(state.nets["D"].params)))
     real = np.random.default_rng(0).standard_normal((16, 2)).astype(np.float32)
     key = jax.random.key(5)
     config.eval.drs_generator, config.eval.drs_finetune_steps, config.eval.seed = "ema", 1, 0
@@ -258,10 +258,11 @@ def test_finetuning_takes_bce_gradient_steps_on_d_against_the_fixed_sampling_g()
         d = lambda x: gan.discriminator.apply({"params": params}, x, None, train=True)
         return jnp.mean(jax.nn.softplus(-d(real))) + jnp.mean(jax.nn.softplus(d(fakes)))
 
-    expected = jax.tree.map(lambda p, g: p - 0.1 * g, state.d.params, jax.grad(bce)(state.d.params))
+    expected = jax.tree.map(lambda p, g: p - 0.1 * g, state.nets["D"].params, jax.grad(bce)(state.nets["D"].params))
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), d_variables["params"], expected)
-    tuned = finetune_discriminator(gan, state.d, generator_variables(state, gan), iter([{"x": real}] * 50), 50, key)
-    assert float(bce(tuned.params)) < float(bce(state.d.params))
+    g_variables = generator_variables(state, gan)
+    tuned = finetune_discriminator(gan, state.nets["D"], g_variables, iter([{"x": real}] * 50), 50, key)
+    assert float(bce(tuned.params)) < float(bce(state.nets["D"].params))
 
 
 def test_the_evaluator_reports_drs_beside_g_alone():

@@ -27,10 +27,10 @@ class DenseBNG(nn.Module):
 def test_standing_statistics_are_the_mean_batch_statistics_of_the_ema_weights(momentum):
     gan = GAN(DenseBNG(momentum), MLPDiscriminator(hidden=(4,)), optax.sgd(0.1), optax.sgd(0.1), z_dim=2)
     state = create_state(gan, (3,), seed=0, ema=True)
-    ema = jax.tree.map(lambda p: 2.0 * p + 0.5, state.g.params)  # EMA weights far from G's
-    state = state.replace(g_ema_params=ema)
+    ema = jax.tree.map(lambda p: 2.0 * p + 0.5, state.nets["G"].params)  # EMA weights far from G's
+    state = state.with_ema(G=ema)
     key = jax.random.PRNGKey(7)
-    got = standing_statistics(gan, {"params": ema, **state.g.collections}, key, num_batches=4, batch_size=16)
+    got = standing_statistics(gan, {"params": ema, **state.nets["G"].collections}, key, num_batches=4, batch_size=16)
     # By hand: the mean over the 4 batches of each batch's mean and (biased) variance of h = z W + b.
     w, b = np.asarray(ema["dense"]["kernel"]), np.asarray(ema["dense"]["bias"])
     hs = [np.asarray(random_inputs(gan, k, 16)[0]) @ w + b for k in jax.random.split(key, 4)]
@@ -38,8 +38,9 @@ def test_standing_statistics_are_the_mean_batch_statistics_of_the_ema_weights(mo
     np.testing.assert_allclose(got["bn"]["var"], np.mean([h.var(0) for h in hs], 0), rtol=2e-3, atol=1e-5)
 
     variables = generator_variables(state, gan)  # what the trainer and the evaluator sample with
-    assert variables["params"] is state.g_ema_params
-    assert not np.allclose(variables["batch_stats"]["bn"]["mean"], state.g.collections["batch_stats"]["bn"]["mean"])
+    assert variables["params"] is state.ema["G"]
+    live_mean = state.nets["G"].collections["batch_stats"]["bn"]["mean"]
+    assert not np.allclose(variables["batch_stats"]["bn"]["mean"], live_mean)
     z = jnp.ones((5, 2))
     out = gan.generate(variables, z)  # inference mode with the standing stats: normalised h of the EMA weights
     h = np.asarray(z) @ w + b
@@ -53,13 +54,13 @@ def test_without_an_ema_sampling_uses_g_and_its_own_running_statistics():
     gan = GAN(DenseBNG(), MLPDiscriminator(hidden=(4,)), optax.sgd(0.1), optax.sgd(0.1), z_dim=2)
     state = create_state(gan, (3,), seed=0, ema=False)
     variables = generator_variables(state, gan)
-    assert variables["params"] is state.g.params
-    assert variables["batch_stats"] is state.g.collections["batch_stats"]
+    assert variables["params"] is state.nets["G"].params
+    assert variables["batch_stats"] is state.nets["G"].collections["batch_stats"]
 
 
 def test_load_generator_pairs_the_ema_with_the_standing_statistics_the_trainer_samples_with(tmp_path):
     """A sampler reading only G from a checkpoint gets the same G_ema variables as the trainer, not the live stats."""
-    from jaxgan import trainer
+    from jaxgan import tasks
     from jaxgan.config import base_config
     from jaxgan.runs import load_generator
 
@@ -67,10 +68,10 @@ def test_load_generator_pairs_the_ema_with_the_standing_statistics_the_trainer_s
     config.model.name, config.model.dcgan.ngf, config.model.dcgan.ndf = "dcgan", 4, 4
     config.data.image_size, config.ema.decay = 16, 0.5
     config.train.update(num_steps=2, batch_size=8, checkpoint_every=2, sample_every=2, log_every=1, progress=False)
-    state = trainer.train_and_evaluate(config, tmp_path)
+    state = tasks.train_and_evaluate(config, tmp_path)
     gan, variables, _ = load_generator(tmp_path)
     expected = generator_variables(state, gan)
     for got, want in zip(jax.tree.leaves(variables), jax.tree.leaves(expected), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6)
-    live = jax.tree.leaves(state.g.collections["batch_stats"])
+    live = jax.tree.leaves(state.nets["G"].collections["batch_stats"])
     assert any(not np.allclose(a, b) for a, b in zip(jax.tree.leaves(variables["batch_stats"]), live, strict=True))

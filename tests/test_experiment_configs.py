@@ -11,8 +11,8 @@ from jaxgan.config import validate
 from jaxgan.data import build_dataset, stack_batches
 from jaxgan.factory import build_gan, build_train_step, ema_decay
 from jaxgan.state import create_state
+from jaxgan.tasks import train_and_evaluate
 from jaxgan.train_step import jit_train_step
-from jaxgan.trainer import train_and_evaluate
 
 PAPER_CONFIGS = ["dcgan_radford2015", "wgan_gp_gulrajani2017", "sngan_miyato2018", "projection_cgan_miyato2018",
                  "ttur_heusel2017", "r1_ema_mescheder2018", "r3gan_huang2024"]
@@ -84,4 +84,4 @@ def test_conditional_config_trains_through_the_trainer_with_labels_from_the_pipe
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert np.isfinite(rows[-1]["Loss/D"]) and np.isfinite(rows[-1]["Loss/G"])
     assert (tmp_path / "samples" / "step_0000003.png").exists()  # a 4 x 4 grid, one row per class
-    assert "batch_stats" in state.d.collections  # spectral norm's power-iteration state is part of the state
+    assert "batch_stats" in state.nets["D"].collections  # spectral norm's power-iteration state is part of the state

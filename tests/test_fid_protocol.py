@@ -9,17 +9,18 @@ from PIL import Image
 
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config
+from jaxgan.images import unit_range_to_uint8
 from jaxgan.metrics import protocol
 from jaxgan.metrics.extractors import InceptionExtractor, extractor_id
 from jaxgan.metrics.inception import resize_bilinear
 from jaxgan.metrics.kid import KIDSampleError
-from jaxgan.trainer import train_and_evaluate
+from jaxgan.tasks import train_and_evaluate
 
 
 def test_quantise_is_a_png_round_trip():
     x = np.array([-1.0, -0.99999, 0.0, 0.00393, 0.5, 0.99, 1.0, 1.0004], np.float32)
     want_uint8 = np.clip(np.rint((x.astype(np.float64) + 1) * 127.5), 0, 255)  # what PIL stores for a PNG
-    np.testing.assert_array_equal(np.asarray(protocol.to_uint8(x)), want_uint8)
+    np.testing.assert_array_equal(np.asarray(unit_range_to_uint8(x)), want_uint8)
     np.testing.assert_allclose(np.asarray(protocol.quantise(x)), want_uint8 / 127.5 - 1, atol=1e-7)
 
 
@@ -42,7 +43,7 @@ def test_clean_mode_feeds_the_network_the_clean_resized_uint8_image():
     extractor._apply = lambda variables, x: (x, x)  # the network's input, as the extractor prepares it
     images = np.random.default_rng(1).uniform(-1, 1, (2, 16, 16, 1)).astype(np.float32)
     fed, _ = extractor.features(images)
-    uint8 = np.repeat(np.asarray(protocol.to_uint8(images)), 3, axis=-1)
+    uint8 = np.repeat(np.asarray(unit_range_to_uint8(images)), 3, axis=-1)
     np.testing.assert_allclose(np.asarray(fed), (protocol.clean_resize(uint8, 299) - 128) / 128, atol=1e-6)
     with pytest.raises(ValueError, match="unknown resize mode 'nearest'"):
         InceptionExtractor({}, resize="nearest")

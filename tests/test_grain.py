@@ -14,9 +14,9 @@ from PIL import Image
 from jaxgan.config import base_config
 from jaxgan.data import build_dataset, decode_batch, default_config, with_decoded_batch
 from jaxgan.data.device import FLIP_STREAM
-from jaxgan.loop import MAX_IN_FLIGHT, InFlight
+from jaxgan.dispatch import MAX_IN_FLIGHT, InFlight
 from jaxgan.sharding import batch_sharding, data_mesh, replicated
-from jaxgan.trainer import train_and_evaluate
+from jaxgan.tasks import train_and_evaluate
 
 
 def take(iterator, count):

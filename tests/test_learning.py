@@ -42,7 +42,7 @@ def train_and_sample(config) -> tuple[np.ndarray, object]:
         state, metrics = step(state, next(batches))
         assert np.isfinite(np.asarray(metrics["Loss/D"])).all()
     z = sample_latents(jax.random.PRNGKey(1000), NUM_SAMPLES, gan.z_dim)
-    samples = jax.jit(gan.generate)({"params": state.g_ema_params}, z)
+    samples = jax.jit(gan.generate)({"params": state.ema["G"]}, z)
     return np.asarray(samples, np.float32), dataset
 
 

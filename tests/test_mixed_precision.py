@@ -48,7 +48,7 @@ def test_bf16_step_multiplies_in_bf16_and_keeps_float32_state_and_losses(model):
     assert heavy and set(heavy) == {("bfloat16", "bfloat16")}, heavy  # forward and backward, G and D
     new_state, metrics = jax.eval_shape(step_fn(gan), state, BATCH)
     floats = [(jax.tree_util.keystr(path), leaf.dtype) for path, leaf in jax.tree_util.tree_leaves_with_path(
-        (new_state.g, new_state.d, new_state.g_ema_params)) if not jnp.issubdtype(leaf.dtype, jnp.integer)]
+        (new_state.nets["G"], new_state.nets["D"], new_state.ema["G"])) if not jnp.issubdtype(leaf.dtype, jnp.integer)]
     assert floats and all(dtype == jnp.float32 for _, dtype in floats), floats  # params, Adam moments, BN stats
     assert all(m.dtype == jnp.float32 for m in metrics.values())
 
@@ -67,10 +67,10 @@ def test_bf16_mlp_steps_are_finite_and_change_float32_params():
     config.model.compute_dtype = "bfloat16"
     gan = build_gan(config, IMAGE_SHAPE)
     state = create_state(gan, IMAGE_SHAPE, seed=0)
-    before = jax.tree.map(np.asarray, state.g.params)
+    before = jax.tree.map(np.asarray, state.nets["G"].params)
     step = jit_train_step(make_train_step(gan, get_loss("non_saturating")))
     for _ in range(3):
         state, metrics = step(state, {"x": BATCH["x"][:1]})
     assert all(np.isfinite(float(v)) for v in metrics.values())
-    for old, new in zip(jax.tree.leaves(before), jax.tree.leaves(state.g.params), strict=True):
+    for old, new in zip(jax.tree.leaves(before), jax.tree.leaves(state.nets["G"].params), strict=True):
         assert new.dtype == jnp.float32 and not np.array_equal(old, new)

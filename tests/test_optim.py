@@ -53,3 +53,32 @@ def test_unknown_eps_placement_is_named():
 def test_mescheder_recipe_uses_pytorchs_eps_placement():
     config = load_experiment_config("r1_ema_mescheder2018").get_config()
     assert [(o.name, o.eps_placement) for o in (config.optim.g, config.optim.d)] == [("rmsprop", "outside")] * 2
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_decay_fraction_holds_lr_then_decays_over_the_last_part_of_the_run(schedule):
+    """pix2pix's schedule: lr for the first half of 10 updates, then down to lr * end_factor over the last 5."""
+    from jaxgan.optim import build_schedule
+
+    cfg = optimizer_config(lr=1.0)
+    cfg.schedule, cfg.decay_fraction, cfg.end_factor = schedule, 0.5, 0.0
+    values = [float(build_schedule(cfg, 10)(t)) for t in range(11)]
+    decayed = [1 - k / 5 for k in range(6)] if schedule == "linear" else [0.5 * (1 + np.cos(np.pi * k / 5))
+                                                                         for k in range(6)]
+    np.testing.assert_allclose(values, [1.0] * 5 + decayed, atol=1e-6)
+
+
+def test_translation_trains_with_the_shared_optimizer_block():
+    """pix2pix's config is the shared block with a linear decay over the last half (the papers' 100 + 100 epochs)."""
+    from jaxgan.translation.config import base_config as translation_config
+    from jaxgan.translation.factory import build_optimizer as translation_optimizer
+
+    config = translation_config("pix2pix")
+    config.train.num_steps = 8
+    params = jnp.ones(())
+    tx = translation_optimizer(config)
+    state, lrs = tx.init(params), []
+    for _ in range(8):  # Adam's first update has size lr (the bias-corrected moment ratio is 1 for a constant gradient)
+        updates, state = tx.update(jnp.ones(()), state, params)
+        lrs.append(-float(updates))
+    np.testing.assert_allclose(lrs, [2e-4] * 4 + [2e-4 * (1 - k / 4) for k in range(4)], rtol=1e-4)

@@ -67,7 +67,7 @@ def test_a_packed_mlp_gan_trains_on_ring8_with_r1():
     gan = build_gan(c, dataset.example_shape)
     assert isinstance(gan.discriminator, PackedDiscriminator)
     state = create_state(gan, dataset.example_shape, seed=0, ema=False)
-    kernel = state.d.params["inner"]["Dense_0"]["kernel"]
+    kernel = state.nets["D"].params["inner"]["Dense_0"]["kernel"]
     assert kernel.shape == (4 * 2, 8)  # D's first layer sees 4 points of 2 coordinates
     step = jax.jit(build_train_step(c, gan, dataset.example_shape))
     state, metrics = step(state, next(stack_batches(dataset.batches(16), 1)))

@@ -64,8 +64,8 @@ def test_lazy_dreg_is_its_own_update_every_k_steps_scaled_by_k_worked_by_hand():
             w = w - lr * k * gamma * w
         w = w - lr * (c - x[t, 0].mean(axis=0))  # Dmain: d/dw of w . (c - mean x) (b's gradient is 0)
         c = c + lr * w  # Gmain through the new D: d/dc of -(w . c + b) is -w
-        np.testing.assert_allclose(np.asarray(state.d.params["w"]), w, rtol=1e-5)
-        np.testing.assert_allclose(np.asarray(state.g.params["c"]), c, rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(state.nets["D"].params["w"]), w, rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(state.nets["G"].params["c"]), c, rtol=1e-5)
         np.testing.assert_allclose(float(metrics["Loss/D/r1"]), r1 if t % k == 0 else 0.0, rtol=1e-5)
 
 
@@ -86,8 +86,8 @@ def test_with_n_disc_two_lazy_dreg_stands_for_k_times_n_disc_d_updates_worked_by
         for i in range(n_disc):  # the n_disc Dmain updates, each on its own real batch
             w = w - lr * (c - x[t, i].mean(axis=0))
         c = c + lr * w  # Gmain through the last D
-        np.testing.assert_allclose(np.asarray(state.d.params["w"]), w, rtol=1e-5)
-        np.testing.assert_allclose(np.asarray(state.g.params["c"]), c, rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(state.nets["D"].params["w"]), w, rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(state.nets["G"].params["c"]), c, rtol=1e-5)
 
 
 def test_with_interval_one_the_penalty_joins_every_d_update_worked_by_hand():
@@ -98,7 +98,7 @@ def test_with_interval_one_the_penalty_joins_every_d_update_worked_by_hand():
     x = np.random.default_rng(1).standard_normal((1, 4, 3)).astype(np.float32)
     state, _ = step(state, {"x": jnp.asarray(x)})
     w = W0 - lr * ((C0 - x[0].mean(axis=0)) + gamma * W0)  # one update on the loss plus R1
-    np.testing.assert_allclose(np.asarray(state.d.params["w"]), w, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(state.nets["D"].params["w"]), w, rtol=1e-5)
 
 
 def small_mlp_gan(lr=0.1):
@@ -116,16 +116,16 @@ def test_with_n_disc_two_g_draws_fresh_z_by_default_or_reuses_the_last_d_updates
     keys = KeyStreams.of_step(state.rng, state.step)
     G = lambda p, z: gan.generator.apply({"params": p}, z)
     D = lambda p, v: gan.discriminator.apply({"params": p}, v)
-    d, zs = state.d.params, []
+    d, zs = state.nets["D"].params, []
     for i, name in enumerate(["Dmain/0", "Dmain/1" if fresh else "Dmain/1+Gmain"]):
         zs.append(sample_latents(keys.phase(name).z(), 8, 4))
-        grad = jax.grad(lambda p, i=i: loss.d_loss(D(p, x[i]), D(p, G(state.g.params, zs[-1]))))(d)
+        grad = jax.grad(lambda p, i=i: loss.d_loss(D(p, x[i]), D(p, G(state.nets["G"].params, zs[-1]))))(d)
         d = jax.tree.map(lambda p, g: p - lr * g, d, grad)
     z_g = sample_latents(keys.phase("Gmain").z(), 8, 4) if fresh else zs[-1]
     assert not np.allclose(z_g, zs[0]) and fresh == (not np.allclose(z_g, zs[1]))
-    g_grad = jax.grad(lambda p: loss.g_loss(D(d, x[1]), D(d, G(p, z_g))))(state.g.params)
-    expected = jax.tree.map(lambda p, g: p - lr * g, state.g.params, g_grad)
-    for got, want in zip(jax.tree.leaves(new_state.g.params), jax.tree.leaves(expected), strict=True):
+    g_grad = jax.grad(lambda p: loss.g_loss(D(d, x[1]), D(d, G(p, z_g))))(state.nets["G"].params)
+    expected = jax.tree.map(lambda p, g: p - lr * g, state.nets["G"].params, g_grad)
+    for got, want in zip(jax.tree.leaves(new_state.nets["G"].params), jax.tree.leaves(expected), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
 
 
@@ -143,10 +143,10 @@ def test_a_loss_defined_here_trains_g_toward_the_data():
     step = jax.jit(make_train_step(gan, loss))
     data = 3.0 + 0.5 * jax.random.normal(jax.random.PRNGKey(1), (150, 1, 64, 1))
     z = sample_latents(jax.random.PRNGKey(2), 512, 2)
-    start = float(jnp.mean(gan.generate(state.g.variables(), z)))
+    start = float(jnp.mean(gan.generate(state.nets["G"].variables(), z)))
     for t in range(150):
         state, _ = step(state, {"x": data[t]})
-    end = float(jnp.mean(gan.generate(state.g.variables(), z)))
+    end = float(jnp.mean(gan.generate(state.nets["G"].variables(), z)))
     assert abs(end - 3.0) < 0.5 < abs(start - 3.0), (start, end)
 
 
@@ -159,18 +159,18 @@ def test_the_table_names_its_phases_and_runs_a_custom_lazy_phase_every_k_steps()
     assert [p.name for p in gan_phases(StepSpec(gan, get_loss("hinge")))] == ["Dmain/0+Gmain", "G_ema"]
 
     def count(state, batch, keys):  # a researcher's own phase: counts its runs in D's last bias
-        d = jax.tree.map(lambda p: p, state.d.params)
+        d = jax.tree.map(lambda p: p, state.nets["D"].params)
         d["Dense_1"]["bias"] = d["Dense_1"]["bias"] + 1.0
-        return state.replace(d=state.d.replace(params=d)), {"counted": jnp.ones(())}
+        return state.with_nets(D=state.nets["D"].replace(params=d)), {"counted": jnp.ones(())}
 
     step = jax.jit(make_phase_step((Phase("count", count, interval=3),), n_disc=1))
     state = create_state(gan, (6,), seed=0)
-    bias0, counted = float(state.d.params["Dense_1"]["bias"][0]), []
+    bias0, counted = float(state.nets["D"].params["Dense_1"]["bias"][0]), []
     for _ in range(7):
         state, metrics = step(state, {"x": jnp.zeros((1, 8, 6))})
         counted.append(float(metrics["counted"]))
     assert counted == [1, 0, 0, 1, 0, 0, 1]  # steps 0, 3 and 6
-    assert float(state.d.params["Dense_1"]["bias"][0]) == pytest.approx(bias0 + 3)
+    assert float(state.nets["D"].params["Dense_1"]["bias"][0]) == pytest.approx(bias0 + 3)
     with pytest.raises(ValueError, match="unique"):
         make_phase_step((Phase("a", count), Phase("a", count)), n_disc=1)
 
@@ -182,8 +182,9 @@ def test_a_phase_runs_alone_dmain_moves_only_d():
     batch = {"x": jax.random.normal(jax.random.PRNGKey(0), (1, 8, 6))}
     new, metrics = jax.jit(lambda s, b: d_main(spec, 0, s, b, KeyStreams.of_step(s.rng, s.step)))(state, batch)
     assert int(new.step) == 0 and {"Loss/D", "D/real", "D/fake", "Grad/D_norm"} <= set(metrics)
-    assert not np.allclose(new.d.params["Dense_0"]["kernel"], state.d.params["Dense_0"]["kernel"])
-    np.testing.assert_array_equal(new.g.params["Dense_0"]["kernel"], state.g.params["Dense_0"]["kernel"])
+    assert not np.allclose(new.nets["D"].params["Dense_0"]["kernel"], state.nets["D"].params["Dense_0"]["kernel"])
+    kernel = lambda s: s.nets["G"].params["Dense_0"]["kernel"]
+    np.testing.assert_array_equal(kernel(new), kernel(state))
 
 
 def test_lazy_dreg_fresh_z_and_a_relativistic_loss_give_the_same_steps_on_one_device_and_eight():

@@ -12,7 +12,7 @@ from jaxgan import run_info
 from jaxgan.config import base_config
 from jaxgan.errors import JaxganError
 from jaxgan.profiling import parse_profile_steps
-from jaxgan.trainer import train_and_evaluate
+from jaxgan.tasks import train_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 

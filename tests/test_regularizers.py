@@ -95,16 +95,17 @@ def test_stylegan2_rescales_both_optimizers_whenever_a_reg_interval_is_set_as_th
     its `cifar` config (pl_weight 0) trains G at 0.0025 * 4/5. Other models keep c = 1 without a regulariser."""
     from conftest import load_experiment_config
 
-    from jaxgan.factory import g_lazy_regularization_ratio
+    from jaxgan.objectives import get_objective
 
     config = load_experiment_config("stylegan2_cifar10").get_config()
+    ratios = get_objective("stylegan2").lazy_ratios
     assert config.stylegan2.pl_weight == 0 and config.stylegan2.pl_interval == 4
-    assert g_lazy_regularization_ratio(config) == pytest.approx(4 / 5)
-    assert lazy_regularization_ratio(config) == pytest.approx(16 / 17)
+    assert ratios(config) == pytest.approx((4 / 5, 16 / 17))
     config.reg.r1_gamma = 0.0
-    assert lazy_regularization_ratio(config) == pytest.approx(16 / 17)
-    config.model.name = "dcgan"
-    assert g_lazy_regularization_ratio(config) == 1.0 and lazy_regularization_ratio(config) == 1.0
+    assert ratios(config) == pytest.approx((4 / 5, 16 / 17))
+    gan_config = base_config()
+    gan_config.reg.lazy_interval = 16
+    assert get_objective("gan").lazy_ratios(gan_config) == (1.0, 1.0)  # the GAN: no regulariser, nothing to correct
 
 
 def test_bad_regulariser_settings_are_rejected_with_the_key_named():
@@ -200,7 +201,7 @@ def test_train_step_with_every_d_regulariser_keeps_sn_state_in_the_train_state()
     validate(config)
     gan = build_gan(config, (2,))
     state = create_state(gan, (2,), seed=0)
-    u_before = sn_vectors(state.d.collections)
+    u_before = sn_vectors(state.nets["D"].collections)
     assert len(u_before) == 2  # the hidden layer and the head
     step = jit_train_step(build_train_step(config, gan, (2,)))
     batch = {"x": jnp.asarray(RNG.standard_normal((1, 8, 2)), jnp.float32)}
@@ -208,7 +209,7 @@ def test_train_step_with_every_d_regulariser_keeps_sn_state_in_the_train_state()
     state, m1 = step(state, batch)
     assert float(m0["Loss/D/r1"]) > 0 and float(m1["Loss/D/r1"]) == 0.0  # lazy: step 0 yes, step 1 no
     assert all(np.isfinite(float(v)) for v in m1.values())
-    for path, u in sn_vectors(state.d.collections).items():  # every layer's power iteration moved on
+    for path, u in sn_vectors(state.nets["D"].collections).items():  # every layer's power iteration moved on
         assert not np.allclose(u_before[path], u), path
 
 
@@ -228,12 +229,12 @@ def test_d_input_transform_reaches_real_fake_and_penalty_inputs():
         return gan.discriminator.apply({"params": d.params, **d.collections}, jnp.full((8, 2), 0.5), None, train=True)
 
     # Real and fake batches: both D means are D's value at the constant, before its update.
-    d_before = float(d_at_constant(state.d)[0])
+    d_before = float(d_at_constant(state.nets["D"])[0])
     assert (float(metrics["D/real"]), float(metrics["D/fake"])) == pytest.approx((d_before, d_before), rel=1e-5)
     # The penalty's interpolates: D's input no longer depends on them, so grad_x D = 0 and the GP is (0 - 1)^2.
     assert float(metrics["Loss/D/gp"]) == pytest.approx(1.0, abs=1e-6)
     assert float(metrics["D/grad_norm_interp"]) < 1e-6
     # G's fakes: G's loss is that of the just-updated D at the constant.
-    at_constant = d_at_constant(new_state.d)  # real and fake alike reach D as the constant
+    at_constant = d_at_constant(new_state.nets["D"])  # real and fake alike reach D as the constant
     expected_g = float(loss.g_loss(at_constant, at_constant))
     assert float(metrics["Loss/G"]) == pytest.approx(expected_g, rel=1e-5)

@@ -14,9 +14,10 @@ import pytest
 from jaxgan.checkpoint import Checkpointer, CheckpointMismatchError
 from jaxgan.config import base_config
 from jaxgan.factory import build_gan
-from jaxgan.loop import NonFiniteError
+from jaxgan.health import NonFiniteError
 from jaxgan.sharding import data_mesh
-from jaxgan.trainer import initial_state, train_and_evaluate
+from jaxgan.tasks import train_and_evaluate
+from jaxgan.trainer import initial_state
 
 N = 3  # steps before the stop; every run is configured for 2N
 
@@ -105,8 +106,8 @@ def test_resuming_another_model_names_the_differing_arrays(mlp_stopped, tmp_path
     config.model.mlp.g_hidden = (32,)
     with pytest.raises(CheckpointMismatchError) as error:
         train_and_evaluate(config, run, eval_fn=no_eval)
-    assert "g.params.Dense_0.kernel: checkpoint (8, 16) float32, this model (8, 32) float32" in str(error.value)
-    assert "d.params" not in str(error.value)  # only what differs is named
+    assert "nets.G.params.Dense_0.kernel: checkpoint (8, 16) float32, this model (8, 32) float32" in str(error.value)
+    assert "nets.D.params" not in str(error.value)  # only what differs is named
 
 
 def test_a_non_finite_step_stops_the_run_and_keeps_the_last_checkpoint(mlp_stopped, tmp_path):
@@ -121,7 +122,7 @@ def test_a_non_finite_step_stops_the_run_and_keeps_the_last_checkpoint(mlp_stopp
     assert f"{first}=nan" in message or f"{first}=inf" in message or f"{first}=-inf" in message
     assert first.startswith(("D/", "Loss/D", "Grad/D")) == (" in D" in message)  # D is updated first in a step
     bad_arrays = re.search(r"Non-finite arrays in the state after that step: (\S+)", message).group(1).rstrip(",.")
-    assert bad_arrays.startswith(("d.params.", "g.params."))  # params are named before optimizer moments
+    assert bad_arrays.startswith(("nets.D.params.", "nets.G.params."))  # params are named before optimizer moments
 
     with Checkpointer(run / "checkpoints") as ckpt:
         assert ckpt.latest_step() == N

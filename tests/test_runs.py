@@ -12,7 +12,7 @@ from jaxgan.config import base_config
 from jaxgan.factory import build_gan, initial_state_aux
 from jaxgan.models import RENAMED_KEYS
 from jaxgan.run_info import run_meta
-from jaxgan.runs import config_from_json, load_gan_run, load_generator, move_renamed_keys
+from jaxgan.runs import config_from_json, load_generator, load_run, move_renamed_keys
 from jaxgan.sampling import generator_variables
 from jaxgan.state import create_state
 
@@ -52,10 +52,10 @@ def save_run(workdir, config, meta_config=None):
     return state
 
 
-def test_load_gan_run_restores_every_array_and_the_config(tmp_path):
+def test_load_run_restores_every_array_and_the_config(tmp_path):
     config = small_config("mlp")
     state = save_run(tmp_path, config)
-    loaded_config, gan, loaded, meta = load_gan_run(tmp_path)
+    loaded_config, gan, loaded, meta = load_run(tmp_path)
     assert loaded_config.to_dict() == config.to_dict() and meta["data_batches"] == 6 and gan.z_dim == 4
     jax.tree.map(np.testing.assert_array_equal, jax.device_get(loaded), jax.device_get(state))
 
@@ -70,7 +70,7 @@ def test_a_run_saved_with_the_old_flat_model_keys_still_loads(tmp_path, model):
     gan, variables, loaded_config = load_generator(tmp_path)
     assert loaded_config.to_dict() == config.to_dict()
     jax.tree.map(np.testing.assert_array_equal, variables, jax.device_get(generator_variables(state, gan)))
-    _, _, restored, _ = load_gan_run(tmp_path)
+    _, _, restored, _ = load_run(tmp_path)
     jax.tree.map(np.testing.assert_array_equal, jax.device_get(restored), jax.device_get(state))
 
 

@@ -18,7 +18,7 @@ from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config
 from jaxgan.errors import JaxganError
 from jaxgan.factory import build_gan
-from jaxgan.images import image_grid, to_uint8
+from jaxgan.images import image_grid, unit_range_to_uint8
 from jaxgan.models.mlp import MLPDiscriminator
 from jaxgan.run_info import run_meta
 from jaxgan.sampling import (
@@ -100,14 +100,14 @@ def mlp_generator(ema_scale=None):
     gan = build_gan(config, SHAPE)
     state = jax.jit(functools.partial(create_state, gan, SHAPE, 0, ema=ema_scale is not None))()
     if ema_scale is not None:  # make the EMA differ from G's params, to see which one is sampled
-        state = state.replace(g_ema_params=jax.tree.map(lambda p: p * ema_scale, state.g.params))
+        state = state.with_ema(G=jax.tree.map(lambda p: p * ema_scale, state.nets["G"].params))
     return config, gan, state
 
 
 def test_generation_in_padded_batches_equals_one_call():
     _, gan, state = mlp_generator()
     z = sample_latents(jax.random.PRNGKey(2), 10, gan.z_dim)
-    variables = {"params": state.g.params}
+    variables = {"params": state.nets["G"].params}
     np.testing.assert_allclose(make_generate(gan, variables, batch_size=3)(z), gan.generate(variables, z),
                                rtol=1e-5, atol=1e-6)
 
@@ -134,7 +134,7 @@ def test_sample_tool_writes_every_output_from_the_ema_and_repeats_with_a_seed(tm
         np.testing.assert_array_equal(a[key], b[key])
     assert a["samples"].shape == (10, *SHAPE) and a["truncated"].shape == (9, *SHAPE)
     assert np.abs(a["truncated_z"]).max() <= 0.5
-    ema = {"params": state.g_ema_params}
+    ema = {"params": state.ema["G"]}
     np.testing.assert_allclose(a["samples"], gan.generate(ema, jnp.asarray(a["z"])), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(a["truncated"], gan.generate(ema, jnp.asarray(a["truncated_z"])), rtol=1e-5,
                                atol=1e-6)
@@ -154,8 +154,8 @@ def test_sample_tool_drs_keeps_what_d_scores_higher(tmp_path):
     np.testing.assert_array_equal(a["samples"], b["samples"])  # one seed, one result
     assert a["samples"].shape == (300, *SHAPE) and 0 < a["acceptance_rate"] < 0.5
     # DRS keeps a sample of G (the EMA) with a probability rising with D's logit: kept samples score higher.
-    logits = functools.partial(gan.discriminator.apply, state.d.variables(), train=False)
-    plain = gan.generate({"params": state.g_ema_params}, sample_latents(jax.random.PRNGKey(9), 300, gan.z_dim))
+    logits = functools.partial(gan.discriminator.apply, state.nets["D"].variables(), train=False)
+    plain = gan.generate({"params": state.ema["G"]}, sample_latents(jax.random.PRNGKey(9), 300, gan.z_dim))
     assert float(jnp.mean(logits(jnp.asarray(a["samples"])))) > float(jnp.mean(logits(plain))) + 0.01
     assert (tmp_path / "a" / "drs_samples.png").exists()
 
@@ -196,7 +196,7 @@ def test_seeds_and_class_work_for_any_generator(tmp_path):
     assert [p.name for p in paths] == ["seed0003.png", "seed0008.png"]
     for seed, path in zip((3, 8), paths, strict=True):  # the seed's own z, whatever else is drawn, of class 2
         z = sample_latents(jax.random.PRNGKey(seed), 1, gan.z_dim)
-        expected = to_uint8(gan.generate(variables, z, jnp.full((1,), 2, jnp.int32)))[0]
+        expected = unit_range_to_uint8(gan.generate(variables, z, jnp.full((1,), 2, jnp.int32)))[0]
         np.testing.assert_array_equal(np.asarray(Image.open(path))[..., None], expected)
     written = np.load(write_sample_set(gan, variables, tmp_path / "set", num=5, grid=5, interp_pairs=1,
                                        interp_steps=2, class_idx=1)["npz"])
@@ -207,19 +207,19 @@ def test_seeds_and_class_work_for_any_generator(tmp_path):
         write_seed_images(gan, variables, tmp_path, [0], class_idx=3)
     _, plain, state = mlp_generator()
     with pytest.raises(ValueError, match="--class 1 needs a class-conditional G"):
-        write_seed_images(plain, {"params": state.g.params}, tmp_path, [0], class_idx=1)
+        write_seed_images(plain, {"params": state.nets["G"].params}, tmp_path, [0], class_idx=1)
     with pytest.raises(ValueError, match="need a StyleGAN2 run"):
-        write_seed_images(plain, {"params": state.g.params}, tmp_path, [0], psi=0.5)
+        write_seed_images(plain, {"params": state.nets["G"].params}, tmp_path, [0], psi=0.5)
 
 
 def test_video_loops_through_the_seeds(tmp_path):
     iio = pytest.importorskip("imageio.v3")
     _, gan, state = mlp_generator()
-    variables = {"params": state.g.params}
+    variables = {"params": state.nets["G"].params}
     path = write_video(gan, variables, tmp_path / "loop.gif", [4, 5, 6], steps=3)
     frames = iio.imread(path, index=None)
     assert frames.shape[:3] == (9, *SHAPE[:2])  # 3 seeds x 3 steps, back to the first
-    seeds = to_uint8(gan.generate(variables, seed_latents([4, 5, 6], gan.z_dim)))[..., 0]
+    seeds = unit_range_to_uint8(gan.generate(variables, seed_latents([4, 5, 6], gan.z_dim)))[..., 0]
     for i, seed_image in enumerate(seeds):  # every `steps`-th frame is a seed's own image
         np.testing.assert_array_equal(frames[3 * i].reshape(SHAPE[:2] + (-1,))[..., 0], seed_image)
     assert not np.array_equal(frames[1], frames[0])  # in between: the slerp path
@@ -228,8 +228,8 @@ def test_video_loops_through_the_seeds(tmp_path):
 def test_a_video_without_imageio_or_of_another_format_is_one_line(tmp_path, monkeypatch):
     _, gan, state = mlp_generator()
     with pytest.raises(JaxganError, match=r"name a .gif or .mp4 file"):
-        write_video(gan, {"params": state.g.params}, tmp_path / "loop.avi", [0, 1])
+        write_video(gan, {"params": state.nets["G"].params}, tmp_path / "loop.avi", [0, 1])
     monkeypatch.setitem(sys.modules, "imageio.v3", None)
     monkeypatch.setitem(sys.modules, "imageio", None)
     with pytest.raises(JaxganError, match=r"--video needs imageio.*jaxgan\[video\]"):
-        write_video(gan, {"params": state.g.params}, tmp_path / "loop.gif", [0, 1])
+        write_video(gan, {"params": state.nets["G"].params}, tmp_path / "loop.gif", [0, 1])

@@ -53,7 +53,7 @@ def test_data_parallel_step_shards_the_batch_and_replicates_the_state():
     batch = jax.device_put(batches()[0], batch_sharding(mesh))
     assert batch["x"].addressable_shards[0].data.shape == (N_DISC, BATCH // 8, *IMAGE_SHAPE)
     state, _ = step(state, batch)
-    leaf = jax.tree.leaves(state.g.params)[0]
+    leaf = jax.tree.leaves(state.nets["G"].params)[0]
     assert leaf.sharding.is_fully_replicated and len(leaf.addressable_shards) == 8
 
 

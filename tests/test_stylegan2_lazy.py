@@ -16,8 +16,9 @@ import optax
 import pytest
 from conftest import load_experiment_config
 
-from jaxgan.config import validate
-from jaxgan.factory import build_gan, stylegan2_spec
+from jaxgan.factory import build_gan
+from jaxgan.objectives import validate
+from jaxgan.objectives.stylegan2 import stylegan2_spec
 from jaxgan.phases import KeyStreams, sample_latents
 from jaxgan.state import create_state
 from jaxgan.stylegan2_phases import initial_aux, mapped_ws, stylegan2_phases, synthesize
@@ -57,8 +58,8 @@ def path_length_penalty(spec, state, params, step):
     keys = KeyStreams.of_step(state.rng, step).phase("Greg")
     n = B // spec.pl_batch_shrink
     z = sample_latents(keys.z(), n, spec.gan.z_dim)
-    ws, _ = mapped_ws(spec, state.g, params, z, None, keys)
-    jac = jax.jacrev(lambda w: synthesize(spec, state.g, params, w, keys))(ws)  # [n, H, W, C, n, num_ws, w_dim]
+    ws, _ = mapped_ws(spec, state.nets["G"], params, z, None, keys)
+    jac = jax.jacrev(lambda w: synthesize(spec, state.nets["G"], params, w, keys))(ws)  # [n, H, W, C, n, num_ws, w_dim]
     y = jax.random.normal(keys.penalty(0), (n, RES, RES, 1)) / RES  # N(0, I) / sqrt(H * W)
     jty = jnp.einsum("ihwc,ihwcikl->ikl", y, jac)  # example i's own block only
     lengths = jnp.sqrt(jnp.mean(jnp.sum(jnp.square(jty), axis=2), axis=1))
@@ -68,7 +69,7 @@ def path_length_penalty(spec, state, params, step):
 
 def r1_penalty(spec, state, params, real):
     """gamma / 2 * E||d D(x) / d x||^2 on the reals (ADA off)."""
-    d = lambda x: spec.gan.discriminator.apply({"params": params, **state.d.collections}, x)
+    d = lambda x: spec.gan.discriminator.apply({"params": params, **state.nets["D"].collections}, x)
     grads = jax.grad(lambda x: jnp.sum(d(x)))(real)
     return 0.5 * spec.r1_gamma * jnp.mean(jnp.sum(jnp.square(grads), axis=(1, 2, 3)))
 
@@ -79,10 +80,10 @@ def flat(tree):
 
 
 def phase_updates(phase, state, batch, steps, net):
-    """{step: the change of `net`'s params ("g" or "d")} when a step that runs only `phase` runs at `step`."""
+    """{step: the change of `net`'s params ("G" or "D")} when a step that runs only `phase` runs at `step`."""
     run = jax.jit(make_phase_step([phase], 1))
-    before = flat(getattr(state, net).params)
-    return {step: flat(getattr(run(state.replace(step=jnp.int32(step)), batch)[0], net).params) - before
+    before = flat(state.nets[net].params)
+    return {step: flat(run(state.replace(step=jnp.int32(step)), batch)[0].nets[net].params) - before
             for step in steps}
 
 
@@ -97,18 +98,18 @@ def test_greg_steps_on_4_times_the_path_length_penalty_every_4th_step(setup):
     spec, phases, state, batch = setup
     assert spec.pl_interval == 4 and phases["Greg"].interval == 4
     reference = jax.jit(lambda params, step: jax.grad(path_length_penalty, argnums=2)(spec, state, params, step))
-    for step, update in phase_updates(phases["Greg"], state, batch, range(6), "g").items():
+    for step, update in phase_updates(phases["Greg"], state, batch, range(6), "G").items():
         if step % 4:
             assert not update.any(), f"Greg changed G on step {step}"
         else:
-            assert_scaled_gradient(update, flat(reference(state.g.params, step)), 4)
+            assert_scaled_gradient(update, flat(reference(state.nets["G"].params, step)), 4)
 
 
 def test_dreg_steps_on_16_times_r1_every_16th_step(setup):
     spec, phases, state, batch = setup
     assert spec.r1_interval == 16 and phases["Dreg"].interval == 16
-    grad = flat(jax.grad(r1_penalty, argnums=2)(spec, state, state.d.params, batch["x"][0]))
-    for step, update in phase_updates(phases["Dreg"], state, batch, (0, 1, 8, 15, 16, 17), "d").items():
+    grad = flat(jax.grad(r1_penalty, argnums=2)(spec, state, state.nets["D"].params, batch["x"][0]))
+    for step, update in phase_updates(phases["Dreg"], state, batch, (0, 1, 8, 15, 16, 17), "D").items():
         if step % 16:
             assert not update.any(), f"Dreg changed D on step {step}"
         else:
@@ -125,11 +126,11 @@ def adam_steps(lr, b1, b2, eps, grads):
     return updates
 
 
-@pytest.mark.parametrize("net, k", [("g", 4), ("d", 16)])
+@pytest.mark.parametrize("net, k", [("G", 4), ("D", 16)])
 def test_adam_of_each_net_takes_lr_times_c_and_betas_to_the_c(net, k):
     """G's optimizer (Gmain and Greg share it) and D's (Dmain and Dreg) run Adam(lr c, b1^c, b2^c), c = k/(k+1)."""
     gan = build_gan(tiny_config(), (RES, RES, 1))
-    tx = gan.g_tx if net == "g" else gan.d_tx
+    tx = gan.g_tx if net == "G" else gan.d_tx
     grads = [np.array([0.5, -2.0, 1e-3]), np.array([-1.0, 0.25, 3.0]), np.array([0.1, 0.1, -0.2])]
     params = jnp.zeros(3)
     opt_state = tx.init(params)

@@ -10,8 +10,9 @@ import pytest
 from test_stylegan2_train import tiny_config
 
 from jaxgan.data.sources import array_source
-from jaxgan.factory import build_gan, stylegan2_spec
+from jaxgan.factory import build_gan
 from jaxgan.label_distribution import class_probabilities, draw_labels
+from jaxgan.objectives.stylegan2 import stylegan2_spec
 from jaxgan.phases import KeyStreams
 from jaxgan.sampling import evaluation_noise_key, make_batched_generate, make_sample_fn, random_inputs
 from jaxgan.state import create_state
@@ -28,8 +29,9 @@ def conditional_gan():
     gan = build_gan(config, SHAPE, 2)
     state = create_state(gan, SHAPE, 0, ema=False, aux=initial_aux())
     params = jax.tree_util.tree_map_with_path(
-        lambda path, p: jnp.ones_like(p) if "noise_strength" in jax.tree_util.keystr(path) else p, state.g.params)
-    return config, gan, state.replace(g=state.g.replace(params=params))
+        lambda path, p: jnp.ones_like(p) if "noise_strength" in jax.tree_util.keystr(path) else p,
+        state.nets["G"].params)
+    return config, gan, state.with_nets(G=state.nets["G"].replace(params=params))
 
 
 def ninety_ten_dataset():
@@ -41,7 +43,7 @@ def ninety_ten_dataset():
 
 def test_evaluation_samples_draw_random_noise_keyed_by_the_eval_key():
     _, gan, state = conditional_gan()
-    variables, generate = state.g.variables(), make_batched_generate(gan, 4)
+    variables, generate = state.nets["G"].variables(), make_batched_generate(gan, 4)
     z, labels = random_inputs(gan, jax.random.PRNGKey(0), 6)
     const = np.asarray(generate(variables, z, labels))  # no key: the constant noise (sample grids)
     np.testing.assert_array_equal(const, np.asarray(generate(variables, z, labels)))

@@ -51,12 +51,12 @@ def test_a_train_step_updates_g_on_the_top_k_fakes_of_the_just_updated_d():
     G = lambda p, z: gan.generator.apply({"params": p}, z)
     D = lambda p, v: gan.discriminator.apply({"params": p}, v)
     z = sample_latents(KeyStreams.of_step(state.rng, state.step).phase("Dmain/0+Gmain").z(), n, 4)
-    d_grad = jax.grad(lambda p: loss.d_loss(D(p, x[0]), D(p, G(state.g.params, z))))(state.d.params)
-    d = jax.tree.map(lambda p, g: p - lr * g, state.d.params, d_grad)
-    best = np.argsort(-np.asarray(D(d, G(state.g.params, z))), kind="stable")[:4]  # the 4 fakes the new D likes
-    g_grad = jax.grad(lambda p: loss.g_loss(D(d, x[0])[best], D(d, G(p, z[best]))))(state.g.params)
-    expected = jax.tree.map(lambda p, g: p - lr * g, state.g.params, g_grad)
-    for got, want in zip(jax.tree.leaves(new_state.g.params), jax.tree.leaves(expected), strict=True):
+    d_grad = jax.grad(lambda p: loss.d_loss(D(p, x[0]), D(p, G(state.nets["G"].params, z))))(state.nets["D"].params)
+    d = jax.tree.map(lambda p, g: p - lr * g, state.nets["D"].params, d_grad)
+    best = np.argsort(-np.asarray(D(d, G(state.nets["G"].params, z))), kind="stable")[:4]  # the 4 fakes the new D likes
+    g_grad = jax.grad(lambda p: loss.g_loss(D(d, x[0])[best], D(d, G(p, z[best]))))(state.nets["G"].params)
+    expected = jax.tree.map(lambda p, g: p - lr * g, state.nets["G"].params, g_grad)
+    for got, want in zip(jax.tree.leaves(new_state.nets["G"].params), jax.tree.leaves(expected), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
     assert float(metrics["G/top_k"]) == 4
 

@@ -42,14 +42,15 @@ def test_g_gradient_is_taken_through_the_updated_d_and_matches_exact_autodiff():
     G = lambda p: gan.generator.apply({"params": p}, z)
     D = lambda p, x: gan.discriminator.apply({"params": p}, x)
     real = batch["x"][0]
-    d_grad = jax.grad(lambda p: loss.d_loss(D(p, real), D(p, G(state.g.params))))(state.d.params)
-    d_new = jax.tree.map(lambda p, g: p - lr * g, state.d.params, d_grad)
-    chex.assert_trees_all_close(new_state.d.params, d_new, rtol=1e-5, atol=1e-6)
-    g_grad = jax.grad(lambda p: loss.g_loss(D(d_new, real), D(d_new, G(p))))(state.g.params)
-    g_new = jax.tree.map(lambda p, g: p - lr * g, state.g.params, g_grad)
-    chex.assert_trees_all_close(new_state.g.params, g_new, rtol=1e-5, atol=1e-6)
+    d_grad = jax.grad(lambda p: loss.d_loss(D(p, real), D(p, G(state.nets["G"].params))))(state.nets["D"].params)
+    d_new = jax.tree.map(lambda p, g: p - lr * g, state.nets["D"].params, d_grad)
+    chex.assert_trees_all_close(new_state.nets["D"].params, d_new, rtol=1e-5, atol=1e-6)
+    g_grad = jax.grad(lambda p: loss.g_loss(D(d_new, real), D(d_new, G(p))))(state.nets["G"].params)
+    g_new = jax.tree.map(lambda p, g: p - lr * g, state.nets["G"].params, g_grad)
+    chex.assert_trees_all_close(new_state.nets["G"].params, g_new, rtol=1e-5, atol=1e-6)
     # ... and not through the old D: that reference (a simultaneous update) differs.
-    g_old = jax.grad(lambda p: loss.g_loss(D(state.d.params, real), D(state.d.params, G(p))))(state.g.params)
+    d_params = state.nets["D"].params
+    g_old = jax.grad(lambda p: loss.g_loss(D(d_params, real), D(d_params, G(p))))(state.nets["G"].params)
     assert not np.allclose(jax.flatten_util.ravel_pytree(g_old)[0], jax.flatten_util.ravel_pytree(g_grad)[0],
                            rtol=1e-3)
 
@@ -66,15 +67,16 @@ def test_one_step_changes_both_networks_and_keeps_structure_and_dtypes():
     state, metrics = step(state, real_batch(shape=(32, 32, 1)))
     chex.assert_trees_all_equal_shapes_and_dtypes(before, state)
     assert jax.tree.structure(before) == jax.tree.structure(state)
-    for net in ("g", "d"):
-        for old, new in zip(jax.tree.leaves(getattr(before, net).params),
-                            jax.tree.leaves(getattr(state, net).params), strict=True):
+    for net in ("G", "D"):
+        for old, new in zip(jax.tree.leaves(before.nets[net].params),
+                            jax.tree.leaves(state.nets[net].params), strict=True):
             assert not np.allclose(old, new), f"{net} params did not change"
     # BatchNorm running statistics moved too, and the EMA started tracking G: at step 0 the warm-up decay is
     # min(0.999, 1/10) = 0.1, so EMA = 0.1 * G's initial params + 0.9 * G's new params.
-    assert not np.allclose(jax.tree.leaves(before.g.collections)[0], jax.tree.leaves(state.g.collections)[0])
-    expected_ema = jax.tree.map(lambda e, p: 0.1 * e + 0.9 * p, before.g_ema_params, state.g.params)
-    chex.assert_trees_all_close(state.g_ema_params, expected_ema, rtol=1e-5, atol=1e-7)
+    first_stat = lambda s: jax.tree.leaves(s.nets["G"].collections)[0]
+    assert not np.allclose(first_stat(before), first_stat(state))
+    expected_ema = jax.tree.map(lambda e, p: 0.1 * e + 0.9 * p, before.ema["G"], state.nets["G"].params)
+    chex.assert_trees_all_close(state.ema["G"], expected_ema, rtol=1e-5, atol=1e-7)
     assert int(state.step) == 1
     for key in ("Loss/D", "Loss/G", "D/real", "D/fake", "D/real_prob", "Grad/D_norm", "Grad/G_norm"):
         assert np.isfinite(float(metrics[key])), key
@@ -106,7 +108,7 @@ def test_n_disc_updates_d_n_times_per_step():
                    optax.chain(optax.scale_by_adam(), optax.sgd(0.1)), z_dim=4)
     state = create_state(counting, SHAPE, seed=0)
     state, _ = jax.jit(make_train_step(counting, get_loss("wasserstein"), n_disc=3))(state, real_batch(3))
-    assert int(state.d.opt_state[0].count) == 3
+    assert int(state.nets["D"].opt_state[0].count) == 3
 
 
 def test_latents_do_not_depend_on_batch_split():
@@ -122,10 +124,10 @@ def test_ema_follows_the_warm_up_schedule_computed_by_hand():
     for decay, warmup in ((0.9, True), (0.5, False)):
         state = create_state(gan, SHAPE, seed=0, ema=True)
         step = jax.jit(make_train_step(gan, get_loss("hinge"), ema_decay=decay, ema_warmup=warmup))
-        ema = np.asarray(state.g_ema_params["Dense_0"]["kernel"])
+        ema = np.asarray(state.ema["G"]["Dense_0"]["kernel"])
         for t in range(4):
             state, _ = step(state, real_batch(seed=t))
             beta = min(decay, (1 + t) / (10 + t)) if warmup else decay  # 0.1, 0.18, 0.25, 0.31 with warm-up
-            ema = beta * ema + (1 - beta) * np.asarray(state.g.params["Dense_0"]["kernel"])
-            np.testing.assert_allclose(np.asarray(state.g_ema_params["Dense_0"]["kernel"]), ema, rtol=1e-5,
+            ema = beta * ema + (1 - beta) * np.asarray(state.nets["G"].params["Dense_0"]["kernel"])
+            np.testing.assert_allclose(np.asarray(state.ema["G"]["Dense_0"]["kernel"]), ema, rtol=1e-5,
                                        atol=1e-7)

@@ -7,8 +7,9 @@ import pytest
 
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config, validate
-from jaxgan.loop import due, select_devices, trim_metrics
-from jaxgan.trainer import train_and_evaluate
+from jaxgan.loop import due, select_devices
+from jaxgan.resume import trim_metrics
+from jaxgan.tasks import train_and_evaluate
 
 
 def ring_config(**train):

@@ -26,7 +26,7 @@ from jaxgan.metrics.stats import load_reference_stats
 from jaxgan.runs import load_generator
 from jaxgan.sampling import make_sample_fn, random_inputs
 from jaxgan.state import create_state
-from jaxgan.trainer import train_and_evaluate
+from jaxgan.tasks import train_and_evaluate
 from jaxgan.training_eval import TrainingEvaluator, result_keys
 
 IMAGE_KEYS = ["eval/fid", "eval/kid_mean", "eval/kid_std", "eval/is_mean", "eval/is_std", "eval/precision",
@@ -154,8 +154,8 @@ def test_mode_metrics_of_a_generator_built_by_hand(tmp_path):
     w2 = 0.04 / 1.2 * np.array([[1, 0], [-1, 0], [0, 1], [0, -1]], np.float32)
     params = {"Dense_0": {"kernel": w1, "bias": np.zeros(4, np.float32)},
               "Dense_1": {"kernel": w2, "bias": np.array([2.0, 0.0], np.float32)}}
-    assert jax.tree.structure(params) == jax.tree.structure(state.g.params)
-    state = state.replace(g=state.g.replace(params=jax.tree.map(jax.numpy.asarray, params)))
+    assert jax.tree.structure(params) == jax.tree.structure(state.nets["G"].params)
+    state = state.with_nets(G=state.nets["G"].replace(params=jax.tree.map(jax.numpy.asarray, params)))
     got = TrainingEvaluator(c, gan, dataset)(state, step=0)
     z = np.concatenate([np.asarray(random_inputs(gan, jax.random.fold_in(jax.random.key(0), i), 200)[0])
                         for i in range(2)])  # the eval block's latents: seed 0, two batches of 200

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from jaxgan.config import base_config
-from jaxgan.runs import load_gan_run
+from jaxgan.runs import load_run
 from jaxgan.sharding import data_mesh
-from jaxgan.trainer import build_gan_task, generate_samples, train_and_evaluate
+from jaxgan.tasks import train_and_evaluate
+from jaxgan.trainer import build_gan_task, generate_samples
 from jaxgan.transfer import TransferMismatchError
 
 
@@ -33,7 +34,7 @@ def source(tmp_path_factory):
     """A trained source run: (workdir, its final state)."""
     workdir = tmp_path_factory.mktemp("source")
     train_and_evaluate(small_config(), workdir)
-    return workdir, load_gan_run(workdir)[2]
+    return workdir, load_run(workdir)[2]
 
 
 def fresh_and_transferred(config):
@@ -51,12 +52,12 @@ def test_a_new_run_starts_from_the_sources_networks_with_fresh_optimizer_states(
     config = small_config(init_from=str(workdir / "checkpoints" / "2"))
     config.seed = 7  # the new run's own init differs from the source's
     task, fresh, state = fresh_and_transferred(config)
-    for name in ("g", "d"):
-        assert_trees_equal(getattr(state, name).params, getattr(trained, name).params)
-        assert_trees_equal(getattr(state, name).collections, getattr(trained, name).collections)
-        assert_trees_equal(getattr(state, name).opt_state, getattr(fresh, name).opt_state)  # Adam's moments: new
-    assert_trees_equal(state.g_ema_params, trained.g_ema_params)
-    assert int(state.step) == 0 and int(trained.step) == 2 and jax.tree.leaves(trained.d.collections)
+    for name in ("G", "D"):
+        assert_trees_equal(state.nets[name].params, trained.nets[name].params)
+        assert_trees_equal(state.nets[name].collections, trained.nets[name].collections)
+        assert_trees_equal(state.nets[name].opt_state, fresh.nets[name].opt_state)  # Adam's moments: new
+    assert_trees_equal(state.ema["G"], trained.ema["G"])
+    assert int(state.step) == 0 and int(trained.step) == 2 and jax.tree.leaves(trained.nets["D"].collections)
     # its first samples (before any step) are the source's for the same z: G_ema with standing BatchNorm stats
     key = jax.random.key(3)
     ours = generate_samples(task.gan, state.replace(step=trained.step, rng=trained.rng), key, 6)
@@ -70,11 +71,11 @@ def test_the_trainer_applies_it_to_a_new_run_and_ignores_it_on_resume(source, tm
     train_and_evaluate(config, tmp_path / "new")
     rows = [json.loads(line) for line in (tmp_path / "new" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1]
-    _, _, state, _ = load_gan_run(tmp_path / "new")
+    _, _, state, _ = load_run(tmp_path / "new")
     assert int(state.step) == 1
     # one Adam step moves each weight by about lr (2e-4); a fresh init of seed 7 lies ~0.1 away
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-3), jax.device_get(state.d.params),
-                 jax.device_get(trained.d.params))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-3), jax.device_get(state.nets["D"].params),
+                 jax.device_get(trained.nets["D"].params))
     config.train.num_steps = 2
     with caplog.at_level(logging.WARNING):
         train_and_evaluate(config, tmp_path / "new")
@@ -85,6 +86,6 @@ def test_networks_of_another_shape_are_named_with_both_shapes(source, tmp_path):
     workdir, _ = source
     config = small_config(init_from=str(workdir))
     config.model.mlp.d_hidden = (24,)
-    with pytest.raises(TransferMismatchError, match=r"d\.params\..*kernel: source \(64, 16\) float32, "
+    with pytest.raises(TransferMismatchError, match=r"nets\.D\.params\..*kernel: source \(64, 16\) float32, "
                                                     r"this run \(64, 24\) float32"):
         fresh_and_transferred(config)

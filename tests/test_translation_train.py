@@ -12,13 +12,14 @@ import pytest
 from conftest import load_tool
 from PIL import Image
 
-from jaxgan.images import to_uint8
-from jaxgan.runs import load_translation_run as load_run
+from jaxgan.images import unit_range_to_uint8
+from jaxgan.runs import load_run
+from jaxgan.tasks import train_and_evaluate
 from jaxgan.translation.config import base_config
 from jaxgan.translation.inference import translate_images
 from jaxgan.translation.state import create_state
 from jaxgan.translation.synthetic import write_discs_and_squares, write_inversion_pairs
-from jaxgan.translation.trainer import held_out_batch, train_and_evaluate
+from jaxgan.translation.trainer import held_out_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,7 +60,7 @@ def red_minus_blue(images):
 
 def test_pix2pix_learns_colour_inversion_on_held_out_images(pix2pix_run):
     config, workdir = pix2pix_run
-    _, models, state = load_run(workdir)
+    _, models, state, _ = load_run(workdir)
     held_out = held_out_batch(config)  # the 8 first test pairs, never trained on
     l1 = np.abs(translate_images(models, state, "AtoB", held_out["a"]) - held_out["b"]).mean()
     # Baseline: the best constant colour (the mean colour of the training targets, the right halves).
@@ -74,12 +75,12 @@ def test_pix2pix_learns_colour_inversion_on_held_out_images(pix2pix_run):
     assert {"Loss/G_L1", "Loss/G_adv", "Loss/D", "Grad/G_norm"} <= {k for r in rows for k in r}
     grid = np.asarray(Image.open(workdir / "samples" / "step_0000150.png"))
     assert grid.shape == (8 * 33 + 1, 3 * 33 + 1, 3)  # one row per held-out pair: A | G(A) | B
-    assert json.loads((workdir / "config.json").read_text())["task"] == "pix2pix"
+    assert json.loads((workdir / "config.json").read_text())["objective"] == "pix2pix"
 
 
 def test_cyclegan_reaches_low_cycle_error_and_maps_red_discs_to_blue(cyclegan_run):
     config, workdir = cyclegan_run
-    _, models, state = load_run(workdir)
+    _, models, state, _ = load_run(workdir)
     a, b = held_out_batch(config).values()
     fake_b = translate_images(models, state, "AtoB", a)
     fake_a = translate_images(models, state, "BtoA", b)
@@ -95,16 +96,16 @@ def test_cyclegan_reaches_low_cycle_error_and_maps_red_discs_to_blue(cyclegan_ru
     assert abs(red_minus_blue(fake_b) - red_minus_blue(b)) < 0.3 * gap
     assert abs(red_minus_blue(fake_a) - red_minus_blue(a)) < 0.3 * gap
     # The history pools filled to their 50 images inside the jitted steps.
-    assert int(state.pools["a"].count) == int(state.pools["b"].count) == 50
-    assert state.pools["b"].images.shape == (50, 16, 16, 3)
+    assert int(state.aux["pools"]["a"].count) == int(state.aux["pools"]["b"].count) == 50
+    assert state.aux["pools"]["b"].images.shape == (50, 16, 16, 3)
 
 
 def test_rerunning_a_finished_run_restores_its_state(cyclegan_run):
     config, workdir = cyclegan_run
-    _, _, saved = load_run(workdir)
+    _, _, saved, _ = load_run(workdir)
     resumed = train_and_evaluate(config, workdir)  # already at num_steps: restores, runs no step
     assert int(resumed.step) == 150
-    np.testing.assert_array_equal(resumed.pools["b"].images, saved.pools["b"].images)
+    np.testing.assert_array_equal(resumed.aux["pools"]["b"].images, saved.aux["pools"]["b"].images)
     np.testing.assert_array_equal(resumed.nets["g_ba"].params["to_image"]["kernel"],
                                   saved.nets["g_ba"].params["to_image"]["kernel"])
 
@@ -117,9 +118,9 @@ def test_translate_tool_writes_both_directions_and_a_grid(cyclegan_run, tmp_path
                              "--grid", str(out / "grid.png")]) == 0
     names = sorted(p.stem for p in inputs.iterdir())
     assert sorted(p.stem for p in (out / "AtoB").iterdir()) == names == sorted(p.stem for p in (out / "BtoA").iterdir())
-    _, models, state = load_run(workdir)
+    _, models, state, _ = load_run(workdir)
     a = held_out_batch(config)["a"]  # the same images, resized the same way
-    expected = to_uint8(translate_images(models, state, "AtoB", a))
+    expected = unit_range_to_uint8(translate_images(models, state, "AtoB", a))
     written = np.stack([np.asarray(Image.open(out / "AtoB" / f"{n}.png")) for n in names])
     np.testing.assert_array_equal(written, expected)
     grid = np.asarray(Image.open(out / "grid.png"))
@@ -147,6 +148,6 @@ def test_translate_tool_on_pix2pix_translates_a_to_b_only(pix2pix_run, tmp_path)
 
 
 def test_translate_tool_explains_a_workdir_without_a_run(tmp_path):
-    with pytest.raises(FileNotFoundError, match="config.json does not exist"):
+    with pytest.raises(FileNotFoundError, match="No complete checkpoint in .*; train first"):
         load_tool("translate").main(["--workdir", str(tmp_path), "--input", str(tmp_path),
                                      "--out", str(tmp_path / "o")])

@@ -1,4 +1,4 @@
-"""CycleGAN smoke run on the CPU: red discs <-> blue squares at 32x32, unpaired (minutes on 2 cores).
+"""CycleGAN smoke run on the CPU: red discs <-> blue squares at 32x32, unpaired (trains in minutes).
 
 The data is synthetic (`jaxgan.translation.synthetic.write_discs_and_squares`); write it, then train:
 
@@ -8,10 +8,9 @@ The data is synthetic (`jaxgan.translation.synthetic.write_discs_and_squares`); 
 
 The paper's objective (LSGAN + 10 * cycle + 5 * identity, pool of 50) with tiny networks (2 ResNet blocks) and a 10x
 learning rate. Expected: within a few hundred steps the translated discs turn blue (and squares red) while
-`eval/cycle_a` and `eval/cycle_b` fall below 0.15; measured at step 1,000 on seeds 1-3: cycle_a 0.124 +- 0.005 (0.121,
-0.130, 0.120), cycle_b 0.129 +- 0.008 (0.125, 0.123, 0.137); 168 CPU-seconds (user + sys) per run (wall times:
-docs/results.md). Reproduce a seed S (checks EXPECTED below: the larger mean + 3 std, 0.152, rounded up, for both
-symmetric directions):
+`eval/cycle_a` and `eval/cycle_b` fall below 0.15; measured at step 1,000 on seeds 1-3: cycle_a 0.124 +- 0.005, cycle_b
+0.129 +- 0.008 (per seed: docs/results.md). Reproduce a seed S (checks EXPECTED below: the larger mean + 3 std, 0.152,
+rounded up, for both symmetric directions):
 
     jaxgan reproduce cyclegan_toy --workdir runs/reproduce/cyclegan_toy_sS --config.seed=S
 """

@@ -6,7 +6,7 @@ must already be prepared in the tfds data dir, since tfds cannot download here):
     jaxgan train --config experiments/configs/dcgan64.py --workdir runs/dcgan64 \
         --config.data.data_dir=/path/to/tensorflow_datasets
 
-Expected result: to be measured on a GPU (50,000 steps of batch 128 at 64x64 are far beyond 2 CPU cores); the paper
+Expected result: to be measured on a GPU (50,000 steps of batch 128 at 64x64: GPU-sized); the paper
 reports no FID for its face model, only samples and latent-space arithmetic on faces.
 """
 

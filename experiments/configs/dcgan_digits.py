@@ -5,10 +5,9 @@
 ngf = ndf = 32 keeps it CPU-sized; use experiments/configs/dcgan64.py for the paper's 64x64 network.
 
 Expected: the digits' domain FID / IS at step 2,000 (the classifier of `jaxgan train-classifier --out
-runs/classifiers/digits28.npz`, 2,000 samples against all 1,797 digits), measured on seeds 1-3: FID 1.07 +- 0.21 (0.99,
-1.31, 0.91), IS 8.24 +- 0.07 (8.29, 8.16, 8.26); 226 CPU-seconds (user + sys) for seed 3's whole run (wall times:
-docs/results.md). Reproduce a seed S (checks EXPECTED below: the mean + 3 std of FID and the mean - 3 std of IS, rounded
-outwards):
+runs/classifiers/digits28.npz`, 2,000 samples against all 1,797 digits), measured on seeds 1-3: FID 1.07 +- 0.21, IS
+8.24 +- 0.07 (per seed: docs/results.md). Reproduce a seed S (checks EXPECTED below: the mean + 3 std of FID and the
+mean - 3 std of IS, rounded outwards):
 
     jaxgan reproduce dcgan_digits --workdir runs/reproduce/dcgan_digits_sS --config.seed=S \
         --config.train.eval_every=2000 --config.eval.metrics="('fid','is')" --config.eval.num_samples=2000 \

@@ -6,11 +6,10 @@ The PyTorch example's widths (ngf = ndf = 64) at 64x64; here ngf = ndf = 32 at 3
 
     jaxgan train --config experiments/configs/dcgan_radford2015.py --workdir runs/dcgan_radford2015
 
-Expected: the digit grids under samples/ show digit strokes after about 1,000 steps. The digits' domain FID / IS at
-step 3,000 (the protocol of docs/results.md, as for dcgan_digits), measured on seeds 1-3: FID 0.91 +- 0.18 (0.85,
-1.11, 0.76), IS 8.38 +- 0.06 (8.41, 8.31, 8.43); 595-623 CPU-seconds (user + sys) per run (wall times:
-docs/results.md). Reproduce a seed S (checks EXPECTED below: the mean + 3 std of FID and the mean - 3 std of IS,
-rounded outwards):
+Expected: the digit grids under samples/ show digit strokes after about 1,000 steps. The digits' domain FID / IS at step
+3,000 (the protocol of docs/results.md, as for dcgan_digits), measured on seeds 1-3: FID 0.91 +- 0.18, IS 8.38 +- 0.06
+(per seed: docs/results.md). Reproduce a seed S (checks EXPECTED below: the mean + 3 std of FID and the mean - 3 std of
+IS, rounded outwards):
 
     jaxgan reproduce dcgan_radford2015 --workdir runs/reproduce/dcgan_radford2015_sS --config.seed=S \
         --config.train.eval_every=3000 --config.eval.metrics="('fid','is')" --config.eval.num_samples=2000 \

@@ -15,16 +15,11 @@ probability (D_M and gamma, the 95th percentile of F, from a fixed burn-in of 10
 before any seed was run) removes most of the continuous G's bridges between modes. G's own
 samples are logged beside them as eval/no_drs/*, and `jaxgan sample --workdir W --out O --drs` writes DRS samples.
 
-Expected (the band below, the issue's target, beating PacGAN4 on both counts): 25 modes and >= 95% high quality.
-Measured on seeds 1-5 (docs/results.md has the commands): 25/25 modes on seeds 1-4 and 24 on seed 5 (its G lost a
-mode), HQ after DRS 98.0, 95.3, 97.5, 96.6 and 94.8% (mean 96.4%; 13-36% of proposals kept); G alone 87.0, 85.6,
-85.3, 83.5 and 85.6% (mean 85.4%; PacGAN4: 24.8 modes, 93.6%). Seeds 1-4 PASS, seed 5 FAILs.
-A run is 5.1 M examples, 76-92 CPU-s (user + sys) in all; seed 1 took 56 s of wall time alone on the 2 cores.
-Tried and not kept (seed-by-seed in docs/results.md): top-k training of G (Sinha et al. 2020, `train.topk_*`),
-PacGAN's packing, R1, a wider G, z of 8, spectral norm, WGAN-GP, RpGAN, n_disc 2, a 16,000-of-40,000-step anneal,
-a uniform 25- or 50-way discrete latent (MGAN-style, Hoang et al. 2018), a 4-layer G (more HQ, a mode lost on seed 5).
-Mode coverage is logged every 2,000 steps as eval/*, with 2,500 samples and PacGAN's definitions (a sample is high
-quality within 3 std of its mode; a mode is captured with at least 20 of them).
+Expected (the band below, the issue's target, beating PacGAN4's 24.8 modes and 93.6% on both counts): 25 modes and at
+least 95% high quality; measured on seeds 1-5: HQ after DRS 96.4% on average, 25/25 modes on seeds 1-4 and 24 on seed 5
+(its G lost a mode: seed 5 fails). Per-seed numbers, the recipes tried and not kept, and the commands are in
+docs/results.md. Mode coverage is logged every 2,000 steps as eval/*, with 2,500 samples and PacGAN's definitions (a
+sample is high quality within 3 std of its mode; a mode is captured with at least 20 of them).
 """
 
 from jaxgan.config import base_config

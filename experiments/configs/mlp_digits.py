@@ -8,9 +8,8 @@ MNIST-sized one. Command:
 
 Expected: by step 10,000 the grids under samples/ show recognisable, if blurry, digits (3, 5, 8, 9 ...), and the
 digits' domain FID / IS (the classifier of `jaxgan train-classifier --out runs/classifiers/digits28.npz`,
-2,000 samples against all 1,797 digits) is, measured on seeds 1-3: FID 12.3 +- 4.5 (17.3, 11.1, 8.5), IS 5.55 +- 0.67
-(4.90, 5.50, 6.23); seed 1 used 39 CPU-seconds (user + sys; wall times: docs/results.md). Reproduce a seed S
-(checks EXPECTED below):
+2,000 samples against all 1,797 digits) is, measured on seeds 1-3: FID 12.3 +- 4.5, IS 5.55 +- 0.67.
+Reproduce a seed S (checks EXPECTED below):
 
     jaxgan reproduce mlp_digits --workdir runs/reproduce/mlp_digits_sS --config.seed=S \
         --config.train.steps_per_dispatch=100 --config.train.eval_every=10000 --config.eval.metrics="('fid','is')" \

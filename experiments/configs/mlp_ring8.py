@@ -14,9 +14,8 @@ pull the samples onto the modes. Command:
 (`steps_per_dispatch=200` runs the same steps 200 per compiled call, which is faster on a CPU; the config keeps 1
 because the checkpoint tests stop this recipe at single steps.)
 
-Expected: 8/8 modes and at least 95% high-quality samples; measured on seeds 1-5: 8/8 on all, 95.6-96.8% (mean 96.2%),
-95-120 s each on 2 busy CPU cores (PacGAN4: 7.8 modes, 95.9%; the former 8,000-step recipe at batch 128 without
-TTUR: 8/8 and 87-89%; at batch 256: 93.6-96.0%). Per-seed numbers and commands are in docs/results.md.
+Expected: 8/8 modes and at least 95% high-quality samples (PacGAN4: 7.8 modes, 95.9%); measured on seeds 1-5: 8/8
+on all, 95.6-96.8% (mean 96.2%). Per-seed numbers, earlier recipes and commands are in docs/results.md.
 Mode coverage (modes captured, high-quality share, KL from uniform) is logged every 1,000 steps as eval/* with 2,500
 samples and PacGAN's definitions; the checkpoint with the most modes captured is kept; see samples/*.png (red = mode
 centres).

@@ -1,4 +1,4 @@
-"""The best MNIST recipe found on 2 CPU cores: a class-conditional 28x28 DCGAN (Radford et al. 2015).
+"""The best CPU-sized MNIST recipe found: a class-conditional 28x28 DCGAN (Radford et al. 2015).
 
 Data: the MNIST test images 0-7999 and their labels (training), judged against images 8000-9999 by a digit
 classifier trained on 0-7999 (domain FID and IS, 2,000 samples from the EMA of G, labels drawn uniformly). G: z 100
@@ -9,8 +9,7 @@ Non-saturating loss (Goodfellow et al. 2014); Adam (Kingma & Ba 2015) 2e-4 with 
 linearly to 10% (`optim.*.schedule`); samples from an exponential moving average of G's weights (`ema.decay` 0.999;
 Yazici et al. 2019), its BatchNorm statistics recomputed for the EMA weights (BigGAN's standing statistics, Brock et
 al. 2019). The class conditioning is the step that reached the target: the unconditional G drew ambiguous digits
-(21% of its samples below 0.9 classifier confidence, against 0.6% of real ones) in uneven classes (4s 5.6%, 9s
-16.9%); conditioned, 0.4% are ambiguous and every class has 8.7-10.8%. The paths are given on the command line, so
+in uneven classes, the conditioned one does not (docs/results.md, MNIST). The paths are given on the command line, so
 the config runs without ../shared:
 
     M=runs/mnist; T=/path/to/mnist    # t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz
@@ -25,12 +24,10 @@ the config runs without ../shared:
     jaxgan reproduce mnist_best --config.data.path=$M/t10k_0-8000.npz \
         --config.eval.classifier=$M/classifier_t10k.npz --config.eval.reference=$M/ref_t10k_8000-10000.npz
 
-(the evaluate line also prints the real-vs-held-out floor). Expected: domain FID 2.16 +- 0.11 and IS 9.71 +- 0.00
-(seeds 0, 1, 2: FID 2.09 / 2.11 / 2.28, IS 9.70 / 9.71 / 9.71) against a real-data floor of FID 0.7-3.1 (mean of
-four 2,000-image blocks 2.21; 2,000 random images of 0-7999: 1.77) and a held-out IS of 9.80: within the issue's
-target, FID <= 3.3 (1.5x the floor). 12,000 steps took 667 and 733 s of wall time alone on the 2 idle CPU cores
-(1,102 and 1,208 CPU-s, compile and six evaluations included), inside the 15 minutes. Unconditioned, the same
-networks give FID 7.33 +- 0.15 and IS 7.74 +- 0.04; the probes and the baselines are in docs/results.md (MNIST).
+(the evaluate line also prints the real-vs-held-out floor). Expected: within the issue's target, FID <= 3.3 (1.5x
+the real-data floor); measured on seeds 0-2: domain FID 2.16 +- 0.11 and IS 9.71 +- 0.00, against a real-data floor of
+FID 0.7-3.1 and a held-out IS of 9.80. Per-seed numbers, timings, the unconditioned baseline and the probes are in
+docs/results.md (MNIST).
 """
 
 from jaxgan.config import base_config

@@ -1,4 +1,4 @@
-"""pix2pix smoke run on the CPU: learn colour inversion of random shapes at 32x32 (minutes on 2 cores).
+"""pix2pix smoke run on the CPU: learn colour inversion of random shapes at 32x32 (trains in minutes).
 
 The data is synthetic (`jaxgan.translation.synthetic.write_inversion_pairs`); write it, then train:
 
@@ -7,10 +7,9 @@ The data is synthetic (`jaxgan.translation.synthetic.write_inversion_pairs`); wr
     jaxgan train --config experiments/configs/pix2pix_toy.py --workdir runs/pix2pix_toy
 
 The paper's networks at a tiny width (U-Net depth follows the 32x32 crop: 5 levels), its losses (BCE + 100 L1) and
-jitter (resize to 36, crop 32); the learning rate is 10x the paper's to learn quickly. Expected: the held-out
-`eval/L1` falls from ~0.5 (the best constant colour) to below 0.1 within 1000 steps; measured at step 1,000 on seeds
-1-3: 0.0489 +- 0.0032 (0.0469, 0.0526, 0.0471); 71-72 CPU-seconds (user + sys) per run (wall times:
-docs/results.md). Reproduce a seed S (checks EXPECTED below, the mean + 3 std rounded up):
+jitter (resize to 36, crop 32); the learning rate is 10x the paper's to learn quickly. Expected: the held-out `eval/L1`
+falls from ~0.5 (the best constant colour) to below 0.1 within 1000 steps; measured at step 1,000 on seeds 1-3: 0.0489
++- 0.0032 (per seed: docs/results.md). Reproduce a seed S (checks EXPECTED below, the mean + 3 std rounded up):
 
     jaxgan reproduce pix2pix_toy --workdir runs/reproduce/pix2pix_toy_sS --config.seed=S
 """

@@ -8,11 +8,9 @@ they are trained against. Here the widths are 64 / 32 on the labelled digits so 
 
     jaxgan train --config experiments/configs/projection_cgan_miyato2018.py --workdir runs/proj
 
-Expected: to be measured on a GPU: at these widths the full run takes hours on 2 CPU cores (5,000 steps of 5 D updates
-at batch 64, 1.6M images through D; r3gan_huang2024's 32-wide ResNet trained at 13-26 images/s on this machine),
-beyond the 15-minute CPU budget of docs/results.md. What a run shows meanwhile: each row r of the sample grid shows
-class r mod 10 (digit r); the rows become the right digits within a few thousand steps. Other data (the dataset must
-be labelled):
+Expected: to be measured on a GPU (5,000 steps of 5 D updates at batch 64, 1.6M images through D: GPU-sized, see
+docs/results.md). What a run shows meanwhile: each row r of the sample grid shows class r mod 10 (digit r); the rows
+become the right digits within a few thousand steps. Other data (the dataset must be labelled):
 
     --config.data.name=tfds --config.data.tfds_name=cifar10 --config.data.channels=3 \
     --config.model.resnet.g_widths='(256,256,256,256)' --config.model.resnet.d_widths='(128,128,128,128)' \

@@ -11,10 +11,9 @@ ResNet is 32 wide on the digits so it runs on a CPU.
 
     jaxgan train --config experiments/configs/r1_ema_mescheder2018.py --workdir runs/r1_ema
 
-Expected: to be measured on a GPU: at these widths the full run takes hours on 2 CPU cores (10,000 steps at batch 64
-with R1, 640k images; r3gan_huang2024's 32-wide ResNet trained at 13-26 images/s on this machine), beyond the
-15-minute CPU budget of docs/results.md. What a run shows meanwhile: Loss/D/r1 settles to a small value and the EMA
-samples (what samples/ shows) are smoother than G's own. Other data:
+Expected: to be measured on a GPU (10,000 steps at batch 64 with R1, 640k images: GPU-sized, see docs/results.md). What
+a run shows meanwhile: Loss/D/r1 settles to a small value and the EMA samples (what samples/ shows) are smoother than
+G's own. Other data:
 
     --config.data.name=tfds --config.data.tfds_name=cifar10 --config.data.channels=3
     --config.data.name=tfds --config.data.tfds_name=mnist

@@ -19,12 +19,9 @@ expectation but correlated with D's update. Command:
 
     jaxgan train --config experiments/configs/r3gan_huang2024.py --workdir runs/r3gan
 
-Expected: to be measured on a GPU: the full 10,000 steps of batch 64 (640k images) take hours on 2 CPU cores at the
-rate below, beyond the 15-minute CPU budget of docs/results.md. Measured for 300 steps only
-(`--config.train.num_steps=300 --config.train.log_every=50`, 2 CPU cores shared with other jobs, 13-26 images/s): D
-stays ahead, Loss/D 0.01-0.16 and Loss/G 5.3 -> 3.0 (mean D(x) - D(G(z)) from 5.3 at step 50 to 2.6 at step 300),
-Loss/D/r1 1.1 -> 1.7 and Loss/D/r2 1.4 -> 2.0 (E||grad D||^2, unweighted), all finite; the step-300 EMA grid shows
-digit-like strokes, not yet clear digits. The full 10,000 steps is not measured. Other data:
+Expected: to be measured on a GPU (10,000 steps of batch 64, 640k images: GPU-sized, see docs/results.md). A 300-step
+run (docs/results.md) stays finite with D ahead, and its EMA grid shows digit-like strokes, not yet clear digits.
+Other data:
 
     --config.data.name=tfds --config.data.tfds_name=cifar10 --config.data.channels=3
     --config.data.name=tfds --config.data.tfds_name=mnist

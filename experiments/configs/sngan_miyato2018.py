@@ -7,11 +7,10 @@ so it runs on a CPU. Command:
 
     jaxgan train --config experiments/configs/sngan_miyato2018.py --workdir runs/sngan
 
-Expected: to be measured on a GPU: at these widths the full run takes hours on 2 CPU cores (5,000 steps of 5 D updates
-at batch 64, 1.6M images through D; r3gan_huang2024's 32-wide ResNet trained at 13-26 images/s on this machine),
-beyond the 15-minute CPU budget of docs/results.md. What a run shows meanwhile: D/real stays around +1 and D/fake
-around -1 (the hinge margins) without diverging; digit strokes within a few thousand steps. The paper's CIFAR-10
-ResNet reaches IS 8.22 and FID 21.7 (Table 2) with:
+Expected: to be measured on a GPU (5,000 steps of 5 D updates at batch 64, 1.6M images through D: GPU-sized, see
+docs/results.md). What a run shows meanwhile: D/real stays around +1 and D/fake around -1 (the hinge margins) without
+diverging; digit strokes within a few thousand steps. The paper's CIFAR-10 ResNet reaches IS 8.22 and FID 21.7 (Table 2)
+with:
 
     --config.data.name=tfds --config.data.tfds_name=cifar10 --config.data.channels=3 \
     --config.model.resnet.g_widths='(256,256,256,256)' --config.model.resnet.d_widths='(128,128,128,128)' \

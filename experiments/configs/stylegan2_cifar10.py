@@ -12,15 +12,15 @@ min(32768 // r, 512)), 2 mapping layers, Adam 2.5e-3 betas (0, 0.99), R1 gamma 0
 conv_clamp 256, ADA bgc toward 0.6 over 500k images; 100M images (1.5625M steps). Its networks have the reference's
 19,947,539 (G) and 20,720,641 (D) parameters (tests/test_stylegan2_train.py).
 
-Expected result: to be measured on a GPU (this CPU-only machine cannot train it). The ADA paper's CIFAR-10 table
+Expected result: to be measured on a GPU (100M images: GPU-sized). The ADA paper's CIFAR-10 table
 (Karras et al. 2020b, Sec. 5) is the comparison.
 """
 
-from jaxgan.config import base_config
+from jaxgan.objectives.stylegan2 import default_config
 
 
 def get_config():
-    c = base_config()
+    c = default_config()
     c.data.name = "tfds"
     c.data.tfds_name = "cifar10"
     c.data.image_size = 32
@@ -31,7 +31,6 @@ def get_config():
     sg = c.model.stylegan2
     sg.w_dim, sg.mapping_layers, sg.channel_base, sg.channel_max = 512, 2, 32768, 512
     sg.num_fp16_res, sg.conv_clamp, sg.architecture, sg.mbstd_group_size = 4, 256.0, "orig", 32
-    c.loss = "non_saturating"
     for opt in (c.optim.g, c.optim.d):
         opt.lr, opt.b1, opt.b2, opt.eps = 0.0025, 0.0, 0.99, 1e-8
     c.reg.r1_gamma, c.reg.lazy_interval = 0.01, 16

@@ -1,4 +1,4 @@
-"""StyleGAN2-ADA (Karras et al. 2020a, 2020b) at 16x16 on the embedded digits, CPU-sized: trains in minutes on 2 cores.
+"""StyleGAN2-ADA (Karras et al. 2020a, 2020b) at 16x16 on the embedded digits, CPU-sized.
 
     jaxgan train --config experiments/configs/stylegan2_digits.py --workdir runs/stylegan2_digits
 
@@ -8,29 +8,23 @@ steps, gamma 0.1), G_ema with ramp-up, ADA (bgc, target 0.6) inside the step; 2 
 
 Expected result: the digits' domain FID / IS at step 2,000 (docs/results.md's digit protocol, with the two eval keys of
 the reproduce command below: the classifier of `jaxgan train-classifier --out runs/classifiers/digits28.npz`, 2,000
-samples of G_ema from eval seed 0 against all 1,797 digits at 16x16), measured on seeds 1-3 at commit e2e5dea: FID 1.92
-+- 0.40 (2.22, 2.07, 1.47), IS 7.89 +- 0.13 (7.93, 7.75, 8.00). Each whole run took 665-670 CPU-seconds (user + sys), a
-150-step run 100: about 0.31 CPU-s per step beyond ~60 s of compilation and the evaluation, so the 2,000 steps fit 15
-minutes on 2 idle CPU cores (wall times: docs/results.md). Reproduce a seed S (checks EXPECTED below: the mean + 3 std
-of FID and the mean - 3 std of IS, rounded outwards; plain training, as above, needs no classifier):
+samples of G_ema from eval seed 0 against all 1,797 digits at 16x16), measured on seeds 1-3: FID 1.92 +- 0.40, IS 7.89
++- 0.13 (per seed, timings and an earlier shorter run: docs/results.md). Reproduce a seed S (checks EXPECTED below: the
+mean + 3 std of FID and the mean - 3 std of IS, rounded outwards; plain training, as above, needs no classifier):
 
-    jaxgan train-classifier --out runs/classifiers/digits28.npz   # once, about 1 minute
+    jaxgan train-classifier --out runs/classifiers/digits28.npz   # once
     jaxgan reproduce stylegan2_digits --workdir runs/reproduce/stylegan2_digits_sS --config.seed=S \
         --config.train.eval_every=2000 --config.eval.classifier=runs/classifiers/digits28.npz
-
-An earlier run with train.num_steps=600 and the test suite's small classifier (tests/conftest.py's; 500 samples
-against 1,000 digits) saw its FID fall from 24.4 untrained to 8.4 at step 100, 4.5 at 200 and 4.4 at 600, ADA's p
-below 0.03 (D not overfitting); tests/test_stylegan2_train.py checks FID(step 50) < 0.6 x FID(untrained).
 """
 
-from jaxgan.config import base_config
+from jaxgan.objectives.stylegan2 import default_config
 
 # The band `jaxgan reproduce stylegan2_digits` checks (with the eval keys of the command above).
 EXPECTED = {"eval/fid": ("<=", 3.2), "eval/is_mean": (">=", 7.5)}
 
 
 def get_config():
-    c = base_config()
+    c = default_config()
     c.data.image_size = 16
     c.data.channels = 1
     c.model.name = "stylegan2"
@@ -38,7 +32,6 @@ def get_config():
     sg = c.model.stylegan2
     sg.w_dim, sg.mapping_layers, sg.channel_base, sg.channel_max = 64, 2, 512, 128
     sg.mbstd_group_size = 4
-    c.loss = "non_saturating"
     for opt in (c.optim.g, c.optim.d):
         opt.lr, opt.b1, opt.b2, opt.eps = 0.0025, 0.0, 0.99, 1e-8
     c.reg.r1_gamma, c.reg.lazy_interval = 0.1, 16

@@ -8,10 +8,9 @@ swap `optim.g.lr` and `optim.d.lr` to try it.) The WGAN-GP ResNet, 32 wide on th
 
     jaxgan train --config experiments/configs/ttur_heusel2017.py --workdir runs/ttur
 
-Expected: to be measured on a GPU: at these widths the full run takes hours on 2 CPU cores (10,000 steps at batch 64
-with the gradient penalty, 640k images; r3gan_huang2024's 32-wide ResNet trained at 13-26 images/s on this machine),
-beyond the 15-minute CPU budget of docs/results.md. Meanwhile: the same quality as wgan_gp_gulrajani2017.py with one
-fifth of its D updates per step. Other data:
+Expected: to be measured on a GPU (10,000 steps at batch 64 with the gradient penalty, 640k images: GPU-sized, see
+docs/results.md). Meanwhile: the same quality as wgan_gp_gulrajani2017.py with one fifth of its D updates per step.
+Other data:
 
     --config.data.name=tfds --config.data.tfds_name=cifar10 --config.data.channels=3 \
     --config.model.resnet.g_widths='(128,128,128,128)' --config.model.resnet.d_widths='(128,128,128,128)'

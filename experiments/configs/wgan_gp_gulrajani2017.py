@@ -7,12 +7,11 @@ digits so it runs on a CPU. Command:
 
     jaxgan train --config experiments/configs/wgan_gp_gulrajani2017.py --workdir runs/wgan_gp
 
-Expected: to be measured on a GPU: at these widths the full run takes hours on 2 CPU cores (5,000 steps of 5 critic
-updates at batch 64 with the gradient penalty, 1.6M images through the critic; r3gan_huang2024's 32-wide ResNet
-trained at 13-26 images/s on this machine), beyond the 15-minute CPU budget of docs/results.md. What a run shows
-meanwhile: Loss/D (the negative critic estimate of W1 plus the penalty) climbs from a large negative value towards 0
-and Loss/D/gp stays around 0.1 or below; digit strokes appear in samples/ within a few thousand steps. The paper's
-CIFAR-10 ResNet reaches an Inception score of 7.86 (unsupervised, Table 3) with:
+Expected: to be measured on a GPU (5,000 steps of 5 critic updates at batch 64 with the gradient penalty, 1.6M images
+through the critic: GPU-sized, see docs/results.md). What a run shows meanwhile: Loss/D (the negative critic estimate of
+W1 plus the penalty) climbs from a large negative value towards 0 and Loss/D/gp stays around 0.1 or below; digit strokes
+appear in samples/ within a few thousand steps. The paper's CIFAR-10 ResNet reaches an Inception score of 7.86
+(unsupervised, Table 3) with:
 
     --config.data.name=tfds --config.data.tfds_name=cifar10 --config.data.channels=3 \
     --config.model.resnet.g_widths='(128,128,128,128)' --config.model.resnet.d_widths='(128,128,128,128)' \

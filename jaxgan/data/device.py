@@ -35,14 +35,19 @@ def random_flip(x: jax.Array, key: jax.Array) -> jax.Array:
     return jnp.where(flip[..., None, None, None], jnp.flip(x, axis=-2), x)
 
 
-def decode_batch(batch: dict, key: jax.Array | None = None, *, flip: bool = False) -> dict:
-    """The batch the step trains on: "x" scaled to [-1, 1] (uint8 only) and, with `flip`, randomly mirrored."""
-    x = scale_pixels(batch["x"])
+def decode_batch(batch: dict, key: jax.Array | None = None, *, flip: bool = False,
+                 images: tuple[str, ...] = ("x",)) -> dict:
+    """The batch the step trains on: its `images` scaled to [-1, 1] (uint8 only) and, with `flip`, randomly mirrored.
+
+    Several image keys (a translation pair "a", "b") share one flip draw per example, so a pair stays aligned.
+    """
+    decoded = {name: scale_pixels(batch[name]) for name in images}
     if flip:
-        if x.ndim <= _IMAGE_RANK:
-            raise ValueError(f"data.random_flip needs image batches (..., H, W, C), got shape {x.shape}.")
-        x = random_flip(x, key)
-    return {**batch, "x": x}
+        for name, x in decoded.items():
+            if x.ndim <= _IMAGE_RANK:
+                raise ValueError(f"data.random_flip needs image batches (..., H, W, C), got shape {x.shape}.")
+            decoded[name] = random_flip(x, key)
+    return {**batch, **decoded}
 
 
 def flip_key(state: Any) -> jax.Array:
@@ -50,11 +55,11 @@ def flip_key(state: Any) -> jax.Array:
     return jax.random.fold_in(jax.random.fold_in(state.rng, state.step), FLIP_STREAM)
 
 
-def with_decoded_batch(step_fn: Callable, *, flip: bool = False) -> Callable:
+def with_decoded_batch(step_fn: Callable, *, flip: bool = False, images: tuple[str, ...] = ("x",)) -> Callable:
     """Wrap `(state, batch) -> (state, metrics)` so it takes batches as they cross (uint8) and decodes them first."""
 
     @functools.wraps(step_fn)  # keeps the step's name (train_step) in profiles and compile logs
     def step(state: Any, batch: dict) -> tuple[Any, dict]:
-        return step_fn(state, decode_batch(batch, flip_key(state) if flip else None, flip=flip))
+        return step_fn(state, decode_batch(batch, flip_key(state) if flip else None, flip=flip, images=images))
 
     return step

@@ -116,8 +116,9 @@ def preprocess(
     return to_unit_range(processed, value_range)
 
 
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    """Round float images with values in [0, 255] to uint8 (clipping strays)."""
+def round_to_uint8(images: np.ndarray) -> np.ndarray:
+    """Round float images with values in [0, 255] (not [-1, 1]: see `jaxgan.images.unit_range_to_uint8`) to uint8,
+    clipping strays."""
     return np.clip(np.rint(images), 0, 255).astype(np.uint8)
 
 
@@ -142,7 +143,7 @@ def _fit_one(image: np.ndarray, image_size: int, channels: int, center_crop: boo
     image = resize_uint8(image, image_size) if image_size else image
     if channels in (0, image.shape[-1]):
         return image
-    return to_uint8(convert_channels(image.astype(np.float32), channels))
+    return round_to_uint8(convert_channels(image.astype(np.float32), channels))
 
 
 def fit_uint8(image: np.ndarray, *, image_size: int = 0, channels: int = 0, center_crop: bool = False) -> np.ndarray:
@@ -192,4 +193,4 @@ def transform_uint8(image: np.ndarray, *, resolution: int, transform: str, chann
                              "--transform none does not resize; use --transform center-crop.")
     else:
         raise ValueError(f"--transform {transform!r} is not one of {', '.join(TRANSFORMS)}.")
-    return to_uint8(convert_channels(x, channels))
+    return round_to_uint8(convert_channels(x, channels))

@@ -71,6 +71,16 @@ def batch_indices(seed: int, batch_index: int, batch_size: int, num_examples: in
     return indices
 
 
+def example_at(seed: int, position: int, num_examples: int) -> int:
+    """The example at `position` of the endless stream of shuffled epochs (the "pad" order of `batch_indices`).
+
+    Record-level pipelines (one grain element per example) read it directly: global batch i, row r is position
+    i * batch_size + r.
+    """
+    epoch, offset = divmod(position, num_examples)
+    return int(epoch_order(seed, epoch, num_examples)[offset])
+
+
 @dataclasses.dataclass(frozen=True)
 class BatchIndices:
     """Global batch i -> the example indices of this process's rows (a picklable map for grain's workers)."""

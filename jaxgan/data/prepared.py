@@ -6,10 +6,8 @@ A prepared dataset is a folder holding
 - `labels.npy`: int32 class ids (only for labelled datasets);
 - `dataset.json`: the metadata (format, source, count, resolution, channels, class names, content hash).
 
-Why not ArrayRecord (grain's own record format, tried first): its reader cost 25-30 us of CPU per 12 KB record here
-(about 35,000-45,000 images per CPU-second at 64x64x3, measured with `jaxgan benchmark --input-only`), so it cannot
-feed the 150,000 images/s the train step needs from this machine's 2 cores, while a gather from a memory-mapped
-array runs at the speed of an in-memory .npz.
+Why not ArrayRecord (grain's own record format, tried first): its reader costs several times the CPU per image of a
+gather from a memory-mapped array, which runs at the speed of an in-memory .npz; docs/notes.md has the measurement.
 """
 
 import dataclasses

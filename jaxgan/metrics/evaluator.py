@@ -16,12 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.metrics.extractors import Extractor
-from jaxgan.metrics.frechet import frechet_distance
-from jaxgan.metrics.inception_score import inception_score
-from jaxgan.metrics.kid import check_kid_samples, kernel_inception_distance
-from jaxgan.metrics.mode_coverage import DEFAULT_MIN_COUNT, mode_coverage
-from jaxgan.metrics.precision_recall import precision_recall
-from jaxgan.metrics.protocol import pr_features, quantise
+from jaxgan.metrics.mode_coverage import DEFAULT_MIN_COUNT
+from jaxgan.metrics.protocol import quantise
+from jaxgan.metrics.registry import Metric, MetricInputs, check_options, default_metrics, get_metrics
 from jaxgan.metrics.stats import (
     FeatureStats,
     ReferenceStats,
@@ -31,7 +28,6 @@ from jaxgan.metrics.stats import (
     save_reference_stats,
 )
 
-METRICS = ("fid", "kid", "is", "pr")
 RANGE_TOLERANCE = 1e-3  # images may overshoot [-1, 1] by this much (float rounding of tanh)
 
 SampleFn = Callable[[jax.Array, int], Any]
@@ -140,39 +136,43 @@ def feature_metrics(
     reference: ReferenceStats,
     metrics: Sequence[str],
     *,
-    kid_subsets: int = 100,
-    kid_subset_size: int = 1000,
-    is_splits: int = 10,
-    pr_k: int = 3,
     seed: int = 0,
+    **metric_options: Any,
 ) -> dict[str, float]:
-    """Return the chosen metrics of generated features against the reference statistics."""
+    """Return the chosen metrics of generated features against the reference statistics.
+
+    `metric_options` are the registered metrics' options by name (kid_subsets, kid_subset_size, is_splits, pr_k, ...).
+    """
+    check_options(metric_options)
+    inputs = MetricInputs(stats=stats, reference=reference, features=features, logits=logits, seed=seed)
     out: dict[str, float] = {}
-    if "fid" in metrics:
-        out["fid"] = frechet_distance(stats.mean, stats.covariance(), reference.mu, reference.sigma)
-    if "kid" in metrics:
-        check_kid_samples(kid_subset_size, len(features), len(reference.features))
-        out["kid_mean"], out["kid_std"] = kernel_inception_distance(
-            features, reference.features, num_subsets=kid_subsets, subset_size=kid_subset_size, seed=seed)
-        out["kid_subset_size"] = float(kid_subset_size)
-    if "is" in metrics:
-        out["is_mean"], out["is_std"] = inception_score(logits, splits=min(is_splits, len(logits)))
-    if "pr" in metrics:
-        out["precision"], out["recall"] = precision_recall(reference.features, features, k=pr_k)
+    for metric in get_metrics(metrics):
+        out.update(metric.run(inputs, metric_options))
     return out
 
 
-def _check_request(metrics: Sequence[str], reference: ReferenceStats) -> None:
-    """Raise ValueError for unknown metrics or a reference that lacks what they need."""
-    unknown = sorted(set(metrics) - set(METRICS))
-    if unknown:
-        raise ValueError(f"unknown metrics {unknown}; choose from {list(METRICS)}.")
-    if {"kid", "pr"} & set(metrics) and reference.features is None:
+def check_request(metrics: Sequence[str], reference: ReferenceStats, *, num_generated: int | None = None,
+                  **metric_options: Any) -> tuple[Metric, ...]:
+    """The image metrics called `metrics`; ValueError for unknown ones or a reference that lacks what they need.
+
+    With `num_generated`, each metric's own check (e.g. KID's subset size) runs too, before any sample is drawn.
+    """
+    chosen = get_metrics(metrics)
+    points = [metric.name for metric in chosen if metric.kind == "points"]
+    if points:
+        raise ValueError(f"metrics {points} score the points of a 2-D mixture (ring8, grid25), not images; the "
+                         "trainer computes them (eval.metrics), or call evaluate_mixture_samples.")
+    check_options(metric_options)
+    needy = [metric.name for metric in chosen if "reference_features" in metric.needs]
+    if needy and reference.features is None:
         raise ValueError(
-            "KID and precision/recall need reference features, but the reference statistics hold "
-            "only mu and sigma; rebuild them with compute_reference_stats(..., max_features=None) "
-            "or ask for metrics=('fid', 'is')."
+            f"metrics {needy} need reference features, but the reference statistics hold only mu and sigma; "
+            "rebuild them with compute_reference_stats(..., max_features=None) or leave those metrics out."
         )
+    for metric in chosen:
+        if num_generated is not None and metric.check is not None:
+            metric.check(num_generated, reference, **metric.chosen_options(metric_options))
+    return chosen
 
 
 def evaluate_batches(
@@ -180,7 +180,7 @@ def evaluate_batches(
     *,
     extractor: Extractor,
     reference_stats: ReferenceStats,
-    metrics: Sequence[str] = METRICS,
+    metrics: Sequence[str] | None = None,
     seed: int = 0,
     limit: int | None = None,
     **metric_options: Any,
@@ -188,18 +188,19 @@ def evaluate_batches(
     """Return the metrics of image batches (NHWC in [-1, 1]) plus num_samples, num_reference and extractor.
 
     Images are quantised to 8 bits first (as a PNG round trip: pytorch-fid's input). With `limit`, only the first
-    `limit` images are evaluated.
+    `limit` images are evaluated. `metrics` default to the registered defaults (fid, kid, is, pr).
     """
-    _check_request(metrics, reference_stats)
+    metrics = default_metrics() if metrics is None else tuple(metrics)
+    chosen = check_request(metrics, reference_stats, **metric_options)
     checked = (quantise(check_image_range(b)) for b in batches)
     stats, features, logits = featurise(checked, extractor,
-                                        keep_features=bool({"kid", "pr"} & set(metrics)),
-                                        keep_logits="is" in metrics, limit=limit)
+                                        keep_features=any("features" in m.needs for m in chosen),
+                                        keep_logits=any("logits" in m.needs for m in chosen), limit=limit)
     out: dict[str, float | int | str] = dict(feature_metrics(
         stats, features, logits, reference_stats, metrics, seed=seed, **metric_options))
     out.update(num_samples=stats.count, num_reference=reference_stats.count, extractor=extractor.name)
-    if "pr" in metrics:
-        out["pr_features"] = pr_features(extractor)
+    for metric in chosen:
+        out.update(metric.describe(extractor) if metric.describe else {})
     return out
 
 
@@ -211,17 +212,17 @@ def evaluate_samples(
     seed: int,
     extractor: Extractor,
     reference_stats: ReferenceStats,
-    metrics: Sequence[str] = METRICS,
+    metrics: Sequence[str] | None = None,
     **metric_options: Any,
 ) -> dict[str, float | int | str]:
     """Return one flat dict of metrics of `num_samples` samples plus num_samples and extractor.
 
-    `sample_fn(key, n)` returns n images, NHWC in [-1, 1]; batch i uses fold_in(key(seed), i).
-    Keys: fid, kid_mean, kid_std, kid_subset_size, is_mean, is_std, precision, recall (those
-    asked for by `metrics`). `metric_options` go to `feature_metrics` (kid_subsets,
-    kid_subset_size, is_splits, pr_k).
+    `sample_fn(key, n)` returns n images, NHWC in [-1, 1]; batch i uses fold_in(key(seed), i). Keys: the result
+    keys of the metrics asked for (e.g. fid, kid_mean, kid_std, kid_subset_size, is_mean, is_std, precision,
+    recall). `metric_options` go to the metrics by name (kid_subsets, kid_subset_size, is_splits, pr_k, ...).
     """
-    _check_request(metrics, reference_stats)
+    metrics = default_metrics() if metrics is None else tuple(metrics)
+    check_request(metrics, reference_stats, num_generated=num_samples, **metric_options)
     batches = sample_batches(sample_fn, num_samples=num_samples, batch_size=batch_size, seed=seed)
     return evaluate_batches(batches, extractor=extractor, reference_stats=reference_stats,
                             metrics=metrics, seed=seed, limit=num_samples, **metric_options)
@@ -236,12 +237,26 @@ def evaluate_mixture_samples(
     centres: Any,
     std: float,
     min_count: int = DEFAULT_MIN_COUNT,
+    metrics: Sequence[str] = ("modes",),
+    **metric_options: Any,
 ) -> dict[str, float | int | str]:
-    """Return mode-coverage metrics of a 2-D sampler (`sample_fn(key, n) -> (n, 2)` points)."""
+    """Return the 2-D mixture metrics (default: mode coverage) of a sampler (`sample_fn(key, n) -> (n, 2)` points).
+
+    `min_count` is mode coverage's `mode_min_count`; `metric_options` go to the metrics by name.
+    """
+    chosen = get_metrics(metrics)
+    images = [metric.name for metric in chosen if metric.kind != "points"]
+    if images:
+        raise ValueError(f"metrics {images} score images, not 2-D mixture samples; use evaluate_samples.")
+    options = {"mode_min_count": min_count, **metric_options}
+    check_options(options)
     key = jax.random.key(seed)
     chunks = [np.asarray(sample_fn(jax.random.fold_in(key, i), batch_size))
               for i in range(-(-num_samples // batch_size))]
     points = np.concatenate(chunks)[:num_samples]
-    out: dict[str, float | int | str] = dict(mode_coverage(points, centres, std, min_count=min_count))
+    inputs = MetricInputs(points=points, centres=np.asarray(centres), std=std, seed=seed)
+    out: dict[str, float | int | str] = {}
+    for metric in chosen:
+        out.update(metric.run(inputs, options))
     out.update(num_samples=len(points), extractor="none")
     return out

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.images import unit_range_to_uint8
 from jaxgan.metrics.classifier import DigitsExtractor
 from jaxgan.metrics.inception import FID_RESOLUTION, FIDInceptionV3, fid_preprocess
 from jaxgan.metrics.inception_convert import unflatten_variables
@@ -24,7 +25,7 @@ from jaxgan.metrics.inception_weights import (  # noqa: F401 (FID_WEIGHTS_* are 
     check_flat,
     fid_inception_weights,
 )
-from jaxgan.metrics.protocol import RESIZE_MODES, clean_input, to_uint8
+from jaxgan.metrics.protocol import RESIZE_MODES, clean_input
 from jaxgan.npzfile import open_npz
 
 
@@ -94,7 +95,7 @@ class InceptionExtractor:
         """
         images = jnp.asarray(images, jnp.float32)
         if self.resize == "clean":
-            uint8 = np.asarray(jax.device_get(to_uint8(images)))
+            uint8 = np.asarray(jax.device_get(unit_range_to_uint8(images)))
             if uint8.shape[-1] == 1:
                 uint8 = np.repeat(uint8, 3, axis=-1)  # clean-fid converts to RGB before resizing
             return self._apply(self.variables, jnp.asarray(clean_input(uint8, FID_RESOLUTION)))

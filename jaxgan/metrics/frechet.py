@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.metrics.registry import MetricInputs, register_metric
+
 
 def _psd_sqrt(xp: Any, matrix: Any) -> Any:
     """Return the symmetric square root of a symmetric PSD matrix (negative eigenvalues clipped)."""
@@ -95,3 +97,10 @@ def frechet_distance_from_features(features1: Any, features2: Any) -> float:
             f"need two (N, D) feature arrays with N >= 2; got shapes {f1.shape} and {f2.shape}."
         )
     return frechet_distance(f1.mean(0), np.cov(f1, rowvar=False), f2.mean(0), np.cov(f2, rowvar=False))
+
+
+@register_metric("fid", keys={"fid": "min"}, default=True)
+def fid(inputs: MetricInputs) -> dict[str, float]:
+    """FID: the Fréchet distance of the generated features' Gaussian from the reference's."""
+    stats, reference = inputs.stats, inputs.reference
+    return {"fid": frechet_distance(stats.mean, stats.covariance(), reference.mu, reference.sigma)}

@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.metrics.registry import MetricInputs, register_metric
+
 
 @jax.jit
 def _split_score(logits: jax.Array) -> jax.Array:
@@ -36,3 +38,10 @@ def inception_score(logits: Any, splits: int = 10) -> tuple[float, float]:
     bounds = [(i * n // splits, (i + 1) * n // splits) for i in range(splits)]
     scores = np.array([float(_split_score(jnp.asarray(logits[a:b]))) for a, b in bounds])
     return float(scores.mean()), float(scores.std())
+
+
+@register_metric("is", keys={"is_mean": "max", "is_std": None}, needs=("logits",), default=True)
+def inception_score_metric(inputs: MetricInputs, *, is_splits: int = 10) -> dict[str, float]:
+    """IS of the generated logits (at most one split per sample)."""
+    mean, std = inception_score(inputs.logits, splits=min(is_splits, len(inputs.logits)))
+    return {"is_mean": mean, "is_std": std}

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.errors import JaxganError
+from jaxgan.metrics.registry import MetricInputs, register_metric
 
 
 class KIDSampleError(JaxganError, ValueError):
@@ -99,3 +100,19 @@ def kernel_inception_distance(
                           degree, coef0)
     values = np.asarray(values, dtype=np.float64)
     return float(values.mean()), float(values.std())
+
+
+def _check_kid_request(num_generated: int, reference: Any, *, kid_subset_size: int, **_: Any) -> None:
+    """Before any sample is drawn: both sets must hold a subset's worth of samples (when the reference's are known)."""
+    if reference.features is not None:
+        check_kid_samples(kid_subset_size, num_generated, len(reference.features))
+
+
+@register_metric("kid", keys={"kid_mean": "min", "kid_std": None}, needs=("features", "reference_features"),
+                 check=_check_kid_request, default=True)
+def kid(inputs: MetricInputs, *, kid_subsets: int = 100, kid_subset_size: int = 1000) -> dict[str, float]:
+    """KID of the generated features against the reference's, with the subset size it used."""
+    check_kid_samples(kid_subset_size, len(inputs.features), len(inputs.reference.features))
+    mean, std = kernel_inception_distance(inputs.features, inputs.reference.features, num_subsets=kid_subsets,
+                                          subset_size=kid_subset_size, seed=inputs.seed)
+    return {"kid_mean": mean, "kid_std": std, "kid_subset_size": float(kid_subset_size)}

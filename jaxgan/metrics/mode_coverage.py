@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxgan.metrics.registry import MetricInputs, register_metric
+
 HQ_STDS = 3.0  # a sample within this many stds of its nearest mode centre is high quality
 DEFAULT_MIN_COUNT = 20  # HQ samples a mode needs to count as captured
 
@@ -56,3 +58,9 @@ def mode_coverage(
         "hq_fraction": float(counts.sum() / len(np.asarray(samples))),
         "mode_kl": kl_from_uniform(counts),
     }
+
+
+@register_metric("modes", keys={"modes_captured": "max", "hq_fraction": "max", "mode_kl": "min"}, needs=("points",))
+def modes(inputs: MetricInputs, *, mode_min_count: int = DEFAULT_MIN_COUNT) -> dict[str, float]:
+    """Mode coverage of the generated 2-D points against the mixture's modes."""
+    return mode_coverage(inputs.points, inputs.centres, inputs.std, min_count=mode_min_count)

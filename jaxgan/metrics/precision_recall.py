@@ -16,6 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.metrics.protocol import pr_features
+from jaxgan.metrics.registry import MetricInputs, register_metric
+
 
 def _squared_distances(a: jax.Array, b: jax.Array) -> jax.Array:
     """Return the (n, m) squared Euclidean distances |a_i - b_j|^2, clipped at 0."""
@@ -82,3 +85,11 @@ def precision_recall(
     precision = manifold_coverage(fake, real, knn_radii(real, k, block_size), block_size)
     recall = manifold_coverage(real, fake, knn_radii(fake, k, block_size), block_size)
     return precision, recall
+
+
+@register_metric("pr", keys={"precision": "max", "recall": "max"}, needs=("features", "reference_features"),
+                 describe=lambda extractor: {"pr_features": pr_features(extractor)}, default=True)
+def precision_recall_metric(inputs: MetricInputs, *, pr_k: int = 3) -> dict[str, float]:
+    """Precision and recall of the generated features against the reference's."""
+    precision, recall = precision_recall(inputs.reference.features, inputs.features, k=pr_k)
+    return {"precision": precision, "recall": recall}

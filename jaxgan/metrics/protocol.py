@@ -23,19 +23,17 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
+from jaxgan.images import unit_range_to_uint8
+from jaxgan.metrics.registry import get_metrics
+
 RESIZE_MODES = ("legacy", "clean")
 QUANTISATION = "uint8"
 PROTOCOL_FILE = "eval_protocol.json"
 
 
-def to_uint8(images: Any) -> jax.Array:
-    """[-1, 1] images as the 8-bit values a PNG writer stores: round((x + 1) * 127.5), clipped to [0, 255]."""
-    return jnp.clip(jnp.round((jnp.asarray(images, jnp.float32) + 1.0) * 127.5), 0, 255).astype(jnp.uint8)
-
-
 def quantise(images: Any) -> jax.Array:
     """[-1, 1] images rounded to 8 bits and mapped back to [-1, 1] (q / 127.5 - 1): what a PNG round trip gives."""
-    return to_uint8(images).astype(jnp.float32) / 127.5 - 1.0
+    return unit_range_to_uint8(jnp.asarray(images)).astype(jnp.float32) / 127.5 - 1.0
 
 
 def clean_resize(images_uint8: np.ndarray, size: int) -> np.ndarray:
@@ -80,8 +78,8 @@ def eval_protocol(extractor: Any, *, num_generated: int, num_reference: int, ref
         "reference": reference,
         "metrics": list(metrics),
     }
-    if "pr" in metrics:
-        protocol["pr_features"] = pr_features(extractor)
+    for metric in get_metrics(metrics):
+        protocol.update(metric.describe(extractor) if metric.describe else {})  # e.g. pr's pr_features
     return protocol
 
 

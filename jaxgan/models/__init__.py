@@ -85,11 +85,12 @@ def validate(cfg: ml_collections.ConfigDict) -> None:
         raise ValueError(f"model.z_dim must be >= 1, got {cfg.z_dim}.")
     if cfg.acgan_weight < 0:
         raise ValueError(f"model.acgan_weight must be >= 0, got {cfg.acgan_weight}.")
-    if cfg.pack < 1:
+    pack = cfg.get("pack", 1)  # PacGAN is the GAN objective's option; StyleGAN2's model block has no `pack`
+    if pack < 1:
         raise ValueError(f"model.pack must be >= 1 (1 = no packing, m > 1 = PacGAN's m samples per D input), got "
-                         f"{cfg.pack}.")
-    if cfg.pack > 1 and cfg.d_cond != "none":
-        raise ValueError(f"model.pack={cfg.pack} (PacGAN) packs examples of different classes into one D input, so "
+                         f"{pack}.")
+    if pack > 1 and cfg.d_cond != "none":
+        raise ValueError(f"model.pack={pack} (PacGAN) packs examples of different classes into one D input, so "
                          f"it cannot take a conditional D (model.d_cond={cfg.d_cond!r}); set model.pack=1 or "
                          "model.d_cond='none'.")
     if cfg.g_cond == "cbn" and cfg.name != "resnet":
@@ -135,6 +136,6 @@ def build_models(cfg: ml_collections.ConfigDict, example_shape: Sequence[int],
         return g, d
     if cfg.g_cond == "embed":
         g = LabelEmbedGenerator(g, num_classes, cfg.label_embed_dim)
-    if cfg.pack > 1:
+    if cfg.get("pack", 1) > 1:
         d = PackedDiscriminator(d, cfg.pack)
     return g, d

@@ -34,7 +34,7 @@ import numpy as np
 import optax
 
 from jaxgan import data, distributed, loop, optim
-from jaxgan.config_file import flat_keys
+from jaxgan.config import train_config, validate_train
 from jaxgan.data.pipeline import ImageDataset
 from jaxgan.errors import check_choice
 from jaxgan.images import image_grid
@@ -48,8 +48,6 @@ from jaxgan.reference_sets import dataset_reference_stats
 from jaxgan.sharding import replicated
 from jaxgan.state import TrainState, apply_train, init_net, update_net
 from jaxgan.train_step import KeyStreams, Phase, make_phase_step
-from jaxgan.translation.config import train_config
-from jaxgan.writers import check_writers
 
 DOWNSAMPLERS = ("bicubic", "box")
 PIXEL_LOSSES = ("l2", "l1")
@@ -84,9 +82,7 @@ def default_config() -> ml_collections.ConfigDict:
         reference_samples=10_000,  # training images of FID's reference statistics (>= the data's size: all)
         cache_dir="",       # cache of the reference statistics ("" = jaxgan's cache dir/ref_stats)
     ))
-    c.train = train_config()  # the shared loop's keys (`jaxgan.loop`)
-    c.train.batch_size = 16  # the paper's minibatch
-    c.train.num_devices = 0  # all devices
+    c.train = train_config(batch_size=16, eval_every=1000)  # the loop's keys (`jaxgan.loop`); the paper's batch
     c.parallel = distributed.default_config()  # multi-process jobs: how the processes find each other
     return c
 
@@ -98,11 +94,8 @@ def result_keys(config: ml_collections.ConfigDict) -> list[str]:
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-    """Raise a ValueError naming the key of an unknown key or a value out of range."""
-    unknown = sorted(set(flat_keys(config)) - set(flat_keys(default_config())))
-    if unknown:
-        raise ValueError(f"Unknown config keys {unknown} for objective 'srgan'; its keys are those of "
-                         "jaxgan.objectives.srgan.default_config().")
+    """Raise a ValueError naming the key of a value out of range (`jaxgan.objectives.validate` rejects unknown keys
+    first)."""
     s = config.srgan
     srresnet.upsampling_stages(s.scale)
     check_choice(s.downsample, DOWNSAMPLERS, "srgan.downsample")
@@ -120,22 +113,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 
 def _validate_run(config: ml_collections.ConfigDict) -> None:
-    """The eval and train blocks: counts, the best metric and the writers."""
-    train = config.train
-    positive = {f"eval.{k}": config.eval[k] for k in ("num_images", "batch_size", "reference_samples")}
-    positive.update({f"train.{k}": train[k] for k in ("batch_size", "num_steps", "log_every", "sample_every",
-                                                      "checkpoint_every", "keep_checkpoints", "steps_per_dispatch")})
-    for key, value in positive.items():
-        if value < 1:
-            raise ValueError(f"{key} must be >= 1, got {value}.")
-    for key in ("eval_every", "num_devices"):
-        if train[key] < 0:
-            raise ValueError(f"train.{key} must be >= 0, got {train[key]}.")
-    check_choice(train.best_mode, ("min", "max"), "train.best_mode")
-    if train.best_metric and train.best_metric not in result_keys(config):
-        raise ValueError(f"train.best_metric={train.best_metric!r} is not logged; choose one of "
-                         f"{result_keys(config)} (FID needs eval.classifier) or \"\" for none.")
-    check_writers(train.writers)
+    """The eval, train and parallel blocks: counts, the best metric."""
+    for key in ("num_images", "batch_size", "reference_samples"):
+        if config.eval[key] < 1:
+            raise ValueError(f"eval.{key} must be >= 1, got {config.eval[key]}.")
+    validate_train(config.train)
+    best = config.train.best_metric
+    if best and best not in result_keys(config):
+        raise ValueError(f"train.best_metric={best!r} is not logged; choose one of {result_keys(config)} (FID needs "
+                         "eval.classifier) or \"\" for none.")
     distributed.validate(config.parallel)
 
 
@@ -372,6 +358,7 @@ class SRTask:
 
     def run_meta(self, step: int, data_batches: int) -> dict[str, Any]:
         return {"step": int(step), "objective": "srgan", "data_batches": int(data_batches),
+                "example_shape": list(self.dataset.example_shape),
                 "config": json.loads(self.config.to_json_best_effort())}
 
     def progress_postfix(self, metrics: dict[str, float]) -> dict[str, float]:
@@ -406,3 +393,28 @@ def build(config: ml_collections.ConfigDict, eval_fn: loop.EvalFn | None = None)
     spec = build_spec(config, train.example_shape, extractor)
     scored = extractor if config.train.eval_every and eval_fn is None else None  # FID's reference: only when used
     return SRTask(config, train, spec, SREvaluator(spec, held_out, config.eval, train, scored), eval_fn)
+
+
+class SRGANObjective:
+    """SRGAN as a `jaxgan.objectives` entry: its config, checks, task and restore target."""
+
+    name = "srgan"
+
+    def default_config(self) -> ml_collections.ConfigDict:
+        return default_config()
+
+    def validate(self, config: ml_collections.ConfigDict) -> None:
+        validate(config)
+
+    def build(self, config: ml_collections.ConfigDict, eval_fn: loop.EvalFn | None = None) -> SRTask:
+        return build(config, eval_fn)
+
+    def restore_target(self, config: ml_collections.ConfigDict, meta: dict[str, Any]
+                       ) -> tuple[SRSpec, Callable[[], TrainState]]:
+        """(the networks, a `() -> state` of the saved run's HR shape), without reading the data."""
+        shape = tuple(meta["example_shape"])
+        spec = build_spec(config, shape)
+        return spec, functools.partial(init_state, spec, shape, config.seed)
+
+
+OBJECTIVE = SRGANObjective()

@@ -24,8 +24,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgan.config import base_config
 from jaxgan.factory import build_gan, build_train_step, initial_state_aux
+from jaxgan.objectives.stylegan2 import default_config
 from jaxgan.state import create_state
 from jaxgan.train_step import jit_train_step
 
@@ -35,8 +35,8 @@ CYCLE_WEIGHTS = {"main": 12 / 16, "greg": 3 / 16, "greg+dreg": 1 / 16}  # step k
 
 def stylegan2_config(resolution: int, batch: int, ada: bool, quick: bool) -> ml_collections.ConfigDict:
     """paper256's networks and objective at `resolution` (tiny widths with `quick`), ADA at a fixed p of 0.5."""
-    c = base_config()
-    c.model.name, c.model.z_dim = "stylegan2", 8 if quick else 512
+    c = default_config()
+    c.model.z_dim = 8 if quick else 512
     sg = c.model.stylegan2
     sg.w_dim, sg.channel_base, sg.channel_max = (8, 64, 16) if quick else (512, 16384, 512)
     sg.mbstd_group_size = min(4, batch)

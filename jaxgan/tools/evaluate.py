@@ -28,8 +28,12 @@ Protocol. Images are quantised to uint8 before the extractor (as pytorch-fid rea
 generator equals pytorch-fid's on the same images saved as PNGs. `--resize legacy` (default) is pytorch-fid's
 bilinear resize to 299x299, `--resize clean` clean-fid's PIL bicubic resize of the uint8 image.
 
-Output: {metric: value, ..., "num_samples": N, "extractor": name, "reference": what, "step" and "checkpoint" (the
-one scored, for a generator), "protocol": {extractor,
+Metrics. `--metrics` names registered metrics (`jaxgan.metrics.registry`; default fid,kid,is,pr);
+`--metric-module mypkg.mine` imports a module first, so that the metrics it registers can be named too;
+`--metric-option NAME=VALUE` sets a metric's option (its compute function's keyword, e.g. pr_k=5).
+
+Output: {metric: value, ..., "num_samples": N, "extractor": name, "reference": what, "directions": {key: "min" |
+"max" | null}, "step" and "checkpoint" (the one scored, for a generator), "protocol": {extractor,
 weights (hash), resize, quantisation, num_generated, num_reference, reference, metrics, pr_features}} on stdout
 and in --out (default: WORKDIR/eval.json when evaluating a workdir, else stdout only).
 """
@@ -37,6 +41,7 @@ and in --out (default: WORKDIR/eval.json when evaluating a workdir, else stdout 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,14 +52,10 @@ from PIL import Image
 
 from jaxgan.checkpoint_noise import quiet_orbax_notices
 from jaxgan.drs import check_percentile
-from jaxgan.metrics.evaluator import (
-    METRICS,
-    compute_reference_stats,
-    evaluate_batches,
-    evaluate_samples,
-)
+from jaxgan.metrics.evaluator import check_request, compute_reference_stats, evaluate_batches, evaluate_samples
 from jaxgan.metrics.extractors import check_reference_extractor, load_extractor
 from jaxgan.metrics.protocol import RESIZE_MODES, eval_protocol, protocol_id
+from jaxgan.metrics.registry import default_metrics, get_metrics, import_metric_modules
 from jaxgan.metrics.stats import default_cache_dir, load_reference_stats, save_reference_stats
 from jaxgan.npzfile import open_npz
 from jaxgan.reference_sets import named_reference_stats
@@ -189,6 +190,21 @@ def build_reference(args: argparse.Namespace, extractor) -> tuple[Any, str]:
                                  image_size=resolution, split=args.ref_split, data_dir=args.ref_data_dir)
 
 
+def metric_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The metrics' options: --kid-subset-size, --kid-subsets and each --metric-option NAME=VALUE (a Python literal,
+    else a string)."""
+    options: dict[str, Any] = dict(kid_subset_size=args.kid_subset_size, kid_subsets=args.kid_subsets)
+    for item in args.metric_option:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--metric-option {item!r} is not NAME=VALUE; e.g. --metric-option pr_k=5.")
+        try:
+            options[name.strip()] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            options[name.strip()] = text.strip()
+    return options
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = tool_parser("evaluate", __doc__)
@@ -215,7 +231,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="FID Inception .npz (default: pytorch-fid's, downloaded and converted once into the "
                              "cache, ~/.cache/jaxgan or $JAXGAN_CACHE_DIR)")
     parser.add_argument("--classifier", type=Path, help="digit classifier .npz")
-    parser.add_argument("--metrics", default=",".join(METRICS), help="comma list of fid,kid,is,pr")
+    parser.add_argument("--metrics", default=",".join(default_metrics()), help="comma list of registered image metrics")
+    parser.add_argument("--metric-module", action="append", default=[],
+                        help="import this module first, so that its @register_metric metrics can be named (repeatable)")
+    parser.add_argument("--metric-option", action="append", default=[], metavar="NAME=VALUE",
+                        help="an option of a registered metric, e.g. pr_k=5 or is_splits=1 (repeatable)")
     parser.add_argument("--kid-subset-size", type=int, default=1000,
                         help="KID subset size (both sets need at least this many samples)")
     parser.add_argument("--kid-subsets", type=int, default=100, help="KID subsets")
@@ -246,13 +266,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.drs and not (args.workdir or args.checkpoint):
         raise ValueError("--drs samples a trained run through its D: give --workdir or --checkpoint, not image files.")
     check_percentile(args.drs_percentile)  # before the run is loaded
+    import_metric_modules(args.metric_module, "--metric-module")
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    directions = {key: d for metric in get_metrics(metrics, "--metrics") for key, d in metric.keys.items()}
     extractor = build_extractor(args)
     reference, described = build_reference(args, extractor)
+    check_request(metrics, reference, **metric_options(args))  # before any sample is drawn
     if args.save_ref:
         save_reference_stats(args.save_ref, reference)
     common = dict(extractor=extractor, reference_stats=reference, metrics=metrics, seed=args.seed,
-                  kid_subset_size=args.kid_subset_size, kid_subsets=args.kid_subsets)
+                  **metric_options(args))
     if args.images or args.npz:
         if args.images:
             batches = folder_batches(args.images, args.batch_size, args.image_size)
@@ -268,6 +291,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.drs:
             result["drs_acceptance"] = sample_fn.acceptance_rate
     result["reference"] = described
+    result["directions"] = directions  # per result key: min (lower is better), max, or null (a spread)
     result["protocol"] = eval_protocol(extractor, num_generated=result["num_samples"],
                                        num_reference=reference.count, reference=described, metrics=metrics)
     text = json.dumps(result, indent=2, sort_keys=True)

@@ -244,7 +244,7 @@ def bench_end_to_end(config: ml_collections.ConfigDict, prepared_path: Path, ste
     The two runners alternate step by step, each step waited for, so the prepared one gets no overlap of its host
     reading with the device (a conservative figure) and a shared machine's load weighs on both alike.
     """
-    from jaxgan.loop import StepRunner
+    from jaxgan.dispatch import StepRunner
     from jaxgan.trainer import make_step_runner
 
     config = config.copy_and_resolve_references()

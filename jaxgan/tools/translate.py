@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from jaxgan.runs import load_translation_run
+from jaxgan.errors import JaxganError
+from jaxgan.runs import load_run
 from jaxgan.tools.parsing import tool_parser
 from jaxgan.translation.inference import read_inputs, translate_images, write_grid, write_outputs
 
@@ -33,7 +34,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    config, models, state = load_translation_run(args.workdir, args.step)
+    config, models, state, _ = load_run(args.workdir, args.step)
+    if config.objective not in ("pix2pix", "cyclegan"):
+        raise JaxganError(f"{args.workdir} is a run of objective {config.objective!r}; `jaxgan translate` needs a "
+                          "pix2pix or CycleGAN run (`jaxgan sample` samples a GAN's).")
     directions = models.directions() if args.direction == "both" else [args.direction]
     names, inputs = read_inputs(args.input, config.data.crop_size, config.data.channels)
     translated = {d: translate_images(models, state, d, inputs, args.batch_size, args.paper_mode, args.seed)

@@ -9,39 +9,23 @@ from __future__ import annotations
 
 import ml_collections
 
-from jaxgan import distributed
+from jaxgan import distributed, optim
+from jaxgan.config import train_config as shared_train_config
+from jaxgan.config import validate_train
 from jaxgan.errors import check_choice
 from jaxgan.models import COMPUTE_DTYPES
 from jaxgan.translation.data import check_data_config
 from jaxgan.translation.losses import TRANSLATION_LOSSES
 from jaxgan.translation.networks import NORMS
 from jaxgan.translation.state import TASKS
-from jaxgan.writers import check_writers
 
 GENERATORS = ("unet", "resnet")
 
 
 def train_config() -> ml_collections.ConfigDict:
-    """The `train` block: the shared loop's keys (`jaxgan.loop`), with the papers' batch of 1."""
-    return ml_collections.ConfigDict(dict(
-        batch_size=1,       # images per domain per step (both papers: 1)
-        num_steps=200_000,  # train steps; each updates every D once, then every G once
-        log_every=100,      # write metrics (and check they are finite) every N steps
-        eval_every=5000,    # eval/* metrics on the held-out images every N steps, saved with a checkpoint (0 = never)
-        sample_every=5000,  # a sample grid of the held-out translations every N steps (and at the end)
-        checkpoint_every=5000,  # save every N steps (and at the end)
-        keep_checkpoints=3,  # checkpoints kept
-        progress=True,      # show a progress bar (else a status line every log_every steps)
-        writers=("jsonl", "tensorboard"),  # trackers, any of jsonl | tensorboard | wandb (the [wandb] extra)
-        steps_per_dispatch=1,  # K train steps per compiled call (lax.scan); K > 1 keeps small models off dispatch
-        num_devices=1,      # devices of the data-parallel mesh, the first N of jax.devices() (0 = all); the papers'
-                            # batch of 1 fits one device: raise train.batch_size to a multiple of the devices first
-        best_metric="",     # also keep the best checkpoint by this eval metric, e.g. "eval/L1" ("" = off)
-        best_mode="min",    # min | max: which value of best_metric is best
-        async_checkpoint=True,  # write checkpoints in the background while training goes on
-        restart=False,      # when no checkpoint in the workdir can be read: start over (moving them aside)
-        profile_steps=(0, 0),  # (start step, count): jax.profiler trace of those steps in workdir/profile; (0, 0) off
-    ))
+    """The shared `train` block (`jaxgan.config.train_config`) with the papers' batch of 1 on one device."""
+    return shared_train_config(batch_size=1, num_steps=200_000, eval_every=5000, sample_every=5000,
+                               checkpoint_every=5000, num_devices=1)
 
 
 def base_config(task: str = "pix2pix") -> ml_collections.ConfigDict:
@@ -50,7 +34,7 @@ def base_config(task: str = "pix2pix") -> ml_collections.ConfigDict:
         raise ValueError(f"Unknown task {task!r}; choose one of {TASKS}.")
     cyclegan = task == "cyclegan"
     c = ml_collections.ConfigDict()
-    c.task = task  # pix2pix (paired) | cyclegan (unpaired)
+    c.objective = task  # pix2pix (paired) | cyclegan (unpaired)
     c.seed = 0  # seeds params, data order, jitter and the RNG stream (dropout, history pool)
     c.data = ml_collections.ConfigDict(dict(
         source="tfds" if cyclegan else "folder",  # tfds (cycle_gan/*, unpaired) | folder
@@ -65,6 +49,7 @@ def base_config(task: str = "pix2pix") -> ml_collections.ConfigDict:
         flip=True,          # random left-right mirroring
         channels=3,         # 1 or 3
         num_eval=8,         # held-out images per domain for eval/* metrics and sample grids
+        num_workers=0,      # grain worker processes that read and jitter training pairs (0 = in the training process)
     ))
     c.parallel = distributed.default_config()  # multi-process jobs: how the processes find each other
     c.model = ml_collections.ConfigDict(dict(
@@ -85,50 +70,38 @@ def base_config(task: str = "pix2pix") -> ml_collections.ConfigDict:
         identity=0.5,       # CycleGAN: identity weight as a fraction of `cycle` (0 = off)
     ))
     c.pool_size = 50 if cyclegan else 0  # history pool per D (CycleGAN: 50 images)
-    c.optim = ml_collections.ConfigDict(dict(
-        lr=2e-4,            # Adam learning rate of every network
-        b1=0.5,             # Adam beta1
-        b2=0.999,           # Adam beta2
-        decay_fraction=0.5,  # lr decays linearly to 0 over this last fraction of train.num_steps
-    ))
+    c.optim = optim.default_config(lr=2e-4, b1=0.5, b2=0.999)  # every network's optimizer (jaxgan.optim)
+    c.optim.schedule, c.optim.decay_fraction = "linear", 0.5  # lr, then linearly to 0 over the last half
     c.train = train_config()
     return c
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
     """Raise a ValueError naming the key when a value is out of range or not one of its choices."""
-    check_choice(config.task, TASKS, "task")
+    check_choice(config.objective, TASKS, "objective")
     check_choice(config.model.generator, GENERATORS, "model.generator")
     check_choice(config.model.norm, NORMS, "model.norm")
     check_choice(config.model.compute_dtype, COMPUTE_DTYPES, "model.compute_dtype")
     check_choice(config.loss.gan, TRANSLATION_LOSSES, "loss.gan")
     check_data_config(config.data)
+    validate_train(config.train)
     positive = {"model.ngf": config.model.ngf, "model.ndf": config.model.ndf, "model.d_layers": config.model.d_layers,
-                "optim.lr": config.optim.lr, "train.batch_size": config.train.batch_size,
-                "train.num_steps": config.train.num_steps, "train.log_every": config.train.log_every,
-                "train.checkpoint_every": config.train.checkpoint_every,
-                "train.sample_every": config.train.sample_every,
-                "train.steps_per_dispatch": config.train.steps_per_dispatch,
-                "train.keep_checkpoints": config.train.keep_checkpoints, "data.num_eval": config.data.num_eval}
+                "data.num_eval": config.data.num_eval}
     for key, value in positive.items():
         if value <= 0:
             raise ValueError(f"{key} must be > 0, got {value}.")
     nonnegative = {"pool_size": config.pool_size, "model.n_blocks": config.model.n_blocks,
                    "model.num_downs": config.model.num_downs, "loss.l1": config.loss.l1,
-                   "loss.cycle": config.loss.cycle, "loss.identity": config.loss.identity,
-                   "train.num_devices": config.train.num_devices, "train.eval_every": config.train.eval_every}
+                   "loss.cycle": config.loss.cycle, "loss.identity": config.loss.identity}
     for key, value in nonnegative.items():
         if value < 0:
             raise ValueError(f"{key} must be >= 0, got {value}.")
-    if config.task == "pix2pix" and config.pool_size:
+    if config.objective == "pix2pix" and config.pool_size:
         raise ValueError(f"pool_size={config.pool_size}, but pix2pix's D judges (input, output) pairs and keeps no "
                          "history pool; set pool_size=0 (the pool is CycleGAN's).")
     if not 0.0 <= config.model.dropout < 1.0:
         raise ValueError(f"model.dropout must be in [0, 1), got {config.model.dropout}.")
-    check_choice(config.train.best_mode, ("min", "max"), "train.best_mode")
-    check_writers(config.train.writers)
     if config.train.best_metric and not config.train.best_metric.startswith("eval/"):
         raise ValueError(f"train.best_metric={config.train.best_metric!r} is not an evaluation metric; use one of "
                          "eval/L1 (pix2pix), eval/cycle_a, eval/cycle_b (CycleGAN), or \"\" for none.")
-    if not 0.0 <= config.optim.decay_fraction <= 1.0:
-        raise ValueError(f"optim.decay_fraction must be in [0, 1], got {config.optim.decay_fraction}.")
+    optim.validate(config.optim, "optim")

@@ -28,11 +28,11 @@ import jax.numpy as jnp
 import optax
 
 from jaxgan.phases import KeyStreams
-from jaxgan.state import NetState, apply_train, update_net
+from jaxgan.state import NetState, TrainState, apply_train, update_net
 from jaxgan.train_step import Phase, run_phases
 from jaxgan.translation.losses import TranslationLoss, l1
 from jaxgan.translation.pool import query_pool
-from jaxgan.translation.state import TranslationModels, TranslationState
+from jaxgan.translation.state import TranslationModels
 
 Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
@@ -75,7 +75,7 @@ class CycleGANSpec:
     lambda_identity: float = 0.5
 
 
-def generate(spec: CycleGANSpec, state: TranslationState, batch: Batch) -> tuple[dict, Callable, dict]:
+def generate(spec: CycleGANSpec, state: TrainState, batch: Batch) -> tuple[dict, Callable, dict]:
     """(every generator output of the step, their pullback w.r.t. both generators' params, the G collections).
 
     Networks without BatchNorm (the paper's instance norm) get each call's images as one batch: a generator
@@ -98,13 +98,13 @@ def generate(spec: CycleGANSpec, state: TranslationState, batch: Batch) -> tuple
     return jax.vjp(run, {g: nets[g].params for g in ("g_ab", "g_ba")}, has_aux=True)
 
 
-def d_phase(spec: CycleGANSpec, fwd: tuple, dom: str, state: TranslationState, batch: Batch, keys: KeyStreams
-            ) -> tuple[TranslationState, Metrics]:
+def d_phase(spec: CycleGANSpec, fwd: tuple, dom: str, state: TrainState, batch: Batch, keys: KeyStreams
+            ) -> tuple[TrainState, Metrics]:
     """D_`dom`: one update on real images of domain `dom` against a pool draw of the step's fakes of it (`fwd`)."""
     name = f"d_{dom}"
     d, D = state.nets[name], spec.models.discriminators[name]
     fake = jax.lax.stop_gradient(fwd[0][f"fake_{dom}"])
-    pool, fake = query_pool(state.pools[dom], fake, keys.phase("pool").key)
+    pool, fake = query_pool(state.aux["pools"][dom], fake, keys.phase("pool").key)
 
     def loss_fn(params):
         (fake_logits, real_logits), coll = run_merged(D, d, [fake, batch[dom]], None, params, per_example(D))
@@ -115,7 +115,7 @@ def d_phase(spec: CycleGANSpec, fwd: tuple, dom: str, state: TranslationState, b
     grads, (coll, metrics) = jax.grad(loss_fn, has_aux=True)(d.params)
     metrics.update({f"Grad/{name}_norm": optax.tree.norm(grads), f"Pool/{dom}_count": pool.count})
     d = update_net(spec.models.d_tx, d.replace(collections=coll), grads)
-    return state.replace(nets={**state.nets, name: d}, pools={**state.pools, dom: pool}), metrics
+    return state.with_net(name, d).replace(aux={**state.aux, "pools": {**state.aux["pools"], dom: pool}}), metrics
 
 
 def g_objective(spec: CycleGANSpec, outputs: dict, nets: dict, a, b) -> tuple[jax.Array, tuple[dict, Metrics]]:
@@ -131,8 +131,8 @@ def g_objective(spec: CycleGANSpec, outputs: dict, nets: dict, a, b) -> tuple[ja
     return total, ({"d_a": coll_a, "d_b": coll_b}, m)
 
 
-def g_phase(spec: CycleGANSpec, fwd: tuple, state: TranslationState, batch: Batch, keys: KeyStreams
-            ) -> tuple[TranslationState, Metrics]:
+def g_phase(spec: CycleGANSpec, fwd: tuple, state: TrainState, batch: Batch, keys: KeyStreams
+            ) -> tuple[TrainState, Metrics]:
     """G: both generators' update through the current Ds, pulled back through the step's `generate` pass `fwd`."""
     outputs, pullback, g_colls = fwd
     objective = functools.partial(g_objective, spec)
@@ -156,11 +156,11 @@ def cyclegan_phases(spec: CycleGANSpec, fwd: tuple) -> tuple[Phase, ...]:
 
 def make_cyclegan_step(models: TranslationModels, loss: TranslationLoss, *, lambda_cycle: float = 10.0,
                        lambda_identity: float = 0.5
-                       ) -> Callable[[TranslationState, Batch], tuple[TranslationState, Metrics]]:
+                       ) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
     """Return the un-jitted step `(state, {"a", "b"}) -> (state, metrics)`: the G pass, then `cyclegan_phases`."""
     spec = CycleGANSpec(models, loss, lambda_cycle, lambda_identity)
 
-    def train_step(state: TranslationState, batch: Batch) -> tuple[TranslationState, Metrics]:
+    def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
         return run_phases(cyclegan_phases(spec, generate(spec, state, batch)), state, batch)
 
     return train_step

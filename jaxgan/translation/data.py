@@ -10,24 +10,26 @@ Sources:
 
 Each example is resized to `load_size` (286 for 256 crops), randomly cropped to `crop_size` and flipped left-right
 with probability 0.5 (Isola et al. 2017, sec. 6.2; CycleGAN uses the same), the same crop and flip for both images
-of a pair. Evaluation images are resized straight to `crop_size`. Batch i depends only on (seed, i), so resuming at
-step i reproduces the run.
+of a pair. Training batches come from grain (`jaxgan.translation.batches`: uint8 on the host, `data.num_workers`
+worker processes, batch i a function of (seed, i), so resuming at step i reproduces the run). Evaluation images
+are resized straight to `crop_size`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import ml_collections
 import numpy as np
 from PIL import Image
 
-from jaxgan.data.images import convert_channels, resize, to_unit_range
-from jaxgan.data.indexing import batch_indices, process_rows
+from jaxgan.data.images import to_unit_range
+from jaxgan.data.pipeline import iterate
 from jaxgan.data.sources import IMAGE_EXTENSIONS, ImageSource, _read_image, load_tfds
+from jaxgan.translation.batches import fit_image, pair_records, process_batches
 
 Images = list[np.ndarray]
 Batch = dict[str, np.ndarray]
@@ -35,8 +37,6 @@ SOURCES = ("folder", "tfds")
 DIRECTIONS = ("AtoB", "BtoA")
 # pix2pix's jitter for 256x256 crops: resize to 286 first; other crop sizes scale it proportionally.
 LOAD_PER_CROP = 286 / 256
-# Offset of domain B's shuffling seed, so A and B are shuffled independently.
-_B_SEED_OFFSET = 2**32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,15 +170,9 @@ def open_tfds(name: str, split: str, data_dir: str, *, paired: bool) -> tuple[Im
     return tuple(load_tfds(name, split=f"{split}{domain}", data_dir=data_dir) for domain in "AB")
 
 
-def crop_flip(image: np.ndarray, top: int, left: int, size: int, flip: bool) -> np.ndarray:
-    """Crop `image` (H, W, C) to size x size at (top, left), mirrored left-right if `flip`."""
-    out = image[top:top + size, left:left + size]
-    return out[:, ::-1] if flip else out
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
 class TranslationDataset:
-    """(A, B) batches for training (jittered) and evaluation (resized), as float32 NHWC in [-1, 1]."""
+    """(A, B) batches for training (jittered uint8, read by grain) and evaluation (resized float32 in [-1, 1])."""
 
     name: str
     paired: bool
@@ -189,6 +183,7 @@ class TranslationDataset:
     load_size: int
     channels: int
     flip: bool = True
+    num_workers: int = 0  # grain worker processes that read and jitter (0 = in the training process)
 
     @property
     def example_shape(self) -> tuple[int, int, int]:
@@ -205,59 +200,37 @@ class TranslationDataset:
         """Batches per epoch, an epoch being a pass over the larger domain (as the authors' code counts it)."""
         return -(-max(self.sizes) // batch_size)
 
-    def _read(self, indices_a: np.ndarray, indices_b: np.ndarray) -> tuple[Images, Images, tuple, tuple]:
-        """Raw A and B images and their value ranges."""
+    def read(self, indices_a: np.ndarray, indices_b: np.ndarray) -> tuple[Images, Images, tuple, tuple]:
+        """Raw A and B images and their value ranges (what grain's records are made of)."""
         if self.paired:
             a, b = self.pairs.read(indices_a)
             return a, b, self.pairs.value_range, self.pairs.value_range
         (a, _), (b, _) = self.domains[0].read(indices_a), self.domains[1].read(indices_b)
         return a, b, self.domains[0].value_range, self.domains[1].value_range
 
-    def _prepare(self, images: Images, value_range, size: int, jitter: list[tuple] | None) -> np.ndarray:
-        """Resize to `size`, then (with `jitter` = [(top, left, flip)] per image) crop and flip; scale to [-1, 1]."""
-        out = []
-        for i, image in enumerate(images):
-            x = convert_channels(resize(np.asarray(image, np.float32), size), self.channels)
-            if jitter is not None:
-                x = crop_flip(x, *jitter[i][:2], self.crop_size, jitter[i][2])
-            out.append(x)
-        return to_unit_range(np.stack(out), value_range)
-
-    def _jitter(self, rng: np.random.Generator, n: int) -> list[tuple[int, int, bool]]:
-        """n random (top, left, flip) draws for the paper's random crop and mirroring."""
-        span = self.load_size - self.crop_size + 1
-        tops, lefts = rng.integers(0, span, n), rng.integers(0, span, n)
-        flips = rng.random(n) < 0.5 if self.flip else np.zeros(n, bool)
-        return [(int(t), int(u), bool(f)) for t, u, f in zip(tops, lefts, flips, strict=True)]
-
-    def batch(self, index: int, batch_size: int, rows: slice = slice(None)) -> Batch:
-        """Training batch `index`: shuffled per epoch (A and B independently when unpaired), jittered."""
-        num_a, num_b = self.sizes
-        idx_a = batch_indices(self.seed, index, batch_size, num_a, "pad")[rows]
-        idx_b = idx_a if self.paired else batch_indices(self.seed + _B_SEED_OFFSET, index, batch_size, num_b,
-                                                        "pad")[rows]
-        a, b, range_a, range_b = self._read(idx_a, idx_b)
-        rng = np.random.default_rng([self.seed, index])
-        jitter_a = self._jitter(rng, len(a))
-        jitter_b = jitter_a if self.paired else self._jitter(rng, len(b))
-        return {"a": self._prepare(a, range_a, self.load_size, jitter_a),
-                "b": self._prepare(b, range_b, self.load_size, jitter_b)}
+    def host_batches(self, batch_size: int, *, process_index: int = 0, process_count: int = 1) -> Any:
+        """A grain MapDataset whose item i is this process's rows of training batch i: {"a", "b"} uint8 NHWC."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}.")
+        records = pair_records(self.read, self.sizes, seed=self.seed, paired=self.paired, load_size=self.load_size,
+                               crop_size=self.crop_size, channels=self.channels, flip=self.flip)
+        return process_batches(records, batch_size, process_index, process_count)
 
     def batches(self, batch_size: int, *, start_batch: int = 0, process_index: int = 0,
                 process_count: int = 1) -> Iterator[Batch]:
-        """Yield training batches start_batch, start_batch + 1, ... forever (this process's rows only)."""
-        if batch_size < 1 or start_batch < 0:
-            raise ValueError(f"need batch_size >= 1 and start_batch >= 0, got {batch_size} and {start_batch}.")
-        rows = process_rows(batch_size, process_index, process_count)
-        return (self.batch(i, batch_size, rows) for i in itertools.count(start_batch))
+        """Yield training batches start_batch, start_batch + 1, ... forever (this process's rows, uint8)."""
+        if start_batch < 0:
+            raise ValueError(f"start_batch must be >= 0, got {start_batch}.")
+        batches = self.host_batches(batch_size, process_index=process_index, process_count=process_count)
+        return iterate(batches[start_batch:], self.num_workers)
 
     def eval_batch(self, n: int) -> Batch:
         """The first n examples of A and of B (fewer if a domain is smaller), resized to crop_size, unflipped."""
         n = min(n, *self.sizes)
-        idx = np.arange(n)
-        a, b, range_a, range_b = self._read(idx, idx)
-        return {"a": self._prepare(a, range_a, self.crop_size, None),
-                "b": self._prepare(b, range_b, self.crop_size, None)}
+        a, b, range_a, range_b = self.read(np.arange(n), np.arange(n))
+        fit = lambda images, value_range: to_unit_range(
+            np.stack([fit_image(x, value_range, self.crop_size, self.channels) for x in images]), (0.0, 255.0))
+        return {"a": fit(a, range_a), "b": fit(b, range_b)}
 
 
 def _swap(source, direction: str):
@@ -289,6 +262,8 @@ def check_data_config(cfg: ml_collections.ConfigDict) -> None:
     if load_size_for(cfg.crop_size, cfg.load_size) < cfg.crop_size:
         raise ValueError(f"data.load_size={cfg.load_size} is smaller than data.crop_size={cfg.crop_size}; "
                          "use load_size >= crop_size (0 = crop_size * 286 / 256).")
+    if not isinstance(cfg.num_workers, int) or isinstance(cfg.num_workers, bool) or cfg.num_workers < 0:
+        raise ValueError(f"data.num_workers={cfg.num_workers!r} must be an integer >= 0 (0 reads in this process).")
 
 
 def build_translation_data(cfg: ml_collections.ConfigDict, *, paired: bool, seed: int, eval_split: bool = False
@@ -308,4 +283,4 @@ def build_translation_data(cfg: ml_collections.ConfigDict, *, paired: bool, seed
     return TranslationDataset(name=name, paired=paired, pairs=source if paired else None,
                               domains=None if paired else source, seed=seed, crop_size=cfg.crop_size,
                               load_size=load_size_for(cfg.crop_size, cfg.load_size), channels=cfg.channels,
-                              flip=cfg.flip)
+                              flip=cfg.flip, num_workers=cfg.num_workers)

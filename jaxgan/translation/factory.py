@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import ml_collections
 import optax
 
+from jaxgan import optim
 from jaxgan.models import compute_dtype
 from jaxgan.translation.cyclegan import make_cyclegan_step
 from jaxgan.translation.losses import get_translation_loss
@@ -15,23 +16,9 @@ from jaxgan.translation.pix2pix import make_pix2pix_step
 from jaxgan.translation.state import TranslationModels
 
 
-def linear_decay_schedule(lr: float, num_steps: int, decay_fraction: float) -> optax.Schedule:
-    """lr for the first (1 - decay_fraction) of `num_steps`, then linearly down to 0 at the last step.
-
-    The papers' 100 epochs at lr then 100 epochs decaying to 0 is decay_fraction=0.5 over 200 epochs of steps.
-    """
-    decay_steps = int(round(num_steps * decay_fraction))
-    if decay_steps == 0:
-        return optax.constant_schedule(lr)
-    constant_steps = num_steps - decay_steps
-    return optax.join_schedules([optax.constant_schedule(lr), optax.linear_schedule(lr, 0.0, decay_steps)],
-                                [constant_steps])
-
-
 def build_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-    """Adam with the run's linear-decay schedule (every network updates once per step, so one schedule fits all)."""
-    o = config.optim
-    return optax.adam(linear_decay_schedule(o.lr, config.train.num_steps, o.decay_fraction), b1=o.b1, b2=o.b2)
+    """The `optim` block's optimizer (`jaxgan.optim`): every network updates once per step, so one schedule fits all."""
+    return optim.build_optimizer(config.optim, config.train.num_steps)
 
 
 def build_generator(config: ml_collections.ConfigDict, example_shape: Sequence[int]):
@@ -50,7 +37,7 @@ def build_models(config: ml_collections.ConfigDict, example_shape: Sequence[int]
     m = config.model
     disc = lambda: PatchDiscriminator(m.ndf, m.d_layers, m.norm, dtype=compute_dtype(m.compute_dtype))
     tx = build_optimizer(config)
-    if config.task == "pix2pix":
+    if config.objective == "pix2pix":
         return TranslationModels("pix2pix", {"g_ab": build_generator(config, example_shape)}, {"d_b": disc()},
                                  tx, tx, pool_size=0)
     generators = {name: build_generator(config, example_shape) for name in ("g_ab", "g_ba")}
@@ -61,6 +48,6 @@ def build_models(config: ml_collections.ConfigDict, example_shape: Sequence[int]
 def build_step(config: ml_collections.ConfigDict, models: TranslationModels) -> Callable:
     """The un-jitted `(state, batch) -> (state, metrics)` step of the config's task."""
     loss = get_translation_loss(config.loss.gan)
-    if config.task == "pix2pix":
+    if config.objective == "pix2pix":
         return make_pix2pix_step(models, loss, lambda_l1=config.loss.l1)
     return make_cyclegan_step(models, loss, lambda_cycle=config.loss.cycle, lambda_identity=config.loss.identity)

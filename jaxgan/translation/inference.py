@@ -1,6 +1,6 @@
 """Translate images with a trained run: read inputs, run its generators, write outputs.
 
-Used by `jaxgan translate`, which restores the run with `jaxgan.runs.load_translation_run`. By default
+Used by `jaxgan translate`, which restores the run with `jaxgan.runs.load_run`. By default
 generators run in inference mode (BatchNorm running averages, no dropout), so an output depends only on its input
 and the checkpoint. `paper_mode` instead runs each image alone in training
 mode, with dropout and the image's own BatchNorm statistics, as Isola et al. (2017, sec. 3.3) do at test time.
@@ -18,9 +18,10 @@ import numpy as np
 
 from jaxgan.data.images import convert_channels, resize, to_unit_range
 from jaxgan.data.sources import _read_image
-from jaxgan.images import image_grid, save_png, to_uint8
+from jaxgan.images import image_grid, save_png, unit_range_to_uint8
+from jaxgan.state import TrainState
 from jaxgan.translation.data import list_images
-from jaxgan.translation.state import GENERATORS, TranslationModels, TranslationState
+from jaxgan.translation.state import GENERATORS, TranslationModels
 
 
 def read_inputs(path: str | Path, size: int, channels: int) -> tuple[list[str], np.ndarray]:
@@ -47,7 +48,7 @@ def _run_generator(generator: nn.Module, variables: dict, x: jax.Array, key: jax
     return generator.apply(variables, x, train=True, mutable=mutable, rngs={"dropout": key})[0]
 
 
-def translate_images(models: TranslationModels, state: TranslationState, direction: str, images: np.ndarray,
+def translate_images(models: TranslationModels, state: TrainState, direction: str, images: np.ndarray,
                      batch_size: int = 16, paper_mode: bool = False, seed: int = 0) -> np.ndarray:
     """Translate (N, H, W, C) images in [-1, 1] in `direction`, `batch_size` at a time (one at a time in paper_mode)."""
     if direction not in models.directions():
@@ -65,7 +66,7 @@ def write_outputs(out_dir: str | Path, names: list[str], translated: dict[str, n
     """Save each direction's images as OUT/<direction>/<name>.png."""
     written = []
     for direction, images in translated.items():
-        for name, image in zip(names, to_uint8(images), strict=True):
+        for name, image in zip(names, unit_range_to_uint8(images), strict=True):
             written.append(save_png(image, Path(out_dir) / direction / f"{name}.png"))
     return written
 

@@ -22,10 +22,10 @@ import jax.numpy as jnp
 import optax
 
 from jaxgan.phases import KeyStreams
-from jaxgan.state import apply_train, update_net
+from jaxgan.state import TrainState, apply_train, update_net
 from jaxgan.train_step import Phase, run_phases
 from jaxgan.translation.losses import TranslationLoss, l1
-from jaxgan.translation.state import TranslationModels, TranslationState
+from jaxgan.translation.state import TranslationModels
 
 Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
@@ -45,7 +45,7 @@ def pair(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.concatenate([a, b.astype(a.dtype)], axis=-1)
 
 
-def forward(spec: Pix2PixSpec, state: TranslationState, a: jax.Array) -> tuple[jax.Array, Callable, dict]:
+def forward(spec: Pix2PixSpec, state: TrainState, a: jax.Array) -> tuple[jax.Array, Callable, dict]:
     """(G(A), the pullback of G's params through it, G's updated collections), with the step's one dropout mask."""
     g, G = state.nets["g_ab"], spec.models.generators["g_ab"]
     key = KeyStreams.of_step(state.rng, state.step).phase("G_forward").key
@@ -53,8 +53,8 @@ def forward(spec: Pix2PixSpec, state: TranslationState, a: jax.Array) -> tuple[j
     return jax.vjp(run, g.params, has_aux=True)
 
 
-def d_b(spec: Pix2PixSpec, fwd: tuple, state: TranslationState, batch: Batch, keys: KeyStreams
-        ) -> tuple[TranslationState, Metrics]:
+def d_b(spec: Pix2PixSpec, fwd: tuple, state: TrainState, batch: Batch, keys: KeyStreams
+        ) -> tuple[TrainState, Metrics]:
     """D_b: one D update, real pairs (A, B) against fake pairs (A, G(A)) of the step's `forward` pass `fwd`."""
     a, b, d, D = batch["a"], batch["b"], state.nets["d_b"], spec.models.discriminators["d_b"]
     fake = jax.lax.stop_gradient(fwd[0])
@@ -72,8 +72,8 @@ def d_b(spec: Pix2PixSpec, fwd: tuple, state: TranslationState, batch: Batch, ke
     return state.replace(nets={**state.nets, "d_b": d}), metrics
 
 
-def g_ab(spec: Pix2PixSpec, fwd: tuple, state: TranslationState, batch: Batch, keys: KeyStreams
-         ) -> tuple[TranslationState, Metrics]:
+def g_ab(spec: Pix2PixSpec, fwd: tuple, state: TrainState, batch: Batch, keys: KeyStreams
+         ) -> tuple[TrainState, Metrics]:
     """G: one update through the current D, adversarial + lambda * L1, pulled back through `fwd`'s G(A)."""
     a, b, d, D = batch["a"], batch["b"], state.nets["d_b"], spec.models.discriminators["d_b"]
     fake, pullback, g_coll = fwd
@@ -96,11 +96,11 @@ def pix2pix_phases(spec: Pix2PixSpec, fwd: tuple) -> tuple[Phase, ...]:
 
 
 def make_pix2pix_step(models: TranslationModels, loss: TranslationLoss, *, lambda_l1: float = 100.0
-                      ) -> Callable[[TranslationState, Batch], tuple[TranslationState, Metrics]]:
+                      ) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
     """Return the un-jitted step `(state, {"a", "b"}) -> (state, metrics)`: G's pass, then `pix2pix_phases`."""
     spec = Pix2PixSpec(models, loss, lambda_l1)
 
-    def train_step(state: TranslationState, batch: Batch) -> tuple[TranslationState, Metrics]:
+    def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
         return run_phases(pix2pix_phases(spec, forward(spec, state, batch["a"])), state, batch)
 
     return train_step

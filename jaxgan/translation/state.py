@@ -14,24 +14,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
-from flax import struct
 
-from jaxgan.state import NetState, init_net
-from jaxgan.translation.pool import ImagePool, empty_pool
+from jaxgan.state import TrainState, init_net
+from jaxgan.translation.pool import empty_pool
 
 TASKS = ("pix2pix", "cyclegan")
 # Translation direction -> the generator that performs it.
 GENERATORS = {"AtoB": "g_ab", "BtoA": "g_ba"}
-
-
-@struct.dataclass
-class TranslationState:
-    """Step counter, base RNG key, every network's params/collections/optimizer state, and the history pools."""
-
-    step: jax.Array
-    rng: jax.Array
-    nets: dict[str, NetState]
-    pools: dict[str, ImagePool]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,30 +43,35 @@ class TranslationModels:
         return {**self.generators, **self.discriminators}[name]
 
 
-def create_state(models: TranslationModels, example_shape: Sequence[int], seed: int) -> TranslationState:
+def create_state(models: TranslationModels, example_shape: Sequence[int], seed: int) -> TrainState:
     """Initialise every network and optimizer state from `seed`; images have `example_shape` (H, W, C)."""
     return state_initializer(models, example_shape, seed)()
 
 
 def state_initializer(models: TranslationModels, example_shape: Sequence[int], seed: int, out_shardings=None
-                      ) -> Callable[[], TranslationState]:
+                      ) -> Callable[[], TrainState]:
     """A `() -> state` from `seed`, placed with `out_shardings` (e.g. replicated over the loop's mesh).
 
-    Runs as one jitted program (op by op is far slower on the CPU) with the non-partitionable threefry, which XLA:CPU
-    compiles about 5x faster (measured: 5 s instead of 25 s of CPU for a small pix2pix). Initialisation computes
-    every value whole, so partitionable random bits would buy nothing; the values stay a pure function of `seed`.
+    Runs as one jitted program (op by op is far slower on the CPU) under `_cpu_compile_friendly_threefry`; the
+    values are a pure function of `seed`, the same on every backend.
     """
     init = jax.jit(lambda key: init_state(models, tuple(example_shape), key), out_shardings=out_shardings)
 
-    def initialize() -> TranslationState:
-        with jax.threefry_partitionable(False):
+    def initialize() -> TrainState:
+        with _cpu_compile_friendly_threefry():
             return init(jax.random.PRNGKey(seed))
 
     return initialize
 
 
-def init_state(models: TranslationModels, example_shape: tuple[int, int, int], root: jax.Array) -> TranslationState:
-    """The state of every network (split keys of `root`, in name order) and the empty history pools."""
+def _cpu_compile_friendly_threefry():
+    """The non-partitionable threefry, which XLA:CPU compiles about 5x faster (docs/notes.md); initialisation computes
+    every value whole, so partitionable random bits would buy nothing."""
+    return jax.threefry_partitionable(False)
+
+
+def init_state(models: TranslationModels, example_shape: tuple[int, int, int], root: jax.Array) -> TrainState:
+    """The state of every network (split keys of `root`, in name order) and the empty history pools (`aux["pools"]`)."""
     h, w, c = example_shape
     d_shape = (h, w, 2 * c) if models.task == "pix2pix" else (h, w, c)  # pix2pix's D sees (input, output)
     names = sorted(models.generators) + sorted(models.discriminators)
@@ -91,10 +85,10 @@ def init_state(models: TranslationModels, example_shape: tuple[int, int, int], r
     pools = {}
     if models.task == "cyclegan":
         pools = {dom: empty_pool(models.pool_size, example_shape) for dom in ("a", "b")}
-    return TranslationState(step=jnp.zeros((), jnp.int32), rng=keys[0], nets=nets, pools=pools)
+    return TrainState(step=jnp.zeros((), jnp.int32), rng=keys[0], nets=nets, aux={"pools": pools} if pools else {})
 
 
-def translate(models: TranslationModels, state: TranslationState, direction: str, images: jax.Array) -> jax.Array:
+def translate(models: TranslationModels, state: TrainState, direction: str, images: jax.Array) -> jax.Array:
     """Translate `images` in inference mode (BatchNorm running averages, no dropout)."""
     if direction not in GENERATORS or GENERATORS[direction] not in models.generators:
         raise ValueError(f"{models.task} translates {models.directions()}, not {direction!r}.")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -21,23 +20,24 @@ import ml_collections
 import numpy as np
 
 from jaxgan import loop
+from jaxgan.data.device import with_decoded_batch
 from jaxgan.images import image_grid
 from jaxgan.multistep import unroll_k_steps
 from jaxgan.sharding import replicated
-from jaxgan.translation.config import validate
+from jaxgan.state import TrainState
 from jaxgan.translation.data import TranslationDataset, build_translation_data
 from jaxgan.translation.factory import build_models, build_step
 from jaxgan.translation.losses import l1
-from jaxgan.translation.state import TranslationModels, TranslationState, state_initializer, translate
+from jaxgan.translation.state import TranslationModels, state_initializer, translate
 
 Batch = dict[str, np.ndarray]
 
 
-def make_evaluator(models: TranslationModels) -> Callable[[TranslationState, Batch], tuple[dict, dict]]:
+def make_evaluator(models: TranslationModels) -> Callable[[TrainState, Batch], tuple[dict, dict]]:
     """A jitted `(state, held-out batch) -> (eval/* metrics, translated images)` in inference mode."""
 
     @jax.jit
-    def evaluate(state: TranslationState, batch: Batch) -> tuple[dict, dict]:
+    def evaluate(state: TrainState, batch: Batch) -> tuple[dict, dict]:
         a, b = batch["a"], batch["b"]
         fake_b = translate(models, state, "AtoB", a)
         if models.task == "pix2pix":
@@ -61,7 +61,7 @@ def sample_rows(batch: Batch, outputs: dict) -> tuple[np.ndarray, int]:
 
 def held_out_batch(config: ml_collections.ConfigDict) -> Batch:
     """The `data.num_eval` held-out (A, B) images every evaluation of the run uses."""
-    data = build_translation_data(config.data, paired=config.task == "pix2pix", seed=config.seed, eval_split=True)
+    data = build_translation_data(config.data, paired=config.objective == "pix2pix", seed=config.seed, eval_split=True)
     return data.eval_batch(config.data.num_eval)
 
 
@@ -89,33 +89,35 @@ class TranslationTask:
         self._evaluator = make_evaluator(self.models)
         self._translated: tuple[int, dict, dict] | None = None  # (step, scores, images) of the last evaluation
 
-    def initializer(self, mesh) -> Callable[[], TranslationState]:
+    def initializer(self, mesh) -> Callable[[], TrainState]:
         return state_initializer(self.models, self.data.example_shape, self.config.seed, replicated(mesh))
 
     def step(self) -> loop.StepFn:
-        return build_step(self.config, self.models)
+        """The train step, taking the host's uint8 (A, B) batches and decoding them on the device first."""
+        return with_decoded_batch(build_step(self.config, self.models), images=("a", "b"))
 
     def step_batches(self, start_batch: int) -> Iterator[Batch]:
+        """This process's rows of the uint8 (A, B) batches from data position `start_batch`, read by grain."""
         return self.data.batches(self.config.train.batch_size, start_batch=start_batch,
                                  process_index=jax.process_index(), process_count=jax.process_count())
 
-    def _translate_held_out(self, state: TranslationState, step: int) -> tuple[dict, dict]:
+    def _translate_held_out(self, state: TrainState, step: int) -> tuple[dict, dict]:
         """(held-out scores, translated images) at `step`, computed once per step on the host."""
         if self._translated is None or self._translated[0] != step:
             self._translated = (step, *jax.device_get(self._evaluator(state, self.held_out)))
         return self._translated[1], self._translated[2]
 
-    def evaluate(self, state: TranslationState, step: int) -> dict[str, float]:
+    def evaluate(self, state: TrainState, step: int) -> dict[str, float]:
         if self.eval_fn is not None:
             return self.eval_fn(state, step)
         return self._translate_held_out(state, step)[0]
 
-    def samples(self, state: TranslationState, step: int) -> np.ndarray:
+    def samples(self, state: TrainState, step: int) -> np.ndarray:
         images, cols = sample_rows(self.held_out, self._translate_held_out(state, step)[1])
         return image_grid(images, cols=cols)
 
     def run_meta(self, step: int, data_batches: int) -> dict[str, Any]:
-        return {"step": int(step), "task": self.config.task, "data_batches": int(data_batches),
+        return {"step": int(step), "objective": self.config.objective, "data_batches": int(data_batches),
                 "config": json.loads(self.config.to_json_best_effort())}
 
     def progress_postfix(self, metrics: dict[str, float]) -> dict[str, float]:
@@ -128,16 +130,5 @@ class TranslationTask:
 def build_translation_task(config: ml_collections.ConfigDict, eval_fn: loop.EvalFn | None = None
                            ) -> TranslationTask:
     """The training data, networks and held-out images `config` describes."""
-    data = build_translation_data(config.data, paired=config.task == "pix2pix", seed=config.seed)
+    data = build_translation_data(config.data, paired=config.objective == "pix2pix", seed=config.seed)
     return TranslationTask(config, data, build_models(config, data.example_shape), held_out_batch(config), eval_fn)
-
-
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path,
-                       eval_fn: loop.EvalFn | None = None) -> TranslationState:
-    """Train the pix2pix or CycleGAN model `config` describes in `workdir`, resuming from its checkpoints.
-
-    Every `train.eval_every` steps the held-out eval/* scores (or `eval_fn(state, step)`, when given) are logged
-    and saved with a checkpoint. The workdir is locked (one trainer per workdir and process) until this returns.
-    """
-    validate(config)
-    return loop.train_and_evaluate(lambda: build_translation_task(config, eval_fn), config, workdir)

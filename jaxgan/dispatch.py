@@ -1,0 +1,123 @@
+"""How the loop advances the state: one compiled dispatch of one or K train steps, with a bound on the dispatches
+in flight, and the host rows of their metrics."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import jax
+import numpy as np
+
+from jaxgan.data import prefetch_to_device
+from jaxgan.multistep import dispatch_batches, dispatch_sizes, jit_multi_step
+from jaxgan.sharding import batch_sharding, jit_data_parallel
+
+if TYPE_CHECKING:
+    from jaxgan.loop import Task
+
+log = logging.getLogger(__name__)
+
+@dataclasses.dataclass(frozen=True)
+class Dispatch:
+    """The device-side metrics of one call: steps first_step .. first_step + size - 1 (stacked when size > 1)."""
+
+    first_step: int
+    size: int
+    metrics: dict
+
+    @property
+    def last_step(self) -> int:
+        return self.first_step + self.size - 1
+
+
+# Dispatches the host may queue ahead of the devices: one ahead is all the overlap the loop needs, and unbounded
+# asynchronous dispatch of multi-device collectives deadlocks XLA:CPU (docs/notes.md, "XLA:CPU workarounds").
+MAX_IN_FLIGHT = 2
+
+
+class InFlight:
+    """Bounds the dispatches queued on the devices: `admit` waits for the oldest while `limit` are in flight."""
+
+    def __init__(self, limit: int = MAX_IN_FLIGHT):
+        self._pending: collections.deque = collections.deque()
+        self._limit = limit
+
+    def admit(self) -> None:
+        while len(self._pending) >= self._limit:
+            jax.block_until_ready(self._pending.popleft())
+
+    def add(self, outputs: Any) -> None:
+        self._pending.append(outputs)
+
+
+@dataclasses.dataclass
+class StepRunner:
+    """How the loop advances the state: each call runs one compiled dispatch of `steps_per_call` train steps.
+
+    The loop only calls it and reads `Dispatch` metrics, so K steps per dispatch (`train.steps_per_dispatch`, the
+    `lax.scan` of `jaxgan.multistep`) plugs in through `make_step_runner` without touching the loop.
+    """
+
+    step_fn: Callable[[Any, dict], tuple[Any, dict]]
+    batches: Iterator[dict]
+    steps_per_call: int = 1
+    in_flight: InFlight = dataclasses.field(default_factory=InFlight)
+
+    def __call__(self, state: Any, step: int) -> tuple[Any, Dispatch]:
+        """Run the steps after `step`; returns the new state and their metrics, still on the device."""
+        batch = next(self.batches)
+        self.in_flight.admit()
+        state, metrics = self.step_fn(state, batch)
+        self.in_flight.add(metrics)
+        return state, Dispatch(step + 1, self.steps_per_call, metrics)
+
+
+def make_step_runner(task: Task, mesh, start_batch: int, start_step: int = 0) -> StepRunner | MultiStepRunner:
+    """Data-parallel train steps fed from data position `start_batch`: one per call, or K = train.steps_per_dispatch
+    per call (a `lax.scan`), with single steps for a remainder shorter than K before train.num_steps."""
+    step_fn, axis, k = task.step(), task.example_axis, task.config.train.steps_per_dispatch
+    if k == 1:
+        batches = prefetch_to_device(task.step_batches(start_batch), size=2, sharding=batch_sharding(mesh, axis))
+        return StepRunner(jit_data_parallel(step_fn, mesh, example_axis=axis), batches)
+    sizes = dispatch_sizes(start_step, task.config.train.num_steps, k)
+    batches = prefetch_to_device(dispatch_batches(task.step_batches(start_batch), sizes), size=2,
+                                 sharding=batch_sharding(mesh, axis + 1))
+    if task.unroll:
+        log.info("XLA:CPU: the %d steps of a dispatch are unrolled (convolutions in a loop are slow there).", k)
+    fns = {n: jit_multi_step(step_fn, n, mesh, task.unroll, example_axis=axis + 1) for n in {k, 1}}
+    return MultiStepRunner(fns, batches)
+
+
+@dataclasses.dataclass
+class MultiStepRunner:
+    """Each call runs one dispatch of K stacked steps (`jaxgan.multistep`); metrics come back stacked (K, ...)."""
+
+    fns: dict[int, Callable[[Any, dict], tuple[Any, dict]]]  # dispatch size -> jitted K-step function
+    batches: Iterator[dict]
+    in_flight: InFlight = dataclasses.field(default_factory=InFlight)
+
+    def __call__(self, state: Any, step: int) -> tuple[Any, Dispatch]:
+        batch = next(self.batches)
+        size = jax.tree.leaves(batch)[0].shape[0]
+        self.in_flight.admit()
+        state, metrics = self.fns[size](state, batch)
+        self.in_flight.add(metrics)
+        if size == 1:  # one step: plain scalars, as StepRunner gives
+            metrics = jax.tree.map(lambda v: v[0], metrics)
+        return state, Dispatch(step + 1, size, metrics)
+
+
+
+def host_rows(pending: list[Dispatch]) -> list[tuple[int, dict[str, float]]]:
+    """Bring the queued metrics to the host in one transfer, as one (step, metrics) row per train step."""
+    host = jax.device_get([d.metrics for d in pending])
+    rows = []
+    for dispatch, metrics in zip(pending, host, strict=True):
+        for i in range(dispatch.size):
+            pick = (lambda v: v) if dispatch.size == 1 else (lambda v, i=i: np.asarray(v)[i])
+            rows.append((dispatch.first_step + i, {k: float(pick(v)) for k, v in metrics.items()}))
+    return rows
