@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import jax
 import ml_collections
 
-from jaxgan.checkpoint import STATE, Checkpointer, abstract_of
+from jaxgan.checkpoint import STATE, Checkpointer
 from jaxgan.data import build_dataset
 from jaxgan.drs import (
     DRS_BURN_IN_STREAM,
@@ -46,6 +46,7 @@ from jaxgan.objectives import Objective, get_objective, objective_of, stored_obj
 from jaxgan.objectives.stylegan2 import UNUSED_GAN_KEYS
 from jaxgan.sampling import generator_variables, make_batched_generate
 from jaxgan.state import GAN, G, NetState, TrainState, create_state
+from jaxgan.state_layout import abstract_of
 
 CONFIG_FILE = "config.json"
 CHECKPOINTS = "checkpoints"

@@ -10,12 +10,7 @@ import numpy as np
 import pytest
 import tensorstore as ts
 
-from jaxgan.checkpoint import (
-    UNREADABLE_DIR,
-    CheckpointCorruptError,
-    Checkpointer,
-    CheckpointMismatchError,
-)
+from jaxgan.checkpoint import UNREADABLE_DIR, CheckpointCorruptError, Checkpointer
 from jaxgan.config import base_config
 from jaxgan.factory import build_gan
 from jaxgan.run_info import run_meta
@@ -23,6 +18,7 @@ from jaxgan.runs import config_from_json, load_generator, resolve_checkpoint_dir
 from jaxgan.sampling import generator_variables
 from jaxgan.sharding import data_mesh, replicated
 from jaxgan.state import create_state
+from jaxgan.state_layout import CheckpointMismatchError
 
 SHAPE = (8, 8, 1)
 

@@ -494,3 +494,22 @@ def test_tfds_import_failure_names_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_tfds)
     with pytest.raises(ImportError, match=r'pip install -e "\.\[tfds\]"'):
         build_dataset(make_cfg(name="tfds"), seed=0)
+
+
+def test_a_source_registered_in_a_test_file_trains_like_a_builtin():
+    """A new dataset source is one decorated function: `data.name` then opens it, values rescaled to [-1, 1]."""
+    from jaxgan.data import register_source, source_names
+    from jaxgan.data.sources import array_source
+
+    images = np.arange(4 * 2 * 2, dtype=np.uint8).reshape(4, 2, 2, 1) * 10  # values 0..150 of a 0..255 range
+
+    @register_source("tiny_ramp")
+    def tiny_ramp(cfg):
+        return array_source("tiny_ramp", images, None, (0.0, 255.0))
+
+    assert "tiny_ramp" in source_names()
+    ds = build_dataset(make_cfg(name="tiny_ramp"), seed=0)
+    assert ds.example_shape == (2, 2, 1) and ds.num_examples == 4
+    np.testing.assert_allclose(np.sort(ds.all_images().ravel()), np.sort(images.ravel() / 127.5 - 1.0), atol=1e-6)
+    with pytest.raises(ValueError, match="already a source"):
+        register_source("folder")(tiny_ramp)

@@ -11,11 +11,12 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan.checkpoint import Checkpointer, CheckpointMismatchError
+from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config
 from jaxgan.factory import build_gan
 from jaxgan.health import NonFiniteError
 from jaxgan.sharding import data_mesh
+from jaxgan.state_layout import CheckpointMismatchError
 from jaxgan.tasks import train_and_evaluate
 from jaxgan.trainer import initial_state
 

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan.checkpoint import Checkpointer, CheckpointMismatchError
+from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config
 from jaxgan.factory import build_gan, initial_state_aux
 from jaxgan.models import RENAMED_KEYS
@@ -15,6 +15,7 @@ from jaxgan.run_info import run_meta
 from jaxgan.runs import config_from_json, load_generator, load_run, move_renamed_keys
 from jaxgan.sampling import generator_variables
 from jaxgan.state import create_state
+from jaxgan.state_layout import CheckpointMismatchError
 
 SHAPE = (8, 8, 1)
 

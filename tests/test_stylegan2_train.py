@@ -9,7 +9,7 @@ from conftest import load_experiment_config, load_tool
 from PIL import Image
 from test_resume import assert_trees_equal, copy_run, metric_rows, no_eval, stop_at
 
-from jaxgan.checkpoint import Checkpointer, CheckpointMismatchError
+from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config
 from jaxgan.data import build_dataset, stack_batches
 from jaxgan.errors import JaxganError
@@ -20,6 +20,7 @@ from jaxgan.objectives.stylegan2 import stylegan2_spec
 from jaxgan.runs import load_generator
 from jaxgan.sharding import data_mesh
 from jaxgan.state import create_state, param_count
+from jaxgan.state_layout import CheckpointMismatchError
 from jaxgan.stylegan2_phases import ada_adjust, initial_aux
 from jaxgan.stylegan2_sampling import check_stylegan2, seed_latents, style_mixing_grid
 from jaxgan.tasks import train_and_evaluate

@@ -1,22 +1,51 @@
 """Build a Dataset from the `config.data` block of an experiment config."""
 
+from collections.abc import Callable
+
 import ml_collections
 
-from jaxgan.data import mixtures, prepared, sources
+from jaxgan.data import mixtures, prepared, sources, tfds_source
 from jaxgan.data.images import check_no_stretch, output_shape
 from jaxgan.data.indexing import REMAINDERS
 from jaxgan.data.pipeline import Dataset, ImageDataset, MixtureDataset
 
-IMAGE_NAMES = ("digits", "tfds", "folder", "npz", "prepared")
 MIXTURE_NAMES = ("ring8", "grid25")
-NAMES = IMAGE_NAMES + MIXTURE_NAMES
+SourceLoader = Callable[[ml_collections.ConfigDict], sources.ImageSource]
+# data.name -> the function that opens that image source from the `data` block; `register_source` adds one.
+IMAGE_SOURCES: dict[str, SourceLoader] = {
+    "digits": lambda cfg: sources.load_digits(),
+    "npz": lambda cfg: sources.load_npz(cfg.path),
+    "folder": lambda cfg: sources.load_folder(cfg.path, image_size=cfg.image_size, channels=cfg.channels,
+                                              center_crop=cfg.center_crop),
+    "prepared": lambda cfg: prepared.load_prepared(cfg.path, image_size=cfg.image_size, channels=cfg.channels),
+    "tfds": lambda cfg: tfds_source.load_tfds(cfg.tfds_name, split=cfg.split, data_dir=cfg.data_dir,
+                                              download=cfg.download),
+}
+
+
+def register_source(name: str) -> Callable[[SourceLoader], SourceLoader]:
+    """Decorator: `data.name=name` opens the image source the decorated `loader(data_block)` returns (a new dataset
+    source is one function, e.g. in the config file that uses it)."""
+
+    def register(loader: SourceLoader) -> SourceLoader:
+        if name in MIXTURE_NAMES or IMAGE_SOURCES.get(name, loader) is not loader:
+            raise ValueError(f"data.name {name!r} is already a source; register yours under another name.")
+        IMAGE_SOURCES[name] = loader
+        return loader
+
+    return register
+
+
+def source_names() -> tuple[str, ...]:
+    """Every `data.name`: the registered image sources and the 2-D mixtures."""
+    return (*IMAGE_SOURCES, *MIXTURE_NAMES)
 
 
 def default_config() -> ml_collections.ConfigDict:
     """Return a `config.data` block with every field the data pipeline reads."""
     return ml_collections.ConfigDict(
         {
-            "name": "digits",  # one of NAMES
+            "name": "digits",  # digits | tfds | folder | npz | prepared | ring8 | grid25, or a registered source
             "tfds_name": "mnist",  # tfds dataset when name="tfds"
             "split": "train",  # tfds split
             "data_dir": "",  # tfds data_dir ("" = tfds default)
@@ -34,8 +63,8 @@ def default_config() -> ml_collections.ConfigDict:
 
 def _check_config(cfg: ml_collections.ConfigDict, seed: int) -> None:
     """Raise ValueError naming the bad field of `cfg` (or seed)."""
-    if cfg.name not in NAMES:
-        raise ValueError(f"unknown data.name={cfg.name!r}; valid names are {', '.join(NAMES)}.")
+    if cfg.name not in source_names():
+        raise ValueError(f"unknown data.name={cfg.name!r}; valid names are {', '.join(source_names())}.")
     if cfg.remainder not in REMAINDERS:
         raise ValueError(f"data.remainder={cfg.remainder!r} is not one of {REMAINDERS}.")
     if cfg.channels not in (0, 1, 3):
@@ -52,20 +81,6 @@ def _check_config(cfg: ml_collections.ConfigDict, seed: int) -> None:
     if cfg.random_flip and cfg.name in MIXTURE_NAMES:
         raise ValueError(f"data.random_flip=True flips images, but data.name={cfg.name!r} is 2-D points; "
                          "set data.random_flip=False.")
-
-
-def _load_source(cfg: ml_collections.ConfigDict) -> sources.ImageSource:
-    """Open the image source `cfg.name` names."""
-    if cfg.name == "digits":
-        return sources.load_digits()
-    if cfg.name == "npz":
-        return sources.load_npz(cfg.path)
-    if cfg.name == "folder":
-        return sources.load_folder(cfg.path, image_size=cfg.image_size, channels=cfg.channels,
-                                   center_crop=cfg.center_crop)
-    if cfg.name == "prepared":
-        return prepared.load_prepared(cfg.path, image_size=cfg.image_size, channels=cfg.channels)
-    return sources.load_tfds(cfg.tfds_name, split=cfg.split, data_dir=cfg.data_dir, download=cfg.download)
 
 
 def _mixture(name: str, seed: int) -> MixtureDataset:
@@ -91,7 +106,7 @@ def build_dataset(cfg: ml_collections.ConfigDict, *, seed: int) -> Dataset:
     _check_config(cfg, seed)
     if cfg.name in MIXTURE_NAMES:
         return _mixture(cfg.name, seed)
-    source = _load_source(cfg)
+    source = IMAGE_SOURCES[cfg.name](cfg)
     height, width, channels = source.image_shape
     if not cfg.image_size and (height is None or width is None):
         raise ValueError(f"{source.name} images have no fixed size; set data.image_size to resize them.")

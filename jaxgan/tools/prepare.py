@@ -35,7 +35,8 @@ from jaxgan.data import prepared
 from jaxgan.data.census import CHANNEL_NAMES, Census, conversion_note, take_census
 from jaxgan.data.idx import is_idx_path, labels_path_for, read_idx_images
 from jaxgan.data.images import TRANSFORMS, transform_uint8
-from jaxgan.data.sources import IMAGE_EXTENSIONS, decode_image, labelled_images, open_tfds_source
+from jaxgan.data.sources import IMAGE_EXTENSIONS, decode_image, labelled_images
+from jaxgan.data.tfds_source import open_tfds_source
 from jaxgan.tools.parsing import tool_parser
 
 log = logging.getLogger("jaxgan.prepare")

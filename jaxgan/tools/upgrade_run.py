@@ -14,9 +14,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from jaxgan.checkpoint import Checkpointer, is_pre_objective_layout
+from jaxgan.checkpoint import Checkpointer
 from jaxgan.errors import JaxganError
 from jaxgan.state import D, G
+from jaxgan.state_layout import is_pre_objective_layout
 from jaxgan.tools.parsing import tool_parser
 
 KEPT_AS = "checkpoints.pre-objectives"

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxgan.data.images import convert_channels, resize, to_uint8
+from jaxgan.data.images import convert_channels, resize, round_to_uint8
 from jaxgan.data.indexing import example_at, import_grain, process_rows
 
 # Offset of domain B's shuffling seed, so unpaired A and B are shuffled independently.
@@ -71,8 +71,8 @@ class LoadPair:
 
     def __call__(self, indices: tuple[int, int]) -> dict[str, np.ndarray]:
         a, b, range_a, range_b = self.read(np.array(indices[:1]), np.array(indices[1:]))
-        return {"a": to_uint8(fit_image(a[0], range_a, self.load_size, self.channels)),
-                "b": to_uint8(fit_image(b[0], range_b, self.load_size, self.channels))}
+        return {"a": round_to_uint8(fit_image(a[0], range_a, self.load_size, self.channels)),
+                "b": round_to_uint8(fit_image(b[0], range_b, self.load_size, self.channels))}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,7 +28,8 @@ from PIL import Image
 
 from jaxgan.data.images import to_unit_range
 from jaxgan.data.pipeline import iterate
-from jaxgan.data.sources import IMAGE_EXTENSIONS, ImageSource, _read_image, load_tfds
+from jaxgan.data.sources import IMAGE_EXTENSIONS, ImageSource, _read_image
+from jaxgan.data.tfds_source import load_tfds
 from jaxgan.translation.batches import fit_image, pair_records, process_batches
 
 Images = list[np.ndarray]
