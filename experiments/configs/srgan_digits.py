@@ -11,12 +11,11 @@ are held out (the same for every seed) and scored every 500 steps. Other data: -
 --config.data.tfds_name=mnist for MNIST (28x28), or data.name=folder with data.image_size a multiple of 4.
 Without eval.classifier (`jaxgan train-classifier --out runs/classifiers/digits28.npz`) only PSNR is logged.
 
-Expected at step 1,000, measured on seeds 1-3 (the classifier of `jaxgan train-classifier`, the domain FID of the 360
-held-out images' upsamplings against the 1,437 training digits): PSNR 26.64 +- 0.25 dB (26.90, 26.40, 26.62) against
-bicubic upsampling's 22.28 dB; FID 0.52 +- 0.08 (0.60, 0.45, 0.49) against bicubic's 2.42, and 0.43 for the held-out
-HR images themselves (the floor at 360 images); 211 CPU-seconds (user + sys) per run (docs/srgan.md). Reproduce a seed
-S (checks EXPECTED below: the mean - 3 std of PSNR and the mean + 3 std of FID, rounded outwards, and bicubic's PSNR,
-which the held-out set and the downsampling fix):
+Expected at step 1,000, measured on seeds 1-3 (the classifier of `jaxgan train-classifier`; the 360 held-out digits'
+upsamplings against the 1,437 training digits): PSNR 26.64 +- 0.25 dB against bicubic's 22.28, domain FID 0.52 +- 0.08
+against bicubic's 2.42 (per seed and the SRResNet ablation: docs/srgan.md). Reproduce a seed S (checks EXPECTED below:
+the mean - 3 std of PSNR and the mean + 3 std of FID, rounded outwards, and bicubic's PSNR, which the held-out set and
+the downsampling fix):
 
     jaxgan reproduce srgan_digits --workdir runs/reproduce/srgan_digits_sS --config.seed=S \
         --config.eval.classifier=runs/classifiers/digits28.npz
