@@ -217,7 +217,7 @@ def finetune_discriminator(gan: GAN, d: NetState, g_variables: dict, real_batche
             real_out, collections = apply_train(gan.discriminator, d, real, labels, params=params)
             fake_out, collections = apply_train(gan.discriminator, d.replace(collections=collections), fake,
                                                 labels, params=params)
-            return bce_d_loss(adversarial_logits(real_out), adversarial_logits(fake_out)), collections
+            return jnp.mean(bce_d_loss(adversarial_logits(real_out), adversarial_logits(fake_out))), collections
 
         grads, collections = jax.grad(loss_fn, has_aux=True)(d.params)
         return update_net(gan.d_tx, d.replace(collections=collections), grads)

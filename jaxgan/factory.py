@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import jax
 import ml_collections
 
+from jaxgan import ema
 from jaxgan.augment import make_diff_augment
 from jaxgan.losses import SIGMOID_LOSSES, build_loss
 from jaxgan.models import build_models, is_conditional
@@ -56,7 +57,7 @@ def lazy_regularization_optimizer(opt_cfg: ml_collections.ConfigDict, ratio: flo
 def ema_decay(config: ml_collections.ConfigDict) -> float:
     """G's EMA decay per step: `ema.decay`, or 0.5 ** (batch / half-life) when `ema.half_life_images` > 0 (StyleGAN)."""
     if config.ema.half_life_images > 0:
-        return 0.5 ** (config.train.batch_size / config.ema.half_life_images)
+        return ema.half_life_decay(config.train.batch_size, config.ema.half_life_images)
     return config.ema.get("decay", 0.0)  # StyleGAN2's config has only the half-life
 
 

@@ -3,8 +3,10 @@
 A `GANLoss` is a pair of functions of both sides: `d_loss(real, fake)` is what D minimises and `g_loss(real, fake)`
 what G minimises, where `real` = D(x) and `fake` = D(G(z)) are D's outputs on a real and a generated batch. In G's
 phase `real` is a constant (computed by the current D, no gradient), so relativistic losses, which compare the
-two, are written like any other. Both return a scalar mean over the batch. `softplus(-x) = -log(sigmoid(x))` and
-`softplus(x) = -log(1 - sigmoid(x))` keep the BCE-type losses finite for any logit.
+two, are written like any other. Like optax's losses, both return one float32 value per example ([N]; a PatchGAN
+map is averaged within each example) and the caller takes the mean: a phase minimises `jnp.mean`, top-k training
+keeps the k best fakes' values (`jaxgan.topk`). `softplus(-x) = -log(sigmoid(x))` and `softplus(x) = -log(1 -
+sigmoid(x))` keep the BCE-type losses finite for any logit.
 
 Variants wrap a loss: `one_sided_label_smoothing` (Salimans et al. 2016) and `auxiliary_classifier` (AC-GAN, Odena
 et al. 2017, whose D outputs `[logit, log p(y | x)]`; see `adversarial_logits`).
@@ -22,11 +24,11 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-SideLoss = Callable[[jax.Array, jax.Array], jax.Array]  # (D(x), D(G(z))) -> scalar
+SideLoss = Callable[[jax.Array, jax.Array], jax.Array]  # (D(x), D(G(z))) -> one loss per example, [N]
 
 
 class GANLoss(NamedTuple):
-    """The two halves of an adversarial objective, each a function of (D(x), D(G(z)))."""
+    """The two halves of an adversarial objective, each a function of (D(x), D(G(z))) with one value per example."""
 
     d_loss: SideLoss
     g_loss: SideLoss
@@ -37,66 +39,73 @@ def adversarial_logits(d_out: jax.Array) -> jax.Array:
     return d_out if d_out.ndim == 1 else d_out[:, 0]
 
 
-def _mean(x: jax.Array) -> jax.Array:
-    return jnp.mean(x.astype(jnp.float32))
+def per_example(x: jax.Array) -> jax.Array:
+    """x [N, ...] as one float32 value per example [N]: the mean over each example's entries (a PatchGAN map)."""
+    x = jnp.asarray(x).astype(jnp.float32)
+    return x if x.ndim == 1 else jnp.mean(x.reshape(x.shape[0], -1), axis=1)
+
+
+def _f32(x: jax.Array) -> jax.Array:
+    return jnp.asarray(x).astype(jnp.float32)
 
 
 def bce_d_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
     """-log D(x) - log(1 - D(G(z))): D's side of the original GAN value function."""
-    return _mean(jax.nn.softplus(-real)) + _mean(jax.nn.softplus(fake))
+    return per_example(jax.nn.softplus(-_f32(real))) + per_example(jax.nn.softplus(_f32(fake)))
 
 
 def minimax_g_loss(fake: jax.Array) -> jax.Array:
     """log(1 - D(G(z))): the saturating generator loss of Goodfellow et al. (2014), eq. 1."""
-    return -_mean(jax.nn.softplus(fake))
+    return -per_example(jax.nn.softplus(_f32(fake)))
 
 
 def non_saturating_g_loss(fake: jax.Array) -> jax.Array:
     """-log D(G(z)): the non-saturating generator loss recommended by Goodfellow et al. (2014)."""
-    return _mean(jax.nn.softplus(-fake))
+    return per_example(jax.nn.softplus(-_f32(fake)))
 
 
 def wasserstein_d_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
-    """E[D(G(z))] - E[D(x)]: the critic's side of WGAN (Arjovsky et al. 2017); pair it with a Lipschitz term."""
-    return _mean(fake) - _mean(real)
+    """D(G(z)) - D(x): the critic's side of WGAN (Arjovsky et al. 2017); pair it with a Lipschitz term."""
+    return per_example(fake) - per_example(real)
 
 
 def wasserstein_g_loss(fake: jax.Array) -> jax.Array:
-    """-E[D(G(z))]."""
-    return -_mean(fake)
+    """-D(G(z))."""
+    return -per_example(fake)
 
 
 def hinge_d_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
-    """E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]: the hinge loss of Lim & Ye (2017) and SNGAN."""
-    return _mean(jax.nn.relu(1.0 - real)) + _mean(jax.nn.relu(1.0 + fake))
+    """relu(1 - D(x)) + relu(1 + D(G(z))): the hinge loss of Lim & Ye (2017) and SNGAN."""
+    return per_example(jax.nn.relu(1.0 - _f32(real))) + per_example(jax.nn.relu(1.0 + _f32(fake)))
 
 
 def least_squares_d_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
-    """0.5 E[(D(x) - 1)^2] + 0.5 E[D(G(z))^2]: LSGAN (Mao et al. 2017) with the 0-1 coding a=0, b=c=1."""
-    return 0.5 * _mean(jnp.square(real - 1.0)) + 0.5 * _mean(jnp.square(fake))
+    """0.5 (D(x) - 1)^2 + 0.5 D(G(z))^2: LSGAN (Mao et al. 2017) with the 0-1 coding a=0, b=c=1."""
+    return 0.5 * per_example(jnp.square(_f32(real) - 1.0)) + 0.5 * per_example(jnp.square(_f32(fake)))
 
 
 def least_squares_g_loss(fake: jax.Array) -> jax.Array:
-    """0.5 E[(D(G(z)) - 1)^2]."""
-    return 0.5 * _mean(jnp.square(fake - 1.0))
+    """0.5 (D(G(z)) - 1)^2."""
+    return 0.5 * per_example(jnp.square(_f32(fake) - 1.0))
 
 
 def relativistic_average_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
-    """-E log sigmoid(D(x) - E D(G(z))) - E log(1 - sigmoid(D(G(z)) - E D(x))): RaSGAN's D loss.
+    """-log sigmoid(D(x_i) - E D(G(z))) - log(1 - sigmoid(D(G(z_i)) - E D(x))): RaSGAN's D loss, example i.
 
     Jolicoeur-Martineau 2019, *The relativistic discriminator*, eq. 11-12 with the sigmoid cross-entropy; G's loss
-    is the same expression with real and fake swapped (`relativistic`).
+    is the same expression with real and fake swapped (`relativistic`). The batch means couple the examples.
     """
-    return _mean(jax.nn.softplus(-(real - _mean(fake)))) + _mean(jax.nn.softplus(fake - _mean(real)))
+    real, fake = _f32(real), _f32(fake)
+    return per_example(jax.nn.softplus(-(real - jnp.mean(fake)))) + per_example(jax.nn.softplus(fake - jnp.mean(real)))
 
 
 def relativistic_pairing_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
-    """E softplus(-(D(x_i) - D(G(z_i)))) = -E log sigmoid(D(x_i) - D(G(z_i))): RpGAN's D loss, pairs by index.
+    """softplus(-(D(x_i) - D(G(z_i)))) = -log sigmoid(D(x_i) - D(G(z_i))): RpGAN's D loss, pairs by index.
 
     Huang et al. 2024, *The GAN is dead; long live the GAN! A Modern GAN Baseline* (R3GAN), eq. 2 with
     f = softplus(-t); G's loss is the mirror, softplus(-(D(G(z_i)) - D(x_i))) (`relativistic`).
     """
-    return _mean(jax.nn.softplus(-(real.astype(jnp.float32) - fake.astype(jnp.float32))))
+    return per_example(jax.nn.softplus(-(_f32(real) - _f32(fake))))
 
 
 def fake_only(g_loss: Callable[[jax.Array], jax.Array]) -> SideLoss:
@@ -172,9 +181,9 @@ def one_sided_label_smoothing(loss: GANLoss, smoothing: float) -> GANLoss:
 
     def d_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
         # BCE with target t on reals: -t log sigmoid(r) - (1 - t) log(1 - sigmoid(r)); fakes keep target 0.
-        real = real.astype(jnp.float32)
+        real = _f32(real)
         real_term = target * jax.nn.softplus(-real) + (1.0 - target) * jax.nn.softplus(real)
-        return jnp.mean(real_term) + jnp.mean(jax.nn.softplus(fake.astype(jnp.float32)))
+        return per_example(real_term) + per_example(jax.nn.softplus(_f32(fake)))
 
     return GANLoss(d_loss, loss.g_loss)
 
@@ -186,10 +195,10 @@ def auxiliary_classifier(loss: GANLoss, weight: float = 1.0) -> GANLoss:
     """
 
     def d_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
-        ce = -jnp.mean(real[:, 1]) - jnp.mean(fake[:, 1])  # L_C of the paper on real and on generated examples
+        ce = -_f32(real[:, 1]) - _f32(fake[:, 1])  # L_C of the paper on real and on generated examples
         return loss.d_loss(real[:, 0], fake[:, 0]) + weight * ce
 
     def g_loss(real: jax.Array, fake: jax.Array) -> jax.Array:
-        return loss.g_loss(real[:, 0], fake[:, 0]) - weight * jnp.mean(fake[:, 1])
+        return loss.g_loss(real[:, 0], fake[:, 0]) - weight * _f32(fake[:, 1])
 
     return GANLoss(d_loss, g_loss)

@@ -14,7 +14,8 @@ frozen `StepSpec` with `functools.partial` it is a `PhaseFn` `(state, batch, key
   `netD(fake.detach())` then `netD(fake)` without the second G forward pass.
 
 Every loss sees both sides: in G's phase D(x) is computed by the current D as a constant, so `loss.g_loss(real,
-fake)` can compare them (relativistic losses); XLA drops that forward pass when a loss does not read it.
+fake)` can compare them (relativistic losses); XLA drops that forward pass when a loss does not read it. The losses
+give one value per example; a phase minimises their mean (G's with top-k training: the mean over the k kept fakes).
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxgan import ema
 from jaxgan.losses import GANLoss, adversarial_logits
 from jaxgan.state import GAN, TrainState, apply_train, update_net
-from jaxgan.topk import TopKSchedule, top_k_g_loss
+from jaxgan.topk import TopKSchedule, top_k_mean
 
 Metrics = dict[str, jax.Array]
 Batch = dict[str, jax.Array]
@@ -158,7 +160,7 @@ def _logit_metrics(spec: StepSpec, real_out: jax.Array, fake_out: jax.Array) -> 
 
 
 def d_update(spec: StepSpec, state: TrainState, real, fake, labels, keys: KeyStreams) -> tuple[TrainState, Metrics]:
-    """One D update: minimise loss.d_loss(D(x), D(G(z))) plus D's every-step penalties; fakes are constants."""
+    """One D update: minimise E[loss.d_loss(D(x), D(G(z)))] plus D's every-step penalties; fakes are constants."""
     fake, D, step = jax.lax.stop_gradient(fake), spec.gan.discriminator, state.step
     penalties = spec.d_penalties + (spec.d_reg if spec.d_reg_interval == 1 else ())
 
@@ -167,7 +169,7 @@ def d_update(spec: StepSpec, state: TrainState, real, fake, labels, keys: KeyStr
         real_out, coll = apply_train(D, net, seen(spec, real, keys.d_input("real"), step), labels)
         fake_out, coll = apply_train(D, net.replace(collections=coll), seen(spec, fake, keys.d_input("fake"), step),
                                      labels)
-        value = spec.loss.d_loss(real_out, fake_out)
+        value = jnp.mean(spec.loss.d_loss(real_out, fake_out))
         net = net.replace(collections=coll)
         d_fn = lambda x, y: apply_train(D, net, seen(spec, x, keys.d_input("penalty"), step), y)[0]
         terms = [lambda i, p=p: p(d_fn, real, fake, labels, keys.penalty(i), step) for p in penalties]
@@ -190,14 +192,16 @@ def g_update(spec: StepSpec, state: TrainState, real, fake, pullback, z, labels,
 
     def loss_wrt_fake(fake):
         fake_out, coll = apply_train(D, state.nets[spec.d_name], seen(spec, fake, keys.d_input("fake"), step), labels)
+        losses = spec.loss.g_loss(real_out, fake_out)
+        metrics = {"Loss/G": jnp.mean(losses)}  # the whole batch's, with top-k too
         if spec.g_top_k is None:
-            return spec.loss.g_loss(real_out, fake_out), (coll, {})
+            return metrics["Loss/G"], (coll, metrics)
         k = spec.g_top_k.k_at(step, fake_out.shape[0])
-        return top_k_g_loss(spec.loss.g_loss, real_out, fake_out, k), (coll, {"G/top_k": k.astype(jnp.float32)})
+        metrics["G/top_k"] = k.astype(jnp.float32)
+        return top_k_mean(losses, adversarial_logits(fake_out), k), (coll, metrics)
 
-    (value, (d_coll, metrics)), dfake = jax.value_and_grad(loss_wrt_fake, has_aux=True)(fake)
+    dfake, (d_coll, metrics) = jax.grad(loss_wrt_fake, has_aux=True)(fake)
     (grads,) = pullback(dfake)
-    metrics["Loss/G"] = value
     penalties = spec.g_penalties + (spec.g_reg if spec.g_reg_interval == 1 else ())
     if penalties:
         pen_grads, pen_metrics = jax.grad(_g_penalty_loss(spec, state, penalties, z, labels, keys), has_aux=True)(
@@ -285,19 +289,10 @@ def g_reg(spec: StepSpec, state: TrainState, batch: Batch, keys: KeyStreams) -> 
     return state.with_net(spec.g_name, update_net(spec.gan.g_tx, state.nets[spec.g_name], grads)), metrics
 
 
-def ema_decay_at(step: jax.Array, decay: float, warmup: bool) -> jax.Array:
-    """EMA decay at `step`; with warm-up min(decay, (1 + t) / (10 + t)) so early averages track the params."""
-    if not warmup:
-        return jnp.asarray(decay, jnp.float32)
-    t = step.astype(jnp.float32)
-    return jnp.minimum(decay, (1.0 + t) / (10.0 + t))
-
-
 def g_ema(decay: float, warmup: bool, state: TrainState, batch: Any = None, keys: Any = None
           ) -> tuple[TrainState, Metrics]:
-    """G_ema: g_ema_params <- beta * g_ema_params + (1 - beta) * G's params (no-op for a state without an EMA)."""
+    """G_ema: g_ema_params <- lerp toward G's params with `ema.step_decay` (no-op for a state without an EMA)."""
     if "G" not in state.ema:
         return state, {}
-    beta = ema_decay_at(state.step, decay, warmup)
-    ema = jax.tree.map(lambda e, p: beta * e + (1.0 - beta) * p, state.ema["G"], state.nets["G"].params)
-    return state.with_ema(G=ema), {}
+    beta = ema.step_decay(state.step, decay, warmup)
+    return state.with_ema(G=ema.update(state.ema["G"], state.nets["G"].params, beta)), {}

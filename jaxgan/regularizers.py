@@ -1,10 +1,12 @@
-"""Regularisers of D: gradient penalties as `DPenalty` terms and instance noise as an input transform.
+"""Regularisers: D's gradient penalties as `DPenalty` terms, G's path length, and instance noise as an input transform.
 
 - `GradientPenalty`: WGAN-GP's lambda * E[(||grad_x D(x_hat)||_2 - 1)^2] on random interpolates x_hat of real and
   fake (Gulrajani et al. 2017, eq. 3).
 - `r1_penalty` / `r2_penalty` (a `ZeroCenteredPenalty`): gamma / 2 * E[||grad_x D(x)||^2] on reals / fakes
   (Mescheder et al. 2018, eq. 9-10). Lazy regularisation (StyleGAN2) is not the penalty's business: it is the
   `Dreg` phase of the train step (`jaxgan.train_step`), which runs these terms every k steps as their own update.
+- `path_length_penalty`: StyleGAN2's weight * E[(|J_w^T y| - a)^2] on G's synthesis network, a the running mean
+  of the path lengths that the caller keeps (Karras et al. 2020, eq. 4).
 - `InstanceNoise`: N(0, std_t^2) added to every input of D, real and fake, std_t annealed linearly to 0
   (Sønderby et al. 2017; Arjovsky & Bottou 2017).
 
@@ -20,13 +22,16 @@ WGAN-GP prescribes: the ResNet and MLP discriminators).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 
 from jaxgan.losses import adversarial_logits
+from jaxgan.models.stylegan2.ops import normal
 from jaxgan.phases import DiscriminatorFn, DPenalty, Metrics
 
 
@@ -69,12 +74,16 @@ def build_d_reg(reg: ml_collections.ConfigDict) -> tuple[DPenalty, ...]:
     return tuple(penalties)
 
 
-def input_gradients(d_fn: DiscriminatorFn, x: jax.Array, labels: jax.Array | None) -> jax.Array:
-    """grad_x of D's logit for every example of `x` (same shape as `x`)."""
-    return jax.grad(lambda x_: jnp.sum(adversarial_logits(d_fn(x_, labels))))(x)
+def input_gradients(d_fn: DiscriminatorFn, x: jax.Array, labels: jax.Array | None) -> tuple[jax.Array, jax.Array]:
+    """(grad_x of D's logit for every example of `x`, same shape as `x`; D's logits of `x`, [N]): one forward pass
+    and one backward pass of the sum of the logits, each example's own gradient when D does not couple examples."""
+    logits, pullback = jax.vjp(lambda x_: adversarial_logits(d_fn(x_, labels)), x)
+    (grads,) = pullback(jnp.ones_like(logits))
+    return grads, logits
 
 
-def _per_example_sq_norm(g: jax.Array) -> jax.Array:
+def per_example_sq_norm(g: jax.Array) -> jax.Array:
+    """||g_i||^2 for every example i of g [N, ...], in float32: [N]."""
     return jnp.sum(jnp.square(g.astype(jnp.float32)).reshape(g.shape[0], -1), axis=1)
 
 
@@ -88,7 +97,7 @@ class GradientPenalty:
                  key: jax.Array, step: jax.Array) -> tuple[jax.Array, Metrics]:
         eps = jax.random.uniform(key, (real.shape[0],) + (1,) * (real.ndim - 1), real.dtype)
         x_hat = eps * real + (1.0 - eps) * jax.lax.stop_gradient(fake)
-        g = input_gradients(d_fn, x_hat, labels)
+        g, _ = input_gradients(d_fn, x_hat, labels)
         norms = optax.safe_norm(g.reshape(g.shape[0], -1).astype(jnp.float32), 1e-12, axis=1)
         gp = jnp.mean(jnp.square(norms - 1.0))
         return self.weight * gp, {"Loss/D/gp": gp, "D/grad_norm_interp": jnp.mean(norms)}
@@ -109,11 +118,19 @@ class ZeroCenteredPenalty:
     def name(self) -> str:
         return "r1" if self.on == "real" else "r2"
 
+    def of_inputs(self, d_fn: DiscriminatorFn, x: jax.Array, labels: jax.Array | None
+                  ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """(gamma / 2 * E||grad_x D(x)||^2, E||grad_x D(x)||^2, D's logits of x): the logits for a caller that
+        also reads them (StyleGAN2's Dreg counts their signs for ADA), at no extra forward pass."""
+        grads, logits = input_gradients(d_fn, x, labels)
+        value = jnp.mean(per_example_sq_norm(grads))
+        return 0.5 * self.gamma * value, value, logits
+
     def __call__(self, d_fn: DiscriminatorFn, real: jax.Array, fake: jax.Array, labels: jax.Array | None,
                  key: jax.Array, step: jax.Array) -> tuple[jax.Array, Metrics]:
         x = real if self.on == "real" else jax.lax.stop_gradient(fake)
-        value = jnp.mean(_per_example_sq_norm(input_gradients(d_fn, x, labels)))
-        return 0.5 * self.gamma * value, {f"Loss/D/{self.name}": value}
+        weighted, value, _ = self.of_inputs(d_fn, x, labels)
+        return weighted, {f"Loss/D/{self.name}": value}
 
 
 def r1_penalty(gamma: float) -> ZeroCenteredPenalty:
@@ -124,6 +141,33 @@ def r1_penalty(gamma: float) -> ZeroCenteredPenalty:
 def r2_penalty(gamma: float) -> ZeroCenteredPenalty:
     """R2: gamma / 2 * E_fake ||grad_x D(x)||^2 (Mescheder et al. 2018)."""
     return ZeroCenteredPenalty(gamma, "fake")
+
+
+def path_lengths(synthesize: Callable[[jax.Array], jax.Array], ws: jax.Array, key: jax.Array) -> jax.Array:
+    """|J_w^T y| per example [N], y ~ N(0, I) / sqrt(H * W) an image [N, H, W, C]: sqrt of the mean over ws
+    [N, ..., w_dim] (StyleGAN2: [N, num_ws, w_dim]) of the squared norm of d sum(img * y) / d w."""
+    img, pullback = jax.vjp(synthesize, ws)
+    noise = normal(key, img.shape, jnp.float32) / np.sqrt(img.shape[1] * img.shape[2])
+    (grads,) = pullback(noise.astype(img.dtype))
+    sq_norms = jnp.sum(jnp.square(grads.astype(jnp.float32)), axis=-1).reshape(ws.shape[0], -1)
+    return jnp.sqrt(jnp.mean(sq_norms, axis=1))
+
+
+def path_length_penalty(synthesize: Callable[[jax.Array], jax.Array], ws: jax.Array, key: jax.Array,
+                        pl_mean: jax.Array, weight: float = 2.0, decay: float = 0.01
+                        ) -> tuple[jax.Array, jax.Array, Metrics]:
+    """(weight * E[(|J^T y| - a)^2], the new running mean a, metrics); a = lerp(pl_mean, E|J^T y|, decay).
+
+    StyleGAN2's path-length regulariser (Karras et al. 2020, eq. 4). As in the reference, the penalty uses the
+    freshly updated mean (its gradient flows through the batch mean); the returned mean is detached, for the
+    caller's state. Lazy regularisation multiplies the penalty by the phase interval; that is the caller's business.
+    """
+    lengths = path_lengths(synthesize, ws, key)
+    new_mean = pl_mean + decay * (jnp.mean(lengths) - pl_mean)
+    penalty = jnp.mean(jnp.square(lengths - new_mean))
+    loss = weight * penalty
+    metrics = {"Loss/pl_penalty": penalty, "Loss/G/reg": loss, "Loss/pl_mean": new_mean}
+    return loss, jax.lax.stop_gradient(new_mean), metrics
 
 
 @dataclasses.dataclass(frozen=True)

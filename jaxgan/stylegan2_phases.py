@@ -30,18 +30,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan import ada
+from jaxgan import ada, ema
 from jaxgan.label_distribution import draw_labels
+from jaxgan.losses import bce_d_loss, non_saturating_g_loss
 from jaxgan.models.stylegan2.generator import BUFFERS, Generator
-from jaxgan.models.stylegan2.losses import (
-    ema_beta,
-    ema_update,
-    mixing_cutoff,
-    path_length_loss,
-    pl_batch_size,
-    style_mix,
-)
+from jaxgan.models.stylegan2.losses import mixing_cutoff, pl_batch_size, style_mix
 from jaxgan.phases import Batch, KeyStreams, Metrics, reals, sample_latents, update_net
+from jaxgan.regularizers import ZeroCenteredPenalty, path_length_penalty
 from jaxgan.state import GAN, NetState, TrainState
 from jaxgan.train_step import Phase
 
@@ -132,7 +127,7 @@ def g_main(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStream
         fake, collections = run_g(spec, state.nets["G"], params, z, labels, keys)
         d = state.nets["D"]
         logits = run_d(spec, d, d.params, fake, labels, keys.d_input("fake"), state.aux["ada_p"])
-        loss = jnp.mean(jax.nn.softplus(-logits))  # -log(sigmoid(logits))
+        loss = jnp.mean(non_saturating_g_loss(logits))  # softplus(-logits) = -log(sigmoid(logits))
         return loss, (collections, {"Loss/G": loss, "Loss/scores/fake": jnp.mean(logits)})
 
     grads, (collections, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets["G"].params)
@@ -149,8 +144,8 @@ def g_reg(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStreams
     def loss_fn(params):
         ws, collections = mapped_ws(spec, state.nets["G"], params, z, labels, keys)
         synth = lambda w: synthesize(spec, state.nets["G"], params, w, keys)
-        loss, pl_mean, metrics = path_length_loss(synth, ws, keys.penalty(0), state.aux["pl_mean"],
-                                                  spec.pl_weight, spec.pl_decay)
+        loss, pl_mean, metrics = path_length_penalty(synth, ws, keys.penalty(0), state.aux["pl_mean"],
+                                                     spec.pl_weight, spec.pl_decay)
         return spec.pl_interval * loss, (collections, pl_mean, metrics)
 
     grads, (collections, pl_mean, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets["G"].params)
@@ -171,12 +166,11 @@ def d_main(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStream
     def loss_fn(params):
         fake_logits = run_d(spec, state.nets["D"], params, fake, gen_labels, keys.d_input("fake"), p)
         real_logits = run_d(spec, state.nets["D"], params, real, labels, keys.d_input("real"), p)
-        loss_fake = jnp.mean(jax.nn.softplus(fake_logits))  # -log(1 - sigmoid(D(G(z))))
-        loss_real = jnp.mean(jax.nn.softplus(-real_logits))  # -log(sigmoid(D(x)))
-        metrics = {"Loss/D": loss_fake + loss_real, "Loss/scores/real": jnp.mean(real_logits),
+        loss = jnp.mean(bce_d_loss(real_logits, fake_logits))  # softplus(-D(x)) + softplus(D(G(z)))
+        metrics = {"Loss/D": loss, "Loss/scores/real": jnp.mean(real_logits),
                    "Loss/signs/real": jnp.mean(jnp.sign(real_logits)), "D/real": jnp.mean(real_logits),
                    "D/fake": jnp.mean(fake_logits)}
-        return loss_fake + loss_real, (real_logits, metrics)
+        return loss, (real_logits, metrics)
 
     grads, (real_logits, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets["D"].params)
     metrics["Grad/D_norm"] = optax.tree.norm(grads)
@@ -187,13 +181,11 @@ def d_main(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStream
 def d_reg(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
     """Dreg: one D update on r1_interval * gamma / 2 * E||grad_x D(ADA(x))||^2 (x the un-augmented reals)."""
     real, labels = reals(batch, 0)
+    r1_penalty = ZeroCenteredPenalty(spec.r1_gamma, "real")
 
     def loss_fn(params):
-        d_of = lambda x: run_d(spec, state.nets["D"], params, x, labels, keys.d_input("penalty"), state.aux["ada_p"])
-        logits, pullback = jax.vjp(d_of, real)
-        (grads_x,) = pullback(jnp.ones_like(logits))  # d sum(logits) / d x: each example's own gradient
-        r1 = jnp.mean(jnp.sum(jnp.square(grads_x.astype(jnp.float32)).reshape(real.shape[0], -1), axis=1))
-        loss = 0.5 * spec.r1_gamma * r1
+        d_fn = lambda x, y: run_d(spec, state.nets["D"], params, x, y, keys.d_input("penalty"), state.aux["ada_p"])
+        loss, r1, logits = r1_penalty.of_inputs(d_fn, real, labels)  # grad w.r.t. x before ADA
         return spec.r1_interval * loss, (logits, {"Loss/r1_penalty": r1, "Loss/D/reg": loss})
 
     grads, (real_logits, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets["D"].params)
@@ -207,8 +199,8 @@ def g_ema(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStreams
     if "G" not in state.ema:
         return state, {}
     cur_nimg = state.step.astype(jnp.float32) * spec.batch_size
-    beta = ema_beta(cur_nimg, spec.batch_size, spec.ema_kimg, spec.ema_rampup)
-    return state.with_ema(G=ema_update(state.ema["G"], state.nets["G"].params, beta)), {"Progress/ema_beta": beta}
+    beta = ema.ramped_half_life_decay(spec.batch_size, spec.ema_kimg * 1000.0, cur_nimg, spec.ema_rampup)
+    return state.with_ema(G=ema.update(state.ema["G"], state.nets["G"].params, beta)), {"Progress/ema_beta": beta}
 
 
 def ada_adjust(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:

@@ -8,9 +8,10 @@ gamma = 0.99, nu = 0.5-0.75). The epoch is counted in train steps (`epoch_steps`
 examples, a global batch of B and n_disc real batches per step, the full batches the loader serves per epoch.
 `train.topk_decay_steps` > 0 sets another period explicitly; infinite data (the mixtures) needs one.
 
-Only G's gradient changes: the other fakes still enter D's update, and the loss value reported is the whole batch's.
-Any loss of (D(x), D(G(z))) works; for losses that are a mean over fakes (all but the relativistic ones) the
-gradient is exactly that of the mean over the k kept fakes. With a packed D (PacGAN) a "fake" is one pack.
+Only G's loss changes: it is the mean of G's per-example losses (`jaxgan.losses`) over the k kept fakes; the other
+fakes still enter D's update, and the `Loss/G` reported is the whole batch's mean. Any loss of (D(x), D(G(z))) works:
+example i of a relativistic loss also reads its paired real (RpGAN) or the batch means (RaGAN). With a packed D
+(PacGAN) a "fake" is one pack.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-
-from jaxgan.losses import SideLoss, adversarial_logits
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,15 +64,7 @@ def top_k_mask(scores: jax.Array, k: jax.Array) -> jax.Array:
     return ranks < k
 
 
-def top_k_g_loss(g_loss: SideLoss, real: jax.Array, fake: jax.Array, k: jax.Array) -> jax.Array:
-    """`g_loss(real, fake)` whose gradient flows only through the k highest-scored fakes, scaled by n / k.
-
-    The value is the whole batch's loss; the gradient w.r.t. fake_i is n / k * dL/dfake_i for the kept fakes and 0
-    for the others, i.e. the gradient of the mean over the kept fakes when L is a mean over fakes.
-    """
-    n = fake.shape[0]
-    keep = top_k_mask(adversarial_logits(jax.lax.stop_gradient(fake)), k)
-    keep = keep.reshape(keep.shape + (1,) * (fake.ndim - 1))
-    value = g_loss(real, jnp.where(keep, fake, jax.lax.stop_gradient(fake)))
-    scale = n / k.astype(jnp.float32)
-    return jax.lax.stop_gradient(value) + scale * (value - jax.lax.stop_gradient(value))
+def top_k_mean(losses: jax.Array, scores: jax.Array, k: jax.Array) -> jax.Array:
+    """The mean of the per-example `losses` [N] over the k examples with the highest `scores` (D's fake logits)."""
+    keep = top_k_mask(jax.lax.stop_gradient(scores), k)
+    return jnp.sum(jnp.where(keep, losses, 0.0)) / k.astype(losses.dtype)

@@ -43,7 +43,6 @@ from jaxgan.phases import (  # noqa: F401  (re-exported: the step's public types
     d_main,
     d_reg,
     d_then_g_main,
-    ema_decay_at,
     g_ema,
     g_main,
     g_reg,

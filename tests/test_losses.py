@@ -22,7 +22,9 @@ def mean(xs):
 
 
 def close(a, b):
-    np.testing.assert_allclose(float(a), b, rtol=1e-5, atol=1e-6)
+    """The batch mean of the per-example losses `a` equals `b`."""
+    assert np.ndim(a) == 1
+    np.testing.assert_allclose(float(np.mean(a)), b, rtol=1e-5, atol=1e-6)
 
 
 def test_bce_d_loss_is_minus_log_likelihood():
@@ -48,7 +50,7 @@ def test_wasserstein_hinge_least_squares():
 
 def test_bce_losses_stay_finite_at_extreme_logits():
     big = np.array([100.0, -100.0], np.float32)
-    assert np.isfinite(float(losses.bce_d_loss(big, big)))
+    assert np.all(np.isfinite(losses.bce_d_loss(big, big)))
     close(losses.non_saturating_g_loss(np.array([-100.0], np.float32)), 100.0)
     close(losses.minimax_g_loss(np.array([100.0], np.float32)), -100.0)
 
@@ -91,7 +93,7 @@ def test_relativistic_average_gradients_flow_through_the_batch_means_finite_diff
     reals moves through mean(real) in the fake term; G's w.r.t. the fakes through mean(fake))."""
     r, f = np.array(REAL, np.float64), np.array(FAKE, np.float64)
     loss = losses.get_loss("relativistic_average")
-    grad = lambda fn, side: np.asarray(jax.grad(fn, argnums=side)(jnp.asarray(r, jnp.float32),
+    grad = lambda fn, side: np.asarray(jax.grad(lambda *a: jnp.mean(fn(*a)), argnums=side)(jnp.asarray(r, jnp.float32),
                                                                   jnp.asarray(f, jnp.float32)))
     g_by_hand = lambda real, fake: rasgan_by_hand(fake, real)  # G's loss: real and fake swapped
     for name, ours, by_hand in (("D", loss.d_loss, rasgan_by_hand), ("G", loss.g_loss, g_by_hand)):
@@ -107,12 +109,46 @@ def test_relativistic_pairing_gan_pairs_real_and_fake_by_index_by_hand():
     close(loss.d_loss(r, f), mean([-math.log(sigmoid(a - b)) for a, b in zip(REAL, FAKE, strict=True)]))
     close(loss.g_loss(r, f), mean([-math.log(sigmoid(b - a)) for a, b in zip(REAL, FAKE, strict=True)]))
     # Pairs, not averages: reversing the fakes changes the loss (RaSGAN would not notice).
-    assert abs(float(loss.d_loss(r, f[::-1])) - float(loss.d_loss(r, f))) > 1e-3
+    assert abs(float(jnp.mean(loss.d_loss(r, f[::-1]))) - float(jnp.mean(loss.d_loss(r, f)))) > 1e-3
 
 
 def test_every_g_loss_sees_both_sides_and_the_classic_ones_ignore_the_real_side():
     r, f = np.array(REAL, np.float32), np.array(FAKE, np.float32)
     for name, loss in losses.LOSSES.items():
-        moved = float(loss.g_loss(r + 1.0, f)) != float(loss.g_loss(r, f))
+        moved = not np.array_equal(loss.g_loss(r + 1.0, f), loss.g_loss(r, f))
         assert moved == name.startswith("relativistic"), name
     close(losses.get_loss("non_saturating").g_loss(r, f), mean([-math.log(sigmoid(x)) for x in FAKE]))
+
+
+def test_every_loss_gives_one_value_per_example_by_hand():
+    """Optax style: example i's value from its own logits (and, for RaSGAN, the batch means), by hand."""
+    r, f = np.array(REAL, np.float32), np.array(FAKE, np.float32)
+    sp = lambda t: math.log1p(math.exp(t))  # softplus
+    mr, mf = mean(REAL), mean(FAKE)
+    by_hand = {
+        "minimax": ([sp(-a) + sp(b) for a, b in zip(REAL, FAKE, strict=True)], [-sp(b) for b in FAKE]),
+        "non_saturating": ([sp(-a) + sp(b) for a, b in zip(REAL, FAKE, strict=True)], [sp(-b) for b in FAKE]),
+        "wasserstein": ([b - a for a, b in zip(REAL, FAKE, strict=True)], [-b for b in FAKE]),
+        "hinge": ([max(0, 1 - a) + max(0, 1 + b) for a, b in zip(REAL, FAKE, strict=True)], [-b for b in FAKE]),
+        "least_squares": ([0.5 * (a - 1) ** 2 + 0.5 * b**2 for a, b in zip(REAL, FAKE, strict=True)],
+                          [0.5 * (b - 1) ** 2 for b in FAKE]),
+        "relativistic_average": ([sp(-(a - mf)) + sp(b - mr) for a, b in zip(REAL, FAKE, strict=True)],
+                                 [sp(-(b - mr)) + sp(a - mf) for a, b in zip(REAL, FAKE, strict=True)]),
+        "relativistic_pairing": ([sp(-(a - b)) for a, b in zip(REAL, FAKE, strict=True)],
+                                 [sp(-(b - a)) for a, b in zip(REAL, FAKE, strict=True)]),
+    }
+    assert set(by_hand) == set(losses.LOSSES)
+    for name, (d_want, g_want) in by_hand.items():
+        loss = losses.get_loss(name)
+        np.testing.assert_allclose(np.asarray(loss.d_loss(r, f)), d_want, rtol=1e-5, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(np.asarray(loss.g_loss(r, f)), g_want, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_a_patch_map_gives_each_example_the_mean_of_its_own_patches():
+    """A PatchGAN D's logits [N, 2, 2, 1]: example i's loss is the mean of its 4 patches' losses."""
+    real = np.arange(8, dtype=np.float32).reshape(2, 2, 2, 1) / 4 - 1
+    fake = -real[::-1]
+    got = np.asarray(losses.bce_d_loss(real, fake))
+    sp = lambda t: np.log1p(np.exp(t))
+    want = [np.mean(sp(-real[i])) + np.mean(sp(fake[i])) for i in range(2)]
+    np.testing.assert_allclose(got, want, rtol=1e-6)

@@ -119,11 +119,11 @@ def test_with_n_disc_two_g_draws_fresh_z_by_default_or_reuses_the_last_d_updates
     d, zs = state.nets["D"].params, []
     for i, name in enumerate(["Dmain/0", "Dmain/1" if fresh else "Dmain/1+Gmain"]):
         zs.append(sample_latents(keys.phase(name).z(), 8, 4))
-        grad = jax.grad(lambda p, i=i: loss.d_loss(D(p, x[i]), D(p, G(state.nets["G"].params, zs[-1]))))(d)
+        grad = jax.grad(lambda p, i=i: jnp.mean(loss.d_loss(D(p, x[i]), D(p, G(state.nets["G"].params, zs[-1])))))(d)
         d = jax.tree.map(lambda p, g: p - lr * g, d, grad)
     z_g = sample_latents(keys.phase("Gmain").z(), 8, 4) if fresh else zs[-1]
     assert not np.allclose(z_g, zs[0]) and fresh == (not np.allclose(z_g, zs[1]))
-    g_grad = jax.grad(lambda p: loss.g_loss(D(d, x[1]), D(d, G(p, z_g))))(state.nets["G"].params)
+    g_grad = jax.grad(lambda p: jnp.mean(loss.g_loss(D(d, x[1]), D(d, G(p, z_g)))))(state.nets["G"].params)
     expected = jax.tree.map(lambda p, g: p - lr * g, state.nets["G"].params, g_grad)
     for got, want in zip(jax.tree.leaves(new_state.nets["G"].params), jax.tree.leaves(expected), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
@@ -132,8 +132,8 @@ def test_with_n_disc_two_g_draws_fresh_z_by_default_or_reuses_the_last_d_updates
 def test_a_loss_defined_here_trains_g_toward_the_data():
     """RaLSGAN (Jolicoeur-Martineau 2019, eq. 17), written only in this test: G's mean moves to the data's."""
 
-    def ra_least_squares(real, fake):
-        return jnp.mean(jnp.square(real - jnp.mean(fake) - 1.0)) + jnp.mean(jnp.square(fake - jnp.mean(real) + 1.0))
+    def ra_least_squares(real, fake):  # one value per example, as the losses of jaxgan.losses
+        return jnp.square(real - jnp.mean(fake) - 1.0) + jnp.square(fake - jnp.mean(real) + 1.0)
 
     loss = relativistic(ra_least_squares)
     assert isinstance(loss, GANLoss)

@@ -16,7 +16,15 @@ from jaxgan.factory import (
 from jaxgan.losses import build_loss, get_loss, one_sided_label_smoothing
 from jaxgan.models.mlp_head import MLPHeadDiscriminator
 from jaxgan.models.spectral import spectral_norm
-from jaxgan.regularizers import GradientPenalty, InstanceNoise, build_d_penalties, r1_penalty, r2_penalty
+from jaxgan.regularizers import (
+    GradientPenalty,
+    InstanceNoise,
+    build_d_penalties,
+    path_length_penalty,
+    path_lengths,
+    r1_penalty,
+    r2_penalty,
+)
 from jaxgan.state import create_state
 from jaxgan.train_step import Phase, jit_train_step, make_train_step
 
@@ -185,7 +193,7 @@ def test_one_sided_label_smoothing_is_bce_with_real_target_point_nine():
     sig = lambda v: 1.0 / (1.0 + np.exp(-v))
     expected = (np.mean(-0.9 * np.log(sig(real)) - 0.1 * np.log(1 - sig(real)))
                 + np.mean(-np.log(1 - sig(fake))))
-    np.testing.assert_allclose(float(loss.d_loss(jnp.asarray(real), jnp.asarray(fake))), expected, rtol=1e-5)
+    np.testing.assert_allclose(float(jnp.mean(loss.d_loss(jnp.asarray(real), jnp.asarray(fake)))), expected, rtol=1e-5)
     with pytest.raises(ValueError, match="BCE"):
         one_sided_label_smoothing(get_loss("hinge"), 0.1)
 
@@ -236,5 +244,30 @@ def test_d_input_transform_reaches_real_fake_and_penalty_inputs():
     assert float(metrics["D/grad_norm_interp"]) < 1e-6
     # G's fakes: G's loss is that of the just-updated D at the constant.
     at_constant = d_at_constant(new_state.nets["D"])  # real and fake alike reach D as the constant
-    expected_g = float(loss.g_loss(at_constant, at_constant))
+    expected_g = float(jnp.mean(loss.g_loss(at_constant, at_constant)))
     assert float(metrics["Loss/G"]) == pytest.approx(expected_g, rel=1e-5)
+
+
+def test_the_zero_centered_penalty_returns_the_logits_it_differentiated():
+    """StyleGAN2's Dreg counts sign(D(x)) for ADA from R1's own forward pass: those logits are D(x), by hand."""
+    a = jnp.asarray(RNG.uniform(0.5, 2.0, (3, 2)), jnp.float32)
+    weighted, value, logits = r1_penalty(gamma=4.0).of_inputs(quadratic_d(a), REAL, None)
+    np.testing.assert_allclose(np.asarray(logits), np.sum(np.asarray(a) * np.asarray(REAL) ** 2, axis=(1, 2)),
+                               rtol=1e-6)
+    np.testing.assert_allclose(float(weighted), expected_r(a, REAL, 4.0), rtol=1e-5)
+    np.testing.assert_allclose(float(value), expected_r(a, REAL, 2.0), rtol=1e-5)  # gamma / 2 = 1: the mean norm
+
+
+def test_path_lengths_of_a_linear_generator_are_the_norms_of_a_times_y():
+    """G(w) = reshape(w A) on [N, 3] latents, so J^T y = A y per example; the noise is the penalty's own draw."""
+    a = jnp.asarray(RNG.standard_normal((3, 8)), jnp.float32)
+    ws = jnp.asarray(RNG.standard_normal((5, 3)), jnp.float32)
+    synthesize = lambda w: (w @ a).reshape(-1, 2, 2, 2)  # images [N, 2, 2, 2]: y / sqrt(H * W) = y / 2
+    y = np.asarray(jax.random.normal(KEY, (5, 2, 2, 2))).reshape(5, 8) / 2.0
+    want = np.linalg.norm(y @ np.asarray(a).T, axis=1)
+    np.testing.assert_allclose(np.asarray(path_lengths(synthesize, ws, KEY)), want, rtol=1e-5)
+    loss, new_mean, metrics = path_length_penalty(synthesize, ws, KEY, jnp.float32(1.0), weight=3.0, decay=0.5)
+    mean = 1.0 + 0.5 * (want.mean() - 1.0)
+    np.testing.assert_allclose(float(new_mean), mean, rtol=1e-5)
+    np.testing.assert_allclose(float(loss), 3.0 * np.mean((want - mean) ** 2), rtol=1e-4)
+    np.testing.assert_allclose(float(metrics["Loss/pl_penalty"]), np.mean((want - mean) ** 2), rtol=1e-4)

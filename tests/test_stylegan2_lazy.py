@@ -8,6 +8,7 @@ an explicit per-example Jacobian (path length) and an explicit input gradient (R
 """
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -79,11 +80,17 @@ def flat(tree):
     return np.concatenate([np.asarray(leaf, np.float64).ravel() for leaf in jax.tree.leaves(tree)])
 
 
+@functools.cache
+def phase_step(phase):
+    """The jitted step that runs only `phase`, compiled once for the tests of this file."""
+    return jax.jit(make_phase_step([phase], 1))
+
+
 def phase_updates(phase, state, batch, steps, net):
-    """{step: the change of `net`'s params ("G" or "D")} when a step that runs only `phase` runs at `step`."""
-    run = jax.jit(make_phase_step([phase], 1))
-    before = flat(state.nets[net].params)
-    return {step: flat(run(state.replace(step=jnp.int32(step)), batch)[0].nets[net].params) - before
+    """{step: the change of `net`'s params ("g" or "d")} when a step that runs only `phase` runs at `step`."""
+    run = phase_step(phase)
+    before = flat(getattr(state, net).params)
+    return {step: flat(getattr(run(state.replace(step=jnp.int32(step)), batch)[0], net).params) - before
             for step in steps}
 
 
@@ -114,6 +121,39 @@ def test_dreg_steps_on_16_times_r1_every_16th_step(setup):
             assert not update.any(), f"Dreg changed D on step {step}"
         else:
             assert_scaled_gradient(update, grad, 16)
+
+
+def test_dreg_counts_the_signs_of_the_real_logits_its_r1_differentiated(setup):
+    """R1's own forward pass feeds ADA: Dreg adds sum(sign(D(x))) and B to the accumulator; r1 is E||grad||^2."""
+    spec, phases, state, batch = setup
+    batch = {"x": jnp.repeat(batch["x"][:, :1], B, axis=1)}  # one image 4 times: 4 equal signs, a sum of +-4
+    new, metrics = phase_step(phases["Dreg"])(state, batch)
+    logits = np.asarray(spec.gan.discriminator.apply(state.nets["D"].variables(), batch["x"][0]))
+    assert float(new.aux["ada_sign_sum"]) == np.sum(np.sign(logits)) != 0 and float(new.aux["ada_count"]) == B
+    r1 = r1_penalty(spec, state, state.nets["D"].params, batch["x"][0]) / (0.5 * spec.r1_gamma)
+    np.testing.assert_allclose(float(metrics["Loss/r1_penalty"]), float(r1), rtol=1e-5)
+
+
+def test_dmain_and_gmain_step_on_the_softplus_losses_written_out(setup):
+    """Dmain on softplus(-D(x)) + softplus(D(G(z))) (its SGD(1) step is -grad), Gmain on softplus(-D(G(z)))."""
+    spec, phases, state, batch = setup
+    D = lambda params, x: spec.gan.discriminator.apply({"params": params, **state.nets["D"].collections}, x)
+    keys = KeyStreams.of_step(state.rng, state.step)
+
+    def fakes(params, name):
+        k = keys.phase(name)
+        ws, _ = mapped_ws(spec, state.nets["G"], params, sample_latents(k.z(), B, spec.gan.z_dim), None, k)
+        return synthesize(spec, state.nets["G"], params, ws, k)
+
+    fake = fakes(state.nets["G"].params, "Dmain")
+    d_loss = lambda p: jnp.mean(jax.nn.softplus(-D(p, batch["x"][0]))) + jnp.mean(jax.nn.softplus(D(p, fake)))
+    g_loss = lambda p: jnp.mean(jax.nn.softplus(-D(state.nets["D"].params, fakes(p, "Gmain"))))
+    new, metrics = phase_step(phases["Dmain"])(state, batch)
+    value, grad = jax.jit(jax.value_and_grad(d_loss))(state.nets["D"].params)
+    np.testing.assert_allclose(float(metrics["Loss/D"]), float(value), rtol=1e-5)
+    assert_scaled_gradient(flat(new.nets["D"].params) - flat(state.nets["D"].params), flat(grad), 1)
+    _, metrics = phase_step(phases["Gmain"])(state, batch)  # the gradient through G: the value says which loss
+    np.testing.assert_allclose(float(metrics["Loss/G"]), float(jax.jit(g_loss)(state.nets["G"].params)), rtol=1e-5)
 
 
 def adam_steps(lr, b1, b2, eps, grads):

@@ -11,7 +11,7 @@ from jaxgan.factory import build_g_top_k
 from jaxgan.losses import get_loss
 from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
 from jaxgan.state import GAN, create_state
-from jaxgan.topk import TopKSchedule, top_k_g_loss, top_k_mask
+from jaxgan.topk import TopKSchedule, top_k_mask, top_k_mean
 from jaxgan.train_step import KeyStreams, make_train_step, sample_latents
 
 
@@ -32,12 +32,13 @@ def test_only_the_k_best_scored_fakes_carry_g_loss_gradient_by_hand():
     fake = np.array([[0.5, 0.1], [-1.0, 0.3], [2.0, -0.5], [0.0, 0.0], [-0.2, -1.0]], np.float32)
     scores = fake @ w  # 0.3, -1.6, 3.0, 0.0, 1.8: the top 3 are fakes 2, 4, 0
     loss = get_loss("non_saturating").g_loss
-    value, grad = jax.value_and_grad(lambda x: top_k_g_loss(loss, jnp.zeros(5), x @ w, jnp.asarray(3)))(fake)
+    top_k = lambda x: top_k_mean(loss(jnp.zeros(5), x @ w), x @ w, jnp.asarray(3))
+    value, grad = jax.value_and_grad(top_k)(fake)
     expected = np.zeros_like(fake)
     for i in (2, 4, 0):
         expected[i] = -w / (1.0 + np.exp(scores[i])) / 3
     np.testing.assert_allclose(np.asarray(grad), expected, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(float(value), np.mean(np.log1p(np.exp(-scores))), rtol=1e-5)  # the whole batch's
+    np.testing.assert_allclose(float(value), np.mean(np.log1p(np.exp(-scores[[2, 4, 0]]))), rtol=1e-5)
 
 
 def test_a_train_step_updates_g_on_the_top_k_fakes_of_the_just_updated_d():
@@ -51,10 +52,11 @@ def test_a_train_step_updates_g_on_the_top_k_fakes_of_the_just_updated_d():
     G = lambda p, z: gan.generator.apply({"params": p}, z)
     D = lambda p, v: gan.discriminator.apply({"params": p}, v)
     z = sample_latents(KeyStreams.of_step(state.rng, state.step).phase("Dmain/0+Gmain").z(), n, 4)
-    d_grad = jax.grad(lambda p: loss.d_loss(D(p, x[0]), D(p, G(state.nets["G"].params, z))))(state.nets["D"].params)
+    g_params, d_params = state.nets["G"].params, state.nets["D"].params
+    d_grad = jax.grad(lambda p: jnp.mean(loss.d_loss(D(p, x[0]), D(p, G(g_params, z)))))(d_params)
     d = jax.tree.map(lambda p, g: p - lr * g, state.nets["D"].params, d_grad)
     best = np.argsort(-np.asarray(D(d, G(state.nets["G"].params, z))), kind="stable")[:4]  # the 4 fakes the new D likes
-    g_grad = jax.grad(lambda p: loss.g_loss(D(d, x[0])[best], D(d, G(p, z[best]))))(state.nets["G"].params)
+    g_grad = jax.grad(lambda p: jnp.mean(loss.g_loss(D(d, x[0])[best], D(d, G(p, z[best])))))(state.nets["G"].params)
     expected = jax.tree.map(lambda p, g: p - lr * g, state.nets["G"].params, g_grad)
     for got, want in zip(jax.tree.leaves(new_state.nets["G"].params), jax.tree.leaves(expected), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)

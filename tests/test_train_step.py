@@ -42,15 +42,15 @@ def test_g_gradient_is_taken_through_the_updated_d_and_matches_exact_autodiff():
     G = lambda p: gan.generator.apply({"params": p}, z)
     D = lambda p, x: gan.discriminator.apply({"params": p}, x)
     real = batch["x"][0]
-    d_grad = jax.grad(lambda p: loss.d_loss(D(p, real), D(p, G(state.nets["G"].params))))(state.nets["D"].params)
+    g_params, d_params = state.nets["G"].params, state.nets["D"].params
+    d_grad = jax.grad(lambda p: jnp.mean(loss.d_loss(D(p, real), D(p, G(g_params)))))(d_params)
     d_new = jax.tree.map(lambda p, g: p - lr * g, state.nets["D"].params, d_grad)
     chex.assert_trees_all_close(new_state.nets["D"].params, d_new, rtol=1e-5, atol=1e-6)
-    g_grad = jax.grad(lambda p: loss.g_loss(D(d_new, real), D(d_new, G(p))))(state.nets["G"].params)
+    g_grad = jax.grad(lambda p: jnp.mean(loss.g_loss(D(d_new, real), D(d_new, G(p)))))(state.nets["G"].params)
     g_new = jax.tree.map(lambda p, g: p - lr * g, state.nets["G"].params, g_grad)
     chex.assert_trees_all_close(new_state.nets["G"].params, g_new, rtol=1e-5, atol=1e-6)
     # ... and not through the old D: that reference (a simultaneous update) differs.
-    d_params = state.nets["D"].params
-    g_old = jax.grad(lambda p: loss.g_loss(D(d_params, real), D(d_params, G(p))))(state.nets["G"].params)
+    g_old = jax.grad(lambda p: jnp.mean(loss.g_loss(D(d_params, real), D(d_params, G(p)))))(g_params)
     assert not np.allclose(jax.flatten_util.ravel_pytree(g_old)[0], jax.flatten_util.ravel_pytree(g_grad)[0],
                            rtol=1e-3)
 

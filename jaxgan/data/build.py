@@ -14,12 +14,12 @@ SourceLoader = Callable[[ml_collections.ConfigDict], sources.ImageSource]
 # data.name -> the function that opens that image source from the `data` block; `register_source` adds one.
 IMAGE_SOURCES: dict[str, SourceLoader] = {
     "digits": lambda cfg: sources.load_digits(),
-    "npz": lambda cfg: sources.load_npz(cfg.path),
-    "folder": lambda cfg: sources.load_folder(cfg.path, image_size=cfg.image_size, channels=cfg.channels,
-                                              center_crop=cfg.center_crop),
-    "prepared": lambda cfg: prepared.load_prepared(cfg.path, image_size=cfg.image_size, channels=cfg.channels),
     "tfds": lambda cfg: tfds_source.load_tfds(cfg.tfds_name, split=cfg.split, data_dir=cfg.data_dir,
                                               download=cfg.download),
+    "folder": lambda cfg: sources.load_folder(cfg.path, image_size=cfg.image_size, channels=cfg.channels,
+                                              center_crop=cfg.center_crop),
+    "npz": lambda cfg: sources.load_npz(cfg.path),
+    "prepared": lambda cfg: prepared.load_prepared(cfg.path, image_size=cfg.image_size, channels=cfg.channels),
 }
 
 

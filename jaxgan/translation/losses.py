@@ -24,11 +24,13 @@ class TranslationLoss(NamedTuple):
     g_loss: Callable[[jax.Array], jax.Array]
 
 
-TRANSLATION_LOSSES: dict[str, TranslationLoss] = {
+TRANSLATION_LOSSES: dict[str, TranslationLoss] = {  # the batch means of the core's per-example losses
     # 0.5 [softplus(-real) + softplus(fake)] for D; softplus(-fake) = -log sigmoid(D(G(x))) for G.
-    "non_saturating": TranslationLoss(lambda real, fake: 0.5 * core.bce_d_loss(real, fake), core.non_saturating_g_loss),
+    "non_saturating": TranslationLoss(lambda real, fake: 0.5 * jnp.mean(core.bce_d_loss(real, fake)),
+                                      lambda fake: jnp.mean(core.non_saturating_g_loss(fake))),
     # core LSGAN D already carries the 0.5; G's E[(D(G(x)) - 1)^2] is twice the core's 0.5 E[...].
-    "least_squares": TranslationLoss(core.least_squares_d_loss, lambda fake: 2.0 * core.least_squares_g_loss(fake)),
+    "least_squares": TranslationLoss(lambda real, fake: jnp.mean(core.least_squares_d_loss(real, fake)),
+                                     lambda fake: 2.0 * jnp.mean(core.least_squares_g_loss(fake))),
 }
 
 
