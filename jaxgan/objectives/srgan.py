@@ -183,7 +183,7 @@ def d_main(spec: SRSpec, state: TrainState, batch: Batch, keys: KeyStreams) -> t
         net = d.replace(params=params)
         real_logits, coll = apply_train(spec.discriminator, net, hr)
         fake_logits, coll = apply_train(spec.discriminator, net.replace(collections=coll), fake)
-        value = bce_d_loss(real_logits, fake_logits)
+        value = jnp.mean(bce_d_loss(real_logits, fake_logits))  # the losses are per example
         return value, (coll, {"Loss/D": value, "D/real": jnp.mean(real_logits), "D/fake": jnp.mean(fake_logits)})
 
     grads, (coll, metrics) = jax.grad(loss_fn, has_aux=True)(d.params)
@@ -200,7 +200,8 @@ def g_main(spec: SRSpec, state: TrainState, batch: Batch, keys: KeyStreams) -> t
     def loss_fn(params):
         sr, coll = apply_train(spec.generator, g, lr, params=params)
         logits, _ = apply_train(spec.discriminator, d, sr)
-        terms = {"Loss/G_pixel": pixel_loss(spec.pixel_loss, sr, hr), "Loss/G_adv": non_saturating_g_loss(logits)}
+        terms = {"Loss/G_pixel": pixel_loss(spec.pixel_loss, sr, hr),
+                 "Loss/G_adv": jnp.mean(non_saturating_g_loss(logits))}
         total = spec.pixel_weight * terms["Loss/G_pixel"] + spec.adv_weight * terms["Loss/G_adv"]
         if spec.feature_weight > 0:
             terms["Loss/G_feature"] = jnp.mean(jnp.square(spec.features(sr) - spec.features(hr)))
