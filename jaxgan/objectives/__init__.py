@@ -24,6 +24,7 @@ OBJECTIVES = {
     "stylegan2": "jaxgan.objectives.stylegan2",
     "pix2pix": "jaxgan.objectives.pix2pix",
     "cyclegan": "jaxgan.objectives.cyclegan",
+    "srgan": "jaxgan.objectives.srgan",
 }
 
 
