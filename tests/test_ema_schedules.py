@@ -54,8 +54,8 @@ def test_the_config_half_life_gives_the_gan_objective_its_decay_per_step():
 def _state_at(step: int):
     gan = GAN(MLPGenerator((2,), hidden=(4,)), MLPDiscriminator(hidden=(4,)), optax.sgd(0.1), optax.sgd(0.1), z_dim=2)
     state = create_state(gan, (2,), seed=0, ema=True)
-    ema_params = jax.tree.map(lambda p: 3.0 * p + 1.0, state.g.params)  # far from G's params
-    return gan, state.replace(step=jnp.int32(step), g_ema_params=ema_params)
+    ema_params = jax.tree.map(lambda p: 3.0 * p + 1.0, state.nets["G"].params)  # far from G's params
+    return gan, state.replace(step=jnp.int32(step)).with_ema(G=ema_params)
 
 
 @pytest.mark.parametrize("objective", ["gan", "stylegan2"])
@@ -69,6 +69,6 @@ def test_both_objectives_g_ema_phases_step_by_their_schedule(objective):
         new, metrics = stylegan2_g_ema(spec, state, {}, None)
         beta = 0.5 ** (8 / 40)
         assert float(metrics["Progress/ema_beta"]) == pytest.approx(beta)
-    want = jax.tree.map(lambda e, p: beta * e + (1 - beta) * p, state.g_ema_params, state.g.params)
-    for got, expected in zip(jax.tree.leaves(new.g_ema_params), jax.tree.leaves(want), strict=True):
+    want = jax.tree.map(lambda e, p: beta * e + (1 - beta) * p, state.ema["G"], state.nets["G"].params)
+    for got, expected in zip(jax.tree.leaves(new.ema["G"]), jax.tree.leaves(want), strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)

@@ -87,10 +87,10 @@ def phase_step(phase):
 
 
 def phase_updates(phase, state, batch, steps, net):
-    """{step: the change of `net`'s params ("g" or "d")} when a step that runs only `phase` runs at `step`."""
+    """{step: the change of `net`'s params ("G" or "D")} when a step that runs only `phase` runs at `step`."""
     run = phase_step(phase)
-    before = flat(getattr(state, net).params)
-    return {step: flat(getattr(run(state.replace(step=jnp.int32(step)), batch)[0], net).params) - before
+    before = flat(state.nets[net].params)
+    return {step: flat(run(state.replace(step=jnp.int32(step)), batch)[0].nets[net].params) - before
             for step in steps}
 
 
