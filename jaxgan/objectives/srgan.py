@@ -36,6 +36,7 @@ import optax
 from jaxgan import data, distributed, loop, optim
 from jaxgan.config import train_config, validate_train
 from jaxgan.data.pipeline import ImageDataset
+from jaxgan.data.subsets import subset
 from jaxgan.errors import check_choice
 from jaxgan.images import image_grid
 from jaxgan.losses import bce_d_loss, non_saturating_g_loss
@@ -244,25 +245,6 @@ def upscale(spec: SRSpec, state: TrainState, hr: jax.Array) -> dict[str, jax.Arr
     lr = downsample(hr, spec.scale, spec.downsample)
     sr = spec.generator.apply(state.nets["G"].variables(), lr, train=False)
     return {"lr": lr, "bicubic": bicubic_upsample(lr, spec.scale), "sr": sr}
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class SubsetReader:
-    """A source's reader restricted to `indices` (picklable, for grain's workers)."""
-
-    read: Callable
-    indices: np.ndarray
-
-    def __call__(self, rows: np.ndarray):
-        return self.read(self.indices[rows])
-
-
-def subset(dataset: ImageDataset, indices: np.ndarray, tag: str) -> ImageDataset:
-    """The dataset of the examples at `indices` only; `tag` joins its content identity (reference caches)."""
-    source = dataset.source
-    source = dataclasses.replace(source, num_examples=len(indices), read=SubsetReader(source.read, indices),
-                                 identity=f"{source.identity or source.name}|{tag}")
-    return dataclasses.replace(dataset, source=source, num_examples=len(indices))
 
 
 def split_held_out(dataset: ImageDataset, count: int) -> tuple[ImageDataset, np.ndarray]:
