@@ -1,7 +1,8 @@
 """Score DRS variants on the newest checkpoint of saved 2-D mixture runs: one JSON line per run and variant.
 
-Each variant sets `eval.drs_generator` and `eval.drs_finetune_steps` (jaxgan/drs.py) and runs the trainer's own
-evaluation (jaxgan.training_eval) on the run's newest checkpoint, with the run's eval settings and `--eval-seed`.
+Each variant sets `eval.drs_generator` and `eval.drs_finetune_steps` (jaxgan/sampling/drs.py) and runs the trainer's own
+evaluation (jaxgan.metrics.training_eval) on the run's newest checkpoint, with the run's eval settings and
+`--eval-seed`.
 
     python experiments/drs_variants.py --eval-seed 0 runs/grid25_s1 runs/grid25_s2 ...
 """
@@ -12,8 +13,8 @@ import argparse
 import json
 
 from jaxgan.data import build_dataset
-from jaxgan.runs import load_gan_run
-from jaxgan.training_eval import TrainingEvaluator
+from jaxgan.metrics.training_eval import TrainingEvaluator
+from jaxgan.run.runs import load_gan_run
 
 VARIANTS = (("ema", 0), ("live", 0), ("ema", 1000), ("ema", 5000))
 

@@ -1,11 +1,12 @@
 """The config schema: every key a run reads, with its default, assembled from the blocks each module owns.
 
-Each room defines its block and checks it once, beside the code that reads it: `model` (`jaxgan.models`, one
-sub-block per architecture), `loss` (`jaxgan.losses`), `reg` (`jaxgan.regularizers`), `optim.g` / `optim.d`
-(`jaxgan.optim`), `augment` (`jaxgan.augment`), `data` (`jaxgan.data`) and `eval` (`jaxgan.training_eval`). This
-module places them and owns the run's own keys (`objective`, `seed`, `n_disc`, `ema`, `train`, `parallel`) and the
-checks that span two blocks. This is the `gan` objective's config; other objectives start from it and drop the keys
-they do not read (`jaxgan.objectives.stylegan2`) or have their own (`jaxgan.objectives.pix2pix`).
+Each room defines its block and checks it once, beside the code that reads it: `model` (`jaxgan.models`, one sub-block
+per architecture), `loss` (`jaxgan.terms.losses`), `reg` (`jaxgan.terms.regularizers`), `optim.g` / `optim.d`
+(`jaxgan.engine.optim`), `augment` (`jaxgan.terms.augment`), `data` (`jaxgan.data`) and `eval`
+(`jaxgan.metrics.training_eval`). This module places them and owns the run's own keys (`objective`, `seed`, `n_disc`,
+`ema`, `train`, `parallel`) and the checks that span two blocks. This is the `gan` objective's config; other objectives
+start from it and drop the keys they do not read (`jaxgan.objectives.stylegan2`) or have their own
+(`jaxgan.objectives.pix2pix`).
 
 Experiment configs start from `base_config()` and override fields, so an unknown key (a typo on the command line,
 `--config.trian.num_steps=5`) is rejected by ml_collections and a wrong type (`--config.train.batch_size=abc`) too.
@@ -17,11 +18,15 @@ from pathlib import Path
 
 import ml_collections
 
-from jaxgan import augment, data, distributed, losses, models, optim, regularizers, training_eval
-from jaxgan.topk import TopKSchedule
-from jaxgan.writers import check_writers
+from jaxgan import data, models
+from jaxgan.engine import optim
+from jaxgan.metrics import training_eval
+from jaxgan.run import distributed
+from jaxgan.run.writers import check_writers
+from jaxgan.terms import augment, losses, regularizers
+from jaxgan.terms.topk import TopKSchedule
 
-optimizer_config = optim.default_config  # one optimizer block (jaxgan.optim)
+optimizer_config = optim.default_config  # one optimizer block (jaxgan.engine.optim)
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -59,7 +64,7 @@ def base_config() -> ml_collections.ConfigDict:
 
 
 def train_config(**defaults) -> ml_collections.ConfigDict:
-    """The `train` block every objective shares: the keys of the loop (`jaxgan.loop`), with `defaults` changed."""
+    """The `train` block every objective shares: the keys of the loop (`jaxgan.run.loop`), with `defaults` changed."""
     c = ml_collections.ConfigDict(dict(
         batch_size=64,      # global batch, split over devices and hosts
         num_steps=10_000,   # train steps (each runs the objective's phase table once)

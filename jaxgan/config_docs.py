@@ -14,9 +14,10 @@ PACKAGE = Path(__file__).resolve().parent
 # `key=value,  # text`, `"key": value,  # text` and `c.block.key = value  # text`.
 KEY_COMMENT = re.compile(r"""^\s*(?:c\.)?["']?([A-Za-z_][\w.]*)["']?\s*[:=]\s*[^#\n]*#\s*(.+?)\s*$""")
 # Where each top-level block is defined, so that a leaf name shared by two blocks (`lr`, `decay`) finds its own.
-BLOCK_HOMES = {"data": "data/", "model": "models/", "loss": "losses.py", "reg": "regularizers.py",
-               "optim": "optim.py", "augment": "augment.py", "eval": "training_eval.py",
-               "stylegan2": "objectives/stylegan2.py", "ada": "objectives/stylegan2.py", "parallel": "distributed.py"}
+BLOCK_HOMES = {"data": "data/", "model": "models/", "loss": "terms/losses.py", "reg": "terms/regularizers.py",
+               "optim": "engine/optim.py", "augment": "terms/augment.py", "eval": "metrics/training_eval.py",
+               "stylegan2": "objectives/stylegan2.py", "ada": "objectives/stylegan2.py",
+               "parallel": "run/distributed.py", "srgan": "objectives/srgan.py"}
 
 
 @cache

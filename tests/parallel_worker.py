@@ -17,13 +17,13 @@ import optax
 
 from jaxgan.config import base_config
 from jaxgan.data import build_dataset, prefetch_to_device, stack_batches
-from jaxgan.losses import get_loss
+from jaxgan.engine.multistep import jit_multi_step
+from jaxgan.engine.sharding import batch_sharding, data_mesh, replicated
+from jaxgan.engine.state import GAN, TrainState, create_state
+from jaxgan.engine.train_step import make_train_step
 from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
-from jaxgan.multistep import jit_multi_step
-from jaxgan.sharding import batch_sharding, data_mesh, replicated
-from jaxgan.state import GAN, TrainState, create_state
-from jaxgan.train_step import make_train_step
+from jaxgan.terms.losses import get_loss
 
 IMAGE_SHAPE = (16, 16, 1)
 GLOBAL_BATCH = 16

@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan.augment import brightness, cutout, diff_augment, make_diff_augment, parse_policy, translation
 from jaxgan.config import base_config
-from jaxgan.factory import build_d_input
+from jaxgan.objectives.factory import build_d_input
+from jaxgan.terms.augment import brightness, cutout, diff_augment, make_diff_augment, parse_policy, translation
 
 KEY = jax.random.PRNGKey(0)
 X = jax.random.uniform(jax.random.PRNGKey(1), (6, 8, 8, 3), jnp.float32, -1.0, 1.0)

@@ -156,7 +156,7 @@ def test_input_only_run_prints_the_jpeg_speedup(capsys):
 
 def test_stylegan2_rows_time_each_lazy_step_kind_and_mix_them_over_16_steps():
     """The StyleGAN2 timing: each kind's step counter (main 1, Greg 4, Greg + Dreg 16), and the 12:3:1 mix."""
-    from jaxgan.state import TrainState
+    from jaxgan.engine.state import TrainState
     from jaxgan.tools import benchmark_stylegan2 as sg2
 
     seen = []

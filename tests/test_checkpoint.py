@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 import tensorstore as ts
 
-from jaxgan.checkpoint import UNREADABLE_DIR, CheckpointCorruptError, Checkpointer
 from jaxgan.config import base_config
-from jaxgan.factory import build_gan
-from jaxgan.run_info import run_meta
-from jaxgan.runs import config_from_json, load_generator, resolve_checkpoint_dir
-from jaxgan.sampling import generator_variables
-from jaxgan.sharding import data_mesh, replicated
-from jaxgan.state import create_state
-from jaxgan.state_layout import CheckpointMismatchError
+from jaxgan.engine.sharding import data_mesh, replicated
+from jaxgan.engine.state import create_state
+from jaxgan.objectives.factory import build_gan
+from jaxgan.run.checkpoint import UNREADABLE_DIR, CheckpointCorruptError, Checkpointer
+from jaxgan.run.run_info import run_meta
+from jaxgan.run.runs import config_from_json, load_generator, resolve_checkpoint_dir
+from jaxgan.run.state_layout import CheckpointMismatchError
+from jaxgan.sampling.generate import generator_variables
 
 SHAPE = (8, 8, 1)
 
@@ -134,7 +134,7 @@ def test_an_unreadable_latest_checkpoint_warns_and_falls_back(tmp_path, caplog, 
     corrupt(tmp_path / "3")
 
     ckpt = Checkpointer(tmp_path, keep=5, log_path=tmp_path / "logs" / "checkpoint.log", retry_wait_s=0.01)
-    with caplog.at_level(logging.WARNING, logger="jaxgan.checkpoint"):
+    with caplog.at_level(logging.WARNING, logger="jaxgan.run.checkpoint"):
         restored, meta = ckpt.restore(make_state(config, seed=9))
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and warnings[0].startswith("Checkpoint 3 is unreadable (")  # one line, no dump

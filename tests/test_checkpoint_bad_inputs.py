@@ -13,7 +13,7 @@ import pytest
 from jaxgan import cli
 from jaxgan.config import base_config, validate
 from jaxgan.errors import run_guarded
-from jaxgan.tasks import train_and_evaluate
+from jaxgan.run.train import train_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 

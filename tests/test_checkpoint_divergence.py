@@ -6,8 +6,8 @@ import logging
 import pytest
 
 from jaxgan.config import base_config
-from jaxgan.health import DEAD_INTERVALS, DeadRunWatch
-from jaxgan.tasks import train_and_evaluate
+from jaxgan.run.health import DEAD_INTERVALS, DeadRunWatch
+from jaxgan.run.train import train_and_evaluate
 
 
 def rows(first_step, n, **metrics):
@@ -44,7 +44,7 @@ def test_a_huge_learning_rate_is_flagged_as_a_dead_run(tmp_path, caplog, lr, dea
     c.optim.g.lr = c.optim.d.lr = lr
     c.train.update(dict(batch_size=8, num_steps=4, log_every=1, progress=False, num_devices=1, num_samples=4,
                         sample_every=1000))
-    with caplog.at_level(logging.WARNING, logger="jaxgan.trainer"):
+    with caplog.at_level(logging.WARNING, logger="jaxgan.objectives.gan_task"):
         train_and_evaluate(c, tmp_path)
     flagged = [r.getMessage() for r in caplog.records if "looks dead" in r.getMessage()]
     assert len(flagged) == (1 if dead else 0)

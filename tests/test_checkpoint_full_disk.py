@@ -10,7 +10,7 @@ import pytest
 from orbax.checkpoint._src.handlers import json_checkpoint_handler
 
 from jaxgan import cli
-from jaxgan.checkpoint import Checkpointer
+from jaxgan.run.checkpoint import Checkpointer
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--config", str(ROOT / "experiments/configs/mlp_digits.py"), "--config.model.mlp.g_hidden=(8,)",

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from jaxgan import cli
-from jaxgan.checkpoint import UNREADABLE_DIR, Checkpointer, array_checksums
 from jaxgan.config import base_config
+from jaxgan.engine.sharding import data_mesh
 from jaxgan.errors import run_guarded
-from jaxgan.factory import build_gan
-from jaxgan.run_info import run_meta
-from jaxgan.sharding import data_mesh
-from jaxgan.tasks import train_and_evaluate
-from jaxgan.trainer import initial_state
+from jaxgan.objectives.factory import build_gan
+from jaxgan.objectives.gan_task import initial_state
+from jaxgan.run.checkpoint import UNREADABLE_DIR, Checkpointer, array_checksums
+from jaxgan.run.run_info import run_meta
+from jaxgan.run.train import train_and_evaluate
 
 SHAPE = (8, 8, 1)
 
@@ -194,7 +194,7 @@ def test_a_flipped_newest_checkpoint_resumes_from_the_one_before(finished_run, t
     ("disk on fire", "OSError: disk on fire"),
 ])
 def test_the_warning_line_names_the_array_and_the_reason(message, reason):
-    from jaxgan.checkpoint_noise import short_reason
+    from jaxgan.run.checkpoint_noise import short_reason
 
     wrapped = RuntimeError("Encountered error while reading array index: (slice(0, 16, 1),). See full TensorStore")
     wrapped.__cause__ = (ValueError if "_" in message[:20] else OSError)(message)

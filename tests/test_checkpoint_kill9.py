@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from conftest import load_experiment_config
 
-from jaxgan.checkpoint import Checkpointer
-from jaxgan.tasks import train_and_evaluate
+from jaxgan.run.checkpoint import Checkpointer
+from jaxgan.run.train import train_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIALS = int(os.environ.get("JAXGAN_KILL_TRIALS", "3"))

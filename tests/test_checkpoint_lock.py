@@ -13,11 +13,11 @@ import pytest
 
 from jaxgan.config import base_config
 from jaxgan.errors import run_guarded
-from jaxgan.tasks import train_and_evaluate
-from jaxgan.workdir_lock import WorkdirLock, WorkdirLockedError
+from jaxgan.run.train import train_and_evaluate
+from jaxgan.run.workdir_lock import WorkdirLock, WorkdirLockedError
 
 ROOT = Path(__file__).resolve().parents[1]
-HOLD = ("import sys, time\nfrom jaxgan.workdir_lock import WorkdirLock\nWorkdirLock(sys.argv[1]).acquire()\n"
+HOLD = ("import sys, time\nfrom jaxgan.run.workdir_lock import WorkdirLock\nWorkdirLock(sys.argv[1]).acquire()\n"
         "print('held', flush=True)\ntime.sleep(120)\n")
 
 
@@ -54,7 +54,7 @@ def test_a_second_trainer_stops_at_once_naming_the_holder_then_takes_over_when_i
     child.send_signal(signal.SIGKILL)  # the holder dies without cleaning up: its lock file stays
     child.wait()
     assert (workdir / "lock.process0").exists()
-    with caplog.at_level(logging.WARNING, logger="jaxgan.workdir_lock"):
+    with caplog.at_level(logging.WARNING, logger="jaxgan.run.workdir_lock"):
         state = train_and_evaluate(tiny_config(), workdir)
     assert int(state.step) == 2
     assert f"Took over the stale lock {workdir / 'lock.process0'} of pid {child.pid}" in caplog.text

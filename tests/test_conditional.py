@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from jaxgan.config import base_config
-from jaxgan.factory import build_gan, build_train_step
-from jaxgan.losses import auxiliary_classifier, get_loss
+from jaxgan.engine.state import create_state
+from jaxgan.engine.train_step import sample_latents
 from jaxgan.models.conditional import ConditionalBatchNorm, DiscriminatorHead
 from jaxgan.models.dcgan import DCGANDiscriminator
-from jaxgan.state import create_state
-from jaxgan.train_step import sample_latents
-from jaxgan.trainer import grid_labels
+from jaxgan.objectives.factory import build_gan, build_train_step
+from jaxgan.objectives.gan_task import grid_labels
+from jaxgan.terms.losses import auxiliary_classifier, get_loss
 
 KEY = jax.random.PRNGKey(0)
 RNG = np.random.default_rng(0)

@@ -8,7 +8,7 @@ import pytest
 from child_process import run_to_exit
 
 from jaxgan.config import base_config, validate
-from jaxgan.factory import build_gan
+from jaxgan.objectives.factory import build_gan
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from jaxgan.config import base_config
-from jaxgan.losses import get_loss
+from jaxgan.engine.phases import StepSpec, d_main, g_main
+from jaxgan.engine.state import init_net
+from jaxgan.engine.train_step import Phase
 from jaxgan.objectives.gan import GANObjective
-from jaxgan.phases import StepSpec, d_main, g_main
-from jaxgan.state import init_net
-from jaxgan.tasks import train_and_evaluate
-from jaxgan.train_step import Phase
+from jaxgan.run.train import train_and_evaluate
+from jaxgan.terms.losses import get_loss
 
 STEPS = 4
 
@@ -82,7 +82,7 @@ def test_the_second_discriminator_trains_and_g_learns_from_it(straight, tmp_path
 
 
 def _gan_and_shape():
-    from jaxgan.factory import build_gan
+    from jaxgan.objectives.factory import build_gan
 
     shape = (8, 8, 1)
     return build_gan(tiny_config(), shape), shape

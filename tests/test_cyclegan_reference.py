@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxgan.phases import KeyStreams
+from jaxgan.engine.phases import KeyStreams
 from jaxgan.translation.cyclegan import make_cyclegan_step
 from jaxgan.translation.losses import get_translation_loss
 from jaxgan.translation.state import TranslationModels, create_state

@@ -9,11 +9,11 @@ import pytest
 import torch
 from loopback import closed_port_url, serve
 
-from jaxgan.downloads import DownloadError, download
+from jaxgan.files.downloads import DownloadError, download
+from jaxgan.files.torchfile import UnsafePickleError, load_pth
 from jaxgan.metrics import inception_weights
 from jaxgan.metrics.extractors import load_extractor
 from jaxgan.metrics.inception_convert import flat_to_torch
-from jaxgan.torchfile import UnsafePickleError, load_pth
 
 
 def listing(folder):

@@ -10,11 +10,17 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan.checkpoint import Checkpointer
 from jaxgan.cli import main as cli_main
 from jaxgan.config import base_config, validate
 from jaxgan.data import build_dataset
-from jaxgan.drs import (
+from jaxgan.engine.state import apply_train, create_state
+from jaxgan.errors import JaxganError
+from jaxgan.metrics.training_eval import TrainingEvaluator
+from jaxgan.objectives.factory import build_gan
+from jaxgan.run.checkpoint import Checkpointer
+from jaxgan.run.run_info import run_meta
+from jaxgan.run.runs import load_rejection_sampler
+from jaxgan.sampling.drs import (
     RejectionSampler,
     acceptance_probability,
     drs_networks,
@@ -23,13 +29,7 @@ from jaxgan.drs import (
     make_training_mode_discriminate,
     percentile_gamma,
 )
-from jaxgan.errors import JaxganError
-from jaxgan.factory import build_gan
-from jaxgan.run_info import run_meta
-from jaxgan.runs import load_rejection_sampler
-from jaxgan.sampling import generator_variables, random_inputs, sample_latents
-from jaxgan.state import apply_train, create_state
-from jaxgan.training_eval import TrainingEvaluator
+from jaxgan.sampling.generate import generator_variables, random_inputs, sample_latents
 
 
 def test_acceptance_is_rejection_sampling_at_gamma_zero():

@@ -7,9 +7,9 @@ import numpy as np
 import optax
 import pytest
 
+from jaxgan.engine.state import GAN, create_state
 from jaxgan.models.mlp import MLPDiscriminator
-from jaxgan.sampling import generator_variables, random_inputs, standing_statistics
-from jaxgan.state import GAN, create_state
+from jaxgan.sampling.generate import generator_variables, random_inputs, standing_statistics
 
 
 class DenseBNG(nn.Module):
@@ -60,9 +60,9 @@ def test_without_an_ema_sampling_uses_g_and_its_own_running_statistics():
 
 def test_load_generator_pairs_the_ema_with_the_standing_statistics_the_trainer_samples_with(tmp_path):
     """A sampler reading only G from a checkpoint gets the same G_ema variables as the trainer, not the live stats."""
-    from jaxgan import tasks
     from jaxgan.config import base_config
-    from jaxgan.runs import load_generator
+    from jaxgan.run import tasks
+    from jaxgan.run.runs import load_generator
 
     config = base_config()
     config.model.name, config.model.dcgan.ngf, config.model.dcgan.ndf = "dcgan", 4, 4

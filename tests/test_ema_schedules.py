@@ -1,4 +1,4 @@
-"""jaxgan.ema: the per-step decay with warm-up, the half-life in images with ramp-up, and the one update, by hand."""
+"""jaxgan.terms.ema by hand: the per-step decay with warm-up, the half-life in images with ramp-up, the one update."""
 
 import jax
 import jax.numpy as jnp
@@ -6,14 +6,14 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan import ema
 from jaxgan.config import base_config
-from jaxgan.factory import ema_decay
+from jaxgan.engine.phases import g_ema
+from jaxgan.engine.state import GAN, create_state
 from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
-from jaxgan.phases import g_ema
-from jaxgan.state import GAN, create_state
-from jaxgan.stylegan2_phases import StyleGAN2Spec
-from jaxgan.stylegan2_phases import g_ema as stylegan2_g_ema
+from jaxgan.objectives.factory import ema_decay
+from jaxgan.objectives.stylegan2_phases import StyleGAN2Spec
+from jaxgan.objectives.stylegan2_phases import g_ema as stylegan2_g_ema
+from jaxgan.terms import ema
 
 
 def test_step_decay_warms_up_as_one_plus_t_over_ten_plus_t_until_the_decay():

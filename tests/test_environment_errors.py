@@ -10,7 +10,7 @@ import pytest
 
 from jaxgan import cli
 from jaxgan.config import base_config
-from jaxgan.distributed import initialize_arguments
+from jaxgan.run.distributed import initialize_arguments
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--config", str(ROOT / "experiments/configs/mlp_digits.py"), "--config.train.num_steps=2",

@@ -9,10 +9,10 @@ from conftest import load_experiment_config
 
 from jaxgan.config import validate
 from jaxgan.data import build_dataset, stack_batches
-from jaxgan.factory import build_gan, build_train_step, ema_decay
-from jaxgan.state import create_state
-from jaxgan.tasks import train_and_evaluate
-from jaxgan.train_step import jit_train_step
+from jaxgan.engine.state import create_state
+from jaxgan.engine.train_step import jit_train_step
+from jaxgan.objectives.factory import build_gan, build_train_step, ema_decay
+from jaxgan.run.train import train_and_evaluate
 
 PAPER_CONFIGS = ["dcgan_radford2015", "wgan_gp_gulrajani2017", "sngan_miyato2018", "projection_cgan_miyato2018",
                  "ttur_heusel2017", "r1_ema_mescheder2018", "r3gan_huang2024"]

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config
-from jaxgan.images import unit_range_to_uint8
 from jaxgan.metrics import protocol
 from jaxgan.metrics.extractors import InceptionExtractor, extractor_id
 from jaxgan.metrics.inception import resize_bilinear
 from jaxgan.metrics.kid import KIDSampleError
-from jaxgan.tasks import train_and_evaluate
+from jaxgan.run.checkpoint import Checkpointer
+from jaxgan.run.train import train_and_evaluate
+from jaxgan.sampling.images import unit_range_to_uint8
 
 
 def test_quantise_is_a_png_round_trip():

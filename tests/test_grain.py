@@ -14,9 +14,9 @@ from PIL import Image
 from jaxgan.config import base_config
 from jaxgan.data import build_dataset, decode_batch, default_config, with_decoded_batch
 from jaxgan.data.device import FLIP_STREAM
-from jaxgan.dispatch import MAX_IN_FLIGHT, InFlight
-from jaxgan.sharding import batch_sharding, data_mesh, replicated
-from jaxgan.tasks import train_and_evaluate
+from jaxgan.engine.sharding import batch_sharding, data_mesh, replicated
+from jaxgan.run.dispatch import MAX_IN_FLIGHT, InFlight
+from jaxgan.run.train import train_and_evaluate
 
 
 def take(iterator, count):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from jaxgan import job_watch
-from jaxgan.job_watch import FINISHED, JobWatch, heartbeat_key
+from jaxgan.run import job_watch
+from jaxgan.run.job_watch import FINISHED, JobWatch, heartbeat_key
 
 
 class FakeClient:

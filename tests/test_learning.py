@@ -13,10 +13,10 @@ import pytest
 from conftest import load_experiment_config
 
 from jaxgan.data import build_dataset, stack_batches
-from jaxgan.factory import build_gan, build_train_step
-from jaxgan.multistep import jit_multi_step
-from jaxgan.state import create_state
-from jaxgan.train_step import sample_latents
+from jaxgan.engine.multistep import jit_multi_step
+from jaxgan.engine.state import create_state
+from jaxgan.engine.train_step import sample_latents
+from jaxgan.objectives.factory import build_gan, build_train_step
 
 STEPS, K, NUM_SAMPLES = 8000, 200, 2000
 HQ_STDS, MIN_COUNT = 3.0, 20  # a mode counts as covered with >= 20 of the 2,000 samples (1%) within 3 std of it

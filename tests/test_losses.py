@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import losses
+from jaxgan.terms import losses
 
 REAL = [1.5, -0.5, 0.2]
 FAKE = [-1.0, 0.3, 2.0]

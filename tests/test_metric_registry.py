@@ -10,14 +10,14 @@ import pytest
 
 from jaxgan.config import base_config, validate
 from jaxgan.data import build_dataset
-from jaxgan.factory import build_gan
+from jaxgan.engine.state import create_state
 from jaxgan.metrics.classifier import DigitsExtractor, load_digits_images
 from jaxgan.metrics.registry import MetricInputs, register_metric, registered_metrics, unregister_metric
-from jaxgan.run_log import best_evaluation
-from jaxgan.sampling import generator_variables, make_sample_fn
-from jaxgan.state import create_state
+from jaxgan.metrics.training_eval import TrainingEvaluator
+from jaxgan.objectives.factory import build_gan
+from jaxgan.run.run_log import best_evaluation
+from jaxgan.sampling.generate import generator_variables, make_sample_fn
 from jaxgan.tools import evaluate
-from jaxgan.training_eval import TrainingEvaluator
 
 
 @pytest.fixture

@@ -11,9 +11,8 @@ from conftest import load_tool
 from numpy_metrics import fid_scipy, gaussian_stats, inception_score_numpy, kid_numpy, precision_recall_numpy
 from PIL import Image
 
-from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config
-from jaxgan.factory import build_gan
+from jaxgan.engine.state import create_state
 from jaxgan.metrics.classifier import DigitsExtractor, load_digits_images, split_digits
 from jaxgan.metrics.evaluator import (
     compute_reference_stats,
@@ -26,8 +25,9 @@ from jaxgan.metrics.inception_score import inception_score
 from jaxgan.metrics.kid import kernel_inception_distance
 from jaxgan.metrics.precision_recall import precision_recall
 from jaxgan.metrics.protocol import quantise
-from jaxgan.run_info import run_meta
-from jaxgan.state import create_state
+from jaxgan.objectives.factory import build_gan
+from jaxgan.run.checkpoint import Checkpointer
+from jaxgan.run.run_info import run_meta
 
 
 @pytest.fixture(scope="module")

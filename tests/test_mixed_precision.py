@@ -9,10 +9,10 @@ import pytest
 from parallel_worker import IMAGE_SHAPE, tiny_gan
 
 from jaxgan.config import base_config
-from jaxgan.factory import build_gan
-from jaxgan.losses import get_loss
-from jaxgan.state import create_state
-from jaxgan.train_step import jit_train_step, make_train_step
+from jaxgan.engine.state import create_state
+from jaxgan.engine.train_step import jit_train_step, make_train_step
+from jaxgan.objectives.factory import build_gan
+from jaxgan.terms.losses import get_loss
 
 BATCH = {"x": np.random.default_rng(0).uniform(-1, 1, (2, 8, *IMAGE_SHAPE)).astype(np.float32)}
 

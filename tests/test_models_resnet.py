@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from jaxgan.config import base_config
-from jaxgan.factory import build_gan
+from jaxgan.engine.state import param_count
 from jaxgan.models.resnet import ResNetDiscriminator, ResNetGenerator
-from jaxgan.state import param_count
+from jaxgan.objectives.factory import build_gan
 
 KEY = jax.random.PRNGKey(0)
 

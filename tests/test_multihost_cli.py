@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from child_process import Child, run_to_exit, wait_all
 
-from jaxgan.checkpoint import Checkpointer
+from jaxgan.run.checkpoint import Checkpointer
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--config", "experiments/configs/mlp_digits.py", "--config.model.mlp.g_hidden=(16,)",

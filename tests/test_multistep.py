@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 from parallel_worker import IMAGE_SHAPE, init_state, tiny_gan
 
-from jaxgan.losses import get_loss
-from jaxgan.multistep import (
+from jaxgan.engine.multistep import (
     dispatch_batches,
     dispatch_sizes,
     jit_multi_step,
@@ -14,7 +13,8 @@ from jaxgan.multistep import (
     split_metrics,
     unroll_k_steps,
 )
-from jaxgan.train_step import jit_train_step, make_train_step
+from jaxgan.engine.train_step import jit_train_step, make_train_step
+from jaxgan.terms.losses import get_loss
 
 K, N_DISC, BATCH = 4, 2, 8
 

@@ -7,7 +7,7 @@ import pytest
 from conftest import load_experiment_config
 
 from jaxgan.config import base_config, optimizer_config, validate
-from jaxgan.optim import build_optimizer
+from jaxgan.engine.optim import build_optimizer
 
 GRADS = [np.array([0.3, -0.02, 1.5], np.float32), np.array([-0.1, 0.05, 0.7], np.float32)]
 
@@ -58,7 +58,7 @@ def test_mescheder_recipe_uses_pytorchs_eps_placement():
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])
 def test_decay_fraction_holds_lr_then_decays_over_the_last_part_of_the_run(schedule):
     """pix2pix's schedule: lr for the first half of 10 updates, then down to lr * end_factor over the last 5."""
-    from jaxgan.optim import build_schedule
+    from jaxgan.engine.optim import build_schedule
 
     cfg = optimizer_config(lr=1.0)
     cfg.schedule, cfg.decay_fraction, cfg.end_factor = schedule, 0.5, 0.0

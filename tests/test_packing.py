@@ -7,12 +7,12 @@ import pytest
 
 from jaxgan.config import base_config, validate
 from jaxgan.data import build_dataset, stack_batches
-from jaxgan.factory import build_gan, build_train_step
+from jaxgan.engine.state import create_state
 from jaxgan.models import build_models
 from jaxgan.models.mlp import MLPDiscriminator
 from jaxgan.models.packing import PackedDiscriminator, pack_examples
-from jaxgan.regularizers import r1_penalty
-from jaxgan.state import create_state
+from jaxgan.objectives.factory import build_gan, build_train_step
+from jaxgan.terms.regularizers import r1_penalty
 
 
 def test_points_are_packed_in_order_along_the_feature_axis():

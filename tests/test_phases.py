@@ -8,13 +8,10 @@ import optax
 import pytest
 from parallel_worker import IMAGE_SHAPE, init_state, tiny_gan
 
-from jaxgan.losses import GANLoss, get_loss, relativistic
-from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
-from jaxgan.phases import StepSpec, d_main
-from jaxgan.regularizers import GradientPenalty, r1_penalty, r2_penalty
-from jaxgan.sharding import batch_sharding, data_mesh, jit_data_parallel, replicated
-from jaxgan.state import GAN, create_state
-from jaxgan.train_step import (
+from jaxgan.engine.phases import StepSpec, d_main
+from jaxgan.engine.sharding import batch_sharding, data_mesh, jit_data_parallel, replicated
+from jaxgan.engine.state import GAN, create_state
+from jaxgan.engine.train_step import (
     KeyStreams,
     Phase,
     gan_phases,
@@ -22,6 +19,9 @@ from jaxgan.train_step import (
     make_train_step,
     sample_latents,
 )
+from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
+from jaxgan.terms.losses import GANLoss, get_loss, relativistic
+from jaxgan.terms.regularizers import GradientPenalty, r1_penalty, r2_penalty
 
 SHAPE = (3,)
 W0, C0 = np.array([0.5, -1.0, 2.0], np.float32), np.array([0.3, 0.1, -0.2], np.float32)
@@ -132,7 +132,7 @@ def test_with_n_disc_two_g_draws_fresh_z_by_default_or_reuses_the_last_d_updates
 def test_a_loss_defined_here_trains_g_toward_the_data():
     """RaLSGAN (Jolicoeur-Martineau 2019, eq. 17), written only in this test: G's mean moves to the data's."""
 
-    def ra_least_squares(real, fake):  # one value per example, as the losses of jaxgan.losses
+    def ra_least_squares(real, fake):  # one value per example, as the losses of jaxgan.terms.losses
         return jnp.square(real - jnp.mean(fake) - 1.0) + jnp.square(fake - jnp.mean(real) + 1.0)
 
     loss = relativistic(ra_least_squares)

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from jaxgan.cli import main as jaxgan
-from jaxgan.images import save_png
+from jaxgan.sampling.images import save_png
 from jaxgan.tools.plot import DPI, PANEL_H, PANEL_W, STRIP_H, Panel, plot_run
 
 pytest.importorskip("matplotlib")

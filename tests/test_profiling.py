@@ -8,11 +8,11 @@ from pathlib import Path
 import jax
 import pytest
 
-from jaxgan import run_info
 from jaxgan.config import base_config
 from jaxgan.errors import JaxganError
-from jaxgan.profiling import parse_profile_steps
-from jaxgan.tasks import train_and_evaluate
+from jaxgan.run import run_info
+from jaxgan.run.profiling import parse_profile_steps
+from jaxgan.run.train import train_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,7 +106,7 @@ def test_benchmark_profile_traces_the_first_row(tmp_path, capsys):
 
 
 def test_profile_window_opens_only_inside_it(tmp_path, monkeypatch):
-    from jaxgan import profiling
+    from jaxgan.run import profiling
 
     calls = []
     monkeypatch.setattr(jax.profiler, "start_trace", lambda *a, **k: calls.append("start"))

@@ -9,11 +9,11 @@ from jaxgan.config import base_config
 from jaxgan.data import build_dataset
 from jaxgan.data.prepared import Writer
 from jaxgan.data.sources import load_folder
-from jaxgan.factory import build_gan
 from jaxgan.metrics import evaluator
+from jaxgan.metrics.reference_sets import dataset_reference_stats, reference_data_config
 from jaxgan.metrics.stats import load_reference_stats
-from jaxgan.reference_sets import dataset_reference_stats, reference_data_config
-from jaxgan.training_eval import TrainingEvaluator
+from jaxgan.metrics.training_eval import TrainingEvaluator
+from jaxgan.objectives.factory import build_gan
 
 SHAPE = (4, 4, 1)
 
@@ -69,7 +69,7 @@ def test_the_trainer_and_evaluate_share_one_cached_reference(tmp_path, monkeypat
     config.model.mlp.g_hidden = config.model.mlp.d_hidden = (8,)
     config.eval.update(metrics=("fid",), cache_dir=str(tmp_path / "cache"), reference_samples=10_000, batch_size=4)
     dataset = build_dataset(config.data, seed=0)
-    monkeypatch.setattr("jaxgan.training_eval.load_extractor", lambda *a, **k: PixelExtractor())
+    monkeypatch.setattr("jaxgan.metrics.training_eval.load_extractor", lambda *a, **k: PixelExtractor())
     trained = TrainingEvaluator(config, build_gan(config, dataset.example_shape, None), dataset)
     [cached] = (tmp_path / "cache").iterdir()
     assert load_reference_stats(cached).key["split"] == "all" and "pixels-v1-legacy-uint8" in cached.name

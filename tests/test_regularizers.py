@@ -7,16 +7,18 @@ import numpy as np
 import pytest
 
 from jaxgan.config import base_config, validate
-from jaxgan.factory import (
+from jaxgan.engine.state import create_state
+from jaxgan.engine.train_step import Phase, jit_train_step, make_train_step
+from jaxgan.models.mlp_head import MLPHeadDiscriminator
+from jaxgan.models.spectral import spectral_norm
+from jaxgan.objectives.factory import (
     build_gan,
     build_train_step,
     lazy_regularization_optimizer,
     lazy_regularization_ratio,
 )
-from jaxgan.losses import build_loss, get_loss, one_sided_label_smoothing
-from jaxgan.models.mlp_head import MLPHeadDiscriminator
-from jaxgan.models.spectral import spectral_norm
-from jaxgan.regularizers import (
+from jaxgan.terms.losses import build_loss, get_loss, one_sided_label_smoothing
+from jaxgan.terms.regularizers import (
     GradientPenalty,
     InstanceNoise,
     build_d_penalties,
@@ -25,8 +27,6 @@ from jaxgan.regularizers import (
     r1_penalty,
     r2_penalty,
 )
-from jaxgan.state import create_state
-from jaxgan.train_step import Phase, jit_train_step, make_train_step
 
 RNG = np.random.default_rng(0)
 REAL = jnp.asarray(RNG.standard_normal((16, 3, 2)), jnp.float32)

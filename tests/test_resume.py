@@ -11,14 +11,14 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config
-from jaxgan.factory import build_gan
-from jaxgan.health import NonFiniteError
-from jaxgan.sharding import data_mesh
-from jaxgan.state_layout import CheckpointMismatchError
-from jaxgan.tasks import train_and_evaluate
-from jaxgan.trainer import initial_state
+from jaxgan.engine.sharding import data_mesh
+from jaxgan.objectives.factory import build_gan
+from jaxgan.objectives.gan_task import initial_state
+from jaxgan.run.checkpoint import Checkpointer
+from jaxgan.run.health import NonFiniteError
+from jaxgan.run.state_layout import CheckpointMismatchError
+from jaxgan.run.train import train_and_evaluate
 
 N = 3  # steps before the stop; every run is configured for 2N
 

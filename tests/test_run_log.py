@@ -9,7 +9,7 @@ import pytest
 from absl import logging as absl_logging
 
 from jaxgan.cli import main as jaxgan
-from jaxgan.run_log import LOG_FILE, RunLog, best_evaluation, format_number
+from jaxgan.run.run_log import LOG_FILE, RunLog, best_evaluation, format_number
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")
 ABSL_LINE = re.compile(r"^[IWEF]\d{4} ")  # absl's own format: W1206 19:13:45.123 file.py:12] ...
@@ -90,8 +90,8 @@ def test_library_logging_goes_to_log_txt_and_not_the_terminal(tmp_path, capfd):
         with RunLog(tmp_path):
             absl_logging.warning("absl says something")
             logging.getLogger("orbax.checkpoint").warning("orbax wrote a file")
-            logging.getLogger("jaxgan.loop").info("Resumed from somewhere")
-            logging.getLogger("jaxgan.loop").warning("the run looks dead")
+            logging.getLogger("jaxgan.run.loop").info("Resumed from somewhere")
+            logging.getLogger("jaxgan.run.loop").warning("the run looks dead")
         out, err = capfd.readouterr()
         logging.getLogger("orbax.checkpoint").warning("after the run")
         _, err_after = capfd.readouterr()

@@ -1,4 +1,4 @@
-"""Run loading (`jaxgan.runs`): a GAN run's whole state, and runs saved with the old flat `model.*` keys."""
+"""Run loading (`jaxgan.run.runs`): a GAN run's whole state, and runs saved with the old flat `model.*` keys."""
 
 import subprocess
 import sys
@@ -7,15 +7,15 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config
-from jaxgan.factory import build_gan, initial_state_aux
+from jaxgan.engine.state import create_state
 from jaxgan.models import RENAMED_KEYS
-from jaxgan.run_info import run_meta
-from jaxgan.runs import config_from_json, load_generator, load_run, move_renamed_keys
-from jaxgan.sampling import generator_variables
-from jaxgan.state import create_state
-from jaxgan.state_layout import CheckpointMismatchError
+from jaxgan.objectives.factory import build_gan, initial_state_aux
+from jaxgan.run.checkpoint import Checkpointer
+from jaxgan.run.run_info import run_meta
+from jaxgan.run.runs import config_from_json, load_generator, load_run, move_renamed_keys
+from jaxgan.run.state_layout import CheckpointMismatchError
+from jaxgan.sampling.generate import generator_variables
 
 SHAPE = (8, 8, 1)
 
@@ -93,7 +93,8 @@ def test_a_checkpoint_of_another_config_names_the_fix(tmp_path):
 
 
 def test_checkpoint_is_a_plain_orbax_wrapper():
-    """Importing jaxgan.checkpoint loads no config, model, state or GAN module: those live in jaxgan.runs."""
-    code = "import sys, jaxgan.checkpoint; print(sorted(m for m in sys.modules if m.startswith('jaxgan')))"
+    """Importing jaxgan.run.checkpoint loads no config, model, state or GAN module: those live in jaxgan.run.runs."""
+    code = "import sys, jaxgan.run.checkpoint; print(sorted(m for m in sys.modules if m.startswith('jaxgan')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert eval(out) == ["jaxgan", "jaxgan.checkpoint", "jaxgan.checkpoint_noise", "jaxgan.checksums", "jaxgan.errors"]
+    assert eval(out) == ["jaxgan", "jaxgan.errors", "jaxgan.run", "jaxgan.run.checkpoint",
+                         "jaxgan.run.checkpoint_noise", "jaxgan.run.checksums", "jaxgan.run.state_layout"]

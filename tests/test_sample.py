@@ -14,14 +14,15 @@ from conftest import load_tool
 from PIL import Image
 from scipy import stats
 
-from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config
+from jaxgan.engine.state import GAN, create_state
+from jaxgan.engine.train_step import sample_latents
 from jaxgan.errors import JaxganError
-from jaxgan.factory import build_gan
-from jaxgan.images import image_grid, unit_range_to_uint8
 from jaxgan.models.mlp import MLPDiscriminator
-from jaxgan.run_info import run_meta
-from jaxgan.sampling import (
+from jaxgan.objectives.factory import build_gan
+from jaxgan.run.checkpoint import Checkpointer
+from jaxgan.run.run_info import run_meta
+from jaxgan.sampling.generate import (
     class_labels,
     interpolation_latents,
     lerp,
@@ -32,9 +33,8 @@ from jaxgan.sampling import (
     truncated_latents,
     write_sample_set,
 )
-from jaxgan.seed_sampling import write_seed_images, write_video
-from jaxgan.state import GAN, create_state
-from jaxgan.train_step import sample_latents
+from jaxgan.sampling.images import image_grid, unit_range_to_uint8
+from jaxgan.sampling.seeds import write_seed_images, write_video
 
 SHAPE = (8, 8, 1)
 REPO = Path(__file__).resolve().parents[1]

@@ -13,8 +13,8 @@ from conftest import load_tool
 
 from jaxgan.config import base_config
 from jaxgan.errors import JaxganError
-from jaxgan.runs import load_generator_checkpoint
-from jaxgan.tasks import train_and_evaluate
+from jaxgan.run.runs import load_generator_checkpoint
+from jaxgan.run.train import train_and_evaluate
 
 SCORES = {2: 3.0, 4: 1.0, 6: 2.0}  # the best (lowest) is step 4, the latest step 6
 ROOT = Path(__file__).resolve().parents[1]

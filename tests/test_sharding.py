@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from parallel_worker import IMAGE_SHAPE, init_state, tiny_gan
 
-from jaxgan.losses import get_loss
+from jaxgan.engine.sharding import batch_sharding, bn_groups, check_divisible, data_mesh, jit_data_parallel, replicated
+from jaxgan.engine.train_step import jit_train_step, make_train_step, sample_latents
 from jaxgan.models.fast_layers import GhostBatchNorm
-from jaxgan.sharding import batch_sharding, bn_groups, check_divisible, data_mesh, jit_data_parallel, replicated
-from jaxgan.train_step import jit_train_step, make_train_step, sample_latents
+from jaxgan.terms.losses import get_loss
 
 N_DISC, BATCH, STEPS = 2, 16, 3
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from test_resume import assert_trees_equal, metric_rows, no_eval, stop_at
 
-from jaxgan.checkpoint import Checkpointer
+from jaxgan.engine.state import apply_train
 from jaxgan.errors import JaxganError
 from jaxgan.models.srresnet import pixel_shuffle
 from jaxgan.objectives import srgan, validate
-from jaxgan.runs import load_run
-from jaxgan.state import apply_train
-from jaxgan.tasks import train_and_evaluate
+from jaxgan.run.checkpoint import Checkpointer
+from jaxgan.run.runs import load_run
+from jaxgan.run.train import train_and_evaluate
 
 N = 2  # steps before the stop; resume runs are configured for 2N
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import ada
+from jaxgan.terms import ada
 
 B, H, W = 3, 8, 8
 

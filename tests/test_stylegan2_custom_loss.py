@@ -8,9 +8,9 @@ import pytest
 from test_stylegan2_train import B, tiny_config
 
 from jaxgan.data import build_dataset, stack_batches
-from jaxgan.losses import GANLoss, get_loss
 from jaxgan.objectives.stylegan2 import StyleGAN2Objective
-from jaxgan.tasks import train_and_evaluate
+from jaxgan.run.train import train_and_evaluate
+from jaxgan.terms.losses import GANLoss, get_loss
 
 
 def tripled(loss: GANLoss) -> GANLoss:

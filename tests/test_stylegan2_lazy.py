@@ -17,13 +17,13 @@ import optax
 import pytest
 from conftest import load_experiment_config
 
-from jaxgan.factory import build_gan
+from jaxgan.engine.phases import KeyStreams, sample_latents
+from jaxgan.engine.state import create_state
+from jaxgan.engine.train_step import make_phase_step
 from jaxgan.objectives import validate
+from jaxgan.objectives.factory import build_gan
 from jaxgan.objectives.stylegan2 import stylegan2_spec
-from jaxgan.phases import KeyStreams, sample_latents
-from jaxgan.state import create_state
-from jaxgan.stylegan2_phases import initial_aux, mapped_ws, stylegan2_phases, synthesize
-from jaxgan.train_step import make_phase_step
+from jaxgan.objectives.stylegan2_phases import initial_aux, mapped_ws, stylegan2_phases, synthesize
 
 B, RES, PL_MEAN = 4, 8, 0.3
 

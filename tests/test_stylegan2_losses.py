@@ -6,7 +6,7 @@ import numpy as np
 
 from jaxgan.models.stylegan2 import Generator
 from jaxgan.models.stylegan2.losses import mixing_cutoff, pl_batch_size, style_mix
-from jaxgan.regularizers import path_length_penalty, path_lengths
+from jaxgan.terms.regularizers import path_length_penalty, path_lengths
 
 
 def _tiny_synthesis():

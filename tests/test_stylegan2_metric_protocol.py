@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from test_stylegan2_train import tiny_config
 
+from jaxgan.data.label_distribution import class_probabilities, draw_labels
 from jaxgan.data.sources import array_source
-from jaxgan.factory import build_gan
-from jaxgan.label_distribution import class_probabilities, draw_labels
+from jaxgan.engine.phases import KeyStreams
+from jaxgan.engine.state import create_state
+from jaxgan.metrics.training_eval import TrainingEvaluator
+from jaxgan.objectives.factory import build_gan
 from jaxgan.objectives.stylegan2 import stylegan2_spec
-from jaxgan.phases import KeyStreams
-from jaxgan.sampling import evaluation_noise_key, make_batched_generate, make_sample_fn, random_inputs
-from jaxgan.state import create_state
-from jaxgan.stylegan2_phases import d_main, g_main, g_reg, initial_aux
-from jaxgan.training_eval import TrainingEvaluator
+from jaxgan.objectives.stylegan2_phases import d_main, g_main, g_reg, initial_aux
+from jaxgan.sampling.generate import evaluation_noise_key, make_batched_generate, make_sample_fn, random_inputs
 
 SHAPE, SHARES = (8, 8, 1), (0.9, 0.1)
 
@@ -99,7 +99,7 @@ class SeenLabelsError(Exception):
 
 def spy_on_gs_labels(phase, spec, state, batch):
     """The labels `phase` first hands G's mapping (run_g or mapped_ws), without running the rest of the phase."""
-    import jaxgan.stylegan2_phases as phases
+    import jaxgan.objectives.stylegan2_phases as phases
 
     def spy(spec_, net, params, z, labels, keys):
         raise SeenLabelsError(np.asarray(labels))

@@ -46,8 +46,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxgan.engine.state import param_count
 from jaxgan.models.stylegan2 import Discriminator, Generator, num_ws_for, truncate
-from jaxgan.state import param_count
 
 CIFAR = dict(channel_base=32768, conv_clamp=256, num_fp16_res=4, dtype=jnp.bfloat16)
 PAPER256 = dict(channel_base=16384, conv_clamp=256, num_fp16_res=4, dtype=jnp.bfloat16)

@@ -9,24 +9,24 @@ from conftest import load_experiment_config, load_tool
 from PIL import Image
 from test_resume import assert_trees_equal, copy_run, metric_rows, no_eval, stop_at
 
-from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config
 from jaxgan.data import build_dataset, stack_batches
+from jaxgan.engine.sharding import data_mesh
+from jaxgan.engine.state import create_state, param_count
+from jaxgan.engine.train_step import jit_train_step
 from jaxgan.errors import JaxganError
-from jaxgan.factory import build_gan, build_train_step, initial_state_aux
-from jaxgan.images import unit_range_to_uint8
+from jaxgan.metrics.training_eval import build_eval_fn
 from jaxgan.objectives import validate
+from jaxgan.objectives.factory import build_gan, build_train_step, initial_state_aux
+from jaxgan.objectives.gan_task import initial_state
 from jaxgan.objectives.stylegan2 import stylegan2_spec
-from jaxgan.runs import load_generator
-from jaxgan.sharding import data_mesh
-from jaxgan.state import create_state, param_count
-from jaxgan.state_layout import CheckpointMismatchError
-from jaxgan.stylegan2_phases import ada_adjust, initial_aux
-from jaxgan.stylegan2_sampling import check_stylegan2, seed_latents, style_mixing_grid
-from jaxgan.tasks import train_and_evaluate
-from jaxgan.train_step import jit_train_step
-from jaxgan.trainer import initial_state
-from jaxgan.training_eval import build_eval_fn
+from jaxgan.objectives.stylegan2_phases import ada_adjust, initial_aux
+from jaxgan.run.checkpoint import Checkpointer
+from jaxgan.run.runs import load_generator
+from jaxgan.run.state_layout import CheckpointMismatchError
+from jaxgan.run.train import train_and_evaluate
+from jaxgan.sampling.images import unit_range_to_uint8
+from jaxgan.sampling.stylegan2 import check_stylegan2, seed_latents, style_mixing_grid
 
 B = 8
 

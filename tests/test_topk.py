@@ -7,12 +7,12 @@ import optax
 import pytest
 
 from jaxgan.config import base_config, validate
-from jaxgan.factory import build_g_top_k
-from jaxgan.losses import get_loss
+from jaxgan.engine.state import GAN, create_state
+from jaxgan.engine.train_step import KeyStreams, make_train_step, sample_latents
 from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
-from jaxgan.state import GAN, create_state
-from jaxgan.topk import TopKSchedule, top_k_mask, top_k_mean
-from jaxgan.train_step import KeyStreams, make_train_step, sample_latents
+from jaxgan.objectives.factory import build_g_top_k
+from jaxgan.terms.losses import get_loss
+from jaxgan.terms.topk import TopKSchedule, top_k_mask, top_k_mean
 
 
 def test_k_decays_by_gamma_per_epoch_of_steps_to_the_floor_by_hand():

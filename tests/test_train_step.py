@@ -8,11 +8,11 @@ import numpy as np
 import optax
 
 from jaxgan.config import base_config
-from jaxgan.factory import build_gan, build_train_step
-from jaxgan.losses import get_loss
+from jaxgan.engine.state import GAN, create_state
+from jaxgan.engine.train_step import KeyStreams, jit_train_step, make_train_step, sample_latents
 from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
-from jaxgan.state import GAN, create_state
-from jaxgan.train_step import KeyStreams, jit_train_step, make_train_step, sample_latents
+from jaxgan.objectives.factory import build_gan, build_train_step
+from jaxgan.terms.losses import get_loss
 
 SHAPE = (6,)
 

@@ -5,11 +5,11 @@ import json
 import jax
 import pytest
 
-from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config, validate
-from jaxgan.loop import due, select_devices
-from jaxgan.resume import trim_metrics
-from jaxgan.tasks import train_and_evaluate
+from jaxgan.run.checkpoint import Checkpointer
+from jaxgan.run.loop import due, select_devices
+from jaxgan.run.resume import trim_metrics
+from jaxgan.run.train import train_and_evaluate
 
 
 def ring_config(**train):

@@ -15,19 +15,19 @@ from numpy_metrics import (
     precision_recall_numpy,
 )
 
-from jaxgan.checkpoint import Checkpointer
 from jaxgan.config import base_config, validate
 from jaxgan.data import build_dataset
-from jaxgan.factory import build_gan
+from jaxgan.engine.state import create_state
 from jaxgan.metrics import evaluator
 from jaxgan.metrics.classifier import DigitsExtractor
 from jaxgan.metrics.evaluator import evaluate_mixture_samples, evaluate_samples
 from jaxgan.metrics.stats import load_reference_stats
-from jaxgan.runs import load_generator
-from jaxgan.sampling import make_sample_fn, random_inputs
-from jaxgan.state import create_state
-from jaxgan.tasks import train_and_evaluate
-from jaxgan.training_eval import TrainingEvaluator, result_keys
+from jaxgan.metrics.training_eval import TrainingEvaluator, result_keys
+from jaxgan.objectives.factory import build_gan
+from jaxgan.run.checkpoint import Checkpointer
+from jaxgan.run.runs import load_generator
+from jaxgan.run.train import train_and_evaluate
+from jaxgan.sampling.generate import make_sample_fn, random_inputs
 
 IMAGE_KEYS = ["eval/fid", "eval/kid_mean", "eval/kid_std", "eval/is_mean", "eval/is_std", "eval/precision",
               "eval/recall"]

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from jaxgan.config import base_config
-from jaxgan.runs import load_run
-from jaxgan.sharding import data_mesh
-from jaxgan.tasks import train_and_evaluate
-from jaxgan.trainer import build_gan_task, generate_samples
-from jaxgan.transfer import TransferMismatchError
+from jaxgan.engine.sharding import data_mesh
+from jaxgan.objectives.gan_task import build_gan_task, generate_samples
+from jaxgan.run.runs import load_run
+from jaxgan.run.train import train_and_evaluate
+from jaxgan.run.transfer import TransferMismatchError
 
 
 def small_config(**train):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from test_resume import assert_trees_equal, metric_rows, no_eval, stop_at
 
-from jaxgan.checkpoint import Checkpointer
-from jaxgan.tasks import train_and_evaluate
+from jaxgan.run.checkpoint import Checkpointer
+from jaxgan.run.train import train_and_evaluate
 from jaxgan.translation.config import base_config
 from jaxgan.translation.synthetic import write_discs_and_squares, write_inversion_pairs
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan.state import param_count
+from jaxgan.engine.state import param_count
 from jaxgan.translation.networks import (
     PatchDiscriminator,
     ResNetGenerator,

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxgan.state import NetState
+from jaxgan.engine.state import NetState
 from jaxgan.translation.cyclegan import run_merged
 from jaxgan.translation.losses import get_translation_loss, l1
 from jaxgan.translation.networks import PatchDiscriminator, ResNetGenerator, UNetGenerator

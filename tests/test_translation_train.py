@@ -12,9 +12,9 @@ import pytest
 from conftest import load_tool
 from PIL import Image
 
-from jaxgan.images import unit_range_to_uint8
-from jaxgan.runs import load_run
-from jaxgan.tasks import train_and_evaluate
+from jaxgan.run.runs import load_run
+from jaxgan.run.train import train_and_evaluate
+from jaxgan.sampling.images import unit_range_to_uint8
 from jaxgan.translation.config import base_config
 from jaxgan.translation.inference import translate_images
 from jaxgan.translation.state import create_state

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from conftest import load_tool
 
-from jaxgan.checkpoint import Checkpointer
-from jaxgan.runs import load_generator, load_run
-from jaxgan.state_layout import CheckpointMismatchError
+from jaxgan.run.checkpoint import Checkpointer
+from jaxgan.run.runs import load_generator, load_run
+from jaxgan.run.state_layout import CheckpointMismatchError
 
 OLD_RUN = Path(__file__).parent / "data" / "pre_objectives_run"
 OVERRIDES = ["--config.model.mlp.g_hidden=(8,)", "--config.model.mlp.d_hidden=(8,)", "--config.train.batch_size=16",

@@ -9,7 +9,7 @@ import pytest
 
 from jaxgan.config import base_config, validate
 from jaxgan.errors import JaxganError
-from jaxgan.writers import WANDB_ID_FILE, MetricWriter, check_writers
+from jaxgan.run.writers import WANDB_ID_FILE, MetricWriter, check_writers
 
 ROWS = {1: {"Loss/D": 1.5, "Loss/G": 0.25}, 2: {"Loss/D": 1.25, "Loss/G": 0.5}, 3: {"eval/fid": 12.5}}
 

@@ -117,8 +117,8 @@ def preprocess(
 
 
 def round_to_uint8(images: np.ndarray) -> np.ndarray:
-    """Round float images with values in [0, 255] (not [-1, 1]: see `jaxgan.images.unit_range_to_uint8`) to uint8,
-    clipping strays."""
+    """Round float images with values in [0, 255] to uint8, clipping strays (for [-1, 1] images:
+    `jaxgan.sampling.images.unit_range_to_uint8`)."""
     return np.clip(np.rint(images), 0, 255).astype(np.uint8)
 
 

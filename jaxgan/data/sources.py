@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image
 
 from jaxgan.data.census import GRAY_MODES, choose_channels, plan_size, take_census
-from jaxgan.downloads import file_sha256
 from jaxgan.errors import JaxganError
+from jaxgan.files.downloads import file_sha256
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxgan.files.npzfile import open_npz
 from jaxgan.metrics.inception_convert import flatten_variables, unflatten_variables
-from jaxgan.npzfile import open_npz
 
 DIGITS_MAX = 16.0  # sklearn digits pixel values lie in [0, 16]
 LUMA_601 = np.array([0.299, 0.587, 0.114], np.float32)  # RGB -> gray weights (ITU-R BT.601)

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan.images import unit_range_to_uint8
+from jaxgan.files.npzfile import open_npz
 from jaxgan.metrics.classifier import DigitsExtractor
 from jaxgan.metrics.inception import FID_RESOLUTION, FIDInceptionV3, fid_preprocess
 from jaxgan.metrics.inception_convert import unflatten_variables
@@ -26,7 +26,7 @@ from jaxgan.metrics.inception_weights import (  # noqa: F401 (FID_WEIGHTS_* are 
     fid_inception_weights,
 )
 from jaxgan.metrics.protocol import RESIZE_MODES, clean_input
-from jaxgan.npzfile import open_npz
+from jaxgan.sampling.images import unit_range_to_uint8
 
 
 class Extractor(Protocol):

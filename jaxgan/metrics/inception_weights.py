@@ -1,9 +1,9 @@
 """pytorch-fid's FID Inception weights on first use: download once, check the SHA-256, convert to our .npz, cache.
 
 With no weights file given, the inception extractor calls `fid_inception_weights()`: it returns the converted
-.npz in jaxgan's cache (`jaxgan.downloads.cache_dir()`), fetching and converting pytorch-fid's release file the
+.npz in jaxgan's cache (`jaxgan.files.downloads.cache_dir()`), fetching and converting pytorch-fid's release file the
 first time. The environment variables JAXGAN_INCEPTION_URL (a mirror) and JAXGAN_INCEPTION_SHA256 (that mirror's
-digest) override the source. No torch is needed: the .pth is read by `jaxgan.torchfile.load_pth`.
+digest) override the source. No torch is needed: the .pth is read by `jaxgan.files.torchfile.load_pth`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxgan.downloads import cache_dir, download, file_sha256, hash_matches, write_atomically
 from jaxgan.errors import JaxganError
+from jaxgan.files.downloads import cache_dir, download, file_sha256, hash_matches, write_atomically
+from jaxgan.files.torchfile import load_pth
 from jaxgan.metrics.inception import fid_inception_variables
 from jaxgan.metrics.inception_convert import flatten_variables, torch_to_flat
-from jaxgan.torchfile import load_pth
 
 FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
 FID_WEIGHTS_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + FID_WEIGHTS_NAME

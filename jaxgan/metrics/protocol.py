@@ -23,8 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
-from jaxgan.images import unit_range_to_uint8
 from jaxgan.metrics.registry import get_metrics
+from jaxgan.sampling.images import unit_range_to_uint8
 
 RESIZE_MODES = ("legacy", "clean")
 QUANTISATION = "uint8"

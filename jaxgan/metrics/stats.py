@@ -21,8 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan.downloads import cache_dir
-from jaxgan.npzfile import open_npz
+from jaxgan.files.downloads import cache_dir
+from jaxgan.files.npzfile import open_npz
 
 KEY_FIELDS = ("dataset", "split", "resolution", "extractor")
 
@@ -99,7 +99,7 @@ def _slug(value: Any) -> str:
 
 
 def default_cache_dir() -> Path:
-    """ref_stats/ in jaxgan's cache folder (`jaxgan.downloads.cache_dir`): the trainer's and `jaxgan evaluate`'s."""
+    """ref_stats/ in jaxgan's cache folder (`jaxgan.files.downloads.cache_dir`), for training and `jaxgan evaluate`."""
     return cache_dir() / "ref_stats"
 
 

@@ -3,10 +3,10 @@
 Labels come from the data pipeline (`batch["label"]`); the train step gives the fakes the labels of the real batch
 they are trained against, so G learns p(x | y) under the data's class frequencies.
 
-D's output convention: a (B,) array of logits, or for AC-GAN a (B, 2) array `[logit, log p(y | x)]` whose first
-column is the adversarial logit (`jaxgan.losses.adversarial_logits`) and whose second is the auxiliary
-classifier's log-likelihood of the given label; the loss variant `jaxgan.losses.auxiliary_classifier` turns it into
-the AC-GAN losses.
+D's output convention: a (B,) array of logits, or for AC-GAN a (B, 2) array `[logit, log p(y | x)]` whose first column
+is the adversarial logit (`jaxgan.terms.losses.adversarial_logits`) and whose second is the auxiliary classifier's
+log-likelihood of the given label; the loss variant `jaxgan.terms.losses.auxiliary_classifier` turns it into the AC-GAN
+losses.
 """
 
 from __future__ import annotations

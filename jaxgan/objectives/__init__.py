@@ -1,7 +1,7 @@
 """Objectives: what a run trains, one module per family, named by the config's `objective` key.
 
 An objective owns its config (`default_config()`: every key its runs read, so any other key is an unknown key),
-its checks (`validate`), its networks' roles and its phase table, and builds the `jaxgan.loop.Task` the shared loop
+its checks (`validate`), its networks' roles and its phase table, and builds the `jaxgan.run.loop.Task` the shared loop
 trains (`build`). The families: `gan` (the toolbox GAN: MLP, DCGAN, ResNet, any loss and regulariser), `stylegan2`
 (StyleGAN2-ADA's objective), `pix2pix` and `cyclegan` (image translation) and `srgan` (super-resolution). A
 researcher's own objective is any object with the same four members, passed to `train_and_evaluate(...,
@@ -40,11 +40,11 @@ class Objective(Protocol):
         """Raise a one-line error naming the key when `config` asks for something this objective cannot train."""
 
     def build(self, config: ml_collections.ConfigDict, eval_fn: Callable | None = None) -> Any:
-        """The `jaxgan.loop.Task` (data, networks, phases, evaluation) that `config` describes."""
+        """The `jaxgan.run.loop.Task` (data, networks, phases, evaluation) that `config` describes."""
 
     def restore_target(self, config: ml_collections.ConfigDict, meta: dict[str, Any]) -> tuple[Any, Callable]:
         """(the networks, a `() -> state` of the saved run's shapes) from a checkpoint's config and JSON record, so
-        `jaxgan.runs.load_run` restores any objective's run without its data."""
+        `jaxgan.run.runs.load_run` restores any objective's run without its data."""
 
 
 def get_objective(name: str) -> Objective:

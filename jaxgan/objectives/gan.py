@@ -1,8 +1,8 @@
 """The GAN objective: G against D with the toolbox's losses, penalties, augmentations and top-k, as a phase table.
 
-The table is `jaxgan.train_step.gan_phases`: [Dreg], n_disc x Dmain, Gmain, [Greg], G_ema. Its parts come from the
-config's blocks: the loss (`loss`, `reg.label_smoothing`, AC-GAN), D's penalties (`reg`), D's input transform
-(`augment`, instance noise), top-k (`train.topk_*`) and the EMA (`ema`); `jaxgan.factory` wires them.
+The table is `jaxgan.engine.train_step.gan_phases`: [Dreg], n_disc x Dmain, Gmain, [Greg], G_ema. Its parts come from
+the config's blocks: the loss (`loss`, `reg.label_smoothing`, AC-GAN), D's penalties (`reg`), D's input transform
+(`augment`, instance noise), top-k (`train.topk_*`) and the EMA (`ema`); `jaxgan.objectives.factory` wires them.
 
 To train an idea of your own, subclass `GANObjective` and override what changes: `init_state` for more networks (a
 second D is one more key of `TrainState.nets`), `phases` for another table, `validate` for your keys. Pass an
@@ -19,9 +19,9 @@ import jax
 import ml_collections
 
 from jaxgan import config as gan_config
-from jaxgan import factory
-from jaxgan.state import GAN, TrainState, create_state
-from jaxgan.train_step import Phase, make_phase_step
+from jaxgan.engine.state import GAN, TrainState, create_state
+from jaxgan.engine.train_step import Phase, make_phase_step
+from jaxgan.objectives import factory
 
 
 class GANObjective:
@@ -38,7 +38,7 @@ class GANObjective:
         gan_config.validate(config)
 
     def lazy_ratios(self, config: ml_collections.ConfigDict) -> tuple[float, float]:
-        """(G's, D's) lazy-regularisation correction c of Adam's lr and betas (`jaxgan.factory`)."""
+        """(G's, D's) lazy-regularisation correction c of Adam's lr and betas (`jaxgan.objectives.factory`)."""
         return 1.0, factory.lazy_regularization_ratio(config)
 
     def networks(self, config: ml_collections.ConfigDict, example_shape: Sequence[int],
@@ -61,7 +61,7 @@ class GANObjective:
 
     def phases(self, config: ml_collections.ConfigDict, gan: GAN, example_shape: Sequence[int] | None = None,
                num_examples: int | None = None, label_probs: Sequence[float] | None = None) -> tuple[Phase, ...]:
-        """The step's phase table (`jaxgan.train_step.gan_phases` with the config's parts)."""
+        """The step's phase table (`jaxgan.engine.train_step.gan_phases` with the config's parts)."""
         return factory.gan_phase_table(config, gan, example_shape, num_examples)
 
     def train_step(self, config: ml_collections.ConfigDict, gan: GAN, example_shape: Sequence[int] | None = None,
@@ -71,8 +71,8 @@ class GANObjective:
         return make_phase_step(table, self.batches_per_step(config))
 
     def build(self, config: ml_collections.ConfigDict, eval_fn: Callable | None = None) -> Any:
-        """The `jaxgan.loop.Task` of this objective: data, networks, phases and evaluation (`jaxgan.trainer`)."""
-        from jaxgan.trainer import build_gan_task
+        """The loop's task of this objective: data, networks, phases and evaluation (`jaxgan.objectives.gan_task`)."""
+        from jaxgan.objectives.gan_task import build_gan_task
 
         return build_gan_task(config, eval_fn, objective=self)
 

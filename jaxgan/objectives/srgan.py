@@ -33,22 +33,24 @@ import ml_collections
 import numpy as np
 import optax
 
-from jaxgan import data, distributed, loop, optim
+from jaxgan import data
 from jaxgan.config import train_config, validate_train
 from jaxgan.data.pipeline import ImageDataset
 from jaxgan.data.subsets import subset
+from jaxgan.engine import optim
+from jaxgan.engine.multistep import unroll_k_steps
+from jaxgan.engine.sharding import replicated
+from jaxgan.engine.state import TrainState, apply_train, init_net, update_net
+from jaxgan.engine.train_step import KeyStreams, Phase, make_phase_step
 from jaxgan.errors import check_choice
-from jaxgan.images import image_grid
-from jaxgan.losses import bce_d_loss, non_saturating_g_loss
 from jaxgan.metrics.evaluator import evaluate_batches
 from jaxgan.metrics.extractors import load_extractor
+from jaxgan.metrics.reference_sets import dataset_reference_stats
 from jaxgan.metrics.stats import default_cache_dir
 from jaxgan.models import srresnet
-from jaxgan.multistep import unroll_k_steps
-from jaxgan.reference_sets import dataset_reference_stats
-from jaxgan.sharding import replicated
-from jaxgan.state import TrainState, apply_train, init_net, update_net
-from jaxgan.train_step import KeyStreams, Phase, make_phase_step
+from jaxgan.run import distributed, loop
+from jaxgan.sampling.images import image_grid
+from jaxgan.terms.losses import bce_d_loss, non_saturating_g_loss
 
 DOWNSAMPLERS = ("bicubic", "box")
 PIXEL_LOSSES = ("l2", "l1")
@@ -83,7 +85,7 @@ def default_config() -> ml_collections.ConfigDict:
         reference_samples=10_000,  # training images of FID's reference statistics (>= the data's size: all)
         cache_dir="",       # cache of the reference statistics ("" = jaxgan's cache dir/ref_stats)
     ))
-    c.train = train_config(batch_size=16, eval_every=1000)  # the loop's keys (`jaxgan.loop`); the paper's batch
+    c.train = train_config(batch_size=16, eval_every=1000)  # the loop's keys (`jaxgan.run.loop`); the paper's batch
     c.parallel = distributed.default_config()  # multi-process jobs: how the processes find each other
     return c
 
@@ -307,7 +309,7 @@ def sample_picture(evaluator: SREvaluator, state: TrainState) -> np.ndarray:
 
 @dataclasses.dataclass
 class SRTask:
-    """SRGAN as a `jaxgan.loop.Task`: one HR batch per step, held-out PSNR / FID and sample rows."""
+    """SRGAN as a `jaxgan.run.loop.Task`: one HR batch per step, held-out PSNR / FID and sample rows."""
 
     config: ml_collections.ConfigDict
     dataset: ImageDataset

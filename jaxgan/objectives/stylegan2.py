@@ -1,10 +1,10 @@
 """The StyleGAN2-ADA objective (Karras et al. 2020): its config, its checks and its phase table.
 
-Follows NVlabs stylegan2-ada-pytorch's `training/loss.py` and `training/training_loop.py`: Gmain, Greg (path
-length, every `stylegan2.pl_interval` steps), Dmain, Dreg (R1, every `reg.lazy_interval` steps), G_ema (half-life
-`ema.half_life_images` with ramp-up) and ADA (`ada.*`); the phases are in `jaxgan.stylegan2_phases`. Its config has
-only the keys it reads: no `loss`, `n_disc`, `augment`, top-k, `model.pack` or the other `reg` terms, so setting
-one is an unknown-key error. Its networks are `model.name` = stylegan2 (the mapping and synthesis networks).
+Follows NVlabs stylegan2-ada-pytorch's `training/loss.py` and `training/training_loop.py`: Gmain, Greg (path length,
+every `stylegan2.pl_interval` steps), Dmain, Dreg (R1, every `reg.lazy_interval` steps), G_ema (half-life
+`ema.half_life_images` with ramp-up) and ADA (`ada.*`); the phases are in `jaxgan.objectives.stylegan2_phases`. Its
+config has only the keys it reads: no `loss`, `n_disc`, `augment`, top-k, `model.pack` or the other `reg` terms, so
+setting one is an unknown-key error. Its networks are `model.name` = stylegan2 (the mapping and synthesis networks).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from collections.abc import Sequence
 import jax
 import ml_collections
 
-from jaxgan import ada
 from jaxgan import config as gan_config
-from jaxgan.losses import GANLoss, get_loss
+from jaxgan.engine.state import GAN
+from jaxgan.engine.train_step import Phase
 from jaxgan.objectives.gan import GANObjective
-from jaxgan.state import GAN
-from jaxgan.stylegan2_phases import StyleGAN2Spec, initial_aux, stylegan2_phases
-from jaxgan.train_step import Phase
+from jaxgan.objectives.stylegan2_phases import StyleGAN2Spec, initial_aux, stylegan2_phases
+from jaxgan.terms import ada
+from jaxgan.terms.losses import GANLoss, get_loss
 
 # The GAN config's keys that StyleGAN2's objective does not read (it has its own loss, augmentation and EMA).
 UNUSED_GAN_KEYS = ("loss", "n_disc", "g_fresh_z", "augment", "reg.gp_weight", "reg.r2_gamma",

@@ -37,15 +37,15 @@ import ml_collections
 import numpy as np
 
 from jaxgan.config import base_config
-from jaxgan.factory import build_gan, build_train_step
-from jaxgan.multistep import jit_multi_step, unroll_k_steps
-from jaxgan.profiling import trace_to
-from jaxgan.sharding import batch_sharding, data_mesh, jit_data_parallel, replicated
-from jaxgan.state import GAN, create_state
+from jaxgan.engine.multistep import jit_multi_step, unroll_k_steps
+from jaxgan.engine.sharding import batch_sharding, data_mesh, jit_data_parallel, replicated
+from jaxgan.engine.state import GAN, create_state
+from jaxgan.engine.train_step import jit_train_step
+from jaxgan.objectives.factory import build_gan, build_train_step
+from jaxgan.run.profiling import trace_to
 from jaxgan.tools import input_bench
 from jaxgan.tools.benchmark_stylegan2 import stylegan2_rows
 from jaxgan.tools.parsing import tool_parser
-from jaxgan.train_step import jit_train_step
 
 
 @dataclasses.dataclass(frozen=True)

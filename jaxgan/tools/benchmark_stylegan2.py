@@ -24,10 +24,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgan.factory import build_gan, build_train_step, initial_state_aux
+from jaxgan.engine.state import create_state
+from jaxgan.engine.train_step import jit_train_step
+from jaxgan.objectives.factory import build_gan, build_train_step, initial_state_aux
 from jaxgan.objectives.stylegan2 import default_config
-from jaxgan.state import create_state
-from jaxgan.train_step import jit_train_step
 
 RESOLUTIONS, QUICK_RESOLUTIONS = (64, 256), (8, 16)
 CYCLE_WEIGHTS = {"main": 12 / 16, "greg": 3 / 16, "greg+dreg": 1 / 16}  # step kinds in 16 steps (Greg 4, Dreg 16)

@@ -4,8 +4,8 @@
     jaxgan convert-inception fid_inception.npz back.pth        # the reverse direction
 
 The direction follows the source's suffix. The .pth is read without torch and without running its pickle
-(`jaxgan.torchfile`). Evaluation downloads and converts it by itself when no weights file is given; by hand, get it
-from pytorch-fid's release asset
+(`jaxgan.files.torchfile`). Evaluation downloads and converts it by itself when no weights file is given; by hand, get
+it from pytorch-fid's release asset
 https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth
 """
 

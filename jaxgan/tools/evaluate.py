@@ -50,16 +50,16 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from jaxgan.checkpoint_noise import quiet_orbax_notices
-from jaxgan.drs import check_percentile
+from jaxgan.files.npzfile import open_npz
 from jaxgan.metrics.evaluator import check_request, compute_reference_stats, evaluate_batches, evaluate_samples
 from jaxgan.metrics.extractors import check_reference_extractor, load_extractor
 from jaxgan.metrics.protocol import RESIZE_MODES, eval_protocol, protocol_id
+from jaxgan.metrics.reference_sets import named_reference_stats
 from jaxgan.metrics.registry import default_metrics, get_metrics, import_metric_modules
 from jaxgan.metrics.stats import default_cache_dir, load_reference_stats, save_reference_stats
-from jaxgan.npzfile import open_npz
-from jaxgan.reference_sets import named_reference_stats
-from jaxgan.runs import parse_step
+from jaxgan.run.checkpoint_noise import quiet_orbax_notices
+from jaxgan.run.runs import parse_step
+from jaxgan.sampling.drs import check_percentile
 from jaxgan.tools.parsing import tool_parser
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -73,10 +73,10 @@ def load_sampler_from_checkpoint(path: str | Path, args: argparse.Namespace | No
     checkpoint), at `args.step` (default: the newest readable).
 
     Reads only G (its EMA params when present), never D or the optimizer states; with `args.drs`, G and D for
-    discriminator rejection sampling (`jaxgan.drs`).
+    discriminator rejection sampling (`jaxgan.sampling.drs`).
     """
-    from jaxgan.runs import load_generator_checkpoint, load_rejection_sampler, resolve_checkpoint_dir
-    from jaxgan.sampling import make_sample_fn
+    from jaxgan.run.runs import load_generator_checkpoint, load_rejection_sampler, resolve_checkpoint_dir
+    from jaxgan.sampling.generate import make_sample_fn
 
     quiet_orbax_notices()
     step = None if args is None else args.step

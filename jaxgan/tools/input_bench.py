@@ -45,9 +45,9 @@ import numpy as np
 from PIL import Image
 
 from jaxgan.data import build_dataset, default_config, prefetch_to_device, prepared
-from jaxgan.factory import build_gan
-from jaxgan.sharding import data_mesh
-from jaxgan.state import create_state
+from jaxgan.engine.sharding import data_mesh
+from jaxgan.engine.state import create_state
+from jaxgan.objectives.factory import build_gan
 
 SIDE = 64
 CELEBA_SIZE = (218, 178)  # (H, W) of CelebA's aligned images
@@ -244,8 +244,8 @@ def bench_end_to_end(config: ml_collections.ConfigDict, prepared_path: Path, ste
     The two runners alternate step by step, each step waited for, so the prepared one gets no overlap of its host
     reading with the device (a conservative figure) and a shared machine's load weighs on both alike.
     """
-    from jaxgan.dispatch import StepRunner
-    from jaxgan.trainer import make_step_runner
+    from jaxgan.objectives.gan_task import make_step_runner
+    from jaxgan.run.dispatch import StepRunner
 
     config = config.copy_and_resolve_references()
     config.data = data_config(name="prepared", path=str(prepared_path))

@@ -7,7 +7,7 @@ from one latent to another), truncated.png (BigGAN's truncation: components with
 for class-conditional models, classes.png (one row per class, the same latents in every row); `--class C` draws
 every other sample of class C. The same seed writes the same images.
 
-Every G also takes the reference's generate.py options (`jaxgan.seed_sampling`): `--seeds 0,1,2` writes
+Every G also takes the reference's generate.py options (`jaxgan.sampling.seeds`): `--seeds 0,1,2` writes
 seed0000.png, ... (one image per seed; `--class` for a conditional G), and `--video loop.gif` (or .mp4) an
 interpolation loop through the seeds (default 0-3), `--video-steps` frames apart (needs the `[video]` extra). With
 --seeds, --video or --style-mix-* only those files are written. StyleGAN2 runs (model.name=stylegan2) add
@@ -17,7 +17,7 @@ per-layer noise is the constant noise unless `--noise-mode random` (drawn from t
 gives the same image.
 
 `--drs` instead writes drs_samples.npz and drs_samples.png: `--num-samples` samples kept by discriminator rejection
-sampling (Azadi et al. 2019; jaxgan/drs.py), which reads D too, with `--drs-percentile` as the paper's gamma.
+sampling (Azadi et al. 2019; jaxgan/sampling/drs.py), which reads D too, with `--drs-percentile` as the paper's gamma.
 """
 
 from __future__ import annotations
@@ -29,14 +29,14 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxgan.checkpoint_noise import quiet_orbax_notices
-from jaxgan.drs import check_percentile
 from jaxgan.errors import JaxganError
-from jaxgan.images import save_png
-from jaxgan.runs import load_generator_checkpoint, load_rejection_sampler, parse_step
-from jaxgan.sampling import picture_of, write_sample_set
-from jaxgan.seed_sampling import write_seed_images, write_video
-from jaxgan.stylegan2_sampling import check_stylegan2, write_style_mixing
+from jaxgan.run.checkpoint_noise import quiet_orbax_notices
+from jaxgan.run.runs import load_generator_checkpoint, load_rejection_sampler, parse_step
+from jaxgan.sampling.drs import check_percentile
+from jaxgan.sampling.generate import picture_of, write_sample_set
+from jaxgan.sampling.images import save_png
+from jaxgan.sampling.seeds import write_seed_images, write_video
+from jaxgan.sampling.stylegan2 import check_stylegan2, write_style_mixing
 from jaxgan.tools.parsing import tool_parser
 
 

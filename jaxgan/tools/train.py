@@ -13,8 +13,8 @@ from absl import flags, logging
 from ml_collections import config_flags
 
 from jaxgan.config_file import config_path, precheck, resolve_config_arg
-from jaxgan.distributed import join_job
 from jaxgan.errors import JaxganError
+from jaxgan.run.distributed import join_job
 
 FLAGS = flags.FlagValues()
 config_flags.DEFINE_config_file("config", None, "A config name (mlp_digits) or the path of a config file.",
@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
     config, workdir = parse_flags(argv)
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
     job_watch = join_job(config.parallel)  # before anything touches a device: jax sets its devices up once
-    from jaxgan.tasks import train_and_evaluate
+    from jaxgan.run.train import train_and_evaluate
 
     train_and_evaluate(config, workdir, config_file=config_path(resolve_config_arg(argv)))
     if job_watch is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from jaxgan.errors import JaxganError
-from jaxgan.runs import load_run
+from jaxgan.run.runs import load_run
 from jaxgan.tools.parsing import tool_parser
 from jaxgan.translation.inference import read_inputs, translate_images, write_grid, write_outputs
 

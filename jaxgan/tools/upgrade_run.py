@@ -1,7 +1,7 @@
 """Convert a run saved before objectives to today's state layout: `jaxgan upgrade-run --workdir DIR`.
 
 Older GAN runs stored the state as `g`, `d`, `g_ema_params` and `aux`, and CycleGAN runs their history pools as
-`pools`; today's state is `nets.G`, `nets.D`, `ema.G` and `aux` (`aux.pools`) (`jaxgan.state.TrainState`). Every
+`pools`; today's state is `nets.G`, `nets.D`, `ema.G` and `aux` (`aux.pools`) (`jaxgan.engine.state.TrainState`). Every
 checkpoint is read, its arrays renamed, and written again with fresh checksums into a new `checkpoints/`; the old
 folder is kept as `checkpoints.pre-objectives/` (delete it yourself once the run resumes). The stored config needs
 no change: runs without an `objective` key are read as before.
@@ -14,10 +14,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from jaxgan.checkpoint import Checkpointer
+from jaxgan.engine.state import D, G
 from jaxgan.errors import JaxganError
-from jaxgan.state import D, G
-from jaxgan.state_layout import is_pre_objective_layout
+from jaxgan.run.checkpoint import Checkpointer
+from jaxgan.run.state_layout import is_pre_objective_layout
 from jaxgan.tools.parsing import tool_parser
 
 KEPT_AS = "checkpoints.pre-objectives"

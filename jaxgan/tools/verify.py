@@ -11,9 +11,9 @@ import argparse
 import logging
 import sys
 
-from jaxgan.checkpoint import CheckpointCorruptError, Checkpointer
 from jaxgan.errors import JaxganError
-from jaxgan.runs import resolve_checkpoint_dir
+from jaxgan.run.checkpoint import CheckpointCorruptError, Checkpointer
+from jaxgan.run.runs import resolve_checkpoint_dir
 from jaxgan.tools.parsing import tool_parser
 
 

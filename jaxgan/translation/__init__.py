@@ -2,6 +2,6 @@
 
 networks.py (U-Net, ResNet G, PatchGAN), losses.py, pool.py (history pool), state.py, pix2pix.py and cyclegan.py
 (their phase tables), data.py, config.py, factory.py, trainer.py (`TranslationTask` for the shared loop,
-`jaxgan.loop`; `jaxgan.tasks.train_and_evaluate` trains it) and inference.py (what `jaxgan translate` runs,
-on a run restored by `jaxgan.runs`).
+`jaxgan.run.loop`; `jaxgan.run.train.train_and_evaluate` trains it) and inference.py (what `jaxgan translate` runs,
+on a run restored by `jaxgan.run.runs`).
 """

@@ -2,18 +2,19 @@
 
 `base_config("pix2pix")` follows Isola et al. (2017) and `base_config("cyclegan")` Zhu et al. (2017), both as in
 the authors' public code (batch 1, Adam 2e-4 with beta1 0.5, lr constant for the first half of the run and then
-linearly decayed to 0). The `train` block holds the keys of the shared loop (`jaxgan.loop`), as the GAN's does.
+linearly decayed to 0). The `train` block holds the keys of the shared loop (`jaxgan.run.loop`), as the GAN's does.
 """
 
 from __future__ import annotations
 
 import ml_collections
 
-from jaxgan import distributed, optim
 from jaxgan.config import train_config as shared_train_config
 from jaxgan.config import validate_train
+from jaxgan.engine import optim
 from jaxgan.errors import check_choice
 from jaxgan.models import COMPUTE_DTYPES
+from jaxgan.run import distributed
 from jaxgan.translation.data import check_data_config
 from jaxgan.translation.losses import TRANSLATION_LOSSES
 from jaxgan.translation.networks import NORMS
@@ -70,7 +71,7 @@ def base_config(task: str = "pix2pix") -> ml_collections.ConfigDict:
         identity=0.5,       # CycleGAN: identity weight as a fraction of `cycle` (0 = off)
     ))
     c.pool_size = 50 if cyclegan else 0  # history pool per D (CycleGAN: 50 images)
-    c.optim = optim.default_config(lr=2e-4, b1=0.5, b2=0.999)  # every network's optimizer (jaxgan.optim)
+    c.optim = optim.default_config(lr=2e-4, b1=0.5, b2=0.999)  # every network's optimizer (jaxgan.engine.optim)
     c.optim.schedule, c.optim.decay_fraction = "linear", 0.5  # lr, then linearly to 0 over the last half
     c.train = train_config()
     return c

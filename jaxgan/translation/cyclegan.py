@@ -27,9 +27,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan.phases import KeyStreams
-from jaxgan.state import NetState, TrainState, apply_train, update_net
-from jaxgan.train_step import Phase, run_phases
+from jaxgan.engine.phases import KeyStreams
+from jaxgan.engine.state import NetState, TrainState, apply_train, update_net
+from jaxgan.engine.train_step import Phase, run_phases
 from jaxgan.translation.losses import TranslationLoss, l1
 from jaxgan.translation.pool import query_pool
 from jaxgan.translation.state import TranslationModels

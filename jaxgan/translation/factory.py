@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import ml_collections
 import optax
 
-from jaxgan import optim
+from jaxgan.engine import optim
 from jaxgan.models import compute_dtype
 from jaxgan.translation.cyclegan import make_cyclegan_step
 from jaxgan.translation.losses import get_translation_loss
@@ -17,7 +17,7 @@ from jaxgan.translation.state import TranslationModels
 
 
 def build_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-    """The `optim` block's optimizer (`jaxgan.optim`): every network updates once per step, so one schedule fits all."""
+    """The `optim` block's optimizer (`jaxgan.engine.optim`): every network updates once a step: one schedule."""
     return optim.build_optimizer(config.optim, config.train.num_steps)
 
 

@@ -1,6 +1,6 @@
 """Translate images with a trained run: read inputs, run its generators, write outputs.
 
-Used by `jaxgan translate`, which restores the run with `jaxgan.runs.load_run`. By default
+Used by `jaxgan translate`, which restores the run with `jaxgan.run.runs.load_run`. By default
 generators run in inference mode (BatchNorm running averages, no dropout), so an output depends only on its input
 and the checkpoint. `paper_mode` instead runs each image alone in training
 mode, with dropout and the image's own BatchNorm statistics, as Isola et al. (2017, sec. 3.3) do at test time.
@@ -18,8 +18,8 @@ import numpy as np
 
 from jaxgan.data.images import convert_channels, resize, to_unit_range
 from jaxgan.data.sources import _read_image
-from jaxgan.images import image_grid, save_png, unit_range_to_uint8
-from jaxgan.state import TrainState
+from jaxgan.engine.state import TrainState
+from jaxgan.sampling.images import image_grid, save_png, unit_range_to_uint8
 from jaxgan.translation.data import list_images
 from jaxgan.translation.state import GENERATORS, TranslationModels
 

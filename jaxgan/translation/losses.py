@@ -3,7 +3,7 @@
 Their D minimises 0.5 * (crit(D(real), 1) + crit(D(fake), 0)) ("we divide the objective by 2 while optimizing D,
 which slows down the rate at which D learns relative to G", Isola et al. 2017, sec. 3.3), and G minimises
 crit(D(G(x)), 1), where crit is BCE on logits ("non_saturating") or the squared error ("least_squares", LSGAN).
-Built from `jaxgan.losses`; only the factors differ from the core's GAN losses.
+Built from `jaxgan.terms.losses`; only the factors differ from the core's GAN losses.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgan import losses as core
+from jaxgan.terms import losses as core
 
 
 class TranslationLoss(NamedTuple):

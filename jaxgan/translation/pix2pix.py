@@ -21,9 +21,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan.phases import KeyStreams
-from jaxgan.state import TrainState, apply_train, update_net
-from jaxgan.train_step import Phase, run_phases
+from jaxgan.engine.phases import KeyStreams
+from jaxgan.engine.state import TrainState, apply_train, update_net
+from jaxgan.engine.train_step import Phase, run_phases
 from jaxgan.translation.losses import TranslationLoss, l1
 from jaxgan.translation.state import TranslationModels
 

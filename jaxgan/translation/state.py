@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan.state import TrainState, init_net
+from jaxgan.engine.state import TrainState, init_net
 from jaxgan.translation.pool import empty_pool
 
 TASKS = ("pix2pix", "cyclegan")

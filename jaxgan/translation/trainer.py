@@ -1,4 +1,4 @@
-"""pix2pix and CycleGAN as a task of the shared loop (`jaxgan.loop`): batches, held-out evaluation and samples.
+"""pix2pix and CycleGAN as a task of the shared loop (`jaxgan.run.loop`): batches, held-out evaluation and samples.
 
 The loop gives translation what it gives the GAN: data-parallel steps over the mesh (`train.num_devices`), K steps
 per dispatch (`train.steps_per_dispatch`), the NaN check, the SIGTERM-safe save, bit-exact resume and the best
@@ -19,12 +19,12 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxgan import loop
 from jaxgan.data.device import with_decoded_batch
-from jaxgan.images import image_grid
-from jaxgan.multistep import unroll_k_steps
-from jaxgan.sharding import replicated
-from jaxgan.state import TrainState
+from jaxgan.engine.multistep import unroll_k_steps
+from jaxgan.engine.sharding import replicated
+from jaxgan.engine.state import TrainState
+from jaxgan.run import loop
+from jaxgan.sampling.images import image_grid
 from jaxgan.translation.data import TranslationDataset, build_translation_data
 from jaxgan.translation.factory import build_models, build_step
 from jaxgan.translation.losses import l1
@@ -73,7 +73,7 @@ def progress_postfix(metrics: dict[str, float]) -> dict[str, float]:
 
 @dataclasses.dataclass
 class TranslationTask:
-    """pix2pix or CycleGAN as a `jaxgan.loop.Task`: one (A, B) batch per step, held-out scores and sample rows."""
+    """pix2pix or CycleGAN as a `jaxgan.run.loop.Task`: one (A, B) batch per step, held-out scores and sample rows."""
 
     config: ml_collections.ConfigDict
     data: TranslationDataset

@@ -1,8 +1,9 @@
 """StyleGAN2's own objective pieces as pure functions: style mixing and the path-length phase's batch.
 
 Follows NVlabs stylegan2-ada-pytorch `training/loss.py` (StyleGAN2Loss). The shared terms live elsewhere: the
-non-saturating losses in `jaxgan.losses`, R1 (`ZeroCenteredPenalty`) and the path-length penalty in
-`jaxgan.regularizers`, the G_ema schedule in `jaxgan.ema`; `jaxgan.stylegan2_phases` puts them in its phase table.
+non-saturating losses in `jaxgan.terms.losses`, R1 (`ZeroCenteredPenalty`) and the path-length penalty in
+`jaxgan.terms.regularizers`, the G_ema schedule in `jaxgan.terms.ema`; `jaxgan.objectives.stylegan2_phases` puts them in
+its phase table.
 """
 
 from __future__ import annotations

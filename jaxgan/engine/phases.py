@@ -2,7 +2,7 @@
 
 Each phase is a top-level pure function `(spec, ..., state, batch, keys) -> (state, metrics)`; bound to its
 frozen `StepSpec` with `functools.partial` it is a `PhaseFn` `(state, batch, keys) -> (state, metrics)` that
-`jaxgan.train_step` runs from a table with intervals, inside one jitted program.
+`jaxgan.engine.train_step` runs from a table with intervals, inside one jitted program.
 
 - `d_main`: one D update on a real batch and fakes of fresh z, D treating the fakes as constants.
 - `d_reg`: StyleGAN2's lazy regulariser, its own D update on `interval * n_disc` times the lazy penalties (R1, R2):
@@ -29,10 +29,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan import ema
-from jaxgan.losses import GANLoss, adversarial_logits
-from jaxgan.state import GAN, TrainState, apply_train, update_net
-from jaxgan.topk import TopKSchedule, top_k_mean
+from jaxgan.engine.state import GAN, TrainState, apply_train, update_net
+from jaxgan.terms import ema
+from jaxgan.terms.losses import GANLoss, adversarial_logits
+from jaxgan.terms.topk import TopKSchedule, top_k_mean
 
 Metrics = dict[str, jax.Array]
 Batch = dict[str, jax.Array]

@@ -15,8 +15,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh
 
-from jaxgan.sharding import jit_data_parallel
-from jaxgan.train_step import jit_train_step
+from jaxgan.engine.sharding import jit_data_parallel
+from jaxgan.engine.train_step import jit_train_step
 
 StepFn = Callable[[Any, dict], tuple[Any, dict]]
 K_AXIS_EXAMPLE_AXIS = 2  # example axis of a K-step batch: (K, n_disc, B, ...)

@@ -8,7 +8,7 @@ ends this process with `error: job member lost: ...` and exit status 2. A proces
 `finished` instead, so its peers never take a clean end for a death. Nothing is cleaned up on the way out:
 checkpoints are atomic (a save cut short never counts), so rerunning the same command on every process resumes from
 the last complete one. jax's own heartbeat (`jax.distributed.initialize`'s
-`heartbeat_timeout_seconds`, set to twice `timeout_s` by `jaxgan.distributed`) stays as the backstop.
+`heartbeat_timeout_seconds`, set to twice `timeout_s` by `jaxgan.run.distributed`) stays as the backstop.
 """
 
 from __future__ import annotations

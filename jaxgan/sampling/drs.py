@@ -28,10 +28,10 @@ import ml_collections
 import numpy as np
 
 from jaxgan.data.device import scale_pixels
+from jaxgan.engine.state import GAN, NetState, TrainState, apply_train, update_net
 from jaxgan.errors import JaxganError
-from jaxgan.losses import SIGMOID_LOSSES, adversarial_logits, bce_d_loss
-from jaxgan.sampling import evaluation_noise_key, generator_variables, random_inputs, sample_latents
-from jaxgan.state import GAN, NetState, TrainState, apply_train, update_net
+from jaxgan.sampling.generate import evaluation_noise_key, generator_variables, random_inputs, sample_latents
+from jaxgan.terms.losses import SIGMOID_LOSSES, adversarial_logits, bce_d_loss
 
 # propose(key, n) -> (n samples, their n D logits)
 ProposeFn = Callable[[jax.Array, int], tuple[np.ndarray, np.ndarray]]
@@ -180,8 +180,8 @@ def gan_proposer(gan: GAN, generate: Callable, discriminate: Callable, g_variabl
     """Proposals of G scored by `discriminate`: random latents and per-layer noise, and a conditional G's labels
     drawn from `label_probs` (the training set's class shares; uniform without them), as the evaluation draws them.
 
-    `generate` is `jaxgan.sampling.make_batched_generate(gan)` and `discriminate` `make_training_mode_discriminate`,
-    built once by the caller so repeated samplers reuse one compile.
+    `generate` is `jaxgan.sampling.generate.make_batched_generate(gan)` and `discriminate`
+    `make_training_mode_discriminate`, built once by the caller so repeated samplers reuse one compile.
     """
 
     def propose(key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:

@@ -2,15 +2,15 @@
 
 The one module that knows how a run is stored and how to rebuild its objects from that: a workdir holds config.json
 and checkpoints/<step>/, whose orbax `state` item is the train state and whose `meta` item
-(`jaxgan.run_info.run_meta`) records the config, the data position, the example shape and the number of classes.
-`jaxgan.checkpoint.Checkpointer` reads and writes those files and knows nothing of configs or models; this module
+(`jaxgan.run.run_info.run_meta`) records the config, the data position, the example shape and the number of classes.
+`jaxgan.run.checkpoint.Checkpointer` reads and writes those files and knows nothing of configs or models; this module
 turns them back into a config (`config_from_json`), any objective's networks and state (`load_run`), G's sampling
 variables (`load_generator`, or `load_generator_checkpoint`, which also names the step it read: the EMA params with
 their standing BatchNorm statistics, StyleGAN2's w_avg) or a discriminator rejection sampler over G and D
 (`load_rejection_sampler`). A step is a number, `latest` (the
 newest readable) or `best` (by the run's own `train.best_metric`): `resolve_step`. The sampling, evaluation and
 translation tools all load through here; the trainers import nothing from it but the path resolution of
-`train.init_from` (`jaxgan.transfer`).
+`train.init_from` (`jaxgan.run.transfer`).
 
 A run saved before a config key moved (`jaxgan.models.RENAMED_KEYS`: the flat `model.ngf` became
 `model.dcgan.ngf`, ...) loads unchanged: its stored keys are read at their new places.
@@ -28,9 +28,16 @@ from typing import Any, NamedTuple
 import jax
 import ml_collections
 
-from jaxgan.checkpoint import STATE, Checkpointer
 from jaxgan.data import build_dataset
-from jaxgan.drs import (
+from jaxgan.engine.state import GAN, G, NetState, TrainState, create_state
+from jaxgan.errors import JaxganError
+from jaxgan.models import RENAMED_KEYS
+from jaxgan.objectives import Objective, get_objective, objective_of, stored_objective_name
+from jaxgan.objectives.factory import build_gan
+from jaxgan.objectives.stylegan2 import UNUSED_GAN_KEYS
+from jaxgan.run.checkpoint import STATE, Checkpointer
+from jaxgan.run.state_layout import abstract_of
+from jaxgan.sampling.drs import (
     DRS_BURN_IN_STREAM,
     DRS_FINETUNE_BATCH,
     RejectionSampler,
@@ -39,14 +46,7 @@ from jaxgan.drs import (
     gan_proposer,
     make_training_mode_discriminate,
 )
-from jaxgan.errors import JaxganError
-from jaxgan.factory import build_gan
-from jaxgan.models import RENAMED_KEYS
-from jaxgan.objectives import Objective, get_objective, objective_of, stored_objective_name
-from jaxgan.objectives.stylegan2 import UNUSED_GAN_KEYS
-from jaxgan.sampling import generator_variables, make_batched_generate
-from jaxgan.state import GAN, G, NetState, TrainState, create_state
-from jaxgan.state_layout import abstract_of
+from jaxgan.sampling.generate import generator_variables, make_batched_generate
 
 CONFIG_FILE = "config.json"
 CHECKPOINTS = "checkpoints"
@@ -152,9 +152,9 @@ def load_generator(path: str | Path, step: int | None = None) -> tuple[GAN, dict
     """(gan, G's variables, config) from a workdir or checkpoint dir, reading only G's arrays.
 
     Reads G's EMA params when the run kept an EMA (else G's params) and G's collections (BatchNorm running stats,
-    StyleGAN2's w_avg), never D or the optimizer states (orbax partial restore). The EMA params are paired with
-    standing BatchNorm statistics recomputed for them (`jaxgan.sampling.generator_variables`). `step=None` takes
-    the newest readable checkpoint.
+    StyleGAN2's w_avg), never D or the optimizer states (orbax partial restore). The EMA params are paired with standing
+    BatchNorm statistics recomputed for them (`jaxgan.sampling.generate.generator_variables`). `step=None` takes the
+    newest readable checkpoint.
     """
     loaded = load_generator_checkpoint(path, step)
     return loaded.gan, loaded.variables, loaded.config

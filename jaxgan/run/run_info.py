@@ -4,7 +4,7 @@
 trainer adds the step's compile time once it is known. config.json stays the config alone, so a resumed run can
 compare it key by key.
 
-`run_meta` is the JSON record saved with every checkpoint (its `meta` item), which `jaxgan.runs` reads back.
+`run_meta` is the JSON record saved with every checkpoint (its `meta` item), which `jaxgan.run.runs` reads back.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def update_run_info(workdir: str | Path, **fields: Any) -> None:
 
 def run_meta(config: ml_collections.ConfigDict, step: int, data_batches: int,
              example_shape: Sequence[int], num_classes: int | None) -> dict[str, Any]:
-    """The JSON record saved beside the state: what resuming and `jaxgan.runs` need besides the arrays."""
+    """The JSON record saved beside the state: what resuming and `jaxgan.run.runs` need besides the arrays."""
     return {"step": int(step), "data_batches": int(data_batches),
             "config": json.loads(config.to_json_best_effort()),
             "example_shape": [int(s) for s in example_shape], "num_classes": num_classes}

@@ -1,13 +1,13 @@
 """The train step as a table of named phases (StyleGAN2-ADA's Dmain, Dreg, Gmain, Greg), run in one XLA program.
 
 A step runs its phases in order: `Dreg` (every k steps), `n_disc` x `Dmain`, `Gmain`, `Greg` (every k steps) and
-`G_ema`. Each phase is a pure `(state, batch, keys) -> (state, metrics)` (`jaxgan.phases`), so it can be called and
-tested alone. A phase with interval k > 1 runs under `lax.cond` on `step % k == 0`: one program, and skipped steps
+`G_ema`. Each phase is a pure `(state, batch, keys) -> (state, metrics)` (`jaxgan.engine.phases`), so it can be called
+and tested alone. A phase with interval k > 1 runs under `lax.cond` on `step % k == 0`: one program, and skipped steps
 report zeros for its metrics. Keys come from `KeyStreams.of_step(rng, step)`, one named sub-stream per phase.
 
 Lazy regularisation has one meaning, StyleGAN2's (Karras et al. 2020, Sec. 3.1 and Appendix B): with
 `d_reg_interval` k > 1, `Dreg` is a separate D optimizer step every k train steps, i.e. every m = k * n_disc D
-updates, on m times the lazy penalties (R1, R2), and `jaxgan.factory` gives D's Adam lr * c and betas ** c,
+updates, on m times the lazy penalties (R1, R2), and `jaxgan.objectives.factory` gives D's Adam lr * c and betas ** c,
 c = m / (m + 1), since Adam then takes m + 1 steps per m minibatches: gamma means the same for any n_disc. With
 k = 1 the penalties join every D update and nothing is rescaled.
 
@@ -29,8 +29,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxgan.losses import GANLoss
-from jaxgan.phases import (  # noqa: F401  (re-exported: the step's public types)
+from jaxgan.engine.phases import (  # noqa: F401  (re-exported: the step's public types)
     Batch,
     DiscriminatorFn,
     DPenalty,
@@ -48,8 +47,9 @@ from jaxgan.phases import (  # noqa: F401  (re-exported: the step's public types
     g_reg,
     sample_latents,
 )
-from jaxgan.state import GAN, TrainState
-from jaxgan.topk import TopKSchedule
+from jaxgan.engine.state import GAN, TrainState
+from jaxgan.terms.losses import GANLoss
+from jaxgan.terms.topk import TopKSchedule
 
 PhaseFn = Callable[[TrainState, Batch, KeyStreams], tuple[TrainState, Metrics]]
 
@@ -151,7 +151,7 @@ def make_train_step(
 
     `batch["x"]` has shape (n_disc, B, ...): one real batch per D update; `batch["label"]`, (n_disc, B), is
     needed by class-conditional models. `report_probs` adds mean sigmoid(D) for BCE-type losses. `g_top_k`
-    trains G on the k fakes D scores highest (Sinha et al. 2020, `jaxgan.topk`).
+    trains G on the k fakes D scores highest (Sinha et al. 2020, `jaxgan.terms.topk`).
     """
     spec = StepSpec(gan, loss, n_disc, tuple(d_penalties), tuple(d_reg), d_reg_interval, tuple(g_penalties),
                     tuple(g_reg), g_reg_interval, d_input, report_probs, g_top_k)

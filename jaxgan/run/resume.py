@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 import jax
 import ml_collections
 
-from jaxgan.checkpoint import Checkpointer, NoReadableCheckpointError
-from jaxgan.distributed import PER_LAUNCH_KEYS
 from jaxgan.errors import JaxganError
+from jaxgan.run.checkpoint import Checkpointer, NoReadableCheckpointError
+from jaxgan.run.distributed import PER_LAUNCH_KEYS
 
 if TYPE_CHECKING:
-    from jaxgan.loop import Task
+    from jaxgan.run.loop import Task
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from jaxgan.checkpoint import Checkpointer
+from jaxgan.engine.state import TrainState
 from jaxgan.errors import JaxganError
-from jaxgan.runs import resolve_checkpoint_dir
-from jaxgan.state import TrainState
-from jaxgan.state_layout import abstract_of, leaf_specs
+from jaxgan.run.checkpoint import Checkpointer
+from jaxgan.run.runs import resolve_checkpoint_dir
+from jaxgan.run.state_layout import abstract_of, leaf_specs
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,12 @@
 """Images by seed and interpolation videos, the same options for every generator (DCGAN, ResNet, MLP, StyleGAN2).
 
-A seed fixes one latent (`jaxgan.sampling.seed_latents`), and `--class` fixes a conditional G's class, whatever the
-model. StyleGAN2 adds its own knobs on the same path: truncation `psi` toward w_avg and the per-layer noise mode
-(`jaxgan.stylegan2_sampling`); other generators refuse them in one line. With psi = 1 and the constant noise, a
+A seed fixes one latent (`jaxgan.sampling.generate.seed_latents`), and `--class` fixes a conditional G's class, whatever
+the model. StyleGAN2 adds its own knobs on the same path: truncation `psi` toward w_avg and the per-layer noise mode
+(`jaxgan.sampling.stylegan2`); other generators refuse them in one line. With psi = 1 and the constant noise, a
 StyleGAN2 image is `gan.generate` of the seed's latent, as for any other G.
 
 The video walks through the seeds' latents in order and back to the first (a loop), slerp between neighbours
-(`jaxgan.sampling.slerp`), written by imageio (the optional `[video]` extra): GIF through Pillow, MP4 through
+(`jaxgan.sampling.generate.slerp`), written by imageio (the optional `[video]` extra): GIF through Pillow, MP4 through
 imageio-ffmpeg when that is installed.
 """
 
@@ -18,12 +18,12 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.engine.state import GAN
 from jaxgan.errors import JaxganError
-from jaxgan.images import save_png, unit_range_to_uint8
 from jaxgan.models.stylegan2.generator import Generator
-from jaxgan.sampling import make_generate, seed_labels, seed_latents, slerp
-from jaxgan.state import GAN
-from jaxgan.stylegan2_sampling import check_stylegan2, is_stylegan2, synthesize
+from jaxgan.sampling.generate import make_generate, seed_labels, seed_latents, slerp
+from jaxgan.sampling.images import save_png, unit_range_to_uint8
+from jaxgan.sampling.stylegan2 import check_stylegan2, is_stylegan2, synthesize
 
 VIDEO_INSTALL_HINT = 'pip install "jaxgan[video]"'
 VIDEO_SUFFIXES = (".gif", ".mp4")

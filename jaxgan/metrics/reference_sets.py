@@ -6,7 +6,7 @@ quantised to uint8 before the extractor, resized to its input by the chosen mode
 of the data's content identity (`ImageDataset.content_identity`: a prepared dataset's content hash, a folder's file
 names and sizes, a tfds split's name, version and size, an .npz's bytes, plus the resize and crop applied), so two
 datasets of the same name and shape never share a reference. `jaxgan evaluate --ref-dataset` and the in-training
-evaluator (`jaxgan.training_eval`) both come here, so a run and a later evaluation read the same cached file.
+evaluator (`jaxgan.metrics.training_eval`) both come here, so a run and a later evaluation read the same cached file.
 """
 
 from __future__ import annotations

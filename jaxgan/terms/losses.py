@@ -5,7 +5,7 @@ what G minimises, where `real` = D(x) and `fake` = D(G(z)) are D's outputs on a 
 phase `real` is a constant (computed by the current D, no gradient), so relativistic losses, which compare the
 two, are written like any other. Like optax's losses, both return one float32 value per example ([N]; a PatchGAN
 map is averaged within each example) and the caller takes the mean: a phase minimises `jnp.mean`, top-k training
-keeps the k best fakes' values (`jaxgan.topk`). `softplus(-x) = -log(sigmoid(x))` and `softplus(x) = -log(1 -
+keeps the k best fakes' values (`jaxgan.terms.topk`). `softplus(-x) = -log(sigmoid(x))` and `softplus(x) = -log(1 -
 sigmoid(x))` keep the BCE-type losses finite for any logit.
 
 Variants wrap a loss: `one_sided_label_smoothing` (Salimans et al. 2016) and `auxiliary_classifier` (AC-GAN, Odena

@@ -9,7 +9,7 @@
   are passed as given; the command differs per process only in `process_id`.
 
 On the CPU, the cross-process collectives are gloo's (TCP) unless jax was told otherwise (e.g. MPI). The heartbeats
-of `jaxgan.job_watch` bound how long the others wait when one process dies (`parallel.heartbeat_timeout_s`):
+of `jaxgan.run.job_watch` bound how long the others wait when one process dies (`parallel.heartbeat_timeout_s`):
 they stop with one line naming the lost process, and rerunning the job resumes from the last complete checkpoint.
 """
 
@@ -21,7 +21,7 @@ import time
 import ml_collections
 
 from jaxgan.errors import JaxganError, check_choice
-from jaxgan.job_watch import JobWatch
+from jaxgan.run.job_watch import JobWatch
 
 MODES = ("off", "auto", "explicit")
 # Keys that differ between the processes of one job, or between launches of it (a new free port): not config changes.
@@ -69,7 +69,7 @@ def initialize_arguments(parallel: ml_collections.ConfigDict) -> dict | None:
     validate(parallel)
     if parallel.distributed == "off":
         return None
-    # jax's own heartbeat is the backstop of jaxgan.job_watch's (which names the lost process): twice as long.
+    # jax's own heartbeat is the backstop of jaxgan.run.job_watch's (which names the lost process): twice as long.
     backstop = 2 * int(parallel.heartbeat_timeout_s)
     arguments = dict(heartbeat_timeout_seconds=backstop, shutdown_timeout_seconds=backstop,
                      initialization_timeout=int(parallel.initialization_timeout_s))

@@ -8,9 +8,9 @@ metrics (`jaxgan.metrics.registry`: fid, kid, is, pr and any that `eval.metric_m
 classifier or the FID Inception; the 2-D mixtures get the point metrics (modes). Results are logged as
 `eval/<key>` and `train.best_metric` ranks checkpoints by one of them, in the direction its metric declares.
 
-Reference statistics come from `eval.reference` (a statistics file, e.g. pytorch-fid's), or are computed once from
-the training data and cached under `eval.cache_dir` (`jaxgan.reference_sets`: keyed by the data's content, the subset
-size and the extractor's protocol id, the same cache `jaxgan evaluate --ref-dataset` reads).
+Reference statistics come from `eval.reference` (a statistics file, e.g. pytorch-fid's), or are computed once from the
+training data and cached under `eval.cache_dir` (`jaxgan.metrics.reference_sets`: keyed by the data's content, the
+subset size and the extractor's protocol id, the same cache `jaxgan evaluate --ref-dataset` reads).
 """
 
 from __future__ import annotations
@@ -20,8 +20,17 @@ from typing import Any
 import jax
 import ml_collections
 
+from jaxgan.data.label_distribution import class_probabilities
 from jaxgan.data.pipeline import Dataset
-from jaxgan.drs import (
+from jaxgan.engine.state import GAN, TrainState
+from jaxgan.metrics import registry
+from jaxgan.metrics.evaluator import check_request, evaluate_mixture_samples, evaluate_samples
+from jaxgan.metrics.extractors import EXTRACTORS, check_reference_extractor, load_extractor
+from jaxgan.metrics.mode_coverage import DEFAULT_MIN_COUNT
+from jaxgan.metrics.protocol import RESIZE_MODES, eval_protocol, protocol_id
+from jaxgan.metrics.reference_sets import dataset_reference_stats
+from jaxgan.metrics.stats import ReferenceStats, default_cache_dir, load_reference_stats
+from jaxgan.sampling.drs import (
     DRS_BURN_IN_STREAM,
     DRS_FINETUNE_BATCH,
     RejectionSampler,
@@ -31,16 +40,7 @@ from jaxgan.drs import (
     gan_proposer,
     make_training_mode_discriminate,
 )
-from jaxgan.label_distribution import class_probabilities
-from jaxgan.metrics import registry
-from jaxgan.metrics.evaluator import check_request, evaluate_mixture_samples, evaluate_samples
-from jaxgan.metrics.extractors import EXTRACTORS, check_reference_extractor, load_extractor
-from jaxgan.metrics.mode_coverage import DEFAULT_MIN_COUNT
-from jaxgan.metrics.protocol import RESIZE_MODES, eval_protocol, protocol_id
-from jaxgan.metrics.stats import ReferenceStats, default_cache_dir, load_reference_stats
-from jaxgan.reference_sets import dataset_reference_stats
-from jaxgan.sampling import evaluation_noise_key, generator_variables, make_batched_generate, random_inputs
-from jaxgan.state import GAN, TrainState
+from jaxgan.sampling.generate import evaluation_noise_key, generator_variables, make_batched_generate, random_inputs
 
 PREFIX = "eval/"
 

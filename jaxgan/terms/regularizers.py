@@ -4,15 +4,16 @@
   fake (Gulrajani et al. 2017, eq. 3).
 - `r1_penalty` / `r2_penalty` (a `ZeroCenteredPenalty`): gamma / 2 * E[||grad_x D(x)||^2] on reals / fakes
   (Mescheder et al. 2018, eq. 9-10). Lazy regularisation (StyleGAN2) is not the penalty's business: it is the
-  `Dreg` phase of the train step (`jaxgan.train_step`), which runs these terms every k steps as their own update.
+  `Dreg` phase of the train step (`jaxgan.engine.train_step`), which runs these terms every k steps as their own update.
 - `path_length_penalty`: StyleGAN2's weight * E[(|J_w^T y| - a)^2] on G's synthesis network, a the running mean
   of the path lengths that the caller keeps (Karras et al. 2020, eq. 4).
 - `InstanceNoise`: N(0, std_t^2) added to every input of D, real and fake, std_t annealed linearly to 0
   (Sønderby et al. 2017; Arjovsky & Bottou 2017).
 
-Label smoothing changes what D minimises, so it is a loss variant: `jaxgan.losses.one_sided_label_smoothing`.
+Label smoothing changes what D minimises, so it is a loss variant: `jaxgan.terms.losses.one_sided_label_smoothing`.
 
-Config: the `reg` block (`default_config`, checked by `validate`; `reg.label_smoothing` by `jaxgan.losses.validate`).
+Config: the `reg` block (`default_config`, checked by `validate`; `reg.label_smoothing` by
+`jaxgan.terms.losses.validate`).
 
 Gradients are taken w.r.t. D's inputs of D's adversarial logit (the first column for AC-GAN heads) and summed over the
 batch, so each example's gradient is its own only when D has no batch-coupling layers (use D without BatchNorm, as
@@ -30,9 +31,9 @@ import ml_collections
 import numpy as np
 import optax
 
-from jaxgan.losses import adversarial_logits
+from jaxgan.engine.phases import DiscriminatorFn, DPenalty, Metrics
 from jaxgan.models.stylegan2.ops import normal
-from jaxgan.phases import DiscriminatorFn, DPenalty, Metrics
+from jaxgan.terms.losses import adversarial_logits
 
 
 def default_config() -> ml_collections.ConfigDict:

@@ -1,4 +1,4 @@
-"""`train_and_evaluate`: train any objective (`jaxgan.objectives`) on the shared loop (`jaxgan.loop`)."""
+"""`train_and_evaluate`: train any objective (`jaxgan.objectives`) on the shared loop (`jaxgan.run.loop`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import ml_collections
 
-from jaxgan import loop
 from jaxgan.objectives import Objective, objective_of, validate
+from jaxgan.run import loop
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, eval_fn: loop.EvalFn | None = None,

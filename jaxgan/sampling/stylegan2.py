@@ -15,10 +15,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan.images import save_png, unit_range_to_uint8
+from jaxgan.engine.state import GAN
 from jaxgan.models.stylegan2.generator import NOISE_MODES, Generator, check_truncation
-from jaxgan.sampling import seed_labels, seed_latents
-from jaxgan.state import GAN
+from jaxgan.sampling.generate import seed_labels, seed_latents
+from jaxgan.sampling.images import save_png, unit_range_to_uint8
 
 
 def is_stylegan2(gan: GAN) -> bool:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("jaxgan.checkpoint")
+log = logging.getLogger("jaxgan.run.checkpoint")
 
 _NOISY_LOGGERS = ("absl", "asyncio", "jax._src.distributed")  # orbax/TensorStore chatter during a failed read
 

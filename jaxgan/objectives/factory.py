@@ -1,8 +1,8 @@
 """From a config to the objects of a run: the static `GAN` spec and its train step, with the toolbox options wired in.
 
 The rooms build their own parts from their blocks: the models (`jaxgan.models.build_models`, `model.*`), the loss
-with its variants (`jaxgan.losses.build_loss`: `reg.label_smoothing`, `model.d_cond=acgan`) and D's penalties
-(`jaxgan.regularizers`: `reg.gp_weight` in every D update; `reg.r1_gamma`, `reg.r2_gamma` in the lazy `Dreg` phase
+with its variants (`jaxgan.terms.losses.build_loss`: `reg.label_smoothing`, `model.d_cond=acgan`) and D's penalties
+(`jaxgan.terms.regularizers`: `reg.gp_weight` in every D update; `reg.r1_gamma`, `reg.r2_gamma` in the lazy `Dreg` phase
 when `reg.lazy_interval` > 1). This module wires them together with what spans blocks: the optimizers with the
 lazy-regularisation correction (`reg.lazy_interval`), D's input transform (`augment.*`, `reg.instance_noise_*`),
 G's latents with n_disc > 1 (`g_fresh_z`) and the EMA decay (`ema.decay` or `ema.half_life_images`).
@@ -16,17 +16,17 @@ from collections.abc import Callable, Sequence
 import jax
 import ml_collections
 
-from jaxgan import ema
-from jaxgan.augment import make_diff_augment
-from jaxgan.losses import SIGMOID_LOSSES, build_loss
+from jaxgan.engine.optim import build_optimizer
+from jaxgan.engine.sharding import bn_groups
+from jaxgan.engine.state import GAN
+from jaxgan.engine.train_step import InputTransform, Phase, StepSpec, check_intervals, gan_phases
 from jaxgan.models import build_models, is_conditional
 from jaxgan.objectives import objective_of
-from jaxgan.optim import build_optimizer
-from jaxgan.regularizers import InstanceNoise, build_d_penalties, build_d_reg
-from jaxgan.sharding import bn_groups
-from jaxgan.state import GAN
-from jaxgan.topk import TopKSchedule, decay_period
-from jaxgan.train_step import InputTransform, Phase, StepSpec, check_intervals, gan_phases
+from jaxgan.terms import ema
+from jaxgan.terms.augment import make_diff_augment
+from jaxgan.terms.losses import SIGMOID_LOSSES, build_loss
+from jaxgan.terms.regularizers import InstanceNoise, build_d_penalties, build_d_reg
+from jaxgan.terms.topk import TopKSchedule, decay_period
 
 
 def lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
@@ -35,7 +35,7 @@ def lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
     Dreg is one extra D step per m Dmain updates (Karras et al. 2020, Appendix B; `phases.d_reg_scale`), so D's Adam
     takes m + 1 steps per m minibatches.
     """
-    k = config.reg.lazy_interval  # >= 1, checked by jaxgan.regularizers.validate
+    k = config.reg.lazy_interval  # >= 1, checked by jaxgan.terms.regularizers.validate
     regularised = config.reg.r1_gamma > 0 or config.reg.r2_gamma > 0
     m = k * config.n_disc
     return m / (m + 1) if k > 1 and regularised else 1.0
@@ -44,8 +44,8 @@ def lazy_regularization_ratio(config: ml_collections.ConfigDict) -> float:
 def lazy_regularization_optimizer(opt_cfg: ml_collections.ConfigDict, ratio: float) -> ml_collections.ConfigDict:
     """A copy of an optimizer block with lr * c, b1 ** c and b2 ** c: StyleGAN2's lazy-regularisation correction.
 
-    The lazy regulariser is its own optimizer step every k train steps (the `Dreg` phase, `jaxgan.train_step`), so
-    Adam takes k + 1 steps per k minibatches; scaling lr and the betas by c = k / (k + 1) keeps its time constants
+    The lazy regulariser is its own optimizer step every k train steps (the `Dreg` phase, `jaxgan.engine.train_step`),
+    so Adam takes k + 1 steps per k minibatches; scaling lr and the betas by c = k / (k + 1) keeps its time constants
     per minibatch, as StyleGAN2 does (Karras et al. 2020, Appendix B).
     """
     out = ml_collections.ConfigDict(opt_cfg.to_dict())

@@ -16,8 +16,8 @@ Follows NVlabs stylegan2-ada-pytorch `training/loss.py` (StyleGAN2Loss) and `tra
 - `ADA`: after every `ada_interval`-th step (step + 1 divisible), p += sign(r_t - target) * B * interval / (kimg *
   1000), clipped to [0, 1], r_t the mean sign since the last adjustment; ada_target = 0 keeps p fixed (ablations).
 
-The order is the reference's: G's phases, then D's, so Gmain sees the D of the previous step (still alternating).
-The lazy phases' Adam takes lr * c and betas ** c, c = k / (k + 1) (`jaxgan.factory`). The running values live in
+The order is the reference's: G's phases, then D's, so Gmain sees the D of the previous step (still alternating). The
+lazy phases' Adam takes lr * c and betas ** c, c = k / (k + 1) (`jaxgan.objectives.factory`). The running values live in
 `TrainState.aux` (`initial_aux`): `pl_mean`, `ada_p`, and the sign accumulator `ada_sign_sum` / `ada_count`.
 """
 
@@ -30,15 +30,15 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan import ada, ema
-from jaxgan.label_distribution import draw_labels
-from jaxgan.losses import GANLoss, get_loss
+from jaxgan.data.label_distribution import draw_labels
+from jaxgan.engine.phases import Batch, KeyStreams, Metrics, reals, sample_latents, update_net
+from jaxgan.engine.state import GAN, NetState, TrainState
+from jaxgan.engine.train_step import Phase
 from jaxgan.models.stylegan2.generator import BUFFERS, Generator
 from jaxgan.models.stylegan2.losses import mixing_cutoff, pl_batch_size, style_mix
-from jaxgan.phases import Batch, KeyStreams, Metrics, reals, sample_latents, update_net
-from jaxgan.regularizers import ZeroCenteredPenalty, path_length_penalty
-from jaxgan.state import GAN, NetState, TrainState
-from jaxgan.train_step import Phase
+from jaxgan.terms import ada, ema
+from jaxgan.terms.losses import GANLoss, get_loss
+from jaxgan.terms.regularizers import ZeroCenteredPenalty, path_length_penalty
 
 
 @dataclasses.dataclass(frozen=True)

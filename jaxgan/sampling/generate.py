@@ -24,10 +24,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan.images import image_grid, sample_picture, save_png
-from jaxgan.label_distribution import draw_labels
-from jaxgan.state import GAN, TrainState
-from jaxgan.train_step import KeyStreams, sample_latents
+from jaxgan.data.label_distribution import draw_labels
+from jaxgan.engine.state import GAN, TrainState
+from jaxgan.engine.train_step import KeyStreams, sample_latents
+from jaxgan.sampling.images import image_grid, sample_picture, save_png
 
 INTERPOLATIONS = ("lerp", "slerp")
 _PARALLEL_EPS = 1e-6  # below this sin(angle), slerp falls back to lerp

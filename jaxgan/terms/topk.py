@@ -8,7 +8,7 @@ gamma = 0.99, nu = 0.5-0.75). The epoch is counted in train steps (`epoch_steps`
 examples, a global batch of B and n_disc real batches per step, the full batches the loader serves per epoch.
 `train.topk_decay_steps` > 0 sets another period explicitly; infinite data (the mixtures) needs one.
 
-Only G's loss changes: it is the mean of G's per-example losses (`jaxgan.losses`) over the k kept fakes; the other
+Only G's loss changes: it is the mean of G's per-example losses (`jaxgan.terms.losses`) over the k kept fakes; the other
 fakes still enter D's update, and the `Loss/G` reported is the whole batch's mean. Any loss of (D(x), D(G(z))) works:
 example i of a relativistic loss also reads its paired real (RpGAN) or the batch means (RaGAN). With a packed D
 (PacGAN) a "fake" is one pack.

@@ -1,14 +1,14 @@
 """Saving and restoring checkpoints with orbax: a train-state pytree plus a JSON record, checked and retried.
 
 A plain orbax wrapper: it knows pytrees, JSON and files, not configs or models. What a run stores in the record
-(`jaxgan.runs.run_meta`) and how a run is rebuilt from a checkpoint (`jaxgan.runs`) live in `jaxgan.runs`.
+(`jaxgan.run.runs.run_meta`) and how a run is rebuilt from a checkpoint (`jaxgan.run.runs`) live in `jaxgan.run.runs`.
 
 A checkpoint is a step directory `<directory>/<step>/` with two orbax items:
 
 - `state`: the train-state pytree (OCDBT/zarr), each array stored under its dotted path, e.g. for a `TrainState`
   `nets.G.params.Dense_0.kernel`, `nets.D.opt_state.0.mu.Dense_0.bias`, `ema.G.Dense_0.kernel`.
 - `meta`: JSON; a run stores `step`, `data_batches` (the data iterator position: batches consumed), the resolved
-  `config`, `example_shape` and `num_classes` there (what `jaxgan.runs` needs to rebuild it without the dataset).
+  `config`, `example_shape` and `num_classes` there (what `jaxgan.run.runs` needs to rebuild it without the dataset).
 
 Orbax writes a step into `<step>.orbax-checkpoint-tmp` and renames it only when every item is on disk, so a save killed
 half-way leaves no step directory; the writing `Checkpointer` deletes such leftovers when it opens. Retention is one
@@ -38,10 +38,10 @@ import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
-from jaxgan.checkpoint_noise import log_details, quiet_failed_saves, quiet_reads, short_reason
-from jaxgan.checksums import array_checksums, checksum_mismatches
 from jaxgan.errors import JaxganError
-from jaxgan.state_layout import abstract_of, check_compatible
+from jaxgan.run.checkpoint_noise import log_details, quiet_failed_saves, quiet_reads, short_reason
+from jaxgan.run.checksums import array_checksums, checksum_mismatches
+from jaxgan.run.state_layout import abstract_of, check_compatible
 
 log = logging.getLogger(__name__)
 

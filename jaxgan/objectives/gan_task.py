@@ -1,10 +1,10 @@
-"""The GAN task: what the shared loop (`jaxgan.loop`) needs to train a GAN, and `train_and_evaluate` for it.
+"""The GAN task: what the shared loop (`jaxgan.run.loop`) needs to train a GAN, and `train_and_evaluate` for it.
 
 Samples are drawn with G in inference mode, so BatchNorm uses its running averages (as PyTorch's `netG.eval()`);
 that makes a sample depend only on z and the checkpoint, never on the rest of the sample batch. With an EMA, samples
 come from the EMA params (with G's running BatchNorm statistics).
 
-Resume, the stop request, K steps per dispatch, the NaN check and checkpoints are the loop's (see `jaxgan.loop`).
+Resume, the stop request, K steps per dispatch, the NaN check and checkpoints are the loop's (see `jaxgan.run.loop`).
 """
 
 from __future__ import annotations
@@ -19,23 +19,23 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxgan import loop
 from jaxgan.data import build_dataset, stack_batches, with_decoded_batch
-from jaxgan.dispatch import MultiStepRunner, StepRunner
-from jaxgan.dispatch import make_step_runner as make_task_runner
-from jaxgan.images import sample_picture
-from jaxgan.label_distribution import class_probabilities
-from jaxgan.loop import EvalFn
-from jaxgan.multistep import unroll_k_steps
+from jaxgan.data.label_distribution import class_probabilities
+from jaxgan.engine.multistep import unroll_k_steps
+from jaxgan.engine.sharding import replicated
+from jaxgan.engine.state import GAN, TrainState
+from jaxgan.engine.train_step import sample_latents
+from jaxgan.metrics.training_eval import build_eval_fn
 from jaxgan.objectives import objective_of
 from jaxgan.objectives.gan import GANObjective
-from jaxgan.run_info import run_meta
-from jaxgan.sampling import generator_variables
-from jaxgan.sharding import replicated
-from jaxgan.state import GAN, TrainState
-from jaxgan.train_step import sample_latents
-from jaxgan.training_eval import build_eval_fn
-from jaxgan.transfer import transfer_weights
+from jaxgan.run import loop
+from jaxgan.run.dispatch import MultiStepRunner, StepRunner
+from jaxgan.run.dispatch import make_step_runner as make_task_runner
+from jaxgan.run.loop import EvalFn
+from jaxgan.run.run_info import run_meta
+from jaxgan.run.transfer import transfer_weights
+from jaxgan.sampling.generate import generator_variables
+from jaxgan.sampling.images import sample_picture
 
 
 def host_batches(dataset, config: ml_collections.ConfigDict, start_batch: int) -> Iterator[dict]:
@@ -76,7 +76,7 @@ def initial_state(config: ml_collections.ConfigDict, gan: GAN, example_shape, me
 
 @dataclasses.dataclass
 class GANTask:
-    """The GAN as a `jaxgan.loop.Task`: n_disc real batches per step, samples of fixed latents, `eval_fn` scores."""
+    """The GAN as a `jaxgan.run.loop.Task`: n_disc real batches per step, samples of fixed latents, `eval_fn` scores."""
 
     config: ml_collections.ConfigDict
     gan: GAN
@@ -145,7 +145,7 @@ def build_gan_task(config: ml_collections.ConfigDict, eval_fn: EvalFn | None = N
 
 def make_step_runner(config: ml_collections.ConfigDict, gan: GAN, mesh, dataset, start_batch: int,
                      start_step: int = 0) -> StepRunner | MultiStepRunner:
-    """The loop's runner for this GAN (`jaxgan.dispatch.make_step_runner`), for tools that drive steps themselves."""
+    """The loop's runner for this GAN (`jaxgan.run.dispatch`), for tools that drive steps themselves."""
     return make_task_runner(GANTask(config, gan, dataset), mesh, start_batch, start_step)
 
 

@@ -7,9 +7,9 @@ position (batch i depends only on (seed, i)), so 2N steps straight and N steps +
 params. On SIGTERM or SIGINT the loop finishes the step in flight, saves, says so and returns (exit status 0); a
 second signal stops at once without saving.
 
-The steps run data-parallel over a 1-D mesh (`jaxgan.sharding`: state replicated and donated, examples split), one
-per dispatch or K = `train.steps_per_dispatch` per dispatch (`jaxgan.dispatch`, `jaxgan.multistep`). The loop's
-parts live beside it: the health checks (`jaxgan.health`) and resuming (`jaxgan.resume`).
+The steps run data-parallel over a 1-D mesh (`jaxgan.engine.sharding`: state replicated and donated, examples split),
+one per dispatch or K = `train.steps_per_dispatch` per dispatch (`jaxgan.run.dispatch`, `jaxgan.engine.multistep`). The
+loop's parts live beside it: the health checks (`jaxgan.run.health`) and resuming (`jaxgan.run.resume`).
 """
 
 from __future__ import annotations
@@ -28,19 +28,19 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxgan.checkpoint import Checkpointer
-from jaxgan.devices import visible_devices
-from jaxgan.dispatch import Dispatch, host_rows, make_step_runner
-from jaxgan.health import DeadRunWatch, NonFiniteError, check_finite
-from jaxgan.images import save_png
+from jaxgan.engine.sharding import check_divisible, data_mesh
 from jaxgan.metrics.protocol import PROTOCOL_FILE, write_protocol
-from jaxgan.profiling import instrument, parse_profile_steps
-from jaxgan.resume import open_checkpointer, restore_or_init, trim_metrics, warm_start, write_config
-from jaxgan.run_info import run_info, update_run_info, write_run_info
-from jaxgan.run_log import RunLog, StatusLines, banner_lines
-from jaxgan.sharding import check_divisible, data_mesh
-from jaxgan.workdir_lock import WorkdirLock, prepare_workdir
-from jaxgan.writers import DEFAULT_WRITERS, MetricWriter, Progress
+from jaxgan.run.checkpoint import Checkpointer
+from jaxgan.run.devices import visible_devices
+from jaxgan.run.dispatch import Dispatch, host_rows, make_step_runner
+from jaxgan.run.health import DeadRunWatch, NonFiniteError, check_finite
+from jaxgan.run.profiling import instrument, parse_profile_steps
+from jaxgan.run.resume import open_checkpointer, restore_or_init, trim_metrics, warm_start, write_config
+from jaxgan.run.run_info import run_info, update_run_info, write_run_info
+from jaxgan.run.run_log import RunLog, StatusLines, banner_lines
+from jaxgan.run.workdir_lock import WorkdirLock, prepare_workdir
+from jaxgan.run.writers import DEFAULT_WRITERS, MetricWriter, Progress
+from jaxgan.sampling.images import save_png
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ def train_and_evaluate(build_task: Callable[[], Task], config: ml_collections.Co
                        workdir: str | Path, config_file: str | None = None) -> Any:
     """Train the task `build_task()` makes (after the workdir is locked) in `workdir`, resuming from its checkpoints.
 
-    Writes config.json, run_info.json, metrics.jsonl, log.txt (`jaxgan.run_log`; its banner names `config_file`),
+    Writes config.json, run_info.json, metrics.jsonl, log.txt (`jaxgan.run.run_log`; its banner names `config_file`),
     TensorBoard events, samples/*.png and checkpoints/. The caller validates `config` first. The workdir is locked
     (one trainer per workdir and process) until this returns.
     """

@@ -13,11 +13,11 @@ import jax
 import numpy as np
 
 from jaxgan.data import prefetch_to_device
-from jaxgan.multistep import dispatch_batches, dispatch_sizes, jit_multi_step
-from jaxgan.sharding import batch_sharding, jit_data_parallel
+from jaxgan.engine.multistep import dispatch_batches, dispatch_sizes, jit_multi_step
+from jaxgan.engine.sharding import batch_sharding, jit_data_parallel
 
 if TYPE_CHECKING:
-    from jaxgan.loop import Task
+    from jaxgan.run.loop import Task
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class StepRunner:
     """How the loop advances the state: each call runs one compiled dispatch of `steps_per_call` train steps.
 
     The loop only calls it and reads `Dispatch` metrics, so K steps per dispatch (`train.steps_per_dispatch`, the
-    `lax.scan` of `jaxgan.multistep`) plugs in through `make_step_runner` without touching the loop.
+    `lax.scan` of `jaxgan.engine.multistep`) plugs in through `make_step_runner` without touching the loop.
     """
 
     step_fn: Callable[[Any, dict], tuple[Any, dict]]
@@ -94,7 +94,7 @@ def make_step_runner(task: Task, mesh, start_batch: int, start_step: int = 0) ->
 
 @dataclasses.dataclass
 class MultiStepRunner:
-    """Each call runs one dispatch of K stacked steps (`jaxgan.multistep`); metrics come back stacked (K, ...)."""
+    """Each call runs one dispatch of K stacked steps (`jaxgan.engine.multistep`); metrics come back as (K, ...)."""
 
     fns: dict[int, Callable[[Any, dict], tuple[Any, dict]]]  # dispatch size -> jitted K-step function
     batches: Iterator[dict]

@@ -1,0 +1,1 @@
+"""Files jaxgan reads and fetches: hash-checked downloads, .npz and .pth readers."""

@@ -1,0 +1,1 @@
+"""Sampling a trained G: latents, seeds, truncation, style mixing, rejection sampling and PNG grids."""
