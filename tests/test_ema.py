@@ -61,14 +61,14 @@ def test_without_an_ema_sampling_uses_g_and_its_own_running_statistics():
 def test_load_generator_pairs_the_ema_with_the_standing_statistics_the_trainer_samples_with(tmp_path):
     """A sampler reading only G from a checkpoint gets the same G_ema variables as the trainer, not the live stats."""
     from jaxgan.config import base_config
-    from jaxgan.run import tasks
+    from jaxgan.run import train
     from jaxgan.run.runs import load_generator
 
     config = base_config()
     config.model.name, config.model.dcgan.ngf, config.model.dcgan.ndf = "dcgan", 4, 4
     config.data.image_size, config.ema.decay = 16, 0.5
     config.train.update(num_steps=2, batch_size=8, checkpoint_every=2, sample_every=2, log_every=1, progress=False)
-    state = tasks.train_and_evaluate(config, tmp_path)
+    state = train.train_and_evaluate(config, tmp_path)
     gan, variables, _ = load_generator(tmp_path)
     expected = generator_variables(state, gan)
     for got, want in zip(jax.tree.leaves(variables), jax.tree.leaves(expected), strict=True):

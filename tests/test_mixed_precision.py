@@ -57,7 +57,7 @@ def test_generator_hands_its_fakes_to_d_in_bf16():
     for model in ("mlp", "dcgan"):
         for dtype in (jnp.bfloat16, jnp.float32):
             gan = tiny_gan(model, dtype=dtype)
-            variables = abstract_state(gan).g.variables()
+            variables = abstract_state(gan).nets["G"].variables()
             fake = jax.eval_shape(gan.generate, variables, jax.ShapeDtypeStruct((2, gan.z_dim), jnp.float32))
             assert fake.dtype == dtype, (model, dtype)
 

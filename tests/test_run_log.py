@@ -47,7 +47,7 @@ def test_log_txt_has_the_banner_evals_status_and_summary_and_the_terminal_is_pla
     status, terminal = run_cli(capfd, tiny_ring_args(workdir, 6))
     assert status == 0
     lines = file_lines(workdir)
-    assert f"parameters: G {dense_params([2, 8, 2]):,}, D {dense_params([2, 8, 4, 1]):,}" in lines
+    assert f"parameters: D {dense_params([2, 8, 4, 1]):,}, G {dense_params([2, 8, 2]):,}" in lines
     assert any(line.startswith("jaxgan run: config ") and line.endswith("mlp_ring8.py, starting at step 0 of 6")
                for line in lines)
     assert "devices: 1 x cpu (cpu), 1 process(es)" in lines

@@ -217,11 +217,11 @@ def best_evaluation(evaluations: list[tuple[int, dict[str, float]]], metric: str
 
 
 def param_counts(state: Any) -> dict[str, int]:
-    """Parameters per network of a train state: G and D of a GAN, each named network of pix2pix/CycleGAN."""
+    """Parameters per network of a train state, by the networks' names (G and D of a GAN, g_ab, d_b, ... of
+    translation)."""
     from jaxgan.engine.state import param_count
 
-    nets = state.nets if hasattr(state, "nets") else {"G": state.nets["G"], "D": state.nets["D"]}
-    return {name: param_count(net.params) for name, net in nets.items()}
+    return {name: param_count(net.params) for name, net in state.nets.items()}
 
 
 def describe_data(task: Any) -> str:
