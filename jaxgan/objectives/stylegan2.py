@@ -138,18 +138,23 @@ class StyleGAN2Objective(GANObjective):
     name = "stylegan2"
 
     def default_config(self) -> ml_collections.ConfigDict:
+        """Every key of a StyleGAN2 run (`default_config`)."""
         return default_config()
 
     def validate(self, config: ml_collections.ConfigDict) -> None:
+        """StyleGAN2's checks (`validate`)."""
         validate(config)
 
     def lazy_ratios(self, config: ml_collections.ConfigDict) -> tuple[float, float]:
+        """(G's, D's) Adam correction for Greg every pl_interval and Dreg every reg.lazy_interval steps."""
         return lazy_ratio(config.stylegan2.pl_interval), lazy_ratio(config.reg.lazy_interval)
 
     def initial_aux(self, config: ml_collections.ConfigDict) -> dict[str, jax.Array]:
+        """pl_mean, ADA's p (from `ada.p`) and its sign accumulator at step 0."""
         return initial_aux(config.ada.p)
 
     def batches_per_step(self, config: ml_collections.ConfigDict) -> int:
+        """One real batch per step: Dmain's (Dreg reuses it)."""
         return 1
 
     def loss(self, config: ml_collections.ConfigDict) -> GANLoss:
@@ -158,6 +163,7 @@ class StyleGAN2Objective(GANObjective):
 
     def phases(self, config: ml_collections.ConfigDict, gan: GAN, example_shape: Sequence[int] | None = None,
                num_examples: int | None = None, label_probs: Sequence[float] | None = None) -> tuple[Phase, ...]:
+        """Gmain, [Greg], Dmain, [Dreg], G_ema, ADA with this objective's loss (`stylegan2_phases`)."""
         return stylegan2_phases(stylegan2_spec(config, gan, label_probs, self.loss(config)))
 
 

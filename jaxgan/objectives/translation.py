@@ -20,16 +20,19 @@ class TranslationObjective:
     name: str
 
     def default_config(self) -> ml_collections.ConfigDict:
+        """The papers' 256x256 settings of this objective (`jaxgan.translation.config.base_config`)."""
         from jaxgan.translation.config import base_config
 
         return base_config(self.name)
 
     def validate(self, config: ml_collections.ConfigDict) -> None:
+        """Translation's checks (`jaxgan.translation.config.validate`)."""
         from jaxgan.translation.config import validate
 
         validate(config)
 
     def build(self, config: ml_collections.ConfigDict, eval_fn: Callable | None = None) -> Any:
+        """The loop's `TranslationTask`: paired or unpaired data, the networks and the held-out evaluation."""
         from jaxgan.translation.trainer import build_translation_task
 
         return build_translation_task(config, eval_fn)
