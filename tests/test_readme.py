@@ -30,15 +30,15 @@ END_TO_END = ("train", "sample", "train-classifier", "evaluate")
 
 
 def code_blocks(text: str) -> list[str]:
-    """The fenced bash blocks and the 4-space indented blocks of a markdown text."""
-    blocks, fenced, indented, in_fence = [], [], [], False
+    """The fenced bash blocks and the 4-space indented blocks of a markdown text (other fences are skipped)."""
+    blocks, fenced, indented, fence = [], [], [], None  # fence: the open fence's language, None outside one
     for line in text.splitlines():
         if line.startswith("```"):
-            if in_fence:
+            if fence in ("bash", "sh"):
                 blocks.append("\n".join(fenced))
-            in_fence, fenced = not in_fence and line.strip() in ("```bash", "```sh"), []
+            fence, fenced = (line.strip()[3:] if fence is None else None), []
             continue
-        if in_fence:
+        if fence is not None:
             fenced.append(line)
         elif line.startswith("    ") and line.strip():
             indented.append(line[4:])
