@@ -49,16 +49,20 @@ def config():
     return c
 
 
-def test_a_loss_of_this_file_reaches_gmain_and_dmain(config):
-    base, _ = one_step(StyleGAN2Objective(), config)
+@pytest.fixture(scope="module")
+def base(config):
+    """The reference's logistic loss: one step's metrics, the baseline of the tests below (one compile)."""
+    return one_step(StyleGAN2Objective(), config)[0]
+
+
+def test_a_loss_of_this_file_reaches_gmain_and_dmain(config, base):
     mine, _ = one_step(WithLoss(tripled(get_loss("non_saturating"))), config)
     for key in ("Loss/D", "Grad/D_norm", "Loss/G", "Grad/G_norm"):
         np.testing.assert_allclose(mine[key], 3.0 * base[key], rtol=1e-4, err_msg=key)
 
 
-def test_a_relativistic_loss_compares_gs_fakes_with_d_of_the_reals(config):
+def test_a_relativistic_loss_compares_gs_fakes_with_d_of_the_reals(config, base):
     """RpGAN's G loss reads D(x): it differs from the non-saturating loss of the same fakes."""
-    base, _ = one_step(StyleGAN2Objective(), config)
     relativistic, _ = one_step(WithLoss(get_loss("relativistic_pairing")), config)
     assert relativistic["Loss/scores/fake"] == pytest.approx(base["Loss/scores/fake"], rel=1e-5)  # same fakes, same D
     assert abs(relativistic["Loss/G"] - base["Loss/G"]) > 1e-3
