@@ -186,10 +186,15 @@ def renamed_keys(config: ml_collections.ConfigDict) -> dict[str, str]:
     return RENAMED_KEYS
 
 
+def unknown_keys(config: ml_collections.ConfigDict, schema: ml_collections.ConfigDict) -> tuple[list[str], list[str]]:
+    """(the keys of `config` that `schema` lacks, sorted; every key of `schema`)."""
+    known = flat_keys(schema)
+    return sorted(set(flat_keys(config)) - set(known)), known
+
+
 def check_config_keys(config: ml_collections.ConfigDict, path: str) -> None:
     """A key `get_config` sets that the schema does not have (a typo that would be ignored) raises JaxganError."""
-    known = flat_keys(schema_for(config))
-    unknown = sorted(set(flat_keys(config)) - set(known))
+    unknown, known = unknown_keys(config, schema_for(config))
     if unknown:
         line = _assignment_line(Path(path).read_text(), unknown[0])
         where = f"set in {path}" + (f":{line}" if line else "")

@@ -76,11 +76,10 @@ def stored_objective_name(stored: dict[str, Any]) -> str:
 def validate(config: ml_collections.ConfigDict, objective: Objective | None = None) -> None:
     """Check `config` for `objective` (default: config.objective's): a key its default config lacks is an unknown
     key (e.g. `loss` under StyleGAN2, which has its own), then the objective's own checks."""
-    from jaxgan.config_file import flat_keys, unknown_key_message
+    from jaxgan.config_file import unknown_key_message, unknown_keys
 
     objective = objective or objective_of(config)
-    known = flat_keys(objective.default_config())
-    unknown = sorted(set(flat_keys(config)) - set(known))
+    unknown, known = unknown_keys(config, objective.default_config())
     if unknown:
         raise JaxganError(unknown_key_message(unknown[0], known, f"not a key of the {objective.name} objective"))
     objective.validate(config)
