@@ -56,7 +56,10 @@ def flip_key(state: Any) -> jax.Array:
 
 
 def with_decoded_batch(step_fn: Callable, *, flip: bool = False, images: tuple[str, ...] = ("x",)) -> Callable:
-    """Wrap `(state, batch) -> (state, metrics)` so it takes batches as they cross (uint8) and decodes them first."""
+    """Wrap `(state, batch) -> (state, metrics)` so it takes batches as they cross (uint8) and decodes them first
+    (every program of a `PhasedStep`)."""
+    if hasattr(step_fn, "wrapped"):  # a PhasedStep: wrap each of its per-step-kind programs
+        return step_fn.wrapped(functools.partial(with_decoded_batch, flip=flip, images=images))
 
     @functools.wraps(step_fn)  # keeps the step's name (train_step) in profiles and compile logs
     def step(state: Any, batch: dict) -> tuple[Any, dict]:

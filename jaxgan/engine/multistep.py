@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
@@ -29,11 +30,32 @@ def unroll_k_steps(model_name: str, backend: str | None = None) -> bool:
     return (backend or jax.default_backend()) == "cpu" and model_name != "mlp"
 
 
-def make_multi_step(step_fn: StepFn, k: int, unroll: bool = False) -> StepFn:
+StepKinds = tuple[frozenset[str], ...]  # the due lazy phases of each step of a dispatch
+
+
+def step_runs(kinds: StepKinds) -> list[tuple[frozenset[str], int, int]]:
+    """(due phases, first index, length) of each run of consecutive steps of one kind."""
+    runs: list[tuple[frozenset[str], int, int]] = []
+    for i, due in enumerate(kinds):
+        if runs and runs[-1][0] == due:
+            runs[-1] = (due, runs[-1][1], runs[-1][2] + 1)
+        else:
+            runs.append((due, i, 1))
+    return runs
+
+
+def make_multi_step(step_fn: StepFn, k: int, unroll: bool = False, kinds: StepKinds | None = None) -> StepFn:
     """Return `(state, batches) -> (state, metrics)` running `step_fn` over the K leading slices of `batches`
-    (unrolled into K copies of the step with `unroll`, a loop otherwise; the result is the same)."""
+    (unrolled into K copies of the step with `unroll`, a loop otherwise; the result is the same).
+
+    With `kinds` (a `PhasedStep`'s `due_at` of each of the K steps), each run of steps of one kind is a scan of that
+    kind's program (`PhasedStep.program`), so lazy phases run only where they are due.
+    """
     if k < 1:
         raise ValueError(f"train.steps_per_dispatch must be >= 1, got {k}.")
+    if kinds is not None and len(kinds) != k:
+        raise ValueError(f"{len(kinds)} step kinds given for a {k}-step dispatch.")
+    runs = [(None, 0, k)] if kinds is None else step_runs(kinds)
 
     def multi_step(state, batches: dict) -> tuple[Any, dict]:
         """K steps in one program; metrics leaves get a leading axis of K."""
@@ -41,16 +63,22 @@ def make_multi_step(step_fn: StepFn, k: int, unroll: bool = False) -> StepFn:
         if lead != {k}:
             raise ValueError(f"A {k}-step dispatch needs batch leaves with a leading axis of {k} "
                              f"(shape (K, n_disc, B, ...)), got leading sizes {sorted(lead)}.")
-        return jax.lax.scan(step_fn, state, batches, unroll=k if unroll else 1)
+        parts = []
+        for due, start, length in runs:
+            fn = step_fn if due is None else step_fn.program(due)
+            chunk = batches if length == k else jax.tree.map(lambda b, s=start, n=length: b[s:s + n], batches)
+            state, metrics = jax.lax.scan(fn, state, chunk, unroll=length if unroll else 1)
+            parts.append(metrics)
+        return state, parts[0] if len(parts) == 1 else jax.tree.map(lambda *m: jnp.concatenate(m), *parts)
 
     return multi_step
 
 
 def jit_multi_step(step_fn: StepFn, k: int, mesh: Mesh | None = None, unroll: bool = False,
-                   example_axis: int = K_AXIS_EXAMPLE_AXIS) -> StepFn:
+                   example_axis: int = K_AXIS_EXAMPLE_AXIS, kinds: StepKinds | None = None) -> StepFn:
     """jit the K-step function (state donated); with `mesh`, state replicated and the batches' `example_axis`
     (the GAN's (K, n_disc, B, ...): 2; a translation batch (K, B, ...): 1) split over devices."""
-    multi = make_multi_step(step_fn, k, unroll)
+    multi = make_multi_step(step_fn, k, unroll, kinds)
     if mesh is None:
         return jit_train_step(multi)
     return jit_data_parallel(multi, mesh, example_axis=example_axis)

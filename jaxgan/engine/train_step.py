@@ -2,8 +2,13 @@
 
 A step runs its phases in order: `Dreg` (every k steps), `n_disc` x `Dmain`, `Gmain`, `Greg` (every k steps) and
 `G_ema`. Each phase is a pure `(state, batch, keys) -> (state, metrics)` (`jaxgan.engine.phases`), so it can be called
-and tested alone. A phase with interval k > 1 runs under `lax.cond` on `step % k == 0`: one program, and skipped steps
-report zeros for its metrics. Keys come from `KeyStreams.of_step(rng, step)`, one named sub-stream per phase.
+and tested alone. Keys come from `KeyStreams.of_step(rng, step)`, one named sub-stream per phase.
+
+A phase with interval k > 1 (a lazy phase) runs on steps with `step % k == 0`, and skipped steps report zeros for
+its metrics. `PhasedStep` has two forms of it. The loop compiles `program(due)`, one program per combination of due
+lazy phases (StyleGAN2: main, +Greg, +Dreg, +both), and picks it on the host by step number (`due_at`), so a step
+runs only the phases that are due. Calling the step itself gives one program for every step, with each lazy phase
+under `lax.cond`; it computes the same, but XLA:CPU then pays for the untaken branches (docs/stylegan2.md).
 
 Lazy regularisation has one meaning, StyleGAN2's (Karras et al. 2020, Sec. 3.1 and Appendix B): with
 `d_reg_interval` k > 1, `Dreg` is a separate D optimizer step every k train steps, i.e. every m = k * n_disc D
@@ -88,7 +93,7 @@ def gan_phases(spec: StepSpec, *, g_fresh_z: bool = True, ema_decay: float = 0.9
 
 
 def every(interval: int, run: PhaseFn) -> PhaseFn:
-    """`run` on steps with step % interval == 0 (`lax.cond`, so skipped steps cost nothing), else zero metrics."""
+    """`run` on steps with step % interval == 0, else zero metrics, under `lax.cond`: one program for every step."""
     if interval == 1:
         return run
 
@@ -101,32 +106,90 @@ def every(interval: int, run: PhaseFn) -> PhaseFn:
     return lazy
 
 
-def run_phases(phases: Sequence[Phase], state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
-    """Run the table once: every due phase in order, then step + 1; metrics of repeated phases are averaged."""
+def skipped(run: PhaseFn) -> PhaseFn:
+    """`run` left out of the program: the state as it is, and zeros for its metrics."""
+
+    def skip(state: TrainState, batch: Batch, keys: KeyStreams) -> tuple[TrainState, Metrics]:
+        _, shapes = jax.eval_shape(run, state, batch, keys)
+        return state, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    return skip
+
+
+def scheduled(phase: Phase, due: frozenset[str] | None) -> PhaseFn:
+    """The phase as one program runs it: every step; under `lax.cond` (`due` None); or in or out by `due`."""
+    if phase.interval == 1:
+        return phase.run
+    if due is None:
+        return every(phase.interval, phase.run)
+    return phase.run if phase.name in due else skipped(phase.run)
+
+
+def run_phases(phases: Sequence[Phase], state: TrainState, batch: Batch,
+               due: frozenset[str] | None = None) -> tuple[TrainState, Metrics]:
+    """Run the table once, then step + 1: lazy phases under `lax.cond`, or exactly those in `due`; metrics of
+    repeated phases are averaged."""
     keys = KeyStreams.of_step(state.rng, state.step)
     seen: dict[str, list[jax.Array]] = {}
     for phase in phases:
         with jax.named_scope(phase.name):  # the phase's ops carry its name in profiles and HLO dumps
-            state, metrics = every(phase.interval, phase.run)(state, batch, keys.phase(phase.name))
+            state, metrics = scheduled(phase, due)(state, batch, keys.phase(phase.name))
         for name, value in metrics.items():
             seen.setdefault(name, []).append(value)
     metrics = {name: values[0] if len(values) == 1 else jnp.mean(jnp.stack(values)) for name, values in seen.items()}
     return state.replace(step=state.step + 1), metrics
 
 
-def make_phase_step(phases: Sequence[Phase], n_disc: int) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
+StepFn = Callable[[Any, Batch], tuple[Any, Metrics]]
+
+
+@dataclasses.dataclass(frozen=True)
+class PhasedStep:
+    """The pure step `(state, batch) -> (state, metrics)` of a phase table; `batch["x"]` is (n_disc, B, ...).
+
+    Called, it is one program for every step (lazy phases under `lax.cond`). `program(due)` is the program of the
+    steps on which exactly the lazy phases in `due` run; `due_at(step)` names them. `wrapped(f)` applies a step
+    wrapper (e.g. the uint8 decode) to every form.
+    """
+
+    phases: tuple[Phase, ...]
+    n_disc: int
+    wrappers: tuple[Callable[[StepFn], StepFn], ...] = ()
+
+    def __call__(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+        return self.program(None)(state, batch)
+
+    def program(self, due: frozenset[str] | None) -> StepFn:
+        """The step running exactly the lazy phases in `due` (None: each under `lax.cond`)."""
+
+        def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+            if batch["x"].shape[0] != self.n_disc:
+                raise ValueError(f"batch['x'] must have a leading axis of n_disc={self.n_disc} real batches, "
+                                 f"got shape {batch['x'].shape}.")
+            return run_phases(self.phases, state, batch, due)
+
+        return functools.reduce(lambda fn, wrap: wrap(fn), self.wrappers, train_step)
+
+    def due_at(self, step: int) -> frozenset[str]:
+        """The lazy phases that run on the step with counter `step` (`step % interval == 0`)."""
+        return frozenset(p.name for p in self.phases if p.interval > 1 and step % p.interval == 0)
+
+    def step_kinds(self) -> tuple[frozenset[str], ...]:
+        """Every combination of lazy phases, main-only first (StyleGAN2: main, +Greg, +Dreg, +both)."""
+        lazy = [p.name for p in self.phases if p.interval > 1]
+        return tuple(frozenset(n for i, n in enumerate(lazy) if mask >> i & 1) for mask in range(2 ** len(lazy)))
+
+    def wrapped(self, wrapper: Callable[[StepFn], StepFn]) -> PhasedStep:
+        """The same step with `wrapper` around each of its programs."""
+        return dataclasses.replace(self, wrappers=(*self.wrappers, wrapper))
+
+
+def make_phase_step(phases: Sequence[Phase], n_disc: int) -> PhasedStep:
     """The pure step `(state, batch) -> (state, metrics)` that runs `phases`; `batch["x"]` is (n_disc, B, ...)."""
     names = [phase.name for phase in phases]
     if len(set(names)) != len(names):
         raise ValueError(f"Phase names must be unique (they name the key streams), got {names}.")
-
-    def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
-        if batch["x"].shape[0] != n_disc:
-            raise ValueError(f"batch['x'] must have a leading axis of n_disc={n_disc} real batches, "
-                             f"got shape {batch['x'].shape}.")
-        return run_phases(phases, state, batch)
-
-    return train_step
+    return PhasedStep(tuple(phases), n_disc)
 
 
 def make_train_step(
@@ -146,7 +209,7 @@ def make_train_step(
     report_probs: bool = False,
     d_input: InputTransform | None = None,
     g_top_k: TopKSchedule | None = None,
-) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
+) -> PhasedStep:
     """Return the pure, un-jitted step `(state, batch) -> (state, metrics)` of `gan_phases`; see `jit_train_step`.
 
     `batch["x"]` has shape (n_disc, B, ...): one real batch per D update; `batch["label"]`, (n_disc, B), is

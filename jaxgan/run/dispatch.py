@@ -55,6 +55,38 @@ class InFlight:
 
 
 @dataclasses.dataclass
+class Programs:
+    """The compiled dispatches of a step, one per kind of dispatch, compiled on first use.
+
+    A `PhasedStep` has one program per combination of due lazy phases (`PhasedStep.program`), chosen here on the host
+    from the step number, so a step runs only the phases that are due; a K-step dispatch is keyed by the kinds of
+    its K steps. Any other step function has one program per dispatch size.
+    """
+
+    step_fn: Callable[[Any, dict], tuple[Any, dict]]
+    compile: Callable[[int, tuple | None], Callable]  # (steps, step kinds or None) -> jitted dispatch
+    cache: dict = dataclasses.field(default_factory=dict)
+
+    def __call__(self, first_step: int, size: int) -> Callable:
+        """The jitted dispatch of `size` steps whose first has counter `first_step`."""
+        due_at = getattr(self.step_fn, "due_at", None)
+        kinds = None if due_at is None else tuple(due_at(first_step + i) for i in range(size))
+        key = (size, kinds)
+        if key not in self.cache:
+            self.cache[key] = self.compile(size, kinds)
+        return self.cache[key]
+
+
+def one_step_programs(step_fn: Callable, mesh, axis: int) -> Programs:
+    """One step per dispatch, data-parallel over `mesh`."""
+    def compile_one(size: int, kinds: tuple | None) -> Callable:
+        fn = step_fn if kinds is None else step_fn.program(kinds[0])
+        return jit_data_parallel(fn, mesh, example_axis=axis)
+
+    return Programs(step_fn, compile_one)
+
+
+@dataclasses.dataclass
 class StepRunner:
     """How the loop advances the state: each call runs one compiled dispatch of `steps_per_call` train steps.
 
@@ -62,7 +94,7 @@ class StepRunner:
     `lax.scan` of `jaxgan.engine.multistep`) plugs in through `make_step_runner` without touching the loop.
     """
 
-    step_fn: Callable[[Any, dict], tuple[Any, dict]]
+    programs: Programs
     batches: Iterator[dict]
     steps_per_call: int = 1
     in_flight: InFlight = dataclasses.field(default_factory=InFlight)
@@ -71,7 +103,7 @@ class StepRunner:
         """Run the steps after `step`; returns the new state and their metrics, still on the device."""
         batch = next(self.batches)
         self.in_flight.admit()
-        state, metrics = self.step_fn(state, batch)
+        state, metrics = self.programs(step, 1)(state, batch)
         self.in_flight.add(metrics)
         return state, Dispatch(step + 1, self.steps_per_call, metrics)
 
@@ -82,21 +114,21 @@ def make_step_runner(task: Task, mesh, start_batch: int, start_step: int = 0) ->
     step_fn, axis, k = task.step(), task.example_axis, task.config.train.steps_per_dispatch
     if k == 1:
         batches = prefetch_to_device(task.step_batches(start_batch), size=2, sharding=batch_sharding(mesh, axis))
-        return StepRunner(jit_data_parallel(step_fn, mesh, example_axis=axis), batches)
+        return StepRunner(one_step_programs(step_fn, mesh, axis), batches)
     sizes = dispatch_sizes(start_step, task.config.train.num_steps, k)
     batches = prefetch_to_device(dispatch_batches(task.step_batches(start_batch), sizes), size=2,
                                  sharding=batch_sharding(mesh, axis + 1))
     if task.unroll:
         log.info("XLA:CPU: the %d steps of a dispatch are unrolled (convolutions in a loop are slow there).", k)
-    fns = {n: jit_multi_step(step_fn, n, mesh, task.unroll, example_axis=axis + 1) for n in {k, 1}}
-    return MultiStepRunner(fns, batches)
+    compile_k = lambda n, kinds: jit_multi_step(step_fn, n, mesh, task.unroll, example_axis=axis + 1, kinds=kinds)
+    return MultiStepRunner(Programs(step_fn, compile_k), batches)
 
 
 @dataclasses.dataclass
 class MultiStepRunner:
     """Each call runs one dispatch of K stacked steps (`jaxgan.engine.multistep`); metrics come back as (K, ...)."""
 
-    fns: dict[int, Callable[[Any, dict], tuple[Any, dict]]]  # dispatch size -> jitted K-step function
+    programs: Programs
     batches: Iterator[dict]
     in_flight: InFlight = dataclasses.field(default_factory=InFlight)
 
@@ -104,12 +136,11 @@ class MultiStepRunner:
         batch = next(self.batches)
         size = jax.tree.leaves(batch)[0].shape[0]
         self.in_flight.admit()
-        state, metrics = self.fns[size](state, batch)
+        state, metrics = self.programs(step, size)(state, batch)
         self.in_flight.add(metrics)
         if size == 1:  # one step: plain scalars, as StepRunner gives
             metrics = jax.tree.map(lambda v: v[0], metrics)
         return state, Dispatch(step + 1, size, metrics)
-
 
 
 def host_rows(pending: list[Dispatch]) -> list[tuple[int, dict[str, float]]]:

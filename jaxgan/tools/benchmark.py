@@ -44,8 +44,9 @@ from jaxgan.engine.train_step import jit_train_step
 from jaxgan.objectives.factory import build_gan, build_train_step
 from jaxgan.run.profiling import trace_to
 from jaxgan.tools import input_bench
-from jaxgan.tools.benchmark_stylegan2 import stylegan2_rows
+from jaxgan.tools.benchmark_stylegan2 import WIDTHS, stylegan2_rows
 from jaxgan.tools.parsing import tool_parser
+from jaxgan.tools.pinning import pin_to_core
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,7 +231,7 @@ def env_row() -> dict:
 
 # The seeds' MLP GAN is also timed at its own batch of 64 (the issue's 700k images/s target is set there).
 DEFAULT_BATCH_SIZES = {"mlp": [64, 128, 512], "dcgan": [128, 512]}
-STYLEGAN2_BATCH_SIZES = [4]  # `--models stylegan2` (its own rows: jaxgan/`jaxgan benchmark-stylegan2`)
+STYLEGAN2_BATCH_SIZES = [4]  # `--models stylegan2`: one minibatch-std group (benchmark_stylegan2)
 
 
 def _ints(text: str) -> list[int]:
@@ -240,11 +241,15 @@ def _ints(text: str) -> list[int]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = tool_parser("benchmark", __doc__)
     p.add_argument("--models", default="mlp,dcgan", help="comma-separated: mlp, dcgan, stylegan2")
-    p.add_argument("--stylegan2-time-max", type=int, default=64,
-                   help="StyleGAN2: time resolutions up to this; larger ones get FLOPs, compile time, one step")
     p.add_argument("--stylegan2-resolutions", default="",
-                   help="StyleGAN2: comma-separated resolutions (default 64,256; --quick: 8,16)")
-    p.add_argument("--stylegan2-ada", default="on,off", help="StyleGAN2: rows with ADA on, off or both")
+                   help="StyleGAN2: comma-separated resolutions (default 32, the `cifar` networks; --quick: 8)")
+    p.add_argument("--stylegan2-widths", default="quarter,full",
+                   help="StyleGAN2: the `cifar` networks' width, quarter (channel_base 8192, 128 maps) and/or full")
+    p.add_argument("--stylegan2-ada", default="off", help="StyleGAN2: rows with ADA on, off or both")
+    p.add_argument("--stylegan2-reference", metavar="PATH", default=None,
+                   help="StyleGAN2: a checkout of NVlabs stylegan2-ada-pytorch, timed beside jaxgan (needs torch)")
+    p.add_argument("--pin-core", type=int, default=None, metavar="CORE",
+                   help="pin the process (jaxgan and PyTorch alike) to one CPU core, like taskset -c CORE")
     p.add_argument("--batch-sizes", default=None,
                    help="comma-separated, for every model (default: MLP 64,128,512, DCGAN 128,512; --quick: 8)")
     p.add_argument("--dtypes", default="float32,bfloat16", help="comma-separated compute dtypes")
@@ -274,6 +279,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not ada or set(ada) - {"on", "off"}:
         p.error(f"--stylegan2-ada: expected on, off or on,off, got {args.stylegan2_ada!r}.")
     args.stylegan2_ada = [v == "on" for v in ada]
+    args.stylegan2_widths = args.stylegan2_widths.split(",")
+    if not args.stylegan2_widths or set(args.stylegan2_widths) - set(WIDTHS):
+        p.error(f"--stylegan2-widths: expected quarter, full or quarter,full, got {','.join(args.stylegan2_widths)!r}.")
     if args.batch_sizes or args.quick:
         args.batch_sizes = dict.fromkeys(("mlp", "dcgan"), _ints(args.batch_sizes or "8"))
     else:
@@ -290,13 +298,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> list[dict]:
     """Run the benchmark; print and return its rows."""
     args = parse_args(argv)
+    if args.pin_core is not None:
+        pin_to_core(args.pin_core)
     rows = [env_row()]
     emit(rows[0])
     cache: dict = {}
     jax_rows = []
     for model in [] if args.input_only else args.models.split(","):
-        if model == "stylegan2":  # its own rows: resolutions, ADA on / off (jaxgan/`jaxgan benchmark-stylegan2`)
-            jax_rows += stylegan2_rows(args, args.stylegan2_batch_sizes, cpu_flops, emit)
+        if model == "stylegan2":  # its own rows: phases, step kinds and the reference (benchmark_stylegan2)
+            rows += stylegan2_rows(args, args.stylegan2_batch_sizes, emit)
             continue
         for batch in args.batch_sizes[model]:
             for dtype in args.dtypes.split(","):

@@ -1,23 +1,28 @@
-"""StyleGAN2-ADA rows of `jaxgan benchmark` (`--models stylegan2`): the paper256 networks at 64x64 and 256x256.
+"""StyleGAN2-ADA rows of `jaxgan benchmark --models stylegan2`: each phase alone, each step kind, the mixed step.
 
-paper256's channels (channel_base 16384, at most 512 maps) are also what the reference's `auto` config picks at 64x64
-(fmaps 0.5 below 512 px). Each row is one resolution with ADA on (bgc, p = 0.5 fixed, so every op fires as often as
-mid-run) or off (no augmentation). The step is one XLA program with every phase in it (Gmain, Dmain, G_ema, ADA, and
-Greg / Dreg under `lax.cond`), compiled once, ahead of time; the row reports the trace + lowering and compile times
-separately (compile CPU seconds too: the wall time swells with the machine's load). FLOPs per step are XLA's cost
-analysis of that CPU compile (a separate CPU compile when the default device is not the CPU); they count both
-branches of each `lax.cond`, i.e. a step on which Greg and Dreg run.
+The networks are the reference's `cifar` ones (32x32, 2 mapping layers, the `orig` D) at a fraction of their width
+(`--stylegan2-widths quarter,full`: channel_base 32768 and at most 512 maps, times 1/4 or 1), float32, batch 4
+(one minibatch-std group), ADA off, no style mixing, R1 gamma 0.01 every 16 steps and, unlike `cifar`, the path-length
+penalty on (weight 2, every 4 steps), so that Greg is timed.
 
-Greg runs on steps divisible by 4 and Dreg on steps divisible by 16, so after `--warmup` untimed steps the row times
-`--steps` steps of each kind alone (the step counter set to 1, 4 or 16): main-only steps, Greg steps and Greg + Dreg
-steps, and reports their mean milliseconds and their mix over a 16-step cycle (12 : 3 : 1) as `ms_per_step` and
-`images_per_s`. Resolutions above `--stylegan2-time-max` get the FLOPs, the compile times and one timed main step.
+A row times, interleaved round by round:
+- each phase alone (Gmain, Greg, Dmain, Dreg), each its own jitted program with the state donated;
+- each kind of step the trainer compiles (`PhasedStep.program`: main, +Greg, +Dreg, +Greg+Dreg), and their mix over
+  the steps of one lazy cycle (16 steps: 12 main, 3 +Greg, 1 +both) as `ms_per_step` and `images_per_s`.
+
+With `--stylegan2-reference PATH` (a checkout of NVlabs stylegan2-ada-pytorch; torch needed) the same phases of the
+reference's networks and loss are timed in the same rounds (`jaxgan.tools.stylegan2_reference`), and a "ratio" row
+gives the reference's time over jaxgan's per phase and for the mixed step (the reference's: Gmain + Dmain + Greg / 4 +
+Dreg / 16). Pin both to one core with `--pin-core 0`, and read the load averages the rows carry.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import statistics
 import time
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -25,101 +30,163 @@ import ml_collections
 import numpy as np
 
 from jaxgan.engine.state import create_state
-from jaxgan.engine.train_step import jit_train_step
-from jaxgan.objectives.factory import build_gan, build_train_step, initial_state_aux
-from jaxgan.objectives.stylegan2 import default_config
+from jaxgan.engine.train_step import PhasedStep, jit_train_step, make_phase_step
+from jaxgan.objectives.factory import build_gan, initial_state_aux
+from jaxgan.objectives.stylegan2 import OBJECTIVE, default_config
+from jaxgan.tools.pinning import load_average
 
-RESOLUTIONS, QUICK_RESOLUTIONS = (64, 256), (8, 16)
-CYCLE_WEIGHTS = {"main": 12 / 16, "greg": 3 / 16, "greg+dreg": 1 / 16}  # step kinds in 16 steps (Greg 4, Dreg 16)
+WIDTHS = {"quarter": 0.25, "full": 1.0}
+PHASES = ("Gmain", "Greg", "Dmain", "Dreg")
+REFERENCE_EVERY = {"Gmain": 1, "Greg": 4, "Dmain": 1, "Dreg": 16}  # a phase's share of the reference's steps
 
 
-def stylegan2_config(resolution: int, batch: int, ada: bool, quick: bool) -> ml_collections.ConfigDict:
-    """paper256's networks and objective at `resolution` (tiny widths with `quick`), ADA at a fixed p of 0.5."""
+def stylegan2_config(resolution: int, batch: int, width: float, ada: bool, quick: bool) -> ml_collections.ConfigDict:
+    """The reference's `cifar` networks at `width` (tiny with `quick`), Greg and Dreg on, ADA at a fixed p of 0.5."""
     c = default_config()
     c.model.z_dim = 8 if quick else 512
     sg = c.model.stylegan2
-    sg.w_dim, sg.channel_base, sg.channel_max = (8, 64, 16) if quick else (512, 16384, 512)
-    sg.mbstd_group_size = min(4, batch)
+    sg.w_dim, sg.mapping_layers, sg.architecture = (8 if quick else 512), 2, "orig"
+    sg.channel_base, sg.channel_max = (64, 16) if quick else (int(32768 * width), int(512 * width))
+    sg.num_fp16_res, sg.conv_clamp, sg.mbstd_group_size = 0, 0.0, min(4, batch)
     for opt in (c.optim.g, c.optim.d):
         opt.lr, opt.b1, opt.b2 = 0.0025, 0.0, 0.99
-    c.reg.r1_gamma, c.reg.lazy_interval = 1.0, 16
-    c.ema.half_life_images = 20_000
+    c.reg.r1_gamma, c.reg.lazy_interval = 0.01, 16
+    c.stylegan2.pl_weight, c.stylegan2.pl_interval, c.stylegan2.style_mixing_prob = 2.0, 4, 0.0
+    c.ema.half_life_images = 500_000
     c.ada.preset, c.ada.target, c.ada.p = ("bgc" if ada else ""), 0.0, 0.5
     c.train.batch_size = batch
     return c
 
 
-KIND_STEPS = {"main": 1, "greg": 4, "greg+dreg": 16}  # a step number of each kind: which lazy phases run
+def reference_spec(config: ml_collections.ConfigDict, resolution: int):
+    """The reference benchmark's settings equal to `config`'s (`jaxgan.tools.stylegan2_reference.BenchSpec`)."""
+    from jaxgan.tools.stylegan2_reference import BenchSpec
+
+    sg = config.model.stylegan2
+    return BenchSpec(resolution=resolution, batch=config.train.batch_size, channel_base=sg.channel_base,
+                     channel_max=sg.channel_max, z_dim=config.model.z_dim, w_dim=sg.w_dim,
+                     mapping_layers=sg.mapping_layers, architecture=sg.architecture, mbstd_group=sg.mbstd_group_size,
+                     style_mixing_prob=config.stylegan2.style_mixing_prob, pl_weight=config.stylegan2.pl_weight,
+                     r1_gamma=config.reg.r1_gamma, pl_interval=config.stylegan2.pl_interval,
+                     r1_interval=config.reg.lazy_interval, lr=config.optim.g.lr)
 
 
-def compile_step(step, state, batch) -> tuple:
-    """(the compiled donated step, trace + lower seconds, compile seconds, compile CPU seconds, its FLOPs or None)."""
-    start = time.perf_counter()
-    lowered = jit_train_step(step).lower(state, batch)
-    lower_s = time.perf_counter() - start
-    start, cpu_start = time.perf_counter(), time.process_time()
-    compiled = lowered.compile()
-    compile_s, compile_cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
-    cost = compiled.cost_analysis()
-    cost = cost[0] if isinstance(cost, list | tuple) else cost
-    flops = float(cost["flops"]) if cost and "flops" in cost else None
-    return compiled, lower_s, compile_s, compile_cpu_s, flops
+def kind_name(due: frozenset[str]) -> str:
+    """'main', '+Greg', '+Dreg' or '+Greg+Dreg'."""
+    return "".join(f"+{name}" for name in sorted(due, key=PHASES.index)) or "main"
 
 
-def time_steps(compiled, state, batch, warmup: int, repeats: int, kinds=tuple(KIND_STEPS)):
-    """Time `repeats` steps of each kind alone (the step counter set to one of that kind), after `warmup` untimed
-    main steps; returns ({kind: [seconds]}, the last Loss/D)."""
-    seconds: dict[str, list[float]] = {}
-    metrics = None
-    for kind in ("main",) * warmup + sum(((k,) * repeats for k in kinds), ()):
-        state = state.replace(step=jnp.asarray(KIND_STEPS[kind], state.step.dtype))
+@dataclasses.dataclass
+class JaxganPrograms:
+    """jaxgan's StyleGAN2 programs: each phase alone and each step kind, compiled on first use, state donated."""
+
+    step: PhasedStep
+    state: object
+    batch: dict
+    compile_s: dict = dataclasses.field(default_factory=dict)
+    compiled: dict = dataclasses.field(default_factory=dict)
+
+    def program(self, name: str) -> Callable:
+        """The compiled program of a phase alone (its name) or of a step kind (`kind_name`)."""
+        if name not in self.compiled:
+            start = time.perf_counter()
+            self.compiled[name] = jit_train_step(self._function(name)).lower(self.state, self.batch).compile()
+            self.compile_s[name] = time.perf_counter() - start
+        return self.compiled[name]
+
+    def _function(self, name: str) -> Callable:
+        if name in PHASES:
+            (phase,) = [p for p in self.step.phases if p.name == name]
+            return make_phase_step((dataclasses.replace(phase, interval=1),), self.step.n_disc)
+        kinds = {kind_name(due): due for due in self.step.step_kinds()}
+        return self.step.program(kinds[name])
+
+    def time(self, name: str) -> float:
+        """Seconds of one call of `name`'s program (the state carried on, so each call is a real step)."""
+        fn = self.program(name)
         start = time.perf_counter()
-        state, metrics = compiled(state, batch)
-        jax.block_until_ready((state, metrics))
-        if warmup > 0:
-            warmup -= 1
-        else:
-            seconds.setdefault(kind, []).append(time.perf_counter() - start)
-    return seconds, float(metrics["Loss/D"])
+        self.state, metrics = fn(self.state, self.batch)
+        jax.block_until_ready((self.state, metrics))
+        return time.perf_counter() - start
 
 
-def timing_fields(batch: int, seconds: dict[str, list[float]]) -> dict:
-    """ms per step of each step kind, and the 16-step cycle's mean ms per step and images/s when all were timed."""
-    ms = {kind: 1e3 * float(np.mean(seconds[kind])) for kind in CYCLE_WEIGHTS if kind in seconds}
-    cycle = sum(w * ms[k] for k, w in CYCLE_WEIGHTS.items()) if len(ms) == len(CYCLE_WEIGHTS) else None
-    return {"timed_steps": sum(len(v) for v in seconds.values()), "ms_by_step_kind": ms, "ms_per_step": cycle,
-            "images_per_s": None if cycle is None else 1e3 * batch / cycle}
-
-
-def bench_stylegan2(resolution: int, batch: int, ada: bool, args, flops_fn) -> dict:
-    """One row: compile times, FLOPs per step from the CPU compile, and the timed steps."""
-    config = stylegan2_config(resolution, batch, ada, args.quick)
+def build_programs(config: ml_collections.ConfigDict, resolution: int) -> tuple[JaxganPrograms, dict]:
+    """jaxgan's programs on a fresh state and a fixed batch, and the networks' parameter counts."""
     shape = (resolution, resolution, 3)
     gan = build_gan(config, shape)
-    step = build_train_step(config, gan)
-    init = lambda: create_state(gan, shape, 0, ema=True, aux=initial_state_aux(config))
-    one = {"x": jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (1, batch, *shape)), jnp.float32)}
-    state = jax.jit(init)()
-    compiled, lower_s, compile_s, compile_cpu_s, flops = compile_step(step, state, one)
-    if jax.default_backend() != "cpu" and not args.no_flops:
-        flops = flops_fn(step, jax.eval_shape(init), one)
-    row = {"kind": "jaxgan", "model": "stylegan2", "resolution": resolution, "batch": batch, "ada": ada,
-           "channel_base": config.model.stylegan2.channel_base, "lower_s": lower_s, "compile_s": compile_s,
-           "compile_cpu_s": compile_cpu_s, "flops_per_step": None if args.no_flops else flops}
-    if resolution > args.stylegan2_time_max:  # one main step: the CPU would take minutes per timed step
-        seconds, loss = time_steps(compiled, state, one, 0, 1, ("main",))
-    else:
-        seconds, loss = time_steps(compiled, state, one, args.warmup, max(1, args.steps))
-    return {**row, **timing_fields(batch, seconds), "finite": math.isfinite(loss)}
+    step = make_phase_step(OBJECTIVE.phases(config, gan, shape), 1)
+    state = jax.jit(lambda: create_state(gan, shape, 0, ema=True, aux=initial_state_aux(config)))()
+    batch = {"x": jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (1, config.train.batch_size, *shape)),
+                              jnp.float32)}
+    count = lambda net: int(sum(np.size(leaf) for leaf in jax.tree.leaves(net.params)))
+    return JaxganPrograms(step, state, batch), {"G": count(state.nets["G"]), "D": count(state.nets["D"])}
 
 
-def stylegan2_rows(args, batches: list[int], flops_fn, emit) -> list[dict]:
-    """Every StyleGAN2 row: each resolution, each batch, ADA on then off; emitted as they finish."""
+def cycle_kinds(step: PhasedStep, cycle: int = 16) -> list[str]:
+    """The kind of each step of one lazy cycle (steps 0 .. cycle - 1)."""
+    return [kind_name(step.due_at(s)) for s in range(cycle)]
+
+
+def median_ms(seconds: dict[str, list[float]]) -> dict[str, float]:
+    """Median milliseconds per name."""
+    return {name: 1e3 * statistics.median(values) for name, values in seconds.items()}
+
+
+def timed_rounds(ours: JaxganPrograms, reference, kinds: list[str], rounds: int) -> tuple[dict, dict]:
+    """Interleave, round by round: each phase (ours, then the reference's), then each of our step kinds."""
+    for name in (*PHASES, *kinds):  # compile, then one untimed call each
+        ours.time(name)
+        if reference is not None and name in PHASES:
+            reference.time_phase(name, 1, warmup=1)
+    mine: dict[str, list[float]] = {}
+    theirs: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for name in PHASES:
+            mine.setdefault(name, []).append(ours.time(name))
+            if reference is not None:
+                theirs.setdefault(name, []).extend(reference.time_phase(name, 1, warmup=0))
+        for name in kinds:
+            mine.setdefault(name, []).append(ours.time(name))
+    return median_ms(mine), median_ms(theirs)
+
+
+def bench_stylegan2(resolution: int, batch: int, width: str, ada: bool, args) -> list[dict]:
+    """jaxgan's row (and the reference's and the ratios with `--stylegan2-reference`) at one width."""
+    config = stylegan2_config(resolution, batch, WIDTHS[width], ada, args.quick)
+    ours, params = build_programs(config, resolution)
+    reference = None
+    if args.stylegan2_reference and not ada:
+        from jaxgan.tools.stylegan2_reference import ReferencePhases, load_reference
+
+        reference = ReferencePhases(load_reference(args.stylegan2_reference), reference_spec(config, resolution), 0)
+    cycle = cycle_kinds(ours.step)
+    load_before = load_average()
+    ms, ref_ms = timed_rounds(ours, reference, sorted(set(cycle)), max(1, args.steps))
+    mixed = sum(ms[kind] for kind in cycle) / len(cycle)
+    common = {"model": "stylegan2", "resolution": resolution, "batch": batch, "width": width, "ada": ada,
+              "channel_base": config.model.stylegan2.channel_base, "channel_max": config.model.stylegan2.channel_max,
+              "pinned_core": args.pin_core, "load_average": [load_before, load_average()]}
+    rows = [{"kind": "jaxgan", **common, "params": params, "compile_s": ours.compile_s,
+             "ms_by_phase": {p: ms[p] for p in PHASES}, "ms_by_step_kind": {k: ms[k] for k in sorted(set(cycle))},
+             "ms_per_step": mixed, "images_per_s": 1e3 * batch / mixed,
+             "finite": all(math.isfinite(float(v)) for v in jax.tree.leaves(ours.state.aux))}]
+    if reference is not None:
+        ref_mixed = sum(ref_ms[p] / REFERENCE_EVERY[p] for p in PHASES)
+        rows.append({"kind": "reference", **common, "params": reference.param_counts(), "ms_by_phase": ref_ms,
+                     "ms_per_step": ref_mixed, "images_per_s": 1e3 * batch / ref_mixed})
+        rows.append({"kind": "ratio", **common, "ratio_by_phase": {p: ref_ms[p] / ms[p] for p in PHASES},
+                     "ratio_mixed": ref_mixed / mixed, "equal_params": reference.param_counts() == params})
+    return rows
+
+
+def stylegan2_rows(args, batches: list[int], emit) -> list[dict]:
+    """Every StyleGAN2 row: each resolution, batch, width and ADA setting; emitted as they finish."""
     rows = []
-    resolutions = args.stylegan2_resolutions or (QUICK_RESOLUTIONS if args.quick else RESOLUTIONS)
-    for resolution in resolutions:
+    for resolution in args.stylegan2_resolutions or ((8,) if args.quick else (32,)):
         for batch in batches:
-            for ada in args.stylegan2_ada:
-                rows.append(bench_stylegan2(resolution, batch, ada, args, flops_fn))
-                emit(rows[-1])
+            for width in args.stylegan2_widths:
+                for ada in args.stylegan2_ada:
+                    for row in bench_stylegan2(resolution, batch, width, ada, args):
+                        rows.append(row)
+                        emit(row)
     return rows

@@ -254,7 +254,7 @@ def bench_end_to_end(config: ml_collections.ConfigDict, prepared_path: Path, ste
     mesh = data_mesh(jax.local_devices()[:1])
     runner = make_step_runner(config, gan, mesh, dataset, start_batch=0)
     device_batch = jax.device_put(next(dataset.batches(config.train.batch_size)))
-    synthetic = StepRunner(runner.step_fn, itertools.repeat(jax.tree.map(lambda x: x[None], device_batch)))
+    synthetic = StepRunner(runner.programs, itertools.repeat(jax.tree.map(lambda x: x[None], device_batch)))
     runs = {"synthetic_on_device": synthetic, "prepared": runner}
     states = {name: jax.jit(lambda: create_state(gan, dataset.example_shape, 0))() for name in runs}
     seconds = dict.fromkeys(runs, 0.0)

@@ -15,6 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jaxgan.models.valid_conv import lax_conv, patch_conv, valid_conv
+
 FIR_TAPS = (1, 3, 3, 1)
 LRELU_ALPHA = 0.2
 ACTIVATION_GAINS = {"linear": 1.0, "lrelu": float(np.sqrt(2.0))}
@@ -99,10 +101,21 @@ def bias_act(x: jax.Array, b: jax.Array | None = None, act: str = "linear", gain
     return x
 
 
+# The conv form per backend. XLA:CPU runs lax's second-order weight gradients (R1, path length) as naive loops, so
+# there every ungrouped conv is `valid_conv`, whose derivatives are plain convs (Dreg 4x faster, an up-conv's R1 25x,
+# docs/stylegan2.md). Elsewhere lax's conv, which cuDNN runs without zero-stuffing strided input gradients.
+CONV_FORMS = {"cpu": "valid_conv"}
+PATCH_CONV_MIN_CHANNELS = int(__import__("os").environ.get("JAXGAN_PATCH_MIN", 256))  # TEMP
+
+
 def _conv(x: jax.Array, w: jax.Array, stride: int = 1, groups: int = 1) -> jax.Array:
-    """Valid NHWC correlation with an HWIO kernel (cast to x's dtype)."""
-    return lax.conv_general_dilated(x, w.astype(x.dtype), (stride, stride), "VALID",
-                                    dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=groups)
+    """Valid NHWC correlation with an HWIO kernel (cast to x's dtype), in the backend's form (`CONV_FORMS`)."""
+    w = w.astype(x.dtype)
+    if groups == 1 and CONV_FORMS.get(jax.default_backend()) == "valid_conv":
+        if w.shape[2] * w.shape[3] >= PATCH_CONV_MIN_CHANNELS ** 2:
+            return patch_conv(x, w, stride)
+        return valid_conv(x, w, stride)
+    return lax_conv(x, w, stride, groups)
 
 
 def conv2d_resample(x: jax.Array, w: jax.Array, f: np.ndarray | None = None, up: int = 1, down: int = 1,
