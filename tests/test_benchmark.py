@@ -154,30 +154,60 @@ def test_input_only_run_prints_the_jpeg_speedup(capsys):
         assert 0 <= row["host_cpu_wait_fraction"] <= 1
 
 
-def test_stylegan2_rows_time_each_lazy_step_kind_and_mix_them_over_16_steps():
-    """The StyleGAN2 timing: each kind's step counter (main 1, Greg 4, Greg + Dreg 16), and the 12:3:1 mix."""
-    from jaxgan.engine.state import TrainState
+def test_stylegan2_rows_interleave_phases_with_the_reference_and_mix_the_step_kinds_over_a_cycle():
+    """Each round times every phase (ours, then the reference's), then each step kind; the mixed step is the lazy
+    cycle's mean (12 main, 3 +Greg, 1 +Greg+Dreg) and the reference's Gmain + Dmain + Greg / 4 + Dreg / 16."""
+    from jaxgan.engine.train_step import Phase, PhasedStep
     from jaxgan.tools import benchmark_stylegan2 as sg2
 
-    seen = []
+    noop = lambda state, batch, keys: (state, {})
+    step = PhasedStep((Phase("Gmain", noop), Phase("Greg", noop, 4), Phase("Dmain", noop), Phase("Dreg", noop, 16)), 1)
+    cycle = sg2.cycle_kinds(step)
+    assert {k: cycle.count(k) for k in set(cycle)} == {"main": 12, "+Greg": 3, "+Greg+Dreg": 1}
 
-    def fake_step(state, batch):  # records the step each call ran at; no network, no compile cost
-        seen.append(int(state.step))
-        return state.replace(step=state.step + 1), {"Loss/D": jnp.float32(0.5)}
+    calls = []
 
-    state = TrainState(step=jnp.int32(0), rng=None, nets={})
-    timings_by_kind, loss = sg2.time_steps(fake_step, state, None, warmup=2, repeats=3)
-    assert seen == [1, 1] + [1] * 3 + [4] * 3 + [16] * 3 and loss == 0.5
-    assert {k: len(v) for k, v in timings_by_kind.items()} == {"main": 3, "greg": 3, "greg+dreg": 3}  # counts only
-    fields = sg2.timing_fields(4, {"main": [0.1, 0.3], "greg": [0.5], "greg+dreg": [1.3]})
-    assert fields["ms_by_step_kind"] == pytest.approx({"main": 200, "greg": 500, "greg+dreg": 1300})
-    assert fields["ms_per_step"] == pytest.approx((12 * 200 + 3 * 500 + 1300) / 16)  # 325 ms
-    assert fields["images_per_s"] == pytest.approx(4 / 0.325) and fields["timed_steps"] == 4
-    assert sg2.timing_fields(4, {"main": [0.1]})["ms_per_step"] is None  # not every kind timed: no mix
-    steps = sg2.KIND_STEPS  # Greg runs when step % 4 == 0, Dreg when step % 16 == 0 (tests/test_stylegan2_train.py)
-    assert steps["main"] % 4 and not steps["greg"] % 4 and steps["greg"] % 16 and not steps["greg+dreg"] % 16
-    args = benchmark.parse_args(["--models", "stylegan2", "--stylegan2-resolutions", "8", "--stylegan2-ada", "on"])
-    assert args.stylegan2_resolutions == [8] and args.stylegan2_ada == [True]
+    class Fake:  # ours (time) and the reference (time_phase): records the order, returns a set time per name
+        def __init__(self, who, seconds):
+            self.who, self.seconds = who, seconds
+
+        def time(self, name):
+            calls.append((self.who, name))
+            return self.seconds[name]
+
+        def time_phase(self, name, repeats, warmup=1):
+            calls.append((self.who, name))
+            return [self.seconds[name]] * repeats
+
+    ours = Fake("ours", {"Gmain": 0.2, "Greg": 0.3, "Dmain": 0.1, "Dreg": 0.4, "main": 0.35, "+Greg": 0.7,
+                         "+Greg+Dreg": 1.1})
+    ref = Fake("ref", {"Gmain": 0.1, "Greg": 0.2, "Dmain": 0.1, "Dreg": 0.8})
+    ms, ref_ms = sg2.timed_rounds(ours, ref, ["+Greg", "+Greg+Dreg", "main"], rounds=2)
+    one_round = [("ours", "Gmain"), ("ref", "Gmain"), ("ours", "Greg"), ("ref", "Greg"), ("ours", "Dmain"),
+                 ("ref", "Dmain"), ("ours", "Dreg"), ("ref", "Dreg"), ("ours", "+Greg"), ("ours", "+Greg+Dreg"),
+                 ("ours", "main")]
+    assert calls == one_round * 3  # the warm-up round, then 2 timed rounds
+    assert ms["Gmain"] == pytest.approx(200) and ref_ms["Dreg"] == pytest.approx(800)
+    mine, theirs, ratio = sg2.summary_rows(ms, ref_ms, cycle, 4, {})
+    assert mine["ms_per_step"] == pytest.approx((12 * 350 + 3 * 700 + 1100) / 16)  # 462.5 ms
+    assert theirs["ms_per_step"] == pytest.approx(100 + 100 + 200 / 4 + 800 / 16)  # 300 ms
+    assert ratio["ratio_mixed"] == pytest.approx(300 / 462.5) and ratio["ratio_by_phase"]["Dreg"] == 2.0
+    assert mine["images_per_s"] == pytest.approx(4 / 0.4625)
+    args = benchmark.parse_args(["--models", "stylegan2", "--stylegan2-widths", "full", "--stylegan2-ada", "on"])
+    assert args.stylegan2_widths == ["full"] and args.stylegan2_ada == [True]
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(["--models", "stylegan2", "--stylegan2-widths", "half"])
+
+
+def test_stylegan2_benchmark_config_matches_the_reference_settings():
+    """The jaxgan config and the reference's BenchSpec of a row agree on every shared setting."""
+    from jaxgan.tools import benchmark_stylegan2 as sg2
+
+    config = sg2.stylegan2_config(32, 4, 0.25, ada=False, quick=False)
+    spec = sg2.reference_spec(config, 32)
+    assert (spec.channel_base, spec.channel_max, spec.mapping_layers, spec.architecture) == (8192, 128, 2, "orig")
+    assert (spec.pl_weight, spec.r1_gamma, spec.pl_interval, spec.r1_interval) == (2.0, 0.01, 4, 16)
+    assert spec.style_mixing_prob == config.stylegan2.style_mixing_prob == 0.0 and config.ada.preset == ""
 
 
 def test_input_window_opens_after_one_untimed_batch_per_worker():

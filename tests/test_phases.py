@@ -1,5 +1,6 @@
 """The phase table: lazy Dreg worked by hand, fresh or shared z for G, a loss defined here, custom phases."""
 
+import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -217,3 +218,60 @@ def test_each_phase_names_its_ops_for_profiles():
     text = jax.jit(make_train_step(gan, get_loss("hinge"), n_disc=2)).lower(state, batch).as_text(debug_info=True)
     for name in ("Dmain/0", "Dmain/1", "Gmain"):
         assert f"/{name}/" in text, name  # e.g. jit(train_step)/Dmain/0/dot_general
+
+
+def counting_table():
+    """Main phase 'main' every step, lazy 'every2' and 'every3': each adds its own power of ten to D's last bias."""
+    def add(amount, name):
+        def run(state, batch, keys):
+            d = jax.tree.map(lambda p: p, state.nets["D"].params)
+            d["Dense_1"]["bias"] = d["Dense_1"]["bias"] + amount
+            return state.with_nets(D=state.nets["D"].replace(params=d)), {name: jnp.ones(())}
+        return run
+
+    return (Phase("main", add(1.0, "main")), Phase("every2", add(10.0, "every2"), 2),
+            Phase("every3", add(100.0, "every3"), 3))
+
+
+def test_the_loop_runs_one_program_per_combination_of_due_lazy_phases():
+    """`PhasedStep.program(due_at(step))` runs only the due phases, equals the lax.cond form step by step, and its
+    main-only program holds no conditional and none of the lazy phases' work."""
+    gan = small_mlp_gan()
+    step = make_phase_step(counting_table(), n_disc=1)
+    assert step.step_kinds() == (frozenset(), {"every2"}, {"every3"}, {"every2", "every3"})
+    assert [sorted(step.due_at(s)) for s in range(7)] == [["every2", "every3"], [], ["every2"], ["every3"],
+                                                         ["every2"], [], ["every2", "every3"]]
+    programs = {due: jax.jit(step.program(due)) for due in step.step_kinds()}
+    batch = {"x": jnp.zeros((1, 8, 6))}
+    by_kind = cond_form = create_state(gan, (6,), seed=0)
+    bias0, cond_step = float(by_kind.nets["D"].params["Dense_1"]["bias"][0]), jax.jit(step)
+    for s in range(7):
+        by_kind, metrics = programs[step.due_at(s)](by_kind, batch)
+        cond_form, cond_metrics = cond_step(cond_form, batch)
+        assert jax.tree.map(float, metrics) == jax.tree.map(float, cond_metrics)  # zeros for a skipped phase
+        chex.assert_trees_all_equal(by_kind, cond_form)
+    # 7 x main, every2 on steps 0, 2, 4, 6 and every3 on 0, 3, 6
+    assert float(by_kind.nets["D"].params["Dense_1"]["bias"][0]) == pytest.approx(bias0 + 7 + 40 + 300)
+    main_hlo = programs[frozenset()].lower(by_kind, batch).compile().as_text()
+    cond_hlo = cond_step.lower(by_kind, batch).compile().as_text()
+    assert "conditional(" in cond_hlo and "conditional(" not in main_hlo
+
+
+def test_a_k_step_dispatch_runs_each_run_of_one_step_kind_as_its_program():
+    """A 4-step dispatch from step 1 (kinds: -, every2, every3, every2) equals 4 single steps; the kinds split it."""
+    from jaxgan.engine.multistep import make_multi_step, step_runs
+
+    gan = small_mlp_gan()
+    step = make_phase_step(counting_table(), n_disc=1)
+    kinds = tuple(step.due_at(s) for s in range(1, 5))
+    assert step_runs((frozenset(), frozenset(), {"a"}, frozenset())) == [(frozenset(), 0, 2), ({"a"}, 2, 1),
+                                                                           (frozenset(), 3, 1)]
+    state = create_state(gan, (6,), seed=0).replace(step=jnp.int32(1))
+    batches = {"x": jnp.zeros((4, 1, 8, 6))}
+    for unroll in (False, True):
+        multi, metrics = jax.jit(make_multi_step(step, 4, unroll, kinds))(state, batches)
+        single = state
+        for s in range(4):
+            single, _ = jax.jit(step.program(kinds[s]))(single, {"x": batches["x"][s]})
+        chex.assert_trees_all_equal(multi, single)
+        assert np.asarray(metrics["every2"]).tolist() == [0, 1, 0, 1] and int(multi.step) == 5

@@ -81,16 +81,18 @@ def flat(tree):
 
 
 @functools.cache
-def phase_step(phase):
-    """The jitted step that runs only `phase`, compiled once for the tests of this file."""
-    return jax.jit(make_phase_step([phase], 1))
+def phase_step(phase, due=None):
+    """The jitted program of a step that runs only `phase`, due (default) or not, as the trainer picks it by step
+    number (`PhasedStep.program`); compiled once per kind for the tests of this file."""
+    return jax.jit(make_phase_step([phase], 1).program(frozenset({phase.name}) if due is None else due))
 
 
 def phase_updates(phase, state, batch, steps, net):
     """{step: the change of `net`'s params ("G" or "D")} when a step that runs only `phase` runs at `step`."""
-    run = phase_step(phase)
+    step_fn = make_phase_step([phase], 1)
     before = flat(state.nets[net].params)
-    return {step: flat(run(state.replace(step=jnp.int32(step)), batch)[0].nets[net].params) - before
+    return {step: flat(phase_step(phase, step_fn.due_at(step))(state.replace(step=jnp.int32(step)), batch)[0]
+                       .nets[net].params) - before
             for step in steps}
 
 

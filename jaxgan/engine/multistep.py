@@ -80,8 +80,8 @@ def jit_multi_step(step_fn: StepFn, k: int, mesh: Mesh | None = None, unroll: bo
     (the GAN's (K, n_disc, B, ...): 2; a translation batch (K, B, ...): 1) split over devices."""
     multi = make_multi_step(step_fn, k, unroll, kinds)
     if mesh is None:
-        return jit_train_step(multi)
-    return jit_data_parallel(multi, mesh, example_axis=example_axis)
+        return jit_train_step(multi, options_of=step_fn)
+    return jit_data_parallel(multi, mesh, example_axis=example_axis, options_of=step_fn)
 
 
 def split_metrics(metrics: dict[str, Any], first_step: int) -> list[tuple[int, dict[str, float]]]:

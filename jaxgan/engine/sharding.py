@@ -25,6 +25,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxgan.engine.compile_options import step_compiler_options
+
 DATA_AXIS = "data"
 
 
@@ -58,8 +60,10 @@ def check_divisible(global_batch: int, mesh: Mesh) -> None:
                          f"use a multiple of {mesh.size}.")
 
 
-def jit_data_parallel(step_fn: Callable, mesh: Mesh, example_axis: int = 1) -> Callable:
-    """jit `(state, batch) -> (state, metrics)` with the state replicated and donated, the batch split."""
+def jit_data_parallel(step_fn: Callable, mesh: Mesh, example_axis: int = 1, options_of: object = None) -> Callable:
+    """jit `(state, batch) -> (state, metrics)` with the state replicated and donated, the batch split, and the
+    compile options `options_of` (default: step_fn) asks for (`jaxgan.engine.compile_options`)."""
     repl = replicated(mesh)
     return jax.jit(step_fn, in_shardings=(repl, batch_sharding(mesh, example_axis)),
-                   out_shardings=(repl, repl), donate_argnums=(0,))
+                   out_shardings=(repl, repl), donate_argnums=(0,),
+                   compiler_options=step_compiler_options(options_of or step_fn))

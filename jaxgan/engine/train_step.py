@@ -34,6 +34,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxgan.engine.compile_options import Options, step_compiler_options
 from jaxgan.engine.phases import (  # noqa: F401  (re-exported: the step's public types)
     Batch,
     DiscriminatorFn,
@@ -155,6 +156,7 @@ class PhasedStep:
     phases: tuple[Phase, ...]
     n_disc: int
     wrappers: tuple[Callable[[StepFn], StepFn], ...] = ()
+    compiler_options: Options = ()  # per backend, passed by the jit helpers (`jaxgan.engine.compile_options`)
 
     def __call__(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
         return self.program(None)(state, batch)
@@ -184,12 +186,13 @@ class PhasedStep:
         return dataclasses.replace(self, wrappers=(*self.wrappers, wrapper))
 
 
-def make_phase_step(phases: Sequence[Phase], n_disc: int) -> PhasedStep:
-    """The pure step `(state, batch) -> (state, metrics)` that runs `phases`; `batch["x"]` is (n_disc, B, ...)."""
+def make_phase_step(phases: Sequence[Phase], n_disc: int, compiler_options: Options = ()) -> PhasedStep:
+    """The pure step `(state, batch) -> (state, metrics)` that runs `phases`; `batch["x"]` is (n_disc, B, ...), and
+    the XLA compile options it asks for per backend."""
     names = [phase.name for phase in phases]
     if len(set(names)) != len(names):
         raise ValueError(f"Phase names must be unique (they name the key streams), got {names}.")
-    return PhasedStep(tuple(phases), n_disc)
+    return PhasedStep(tuple(phases), n_disc, compiler_options=compiler_options)
 
 
 def make_train_step(
@@ -233,6 +236,8 @@ def check_intervals(spec: StepSpec) -> None:
                              "(config key `reg.lazy_interval`).")
 
 
-def jit_train_step(step_fn: Callable[..., Any], **jit_kwargs) -> Callable:
-    """jit a step with the state donated, so XLA updates the params in place."""
-    return jax.jit(step_fn, donate_argnums=(0,), **jit_kwargs)
+def jit_train_step(step_fn: Callable[..., Any], options_of: object = None, **jit_kwargs) -> Callable:
+    """jit a step with the state donated, so XLA updates the params in place, with the compile options `options_of`
+    (default: step_fn) asks for (`jaxgan.engine.compile_options`)."""
+    options = step_compiler_options(options_of or step_fn)
+    return jax.jit(step_fn, donate_argnums=(0,), **{"compiler_options": options, **jit_kwargs})

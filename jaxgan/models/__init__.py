@@ -16,6 +16,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 import ml_collections
 
+from jaxgan.engine.compile_options import Options
 from jaxgan.errors import check_choice
 from jaxgan.models import dcgan, mlp, resnet
 from jaxgan.models.conditional import D_HEADS, G_CONDITIONING, LabelEmbedGenerator
@@ -29,6 +30,8 @@ class Architecture(NamedTuple):
 
     default_config: Callable[[], ml_collections.ConfigDict]
     build: Callable[..., tuple[nn.Module, nn.Module]]
+    # XLA options per backend its train steps compile with, from the `model` block (`jaxgan.engine.compile_options`)
+    compiler_options: Callable[[ml_collections.ConfigDict], Options] = lambda cfg: ()
 
 
 def _build_stylegan2(cfg, example_shape, num_classes, dtype, bn_groups=1):
@@ -40,7 +43,7 @@ ARCHITECTURES = {
     "mlp": Architecture(mlp.default_config, mlp.build),
     "dcgan": Architecture(dcgan.default_config, dcgan.build),
     "resnet": Architecture(resnet.default_config, resnet.build),
-    "stylegan2": Architecture(stylegan2_build.default_config, _build_stylegan2),
+    "stylegan2": Architecture(stylegan2_build.default_config, _build_stylegan2, stylegan2_build.compiler_options),
 }
 MODELS = tuple(ARCHITECTURES)
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}

@@ -21,6 +21,7 @@ import ml_collections
 from jaxgan import config as gan_config
 from jaxgan.engine.state import GAN, TrainState, create_state
 from jaxgan.engine.train_step import Phase, make_phase_step
+from jaxgan.models import ARCHITECTURES
 from jaxgan.objectives import factory
 
 
@@ -68,7 +69,8 @@ class GANObjective:
                    num_examples: int | None = None, label_probs: Sequence[float] | None = None) -> Callable:
         """The un-jitted `(state, batch) -> (state, metrics)` running `phases` once."""
         table = self.phases(config, gan, example_shape, num_examples, label_probs)
-        return make_phase_step(table, self.batches_per_step(config))
+        options = ARCHITECTURES[config.model.name].compiler_options(config.model)  # its conv forms' best XLA options
+        return make_phase_step(table, self.batches_per_step(config), options)
 
     def build(self, config: ml_collections.ConfigDict, eval_fn: Callable | None = None) -> Any:
         """The loop's task of this objective: data, networks, phases and evaluation (`jaxgan.objectives.gan_task`)."""

@@ -81,7 +81,7 @@ def one_step_programs(step_fn: Callable, mesh, axis: int) -> Programs:
     """One step per dispatch, data-parallel over `mesh`."""
     def compile_one(size: int, kinds: tuple | None) -> Callable:
         fn = step_fn if kinds is None else step_fn.program(kinds[0])
-        return jit_data_parallel(fn, mesh, example_axis=axis)
+        return jit_data_parallel(fn, mesh, example_axis=axis, options_of=step_fn)
 
     return Programs(step_fn, compile_one)
 

@@ -30,7 +30,7 @@ import ml_collections
 import numpy as np
 
 from jaxgan.engine.state import create_state
-from jaxgan.engine.train_step import PhasedStep, jit_train_step, make_phase_step
+from jaxgan.engine.train_step import PhasedStep, jit_train_step
 from jaxgan.objectives.factory import build_gan, initial_state_aux
 from jaxgan.objectives.stylegan2 import OBJECTIVE, default_config
 from jaxgan.tools.pinning import load_average
@@ -90,14 +90,15 @@ class JaxganPrograms:
         """The compiled program of a phase alone (its name) or of a step kind (`kind_name`)."""
         if name not in self.compiled:
             start = time.perf_counter()
-            self.compiled[name] = jit_train_step(self._function(name)).lower(self.state, self.batch).compile()
+            fn = jit_train_step(self._function(name), options_of=self.step)
+            self.compiled[name] = fn.lower(self.state, self.batch).compile()
             self.compile_s[name] = time.perf_counter() - start
         return self.compiled[name]
 
     def _function(self, name: str) -> Callable:
         if name in PHASES:
             (phase,) = [p for p in self.step.phases if p.name == name]
-            return make_phase_step((dataclasses.replace(phase, interval=1),), self.step.n_disc)
+            return dataclasses.replace(self.step, phases=(dataclasses.replace(phase, interval=1),))
         kinds = {kind_name(due): due for due in self.step.step_kinds()}
         return self.step.program(kinds[name])
 
@@ -114,7 +115,7 @@ def build_programs(config: ml_collections.ConfigDict, resolution: int) -> tuple[
     """jaxgan's programs on a fresh state and a fixed batch, and the networks' parameter counts."""
     shape = (resolution, resolution, 3)
     gan = build_gan(config, shape)
-    step = make_phase_step(OBJECTIVE.phases(config, gan, shape), 1)
+    step = OBJECTIVE.train_step(config, gan, shape)
     state = jax.jit(lambda: create_state(gan, shape, 0, ema=True, aux=initial_state_aux(config)))()
     batch = {"x": jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (1, config.train.batch_size, *shape)),
                               jnp.float32)}
@@ -162,20 +163,32 @@ def bench_stylegan2(resolution: int, batch: int, width: str, ada: bool, args) ->
     cycle = cycle_kinds(ours.step)
     load_before = load_average()
     ms, ref_ms = timed_rounds(ours, reference, sorted(set(cycle)), max(1, args.steps))
-    mixed = sum(ms[kind] for kind in cycle) / len(cycle)
     common = {"model": "stylegan2", "resolution": resolution, "batch": batch, "width": width, "ada": ada,
               "channel_base": config.model.stylegan2.channel_base, "channel_max": config.model.stylegan2.channel_max,
               "pinned_core": args.pin_core, "load_average": [load_before, load_average()]}
-    rows = [{"kind": "jaxgan", **common, "params": params, "compile_s": ours.compile_s,
-             "ms_by_phase": {p: ms[p] for p in PHASES}, "ms_by_step_kind": {k: ms[k] for k in sorted(set(cycle))},
-             "ms_per_step": mixed, "images_per_s": 1e3 * batch / mixed,
-             "finite": all(math.isfinite(float(v)) for v in jax.tree.leaves(ours.state.aux))}]
+    finite = all(math.isfinite(float(v)) for v in jax.tree.leaves(ours.state.aux))
+    rows = summary_rows(ms, ref_ms, cycle, batch, common)
+    rows[0].update(params=params, compile_s=ours.compile_s, finite=finite)
     if reference is not None:
+        rows[1]["params"] = reference.param_counts()
+        rows[2]["equal_params"] = rows[1]["params"] == params
+    return rows
+
+
+def summary_rows(ms: dict[str, float], ref_ms: dict[str, float], cycle: list[str], batch: int, common: dict
+                 ) -> list[dict]:
+    """jaxgan's row: ms per phase and step kind, the cycle's mean step; with reference times, its row (mixed =
+    Gmain + Dmain + Greg / 4 + Dreg / 16) and the ratio row (the reference's time over jaxgan's)."""
+    mixed = sum(ms[kind] for kind in cycle) / len(cycle)
+    rows = [{"kind": "jaxgan", **common, "ms_by_phase": {p: ms[p] for p in PHASES},
+             "ms_by_step_kind": {k: ms[k] for k in sorted(set(cycle))}, "ms_per_step": mixed,
+             "images_per_s": 1e3 * batch / mixed}]
+    if ref_ms:
         ref_mixed = sum(ref_ms[p] / REFERENCE_EVERY[p] for p in PHASES)
-        rows.append({"kind": "reference", **common, "params": reference.param_counts(), "ms_by_phase": ref_ms,
-                     "ms_per_step": ref_mixed, "images_per_s": 1e3 * batch / ref_mixed})
+        rows.append({"kind": "reference", **common, "ms_by_phase": ref_ms, "ms_per_step": ref_mixed,
+                     "images_per_s": 1e3 * batch / ref_mixed})
         rows.append({"kind": "ratio", **common, "ratio_by_phase": {p: ref_ms[p] / ms[p] for p in PHASES},
-                     "ratio_mixed": ref_mixed / mixed, "equal_params": reference.param_counts() == params})
+                     "ratio_mixed": ref_mixed / mixed})
     return rows
 
 

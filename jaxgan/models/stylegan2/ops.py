@@ -102,17 +102,19 @@ def bias_act(x: jax.Array, b: jax.Array | None = None, act: str = "linear", gain
 
 
 # The conv form per backend. XLA:CPU runs lax's second-order weight gradients (R1, path length) as naive loops, so
-# there every ungrouped conv is `valid_conv`, whose derivatives are plain convs (Dreg 4x faster, an up-conv's R1 25x,
-# docs/stylegan2.md). Elsewhere lax's conv, which cuDNN runs without zero-stuffing strided input gradients.
+# there every ungrouped conv is `valid_conv`, whose derivatives are plain convs (an up-conv's R1 25x faster,
+# docs/stylegan2.md), or `patch_conv` (im2col and one matmul, conv-free) where both channel counts reach
+# PATCH_CONV_MIN_CHANNELS: at 512 maps XLA:CPU's conv is 3x slower than the matmul, at 128 about as fast. Elsewhere
+# lax's conv, which cuDNN runs without zero-stuffing strided input gradients (not measured on a GPU yet).
 CONV_FORMS = {"cpu": "valid_conv"}
-PATCH_CONV_MIN_CHANNELS = int(__import__("os").environ.get("JAXGAN_PATCH_MIN", 256))  # TEMP
+PATCH_CONV_MIN_CHANNELS = 256
 
 
 def _conv(x: jax.Array, w: jax.Array, stride: int = 1, groups: int = 1) -> jax.Array:
     """Valid NHWC correlation with an HWIO kernel (cast to x's dtype), in the backend's form (`CONV_FORMS`)."""
     w = w.astype(x.dtype)
     if groups == 1 and CONV_FORMS.get(jax.default_backend()) == "valid_conv":
-        if w.shape[2] * w.shape[3] >= PATCH_CONV_MIN_CHANNELS ** 2:
+        if min(w.shape[2], w.shape[3]) >= PATCH_CONV_MIN_CHANNELS:
             return patch_conv(x, w, stride)
         return valid_conv(x, w, stride)
     return lax_conv(x, w, stride, groups)
@@ -130,6 +132,8 @@ def conv2d_resample(x: jax.Array, w: jax.Array, f: np.ndarray | None = None, up:
     if down > 1:
         p0, p1 = p0 + (f.shape[0] - down + 1) // 2, p1 + (f.shape[0] - down) // 2
     pads = (p0, p1, p0, p1)
+    if up == 2 and (kh, kw, padding, groups) == (3, 3, 1, 1) and f.shape == (4, 4) and _polyphase_up(x):
+        return _transposed_up_conv(x, w, f)
     if up > 1:  # upsample + filter the padded input, then a valid conv
         x = upfirdn2d(x, f, up=up, padding=pads, gain=up * up)
         return _conv(x, w, groups=groups)
@@ -140,6 +144,35 @@ def conv2d_resample(x: jax.Array, w: jax.Array, f: np.ndarray | None = None, up:
         return _conv(x, w, stride=down, groups=groups)
     x = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (p0, p1, 0), (p0, p1, 0), (0, 0, 0)])
     return _conv(x, w, groups=groups)
+
+
+def _polyphase_up(x: jax.Array) -> bool:
+    """Whether the backend's conv form (`CONV_FORMS`) takes 2x up-convs as `_transposed_up_conv`."""
+    return CONV_FORMS.get(jax.default_backend()) == "valid_conv"
+
+
+def _transposed_up_conv(x: jax.Array, w: jax.Array, f: np.ndarray) -> jax.Array:
+    """The 3x3 conv of the 2x FIR-upsampled x (padding 1), as a transposed conv at x's resolution then the FIR.
+
+    Both filters are linear and shift-invariant, so they commute: the 3x3 taps meet the zero-stuffed input at the
+    low resolution first (the reference's order), a quarter of the multiply-adds. The stride-2 transposed conv is
+    four valid convs of the 1-padded x, one per output phase (row, column parity): taps w[1, 1] (even, even),
+    w[1, ::2] (even, odd), w[::2, 1] (odd, even) and w[::2, ::2] (odd, odd). They interleave to the (2H + 4)-square
+    map the 4x4 FIR (gain 4) filters to 2H. (One 2x2 conv to the four phases as channels, 16 taps instead of 9,
+    measured 6% slower in Gmain.)
+    """
+    n, h, wd, _ = x.shape
+    xp = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (1, 1, 0), (1, 1, 0), (0, 0, 0)])
+    rows = []
+    for taps_r in (slice(1, 2), slice(0, 3, 2)):  # even output rows take tap row 1; odd rows tap rows 0 and 2
+        cols = []
+        for taps_c in (slice(1, 2), slice(0, 3, 2)):
+            phase = _conv(xp, w[taps_r, taps_c])  # (H+2 or H+1) x (W+2 or W+1); the missing edge is zero
+            cols.append(jnp.pad(phase, [(0, 0), (0, h + 2 - phase.shape[1]), (0, wd + 2 - phase.shape[2]), (0, 0)]))
+        rows.append(jnp.stack(cols, axis=3))  # [N, H+2, W+2, column parity, C]
+    q = jnp.stack(rows, axis=2).reshape(n, 2 * h + 4, 2 * wd + 4, -1)  # row 2i + a, column 2j + b
+    filtered = _correlate_shifted(q, (np.asarray(f, np.float32) * 4)[::-1, ::-1], 1)
+    return filtered[:, :2 * h, :2 * wd]
 
 
 def modulated_conv2d(x: jax.Array, weight: jax.Array, styles: jax.Array, up: int = 1, padding: int = 0,
