@@ -6,10 +6,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxgan.models import fast_layers
 from jaxgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from jaxgan.models.fast_layers import (
+    CPUConvTranspose,
+    CPUStridedConv,
     DepthToSpaceConvTranspose,
     GhostBatchNorm,
+    PatchConvTranspose,
+    PatchSpaceToDepthConv,
     SpaceToDepthConv,
     depth_to_space,
     space_to_depth,
@@ -111,6 +116,53 @@ def test_ghost_batch_norm_with_one_group_is_flax_batch_norm():
 def test_dcgan_with_fast_image_layers_computes_the_same_network(net):
     inputs = normal((4, 8), 10) if isinstance(net, DCGANGenerator) else np.tanh(normal((4, 16, 16, 3), 11))
     fast, plain = net.clone(fast_image_layers=True), net.clone(fast_image_layers=False)
+    variables = init(fast, inputs, train=False)
+    assert jax.tree.structure(variables) == jax.tree.structure(
+        jax.eval_shape(lambda u: plain.init(jax.random.PRNGKey(0), u, train=False), inputs))
+
+    def train_mode(module):
+        return lambda params, u: module.apply({**variables, "params": params}, u, train=True,
+                                              mutable=["batch_stats"])[0]
+
+    assert_same_function(train_mode(plain), train_mode(fast), variables["params"], inputs,
+                         dict(rtol=1e-4, atol=1e-4))
+
+
+@pytest.fixture(params=["lax", "sub-pixel"])
+def transposed_form(request, monkeypatch):
+    """Both forms of the CPU transposed conv's forward (and the CPU strided conv's input gradient)."""
+    if request.param == "sub-pixel":
+        monkeypatch.setattr(fast_layers, "D2S_MIN_SIZE", 1)
+        monkeypatch.setattr(fast_layers, "D2S_MIN_FEATURES", 1)
+    else:
+        monkeypatch.setattr(fast_layers, "D2S_MIN_SIZE", 10**6)
+    return request.param
+
+
+@pytest.mark.parametrize("layer,channels",
+                         [(CPUStridedConv, 6), (PatchSpaceToDepthConv, 3), (PatchSpaceToDepthConv, 5)])
+def test_cpu_strided_conv_forms_equal_flax_conv(layer, channels, transposed_form):
+    x = normal((2, 8, 6, channels), 12)
+    conv = nn.Conv(7, (4, 4), (2, 2), padding=((1, 1), (1, 1)), use_bias=False)
+    variables = init(conv, x)
+    assert jax.tree.structure(variables) == jax.tree.structure(jax.eval_shape(layer(7).init,
+                                                                              jax.random.PRNGKey(0), x))
+    assert_same_function(conv.apply, layer(7).apply, variables, x)
+
+
+@pytest.mark.parametrize("layer,channels", [(CPUConvTranspose, 7), (PatchConvTranspose, 3), (PatchConvTranspose, 5)])
+def test_cpu_conv_transpose_forms_equal_flax_conv_transpose(layer, channels, transposed_form):
+    x = normal((2, 4, 3, 6), 13)
+    variables = init(ConvTranspose(channels, use_bias=False), x)
+    flax_layer = nn.ConvTranspose(channels, (4, 4), (2, 2), padding=flax_padding(4, 1), use_bias=False)
+    assert_same_function(flax_layer.apply, layer(channels).apply, variables, x)
+
+
+@pytest.mark.parametrize("net", [DCGANGenerator(16, 3, 8), DCGANDiscriminator(16, 8)], ids=["G", "D"])
+@pytest.mark.parametrize("forms", ["cpu", "gpu"])
+def test_dcgan_layer_forms_compute_the_same_network(net, forms, transposed_form):
+    inputs = normal((4, 8), 14) if isinstance(net, DCGANGenerator) else np.tanh(normal((4, 16, 16, 3), 15))
+    fast, plain = net.clone(forms=forms), net.clone(forms="plain")
     variables = init(fast, inputs, train=False)
     assert jax.tree.structure(variables) == jax.tree.structure(
         jax.eval_shape(lambda u: plain.init(jax.random.PRNGKey(0), u, train=False), inputs))
