@@ -13,7 +13,7 @@ A row times, interleaved round by round:
 With `--stylegan2-reference PATH` (a checkout of NVlabs stylegan2-ada-pytorch; torch needed) the same phases of the
 reference's networks and loss are timed in the same rounds (`jaxgan.tools.stylegan2_reference`), and a "ratio" row
 gives the reference's time over jaxgan's per phase and for the mixed step (the reference's: Gmain + Dmain + Greg / 4 +
-Dreg / 16). Pin both to one core with `--pin-core 0`, and read the load averages the rows carry.
+Dreg / 16). Pin both to one core with `--pin-core 0`, and read the system load each row carries.
 """
 
 from __future__ import annotations

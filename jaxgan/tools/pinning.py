@@ -1,4 +1,4 @@
-"""Pin this process to one CPU core for timing (`jaxgan benchmark --pin-core N`), and the load average for the rows.
+"""Pin this process to one CPU core for timing (`jaxgan benchmark --pin-core N`), and the system load for the rows.
 
 `pin_to_core` sets the affinity of every thread that exists now (jax's and torch's pools included) and of the main
 thread, so threads started later inherit it. torch, where it is already imported, gets one intra-op thread; it is
@@ -37,6 +37,6 @@ def pin_to_core(core: int) -> None:
 
 
 def load_average() -> tuple[float, float, float]:
-    """The 1, 5 and 15 minute load averages (os.getloadavg)."""
+    """The system load over 1, 5 and 15 minutes (os.getloadavg), so a timing row says how busy the machine was."""
     one, five, fifteen = os.getloadavg()
     return one, five, fifteen
