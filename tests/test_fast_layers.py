@@ -112,22 +112,6 @@ def test_ghost_batch_norm_with_one_group_is_flax_batch_norm():
                                nn.BatchNorm(use_running_average=True).apply(inference, x), **TOL)
 
 
-@pytest.mark.parametrize("net", [DCGANGenerator(16, 3, 8), DCGANDiscriminator(16, 8)], ids=["G", "D"])
-def test_dcgan_with_fast_image_layers_computes_the_same_network(net):
-    inputs = normal((4, 8), 10) if isinstance(net, DCGANGenerator) else np.tanh(normal((4, 16, 16, 3), 11))
-    fast, plain = net.clone(fast_image_layers=True), net.clone(fast_image_layers=False)
-    variables = init(fast, inputs, train=False)
-    assert jax.tree.structure(variables) == jax.tree.structure(
-        jax.eval_shape(lambda u: plain.init(jax.random.PRNGKey(0), u, train=False), inputs))
-
-    def train_mode(module):
-        return lambda params, u: module.apply({**variables, "params": params}, u, train=True,
-                                              mutable=["batch_stats"])[0]
-
-    assert_same_function(train_mode(plain), train_mode(fast), variables["params"], inputs,
-                         dict(rtol=1e-4, atol=1e-4))
-
-
 @pytest.fixture(params=["lax", "sub-pixel"])
 def transposed_form(request, monkeypatch):
     """Both forms of the CPU transposed conv's forward (and the CPU strided conv's input gradient)."""
