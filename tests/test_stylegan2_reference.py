@@ -232,8 +232,8 @@ def test_param_counts_leave_out_buffers(phases):
 
 
 def test_time_phase_and_seeds(tmp_path, phases):
-    seconds = phases.time_phase("Greg", repeats=3, warmup=2)
-    assert len(seconds) == 3 and all(s > 0 for s in seconds)
+    per_call = phases.time_phase("Greg", repeats=3, warmup=2)
+    assert len(per_call) == 3 and all(t > 0 for t in per_call)  # one duration per timed call
     assert [c["phase"] for c in phases.loss.calls] == ["Greg"] * 5
     other_ref = ref_tool.load_reference(fake_checkout(tmp_path / "other"))
     assert other_ref.networks.__file__.startswith(str((tmp_path / "other").resolve()))  # this checkout's modules

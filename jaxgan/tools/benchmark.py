@@ -3,6 +3,8 @@
     jaxgan benchmark                      # MLP (batch 64/128/512) + DCGAN-64 (128/512), f32/bf16, K 1/10
     jaxgan benchmark --models dcgan --batch-sizes 512 --dtypes bfloat16 --ks 1
     jaxgan benchmark --quick              # tiny sizes, a smoke run on the CPU
+    jaxgan benchmark --models dcgan --batch-sizes 32 --dtypes float32 --ks 1 --pin-core 0   # vs PyTorch, one core
+    jaxgan benchmark --models stylegan2 --pin-core 0 --stylegan2-reference /path/to/stylegan2-ada-pytorch
 
 One JSON object per line on stdout, each with a "kind": "env" (versions, device), "jaxgan" (one configuration),
 "torch" (one variant of tools/torch_dcgan.py, or its crash), "ratio" (jaxgan's best DCGAN over the best PyTorch
