@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxgan.models.layers import _as_forward_kernel, _conv_transpose_impl
+from jaxgan.models.layers import _as_forward_kernel, _conv_transpose_impl, _strided_conv
 from jaxgan.models.valid_conv import patch_conv
 
 _DIMS = ("NHWC", "HWIO", "NHWC")
@@ -188,14 +188,15 @@ def _cpu_conv_transpose_bwd(res, dy):
     x, kernel = res
     w = _as_forward_kernel(kernel)
     dx = _strided_conv4x4(dy, w)  # <dy, T(w)^T x> = <conv(dy, w), x>: dw is conv(dy, .)'s kernel VJP at x
-    return dx, jnp.swapaxes(chunked_weight_grad(dy, x, w), 2, 3)[::-1, ::-1]
+    return dx, _as_forward_kernel(chunked_weight_grad(dy, x, w))  # swap_io(flip(.)) is its own inverse
 
 
 cpu_conv_transpose.defvjp(_cpu_conv_transpose_fwd, _cpu_conv_transpose_bwd)
 
 
 def _strided_conv4x4(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    return lax.conv_general_dilated(x, kernel, (2, 2), ((1, 1), (1, 1)), dimension_numbers=_DIMS)
+    """The 4x4 stride-2 padding-1 conv of D's middle layers (`layers._strided_conv`)."""
+    return _strided_conv(x, kernel, 2, 1)
 
 
 @jax.custom_vjp
@@ -211,7 +212,7 @@ def _cpu_strided_conv_fwd(x, kernel):
 def _cpu_strided_conv_bwd(res, g):
     x, kernel = res
     # The transpose of conv(., w) is the transposed conv whose kernel K has w = swap_io(flip(K)).
-    dx = _transposed_forward(g, jnp.swapaxes(kernel, 2, 3)[::-1, ::-1])
+    dx = _transposed_forward(g, _as_forward_kernel(kernel))
     return dx, chunked_weight_grad(x, g, kernel)
 
 

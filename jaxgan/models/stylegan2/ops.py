@@ -132,7 +132,7 @@ def conv2d_resample(x: jax.Array, w: jax.Array, f: np.ndarray | None = None, up:
     if down > 1:
         p0, p1 = p0 + (f.shape[0] - down + 1) // 2, p1 + (f.shape[0] - down) // 2
     pads = (p0, p1, p0, p1)
-    if up == 2 and (kh, kw, padding, groups) == (3, 3, 1, 1) and f.shape == (4, 4) and _polyphase_up(x):
+    if up == 2 and (kh, kw, padding, groups) == (3, 3, 1, 1) and f.shape == (4, 4) and _polyphase_up():
         return _transposed_up_conv(x, w, f)
     if up > 1:  # upsample + filter the padded input, then a valid conv
         x = upfirdn2d(x, f, up=up, padding=pads, gain=up * up)
@@ -146,7 +146,7 @@ def conv2d_resample(x: jax.Array, w: jax.Array, f: np.ndarray | None = None, up:
     return _conv(x, w, groups=groups)
 
 
-def _polyphase_up(x: jax.Array) -> bool:
+def _polyphase_up() -> bool:
     """Whether the backend's conv form (`CONV_FORMS`) takes 2x up-convs as `_transposed_up_conv`."""
     return CONV_FORMS.get(jax.default_backend()) == "valid_conv"
 
