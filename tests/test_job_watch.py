@@ -64,3 +64,13 @@ def test_a_coordinator_that_stops_answering_is_reported_once_naming_process_0():
     watch = JobWatch(FakeClient(fail=True), 1, 2, timeout_s=0.01, on_lost=reports.append)
     watch._run()  # returns after the first failed heartbeat
     assert len(reports) == 1 and "coordination service (in process 0) stopped answering" in reports[0]
+
+
+def test_after_a_failed_collective_the_trainer_waits_for_the_watch_to_name_the_silent_peer():
+    """`await_lost_peer` returns once the running watch has reported the peer that never beats (real clock)."""
+    reports = []
+    watch = JobWatch(FakeClient(), 0, 2, timeout_s=0.3, on_lost=reports.append).start()
+    watch.await_lost_peer()
+    assert len(reports) == 1 and reports[0].startswith("process 1 of this 2-process job sent no heartbeat")
+    watch.stop()
+    watch.await_lost_peer()  # a stopped watch: returns at once

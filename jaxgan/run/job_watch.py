@@ -64,6 +64,13 @@ class JobWatch:
         if finished:
             self.client.key_value_set(heartbeat_key(self.process_id), FINISHED, allow_overwrite=True)
 
+    def await_lost_peer(self) -> None:
+        """After a collective failed (a peer's socket closed before its heartbeats timed out): give the heartbeats
+        time to name the lost peer, whose `on_lost` then ends this process with one line instead of jax's abort at
+        shutdown. Returns at once if the watch has stopped, or after the timeout if every peer is alive."""
+        if self._thread.is_alive():
+            self._thread.join(self.timeout_s + 2 * self.interval_s + 1.0)
+
     def _run(self) -> None:
         peers = [p for p in range(self.num_processes) if p != self.process_id]
         seen = {p: (None, time.monotonic()) for p in peers}  # peer -> (last counter, when it last changed)

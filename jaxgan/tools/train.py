@@ -73,7 +73,12 @@ def main(argv: list[str]) -> int:
     job_watch = join_job(config.parallel)  # before anything touches a device: jax sets its devices up once
     from jaxgan.run.train import train_and_evaluate
 
-    train_and_evaluate(config, workdir, config_file=config_path(resolve_config_arg(argv)))
+    try:
+        train_and_evaluate(config, workdir, config_file=config_path(resolve_config_arg(argv)))
+    except Exception:
+        if job_watch is not None:  # e.g. a collective broken by a lost peer: the watch names it and exits 2
+            job_watch.await_lost_peer()
+        raise
     if job_watch is not None:
         job_watch.stop(finished=True)  # the others stop watching this process (an error leaves it falling silent)
     return 0
