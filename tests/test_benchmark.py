@@ -5,9 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import pytest
 
-from jaxgan.tools import benchmark
+from jaxgan.engine.state import create_state
+from jaxgan.objectives.factory import build_gan
+from jaxgan.tools import benchmark, plain_jax_mlp
 
 # The PyTorch reference needs torch, which the [torch] extra (part of [test]) installs: pip install -e ".[torch]".
 try:
@@ -217,3 +220,21 @@ def test_input_window_opens_after_one_untimed_batch_per_worker():
     items = (consumed.append(i) or [0.0] for i in range(100))
     input_bench.time_batches(items, 3, warmup=2)
     assert len(consumed) == 5
+
+
+def test_plain_jax_mlp_row_is_timed_beside_jaxgan_and_has_its_parameter_count(capsys):
+    rows = benchmark.main(["--quick", "--models", "mlp", "--ks", "1", "--dtypes", "float32", "--no-input",
+                           "--no-flops", "--no-torch", "--plain-jax", "--no-grad-norms"])
+    by_kind = {}
+    for row in rows:
+        by_kind.setdefault(row["kind"], []).append(row)
+    (ours,), (plain,), (ratio,) = by_kind["jaxgan"], by_kind["plain_jax"], by_kind["ratio"]
+    assert not ours["grad_norms"] and plain["finite"] and plain["batch"] == ours["batch"]
+    assert ratio["ratio"] == pytest.approx(ours["images_per_s"] / plain["images_per_s"])
+    sizes = benchmark.QUICK
+    init, _ = plain_jax_mlp.make_plain_step(8, sizes.z_dim, sizes.mlp_hidden, sizes.mlp_shape)
+    g, d = init(0)[:2]
+    config, shape = benchmark.model_config("mlp", "float32", 8, sizes)
+    state = create_state(build_gan(config, shape), shape, 0)
+    count = lambda tree: sum(x.size for x in jax.tree.leaves(tree))
+    assert (count(g), count(d)) == (count(state.nets["G"].params), count(state.nets["D"].params))

@@ -9,7 +9,13 @@ import optax
 
 from jaxgan.config import base_config
 from jaxgan.engine.state import GAN, create_state
-from jaxgan.engine.train_step import KeyStreams, jit_train_step, make_train_step, sample_latents
+from jaxgan.engine.train_step import (
+    KeyStreams,
+    jit_train_step,
+    make_train_step,
+    sample_latents,
+    without_grad_norms,
+)
 from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
 from jaxgan.objectives.factory import build_gan, build_train_step
 from jaxgan.terms.losses import get_loss
@@ -131,3 +137,25 @@ def test_ema_follows_the_warm_up_schedule_computed_by_hand():
             ema = beta * ema + (1 - beta) * np.asarray(state.nets["G"].params["Dense_0"]["kernel"])
             np.testing.assert_allclose(np.asarray(state.ema["G"]["Dense_0"]["kernel"]), ema, rtol=1e-5,
                                        atol=1e-7)
+
+
+def test_without_grad_norms_drops_only_the_norms_and_the_update_is_the_same():
+    gan = small_gan()
+    step = make_train_step(gan, get_loss("non_saturating"), n_disc=2)
+    state, batch = create_state(gan, SHAPE, seed=0), real_batch(n_disc=2)
+    want_state, want = jax.jit(step)(state, batch)
+    plain_function = lambda s, b: step(s, b)  # the wrapper also takes a step that is not a PhasedStep
+    for slim in (without_grad_norms(step), without_grad_norms(plain_function)):
+        got_state, got = jax.jit(slim)(state, batch)
+        assert float(want["Grad/D_norm"]) > 0 and float(want["Grad/G_norm"]) > 0
+        assert set(got) == {k for k in want if not k.startswith("Grad/")}
+        chex.assert_trees_all_equal(got_state, want_state)
+        chex.assert_trees_all_equal(got, {k: want[k] for k in got})
+
+
+def test_grad_norms_off_leaves_them_out_of_the_compiled_program():
+    gan = small_gan()
+    step = make_train_step(gan, get_loss("non_saturating"))
+    state, batch = create_state(gan, SHAPE, seed=0), real_batch()
+    count = lambda fn: jax.jit(fn).lower(state, batch).compile().as_text().count(" sqrt(")
+    assert count(without_grad_norms(step)) < count(step)  # SGD takes no sqrt: the norms are the only ones

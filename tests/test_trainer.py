@@ -75,3 +75,11 @@ def test_bad_checkpointing_keys_are_named(key, value, message):
     config.train[key] = value
     with pytest.raises(ValueError, match=message):
         validate(config)
+
+
+@pytest.mark.parametrize("grad_norms", [True, False])
+def test_train_grad_norms_decides_whether_runs_log_gradient_norms(tmp_path, grad_norms):
+    train_and_evaluate(ring_config(log_every=3, grad_norms=grad_norms), tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [3, 6] and all("Loss/G" in r for r in rows)
+    assert all(("Grad/D_norm" in r and "Grad/G_norm" in r) == grad_norms for r in rows)

@@ -186,6 +186,19 @@ class PhasedStep:
         return dataclasses.replace(self, wrappers=(*self.wrappers, wrapper))
 
 
+def without_grad_norms(step: StepFn) -> StepFn:
+    """`step` without its `Grad/*` metrics (`train.grad_norms=False`), so XLA drops the norms' per-leaf reductions."""
+
+    def wrap(fn: StepFn) -> StepFn:
+        def step_without_grad_norms(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+            state, metrics = fn(state, batch)
+            return state, {k: v for k, v in metrics.items() if not k.startswith("Grad/")}
+
+        return step_without_grad_norms
+
+    return step.wrapped(wrap) if isinstance(step, PhasedStep) else wrap(step)
+
+
 def make_phase_step(phases: Sequence[Phase], n_disc: int, compiler_options: Options = ()) -> PhasedStep:
     """The pure step `(state, batch) -> (state, metrics)` that runs `phases`; `batch["x"]` is (n_disc, B, ...), and
     the XLA compile options it asks for per backend."""

@@ -15,6 +15,7 @@ import numpy as np
 from jaxgan.data import prefetch_to_device
 from jaxgan.engine.multistep import dispatch_batches, dispatch_sizes, jit_multi_step
 from jaxgan.engine.sharding import batch_sharding, jit_data_parallel
+from jaxgan.engine.train_step import without_grad_norms
 
 if TYPE_CHECKING:
     from jaxgan.run.loop import Task
@@ -112,6 +113,8 @@ def make_step_runner(task: Task, mesh, start_batch: int, start_step: int = 0) ->
     """Data-parallel train steps fed from data position `start_batch`: one per call, or K = train.steps_per_dispatch
     per call (a `lax.scan`), with single steps for a remainder shorter than K before train.num_steps."""
     step_fn, axis, k = task.step(), task.example_axis, task.config.train.steps_per_dispatch
+    if not task.config.train.get("grad_norms", True):  # configs saved before the key existed computed them
+        step_fn = without_grad_norms(step_fn)
     if k == 1:
         batches = prefetch_to_device(task.step_batches(start_batch), size=2, sharding=batch_sharding(mesh, axis))
         return StepRunner(one_step_programs(step_fn, mesh, axis), batches)

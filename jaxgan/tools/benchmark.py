@@ -42,10 +42,10 @@ from jaxgan.config import base_config
 from jaxgan.engine.multistep import jit_multi_step, unroll_k_steps
 from jaxgan.engine.sharding import batch_sharding, data_mesh, jit_data_parallel, replicated
 from jaxgan.engine.state import GAN, create_state
-from jaxgan.engine.train_step import jit_train_step
+from jaxgan.engine.train_step import jit_train_step, without_grad_norms
 from jaxgan.objectives.factory import build_gan, build_train_step
 from jaxgan.run.profiling import trace_to
-from jaxgan.tools import input_bench
+from jaxgan.tools import input_bench, plain_jax_mlp
 from jaxgan.tools.benchmark_stylegan2 import WIDTHS, stylegan2_rows
 from jaxgan.tools.parsing import tool_parser
 from jaxgan.tools.pinning import pin_to_core
@@ -137,6 +137,7 @@ def bench_jaxgan(model: str, batch: int, dtype: str, k: int, args, cache: dict) 
     config, shape = model_config(model, dtype, batch, sizes)
     gan = with_fast_layers(build_gan(config, shape), not args.no_fast_layers)
     step = build_train_step(config, gan)
+    step = without_grad_norms(step) if args.no_grad_norms else step
     rng = np.random.default_rng(0)
     one = {"x": jnp.asarray(rng.uniform(-1, 1, (1, batch, *shape)), jnp.float32)}
     key = ("flops", model, batch, dtype)
@@ -169,7 +170,7 @@ def bench_jaxgan(model: str, batch: int, dtype: str, k: int, args, cache: dict) 
     loss = np.asarray(jax.device_get(metrics["Loss/D"]))
     return {"kind": "jaxgan", "model": model, "batch": batch, "dtype": dtype, "k": k,
             "unrolled": unrolled, "devices": args.devices,
-            "fast_image_layers": not args.no_fast_layers, "steps": steps,
+            "fast_image_layers": not args.no_fast_layers, "grad_norms": not args.no_grad_norms, "steps": steps,
             "images_per_s": batch * steps / seconds, "ms_per_step": 1e3 * seconds / steps,
             "flops_per_step": flops, "tflops_per_s": None if flops is None else flops * steps / seconds / 1e12,
             "compile_s": compile_s, "finite": bool(np.isfinite(loss).all()), "profile": profile_dir}
@@ -260,6 +261,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=None, help="untimed calls after compiling (default 5; --quick: 1)")
     p.add_argument("--devices", type=int, default=1, help="data-parallel over this many local devices")
     p.add_argument("--no-fast-layers", action="store_true", help="DCGAN with plain conv image layers")
+    p.add_argument("--no-grad-norms", action="store_true",
+                   help="jaxgan's step without its Grad/* metrics (train.grad_norms=False), as the plain-JAX step")
+    p.add_argument("--plain-jax", action="store_true",
+                   help="MLP: also time the same step written directly in JAX (jaxgan/tools/plain_jax_mlp.py)")
     p.add_argument("--no-flops", action="store_true", help="skip the CPU compile that counts FLOPs")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
     p.add_argument("--torch-variants", default="", help="e.g. eager_fp32,compile_bf16 (default: all; --quick: eager)")
@@ -316,6 +321,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     jax_rows.append(bench_jaxgan(model, batch, dtype, k, args, cache))
                     emit(jax_rows[-1])
     rows += jax_rows
+    if args.plain_jax and "mlp" in args.models.split(","):
+        rows += plain_jax_mlp.rows_beside(jax_rows, args.batch_sizes["mlp"], QUICK if args.quick else FULL,
+                                          args.steps, args.warmup, emit)
     if not (args.no_torch or args.input_only) and "dcgan" in args.models.split(","):
         torch_rows = bench_torch(args.batch_sizes["dcgan"], args)
         rows += torch_rows
