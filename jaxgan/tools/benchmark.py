@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows += jax_rows
     if args.plain_jax and "mlp" in args.models.split(","):
         rows += plain_jax_mlp.rows_beside(jax_rows, args.batch_sizes["mlp"], QUICK if args.quick else FULL,
-                                          args.steps, args.warmup, emit)
+                                          args.steps, args.warmup, time_calls, emit)
     if not (args.no_torch or args.input_only) and "dcgan" in args.models.split(","):
         torch_rows = bench_torch(args.batch_sizes["dcgan"], args)
         rows += torch_rows

@@ -9,7 +9,6 @@ mlp --plain-jax` times it beside jaxgan's step.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -64,30 +63,23 @@ def make_plain_step(batch: int, z_dim: int = 100, hidden: tuple[int, ...] = (128
     return jax.jit(init, static_argnums=0), jax.jit(step, donate_argnums=0)
 
 
-def time_plain_step(batch: int, steps: int, warmup: int, sizes: Any) -> dict:
-    """Images/s of the plain step at `batch` and the benchmark's `sizes`, timed as it times jaxgan's."""
+def time_plain_step(batch: int, steps: int, warmup: int, sizes: Any, time_calls: Callable) -> dict:
+    """Images/s of the plain step at `batch` and the benchmark's `sizes`, timed by the benchmark's `time_calls`."""
     init, step = make_plain_step(batch, sizes.z_dim, tuple(sizes.mlp_hidden), tuple(sizes.mlp_shape))
-    state = init(0)
     x = jax.random.uniform(jax.random.PRNGKey(1), (batch, *sizes.mlp_shape), minval=-1.0, maxval=1.0)
-    for _ in range(warmup + 1):
-        state, losses = step(state, x)
-    jax.block_until_ready(state)
-    start = time.perf_counter()
-    for _ in range(steps):
-        state, losses = step(state, x)
-    jax.block_until_ready((state, losses))
-    seconds = time.perf_counter() - start
+    state, losses = step(init(0), x)  # compile and first call
+    seconds, state, losses = time_calls(step, state, x, steps, warmup)
     return {"kind": "plain_jax", "model": "mlp", "batch": batch, "steps": steps,
             "images_per_s": batch * steps / seconds, "ms_per_step": 1e3 * seconds / steps,
             "finite": bool(jnp.isfinite(losses[0]))}
 
 
 def rows_beside(jax_rows: list[dict], batches: list[int], sizes: Any, steps: int, warmup: int,
-                emit: Callable) -> list[dict]:
+                time_calls: Callable, emit: Callable) -> list[dict]:
     """The plain step's row per batch size, and the ratio row of jaxgan's float32 K=1 MLP step to it."""
     rows = []
     for batch in batches:
-        plain = time_plain_step(batch, steps, warmup, sizes)
+        plain = time_plain_step(batch, steps, warmup, sizes, time_calls)
         rows.append(plain)
         emit(plain)
         ours = [r for r in jax_rows if (r["model"], r["batch"], r["dtype"], r["k"]) == ("mlp", batch, "float32", 1)]
