@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxgan.models.layers import _as_forward_kernel, _conv_transpose_impl, _strided_conv
-from jaxgan.models.valid_conv import patch_conv
+from jaxgan.models.valid_conv import im2col, patch_conv
 
 _DIMS = ("NHWC", "HWIO", "NHWC")
 _PAD1 = ((0, 0), (1, 1), (1, 1), (0, 0))
@@ -167,11 +167,21 @@ D2S_MIN_SIZE = 16  # input maps at least this large take the sub-pixel forward (
 D2S_MIN_FEATURES = 16  # ... and this many output channels (32x32 64->3: 4.4 vs 3.2 ms with lax)
 
 
+# XLA:CPU's lhs-dilated conv slows down more than linearly with the batch too: batch 128, 8x8 256->128 took 99-103 ms
+# at once and 77 ms as 8 chunks of 16 (4x4 512->256: 78-87 vs 75 ms; batch 32 unchanged, 17 ms); the DCGAN step at
+# batch 128 went 3760 -> 3659 ms (median of 3 interleaved, /work/measure/dcgan2_tfwd.py, dcgan2_ab.py).
+TFWD_CHUNK = 16
+
+
 def _transposed_forward(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """The 4x4 stride-2 transposed conv of `x`, in XLA:CPU's faster form for its shape."""
     if x.shape[1] >= D2S_MIN_SIZE and x.shape[2] >= D2S_MIN_SIZE and kernel.shape[3] >= D2S_MIN_FEATURES:
         return d2s_conv_transpose(x, kernel)
-    return _conv_transpose_impl(x, kernel, 2, 1)
+    n = x.shape[0]
+    if n <= TFWD_CHUNK or n % TFWD_CHUNK:
+        return _conv_transpose_impl(x, kernel, 2, 1)
+    parts = [_conv_transpose_impl(x[i:i + TFWD_CHUNK], kernel, 2, 1) for i in range(0, n, TFWD_CHUNK)]
+    return jnp.concatenate(parts, axis=0)
 
 
 @jax.custom_vjp
@@ -235,9 +245,34 @@ def chunked_weight_grad(x: jax.Array, g: jax.Array, kernel: jax.Array) -> jax.Ar
 cpu_strided_conv.defvjp(_cpu_strided_conv_fwd, _cpu_strided_conv_bwd)
 
 
+def _patch_s2d_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    return patch_conv(space_to_depth(jnp.pad(x, _PAD1)), s2d_conv_kernel(kernel), 1)
+
+
+@jax.custom_vjp
 def patch_s2d_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """`s2d_conv` with the 2x2 conv as im2col + one matmul (D's 3-channel layer on XLA:CPU: 8.8 vs 15 ms lax)."""
-    return patch_conv(space_to_depth(jnp.pad(x, _PAD1)), s2d_conv_kernel(kernel), 1)
+    return _patch_s2d_conv(x, kernel)
+
+
+def _patch_s2d_conv_fwd(x, kernel):
+    return _patch_s2d_conv(x, kernel), (x, kernel)
+
+
+def _patch_s2d_conv_bwd(res, g):
+    """dx as autodiff gives it; dw as (g^T patches)^T, which reads g in its NHWC layout (see below)."""
+    x, kernel = res
+    dx = jax.vjp(lambda u: _patch_s2d_conv(u, kernel), x)[1](g)[0]
+    patches = im2col(space_to_depth(jnp.pad(x, _PAD1)), 2, 2)
+    dw = jnp.einsum("mo,mk->ok", g.reshape(-1, g.shape[-1]), patches.reshape(-1, patches.shape[-1])).T
+    (dk,) = jax.linear_transpose(s2d_conv_kernel, kernel)(dw.reshape(2, 2, -1, g.shape[-1]))
+    return dx, dk
+
+
+# Autodiff's dw, einsum("mk,mo->ko", patches, g), makes XLA:CPU copy g (the leaky ReLU's gradient, fused in) to a
+# channel-major (64, B*32*32) array first, a strided copy 3x slower than the matmul: 2 x 140 ms of a 4.4 s step at
+# batch 128, 2 x 32 ms at batch 32. With g as the dot's lhs it is read as it lies (batch 32 step: 987 -> 867 ms of ops).
+patch_s2d_conv.defvjp(_patch_s2d_conv_fwd, _patch_s2d_conv_bwd)
 
 
 def patch_conv_transpose(x: jax.Array, kernel: jax.Array) -> jax.Array:
