@@ -120,8 +120,10 @@ def transposed_form(request, monkeypatch):
         monkeypatch.setattr(fast_layers, "D2S_MIN_FEATURES", 1)
     else:
         monkeypatch.setattr(fast_layers, "D2S_MIN_SIZE", 10**6)
-    if request.param == "lax-chunked":  # the batch of 2 or 4 in chunks of one example
+    if request.param == "lax-chunked":  # the batch of 2 or 4 in chunks of one example, forward convs too
         monkeypatch.setattr(fast_layers, "TFWD_CHUNK", 1)
+        monkeypatch.setattr(fast_layers, "FWD_CHUNK", 1)
+        monkeypatch.setattr(fast_layers, "FWD_CHUNK_MIN_SIZE", 1)
     return request.param
 
 
