@@ -124,6 +124,7 @@ def transposed_form(request, monkeypatch):
         monkeypatch.setattr(fast_layers, "TFWD_CHUNK", 1)
         monkeypatch.setattr(fast_layers, "FWD_CHUNK", 1)
         monkeypatch.setattr(fast_layers, "FWD_CHUNK_MIN_SIZE", 1)
+        monkeypatch.setattr(fast_layers, "WGRAD_CHUNKS", ((1, 1),))
     return request.param
 
 

@@ -246,16 +246,24 @@ def _cpu_strided_conv_bwd(res, g):
 # XLA:CPU's weight gradient of a 4x4 stride-2 conv slows down more than linearly with the batch at large maps: as a sum
 # over chunks of 8 examples (unrolled) it took, batch 128, 32x32 64->128: 134 vs 314 ms; 16x16 128->256: 100 vs 151 ms;
 # batch 32, 32x32: 28 vs 42 ms; at 8x8 256->512 chunks lost (154 vs 79 ms). /work/measure/wg_chunk.py, one core.
-WGRAD_CHUNK, WGRAD_CHUNK_MIN_SIZE = 8, 16
+# Chunk size per input map (/work/measure/dcgan2_wg_chunk.py, batch 128): 32x32: 4: 125, 8: 140, 16: 186 ms; 16x16:
+# 8: 100, 16: 95 ms. DCGAN step with (4 at 32x32, 16 at 16x16) vs 8 at both, median of 4 / 3 interleaved runs
+# (/work/measure/dcgan2_ab.py): batch 128 3624 -> 3538 ms, batch 32 972 -> 912 ms.
+WGRAD_CHUNKS = ((32, 4), (16, 16))  # (smallest input map, examples per chunk); smaller maps take the whole batch
+
+
+def _wgrad_chunk(size: int) -> int | None:
+    """Examples per chunk of the weight gradient at input maps of `size`, or None for the whole batch."""
+    return next((chunk for least, chunk in WGRAD_CHUNKS if size >= least), None)
 
 
 def chunked_weight_grad(x: jax.Array, g: jax.Array, kernel: jax.Array) -> jax.Array:
-    """d<g, conv4x4_s2(x, w)>/dw, summed over chunks of WGRAD_CHUNK examples where the maps are large enough."""
+    """d<g, conv4x4_s2(x, w)>/dw, summed over chunks of examples (`WGRAD_CHUNKS`) where the maps are large enough."""
     wgrad = lambda xs, gs: jax.vjp(lambda w: _strided_conv4x4(xs, w), kernel)[1](gs)[0]
-    n = x.shape[0]
-    if x.shape[1] < WGRAD_CHUNK_MIN_SIZE or n <= WGRAD_CHUNK or n % WGRAD_CHUNK:
+    n, chunk = x.shape[0], _wgrad_chunk(x.shape[1])
+    if chunk is None or n <= chunk or n % chunk:
         return wgrad(x, g)
-    parts = [wgrad(x[i:i + WGRAD_CHUNK], g[i:i + WGRAD_CHUNK]) for i in range(0, n, WGRAD_CHUNK)]
+    parts = [wgrad(x[i:i + chunk], g[i:i + chunk]) for i in range(0, n, chunk)]
     return functools.reduce(jnp.add, parts)
 
 
