@@ -112,14 +112,19 @@ def test_ghost_batch_norm_with_one_group_is_flax_batch_norm():
                                nn.BatchNorm(use_running_average=True).apply(inference, x), **TOL)
 
 
-@pytest.fixture(params=["lax", "sub-pixel"])
+@pytest.fixture(params=["lax", "lax-chunked", "sub-pixel"])
 def transposed_form(request, monkeypatch):
-    """Both forms of the CPU transposed conv's forward (and the CPU strided conv's input gradient)."""
+    """Every form of the CPU transposed conv's forward (and the CPU strided conv's input gradient)."""
     if request.param == "sub-pixel":
         monkeypatch.setattr(fast_layers, "D2S_MIN_SIZE", 1)
         monkeypatch.setattr(fast_layers, "D2S_MIN_FEATURES", 1)
     else:
         monkeypatch.setattr(fast_layers, "D2S_MIN_SIZE", 10**6)
+    if request.param == "lax-chunked":  # the batch of 2 or 4 in chunks of one example, forward convs too
+        monkeypatch.setattr(fast_layers, "TFWD_CHUNK", 1)
+        monkeypatch.setattr(fast_layers, "FWD_CHUNK", 1)
+        monkeypatch.setattr(fast_layers, "FWD_CHUNK_MIN_SIZE", 1)
+        monkeypatch.setattr(fast_layers, "WGRAD_CHUNKS", ((1, 1),))
     return request.param
 
 

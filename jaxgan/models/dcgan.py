@@ -7,7 +7,8 @@ and ends in a `base` x `base` valid conv written as an einsum. Widths follow PyT
 `fast_image_layers` writes the layers in forms that compute the same function with the same params, chosen per
 backend (`layer_forms`): on GPU/TPU D's first and G's last layer (the 3-channel image layers) as space-to-depth + a
 2x2 conv; on XLA:CPU the image layers as im2col + one matmul and the other 4x4 layers with a sub-pixel form for the
-lax form that XLA:CPU runs slowly (fast_layers.py; 9-10% faster steps at batch 32 and 128).
+lax form that XLA:CPU runs slowly (fast_layers.py; 9-10% faster steps at batch 32 and 128), and the convs that XLA:CPU
+slows down on large batches (forward, lhs-dilated, weight gradient) in chunks of examples.
 
 `bn_groups` > 1 computes BatchNorm statistics per group of examples, one group per device
 when replicas do not synchronise them (`parallel.sync_batch_norm=False`).

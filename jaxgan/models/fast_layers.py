@@ -12,6 +12,7 @@ data-parallel run whose replicas do not synchronise their statistics (`parallel.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import flax.linen as nn
 import jax
@@ -19,7 +20,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxgan.models.layers import _as_forward_kernel, _conv_transpose_impl, _strided_conv
-from jaxgan.models.valid_conv import patch_conv
+from jaxgan.models.valid_conv import im2col, patch_conv
 
 _DIMS = ("NHWC", "HWIO", "NHWC")
 _PAD1 = ((0, 0), (1, 1), (1, 1), (0, 0))
@@ -167,11 +168,25 @@ D2S_MIN_SIZE = 16  # input maps at least this large take the sub-pixel forward (
 D2S_MIN_FEATURES = 16  # ... and this many output channels (32x32 64->3: 4.4 vs 3.2 ms with lax)
 
 
+# XLA:CPU's lhs-dilated conv slows down more than linearly with the batch too: batch 128, 8x8 256->128 took 99-103 ms
+# at once and 77 ms as 8 chunks of 16 (4x4 512->256: 78-87 vs 75 ms; batch 32 unchanged, 17 ms); the DCGAN step at
+# batch 128 went 3760 -> 3659 ms (median of 3 interleaved, /work/measure/dcgan2_tfwd.py, dcgan2_ab.py).
+TFWD_CHUNK = 16
+
+
 def _transposed_forward(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """The 4x4 stride-2 transposed conv of `x`, in XLA:CPU's faster form for its shape."""
     if x.shape[1] >= D2S_MIN_SIZE and x.shape[2] >= D2S_MIN_SIZE and kernel.shape[3] >= D2S_MIN_FEATURES:
         return d2s_conv_transpose(x, kernel)
-    return _conv_transpose_impl(x, kernel, 2, 1)
+    return in_batch_chunks(lambda u: _conv_transpose_impl(u, kernel, 2, 1), x, TFWD_CHUNK)
+
+
+def in_batch_chunks(fn: Callable[[jax.Array], jax.Array], x: jax.Array, chunk: int) -> jax.Array:
+    """fn(x) for a per-example fn, computed on chunks of `chunk` examples and concatenated (when they divide x)."""
+    n = x.shape[0]
+    if n <= chunk or n % chunk:
+        return fn(x)
+    return jnp.concatenate([fn(x[i:i + chunk]) for i in range(0, n, chunk)], axis=0)
 
 
 @jax.custom_vjp
@@ -199,14 +214,27 @@ def _strided_conv4x4(x: jax.Array, kernel: jax.Array) -> jax.Array:
     return _strided_conv(x, kernel, 2, 1)
 
 
+# ... and so does its forward conv at large maps: batch 128, 32x32 64->128 took 109-113 ms at once and 91 ms in chunks
+# of 16 (16x16 128->256: 77.5 vs 73.8 ms; 8x8: no gain; batch 32: no change); the DCGAN step at batch 128 went
+# 3957 -> 3675 ms (chunks at maps >= 32 only: 3813 ms; median of 3 interleaved, /work/measure/dcgan2_dfwd.py, _ab.py).
+FWD_CHUNK, FWD_CHUNK_MIN_SIZE = 16, 16
+
+
+def _strided_forward(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """The 4x4 stride-2 conv of `x`, in chunks of FWD_CHUNK examples at maps of FWD_CHUNK_MIN_SIZE and more."""
+    if x.shape[1] < FWD_CHUNK_MIN_SIZE:
+        return _strided_conv4x4(x, kernel)
+    return in_batch_chunks(lambda u: _strided_conv4x4(u, kernel), x, FWD_CHUNK)
+
+
 @jax.custom_vjp
 def cpu_strided_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """The 4x4 stride-2 padding-1 conv; its input gradient is a transposed conv in XLA:CPU's faster form."""
-    return _strided_conv4x4(x, kernel)
+    return _strided_forward(x, kernel)
 
 
 def _cpu_strided_conv_fwd(x, kernel):
-    return _strided_conv4x4(x, kernel), (x, kernel)
+    return _strided_forward(x, kernel), (x, kernel)
 
 
 def _cpu_strided_conv_bwd(res, g):
@@ -219,25 +247,59 @@ def _cpu_strided_conv_bwd(res, g):
 # XLA:CPU's weight gradient of a 4x4 stride-2 conv slows down more than linearly with the batch at large maps: as a sum
 # over chunks of 8 examples (unrolled) it took, batch 128, 32x32 64->128: 134 vs 314 ms; 16x16 128->256: 100 vs 151 ms;
 # batch 32, 32x32: 28 vs 42 ms; at 8x8 256->512 chunks lost (154 vs 79 ms). /work/measure/wg_chunk.py, one core.
-WGRAD_CHUNK, WGRAD_CHUNK_MIN_SIZE = 8, 16
+# Chunk size per input map (/work/measure/dcgan2_wg_chunk.py, batch 128): 32x32: 4: 125, 8: 140, 16: 186 ms; 16x16:
+# 8: 100, 16: 95 ms. DCGAN step with (4 at 32x32, 16 at 16x16) vs 8 at both, median of 4 / 3 interleaved runs
+# (/work/measure/dcgan2_ab.py): batch 128 3624 -> 3538 ms, batch 32 972 -> 912 ms.
+WGRAD_CHUNKS = ((32, 4), (16, 16))  # (smallest input map, examples per chunk); smaller maps take the whole batch
+
+
+def _wgrad_chunk(size: int) -> int | None:
+    """Examples per chunk of the weight gradient at input maps of `size`, or None for the whole batch."""
+    return next((chunk for least, chunk in WGRAD_CHUNKS if size >= least), None)
 
 
 def chunked_weight_grad(x: jax.Array, g: jax.Array, kernel: jax.Array) -> jax.Array:
-    """d<g, conv4x4_s2(x, w)>/dw, summed over chunks of WGRAD_CHUNK examples where the maps are large enough."""
+    """d<g, conv4x4_s2(x, w)>/dw, summed over chunks of examples (`WGRAD_CHUNKS`) where the maps are large enough."""
     wgrad = lambda xs, gs: jax.vjp(lambda w: _strided_conv4x4(xs, w), kernel)[1](gs)[0]
-    n = x.shape[0]
-    if x.shape[1] < WGRAD_CHUNK_MIN_SIZE or n <= WGRAD_CHUNK or n % WGRAD_CHUNK:
+    n, chunk = x.shape[0], _wgrad_chunk(x.shape[1])
+    if chunk is None or n <= chunk or n % chunk:
         return wgrad(x, g)
-    parts = [wgrad(x[i:i + WGRAD_CHUNK], g[i:i + WGRAD_CHUNK]) for i in range(0, n, WGRAD_CHUNK)]
+    parts = [wgrad(x[i:i + chunk], g[i:i + chunk]) for i in range(0, n, chunk)]
     return functools.reduce(jnp.add, parts)
 
 
 cpu_strided_conv.defvjp(_cpu_strided_conv_fwd, _cpu_strided_conv_bwd)
 
 
+def _patch_s2d_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """The primal of `patch_s2d_conv`: space-to-depth, then the 2x2 conv as im2col + one matmul."""
+    return patch_conv(space_to_depth(jnp.pad(x, _PAD1)), s2d_conv_kernel(kernel), 1)
+
+
+@jax.custom_vjp
 def patch_s2d_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """`s2d_conv` with the 2x2 conv as im2col + one matmul (D's 3-channel layer on XLA:CPU: 8.8 vs 15 ms lax)."""
-    return patch_conv(space_to_depth(jnp.pad(x, _PAD1)), s2d_conv_kernel(kernel), 1)
+    return _patch_s2d_conv(x, kernel)
+
+
+def _patch_s2d_conv_fwd(x, kernel):
+    return _patch_s2d_conv(x, kernel), (x, kernel)
+
+
+def _patch_s2d_conv_bwd(res, g):
+    """dx as autodiff gives it; dw as (g^T patches)^T, which reads g in its NHWC layout (see below)."""
+    x, kernel = res
+    dx = jax.vjp(lambda u: _patch_s2d_conv(u, kernel), x)[1](g)[0]
+    patches = im2col(space_to_depth(jnp.pad(x, _PAD1)), 2, 2)
+    dw = jnp.einsum("mo,mk->ok", g.reshape(-1, g.shape[-1]), patches.reshape(-1, patches.shape[-1])).T
+    (dk,) = jax.linear_transpose(s2d_conv_kernel, kernel)(dw.reshape(2, 2, -1, g.shape[-1]))
+    return dx, dk
+
+
+# Autodiff's dw, einsum("mk,mo->ko", patches, g), makes XLA:CPU copy g (the leaky ReLU's gradient, fused in) to a
+# channel-major (64, B*32*32) array first, a strided copy ~6x slower than the matmul: 2 x 140 ms of a 4.4 s step at
+# batch 128, 2 x 32 ms at batch 32. With g as the dot's lhs it is read as it lies (batch 32 step: 987 -> 867 ms of ops).
+patch_s2d_conv.defvjp(_patch_s2d_conv_fwd, _patch_s2d_conv_bwd)
 
 
 def patch_conv_transpose(x: jax.Array, kernel: jax.Array) -> jax.Array:
