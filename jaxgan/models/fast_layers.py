@@ -160,7 +160,7 @@ class GhostBatchNorm(nn.Module):
         return y.reshape(x.shape).astype(self.dtype or jnp.result_type(x, scale))
 
 
-# XLA:CPU forms (measured on one core, batch 32, fwd / dx / dk ms; /work/measure/dcgan_*.py in the commit message).
+# XLA:CPU forms (measured on one core, batch 32, fwd / dx / dk ms; the scripts are in the commit message).
 # Its lhs-dilated conv (a strided conv's input gradient, a transposed conv's forward) is 2x slower than the sub-pixel
 # form at 16x16 and more, and slower below; its weight gradients beat every matmul form we tried. The 3-channel
 # image layers are fastest as im2col + one matmul (`patch_conv`).
@@ -170,7 +170,7 @@ D2S_MIN_FEATURES = 16  # ... and this many output channels (32x32 64->3: 4.4 vs 
 
 # XLA:CPU's lhs-dilated conv slows down more than linearly with the batch too: batch 128, 8x8 256->128 took 99-103 ms
 # at once and 77 ms as 8 chunks of 16 (4x4 512->256: 78-87 vs 75 ms; batch 32 unchanged, 17 ms); the DCGAN step at
-# batch 128 went 3760 -> 3659 ms (median of 3 interleaved, /work/measure/dcgan2_tfwd.py, dcgan2_ab.py).
+# batch 128 went 3760 -> 3659 ms (median of 3 interleaved, one core).
 TFWD_CHUNK = 16
 
 
@@ -216,7 +216,7 @@ def _strided_conv4x4(x: jax.Array, kernel: jax.Array) -> jax.Array:
 
 # ... and so does its forward conv at large maps: batch 128, 32x32 64->128 took 109-113 ms at once and 91 ms in chunks
 # of 16 (16x16 128->256: 77.5 vs 73.8 ms; 8x8: no gain; batch 32: no change); the DCGAN step at batch 128 went
-# 3957 -> 3675 ms (chunks at maps >= 32 only: 3813 ms; median of 3 interleaved, /work/measure/dcgan2_dfwd.py, _ab.py).
+# 3957 -> 3675 ms (chunks at maps >= 32 only: 3813 ms; median of 3 interleaved, one core).
 FWD_CHUNK, FWD_CHUNK_MIN_SIZE = 16, 16
 
 
@@ -246,10 +246,10 @@ def _cpu_strided_conv_bwd(res, g):
 
 # XLA:CPU's weight gradient of a 4x4 stride-2 conv slows down more than linearly with the batch at large maps: as a sum
 # over chunks of 8 examples (unrolled) it took, batch 128, 32x32 64->128: 134 vs 314 ms; 16x16 128->256: 100 vs 151 ms;
-# batch 32, 32x32: 28 vs 42 ms; at 8x8 256->512 chunks lost (154 vs 79 ms). /work/measure/wg_chunk.py, one core.
-# Chunk size per input map (/work/measure/dcgan2_wg_chunk.py, batch 128): 32x32: 4: 125, 8: 140, 16: 186 ms; 16x16:
+# batch 32, 32x32: 28 vs 42 ms; at 8x8 256->512 chunks lost (154 vs 79 ms); one core.
+# Chunk size per input map (batch 128): 32x32: 4: 125, 8: 140, 16: 186 ms; 16x16:
 # 8: 100, 16: 95 ms. DCGAN step with (4 at 32x32, 16 at 16x16) vs 8 at both, median of 4 / 3 interleaved runs
-# (/work/measure/dcgan2_ab.py): batch 128 3624 -> 3538 ms, batch 32 972 -> 912 ms.
+# (one core): batch 128 3624 -> 3538 ms, batch 32 972 -> 912 ms.
 WGRAD_CHUNKS = ((32, 4), (16, 16))  # (smallest input map, examples per chunk); smaller maps take the whole batch
 
 
