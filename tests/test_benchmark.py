@@ -238,3 +238,16 @@ def test_plain_jax_mlp_row_is_timed_beside_jaxgan_and_has_its_parameter_count(ca
     state = create_state(build_gan(config, shape), shape, 0)
     count = lambda tree: sum(x.size for x in jax.tree.leaves(tree))
     assert (count(g), count(d)) == (count(state.nets["G"].params), count(state.nets["D"].params))
+
+
+def test_pin_core_takes_effect_before_jax_starts_its_cpu_client():
+    # XLA sizes its CPU thread pools by the cores it may use when its client starts: pinning later leaves two
+    # pools' threads sharing one core. A fresh process, since this one's client started long ago.
+    code = ("from jax._src import xla_bridge\n"
+            "from jaxgan.tools import benchmark\n"
+            "seen = []\n"
+            "benchmark.pin_to_core = lambda core: seen.append(bool(xla_bridge._backends))\n"
+            "benchmark.parse_args(['--pin-core', '0', '--models', 'mlp'])\n"
+            "assert seen == [False], seen\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]

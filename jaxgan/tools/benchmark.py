@@ -297,6 +297,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.input_batch_sizes = _ints(args.input_batch_sizes or ("16" if args.quick else "128,512"))
     args.e2e_steps = args.e2e_steps if args.e2e_steps is not None else (1 if args.quick else 5)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 5)
+    if args.pin_core is not None:  # before jax's CPU client exists, which sizes its thread pools by the free cores
+        pin_to_core(args.pin_core)
     if args.devices > len(jax.local_devices()):
         p.error(f"--devices={args.devices} but only {len(jax.local_devices())} local devices exist.")
     return args
@@ -305,8 +307,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> list[dict]:
     """Run the benchmark; print and return its rows."""
     args = parse_args(argv)
-    if args.pin_core is not None:
-        pin_to_core(args.pin_core)
     rows = [env_row()]
     emit(rows[0])
     cache: dict = {}
