@@ -181,12 +181,17 @@ def _transposed_forward(x: jax.Array, kernel: jax.Array) -> jax.Array:
     return in_batch_chunks(lambda u: _conv_transpose_impl(u, kernel, 2, 1), x, TFWD_CHUNK)
 
 
+def batch_chunks(n: int, chunk: int | None) -> list[slice]:
+    """The slices of `chunk` examples that split a batch of n, or one slice of all when chunk is None or no divisor."""
+    if chunk is None or n <= chunk or n % chunk:
+        return [slice(0, n)]
+    return [slice(i, i + chunk) for i in range(0, n, chunk)]
+
+
 def in_batch_chunks(fn: Callable[[jax.Array], jax.Array], x: jax.Array, chunk: int) -> jax.Array:
     """fn(x) for a per-example fn, computed on chunks of `chunk` examples and concatenated (when they divide x)."""
-    n = x.shape[0]
-    if n <= chunk or n % chunk:
-        return fn(x)
-    return jnp.concatenate([fn(x[i:i + chunk]) for i in range(0, n, chunk)], axis=0)
+    parts = [fn(x[part]) for part in batch_chunks(x.shape[0], chunk)]
+    return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=0)
 
 
 @jax.custom_vjp
@@ -261,10 +266,7 @@ def _wgrad_chunk(size: int) -> int | None:
 def chunked_weight_grad(x: jax.Array, g: jax.Array, kernel: jax.Array) -> jax.Array:
     """d<g, conv4x4_s2(x, w)>/dw, summed over chunks of examples (`WGRAD_CHUNKS`) where the maps are large enough."""
     wgrad = lambda xs, gs: jax.vjp(lambda w: _strided_conv4x4(xs, w), kernel)[1](gs)[0]
-    n, chunk = x.shape[0], _wgrad_chunk(x.shape[1])
-    if chunk is None or n <= chunk or n % chunk:
-        return wgrad(x, g)
-    parts = [wgrad(x[i:i + chunk], g[i:i + chunk]) for i in range(0, n, chunk)]
+    parts = [wgrad(x[part], g[part]) for part in batch_chunks(x.shape[0], _wgrad_chunk(x.shape[1]))]
     return functools.reduce(jnp.add, parts)
 
 
