@@ -69,7 +69,7 @@ def train_config(**defaults) -> ml_collections.ConfigDict:
         batch_size=64,      # global batch, split over devices and hosts
         num_steps=10_000,   # train steps (each runs the objective's phase table once)
         log_every=100,      # write metrics (and check they are finite) every N steps
-        grad_norms=True,    # compute Grad/* (each phase's gradient norm) every step; the dead-run watch reads them
+        grad_norms=True,    # Grad/* (each update's gradient norm) on the logged steps; the dead-run watch reads them
         sample_every=1000,  # write a sample grid every N steps
         checkpoint_every=1000,  # save every N steps (and at the end)
         keep_checkpoints=3,  # checkpoints kept

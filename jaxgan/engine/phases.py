@@ -27,8 +27,8 @@ from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
-import optax
 
+from jaxgan.engine.grad_norms import grad_norm
 from jaxgan.engine.state import GAN, TrainState, apply_train, update_net
 from jaxgan.terms import ema
 from jaxgan.terms.losses import GANLoss, adversarial_logits
@@ -178,7 +178,7 @@ def d_update(spec: StepSpec, state: TrainState, real, fake, labels, keys: KeyStr
         return value + extra, (coll, metrics)
 
     grads, (coll, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets[spec.d_name].params)
-    metrics["Grad/D_norm"] = optax.tree.norm(grads)
+    metrics["Grad/D_norm"] = grad_norm(grads)
     d = update_net(spec.gan.d_tx, state.nets[spec.d_name].replace(collections=coll), grads)
     return state.with_net(spec.d_name, d), metrics
 
@@ -208,7 +208,7 @@ def g_update(spec: StepSpec, state: TrainState, real, fake, pullback, z, labels,
             state.nets[spec.g_name].params)
         grads = jax.tree.map(jnp.add, grads, pen_grads)
         metrics.update(pen_metrics)
-    metrics["Grad/G_norm"] = optax.tree.norm(grads)
+    metrics["Grad/G_norm"] = grad_norm(grads)
     g = update_net(spec.gan.g_tx, state.nets[spec.g_name], grads)
     d = state.nets[spec.d_name].replace(collections=d_coll)
     return state.with_net(spec.g_name, g).with_net(spec.d_name, d), metrics
@@ -275,7 +275,7 @@ def d_reg(spec: StepSpec, state: TrainState, batch: Batch, keys: KeyStreams) -> 
         return d_reg_scale(spec) * total, metrics
 
     grads, metrics = jax.grad(loss_fn, has_aux=True)(state.nets[spec.d_name].params)
-    metrics["Grad/Dreg_norm"] = optax.tree.norm(grads)
+    metrics["Grad/Dreg_norm"] = grad_norm(grads)
     return state.with_net(spec.d_name, update_net(spec.gan.d_tx, state.nets[spec.d_name], grads)), metrics
 
 
@@ -285,7 +285,7 @@ def g_reg(spec: StepSpec, state: TrainState, batch: Batch, keys: KeyStreams) -> 
     z = sample_latents(keys.z(), batch["x"].shape[1], spec.gan.z_dim)
     loss = _g_penalty_loss(spec, state, spec.g_reg, z, labels, keys, scale=spec.g_reg_interval)
     grads, metrics = jax.grad(loss, has_aux=True)(state.nets[spec.g_name].params)
-    metrics["Grad/Greg_norm"] = optax.tree.norm(grads)
+    metrics["Grad/Greg_norm"] = grad_norm(grads)
     return state.with_net(spec.g_name, update_net(spec.gan.g_tx, state.nets[spec.g_name], grads)), metrics
 
 

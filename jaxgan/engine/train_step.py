@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.engine.compile_options import Options, step_compiler_options
+from jaxgan.engine.grad_norms import computed_when
 from jaxgan.engine.phases import (  # noqa: F401  (re-exported: the step's public types)
     Batch,
     DiscriminatorFn,
@@ -190,6 +191,7 @@ def without_grad_norms(step: StepFn) -> StepFn:
     """`step` without its `Grad/*` metrics (`train.grad_norms=False`), so XLA drops the norms' per-leaf reductions."""
 
     def wrap(fn: StepFn) -> StepFn:
+        @functools.wraps(fn)
         def step_without_grad_norms(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
             state, metrics = fn(state, batch)
             return state, {k: v for k, v in metrics.items() if not k.startswith("Grad/")}
@@ -197,6 +199,29 @@ def without_grad_norms(step: StepFn) -> StepFn:
         return step_without_grad_norms
 
     return step.wrapped(wrap) if isinstance(step, PhasedStep) else wrap(step)
+
+
+def grad_norms_every(step: StepFn, every: int) -> StepFn:
+    """`step` computing its `Grad/*` norms only on the steps numbered (after the step) a multiple of `every`, the
+    steps whose metrics the loop logs; NaN on the others (`jaxgan.engine.grad_norms`). The state is unchanged."""
+
+    def wrap(fn: StepFn) -> StepFn:
+        @functools.wraps(fn)  # the jitted program keeps the step's name (profiles show `train_step`)
+        def step_with_logged_grad_norms(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+            with computed_when((state.step + 1) % every == 0):
+                return fn(state, batch)
+
+        return step_with_logged_grad_norms
+
+    return step.wrapped(wrap) if isinstance(step, PhasedStep) else wrap(step)
+
+
+def with_grad_norm_policy(step: StepFn, grad_norms: bool, log_every: int) -> StepFn:
+    """`step` as the trainer runs it: `Grad/*` on the logged steps (every `log_every`-th) with `train.grad_norms`,
+    never without it or when no step is logged."""
+    if not grad_norms or log_every <= 0:
+        return without_grad_norms(step)
+    return step if log_every == 1 else grad_norms_every(step, log_every)
 
 
 def make_phase_step(phases: Sequence[Phase], n_disc: int, compiler_options: Options = ()) -> PhasedStep:

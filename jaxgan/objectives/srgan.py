@@ -38,6 +38,7 @@ from jaxgan.config import train_config, validate_train
 from jaxgan.data.pipeline import ImageDataset
 from jaxgan.data.subsets import subset
 from jaxgan.engine import optim
+from jaxgan.engine.grad_norms import grad_norm
 from jaxgan.engine.multistep import unroll_k_steps
 from jaxgan.engine.sharding import replicated
 from jaxgan.engine.state import TrainState, apply_train, init_net, update_net
@@ -190,7 +191,7 @@ def d_main(spec: SRSpec, state: TrainState, batch: Batch, keys: KeyStreams) -> t
         return value, (coll, {"Loss/D": value, "D/real": jnp.mean(real_logits), "D/fake": jnp.mean(fake_logits)})
 
     grads, (coll, metrics) = jax.grad(loss_fn, has_aux=True)(d.params)
-    metrics["Grad/D_norm"] = optax.tree.norm(grads)
+    metrics["Grad/D_norm"] = grad_norm(grads)
     d = update_net(spec.d_tx, d.replace(collections=coll), grads)
     return state.replace(nets={**state.nets, "D": d}), metrics
 
@@ -212,7 +213,7 @@ def g_main(spec: SRSpec, state: TrainState, batch: Batch, keys: KeyStreams) -> t
         return total, (coll, {"Loss/G": total, **terms})
 
     grads, (coll, metrics) = jax.grad(loss_fn, has_aux=True)(g.params)
-    metrics["Grad/G_norm"] = optax.tree.norm(grads)
+    metrics["Grad/G_norm"] = grad_norm(grads)
     g = update_net(spec.g_tx, g.replace(collections=coll), grads)
     return state.replace(nets={**state.nets, "G": g}), metrics
 

@@ -28,9 +28,9 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from jaxgan.data.label_distribution import draw_labels
+from jaxgan.engine.grad_norms import grad_norm
 from jaxgan.engine.phases import Batch, KeyStreams, Metrics, reals, sample_latents, update_net
 from jaxgan.engine.state import GAN, NetState, TrainState
 from jaxgan.engine.train_step import Phase
@@ -137,7 +137,7 @@ def g_main(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStream
         return loss, (collections, {"Loss/G": loss, "Loss/scores/fake": jnp.mean(logits)})
 
     grads, (collections, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets["G"].params)
-    metrics["Grad/G_norm"] = optax.tree.norm(grads)
+    metrics["Grad/G_norm"] = grad_norm(grads)
     g = update_net(spec.gan.g_tx, state.nets["G"].replace(collections=collections), grads)
     return state.with_nets(G=g), metrics
 
@@ -155,7 +155,7 @@ def g_reg(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStreams
         return spec.pl_interval * loss, (collections, pl_mean, metrics)
 
     grads, (collections, pl_mean, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets["G"].params)
-    metrics["Grad/Greg"] = optax.tree.norm(grads)
+    metrics["Grad/Greg"] = grad_norm(grads)
     g = update_net(spec.gan.g_tx, state.nets["G"].replace(collections=collections), grads)
     return state.with_nets(G=g).replace(aux={**state.aux, "pl_mean": pl_mean}), metrics
 
@@ -179,7 +179,7 @@ def d_main(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStream
         return loss, (real_logits, metrics)
 
     grads, (real_logits, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets["D"].params)
-    metrics["Grad/D_norm"] = optax.tree.norm(grads)
+    metrics["Grad/D_norm"] = grad_norm(grads)
     g, d = state.nets["G"].replace(collections=g_collections), update_net(spec.gan.d_tx, state.nets["D"], grads)
     return state.with_nets(G=g, D=d).replace(aux=count_signs(state.aux, real_logits)), metrics
 
@@ -195,7 +195,7 @@ def d_reg(spec: StyleGAN2Spec, state: TrainState, batch: Batch, keys: KeyStreams
         return spec.r1_interval * loss, (logits, {"Loss/r1_penalty": r1, "Loss/D/reg": loss})
 
     grads, (real_logits, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets["D"].params)
-    metrics["Grad/Dreg"] = optax.tree.norm(grads)
+    metrics["Grad/Dreg"] = grad_norm(grads)
     return state.with_nets(D=update_net(spec.gan.d_tx, state.nets["D"], grads)
                            ).replace(aux=count_signs(state.aux, real_logits)), metrics
 

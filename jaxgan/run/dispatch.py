@@ -15,7 +15,7 @@ import numpy as np
 from jaxgan.data import prefetch_to_device
 from jaxgan.engine.multistep import dispatch_batches, dispatch_sizes, jit_multi_step
 from jaxgan.engine.sharding import batch_sharding, jit_data_parallel
-from jaxgan.engine.train_step import without_grad_norms
+from jaxgan.engine.train_step import with_grad_norm_policy
 
 if TYPE_CHECKING:
     from jaxgan.run.loop import Task
@@ -112,9 +112,10 @@ class StepRunner:
 def make_step_runner(task: Task, mesh, start_batch: int, start_step: int = 0) -> StepRunner | MultiStepRunner:
     """Data-parallel train steps fed from data position `start_batch`: one per call, or K = train.steps_per_dispatch
     per call (a `lax.scan`), with single steps for a remainder shorter than K before train.num_steps."""
-    step_fn, axis, k = task.step(), task.example_axis, task.config.train.steps_per_dispatch
-    if not task.config.train.get("grad_norms", True):  # configs saved before the key existed computed them
-        step_fn = without_grad_norms(step_fn)
+    train = task.config.train
+    step_fn, axis, k = task.step(), task.example_axis, train.steps_per_dispatch
+    # Grad/* on the logged steps; configs saved before `train.grad_norms` existed computed them
+    step_fn = with_grad_norm_policy(step_fn, train.get("grad_norms", True), train.log_every)
     if k == 1:
         batches = prefetch_to_device(task.step_batches(start_batch), size=2, sharding=batch_sharding(mesh, axis))
         return StepRunner(one_step_programs(step_fn, mesh, axis), batches)

@@ -23,16 +23,36 @@ class NonFiniteError(JaxganError, FloatingPointError):
         bad = non_finite_arrays(state)
         if not bad:
             return self
-        shown = ", ".join(bad[:6]) + (f" and {len(bad) - 6} more" if len(bad) > 6 else "")
-        return NonFiniteError(f"{self} Non-finite arrays in the state after that step: {shown}.")
+        return NonFiniteError(f"{self} Non-finite arrays in the state after that step: {_listed(bad)}.")
+
+
+def check_state_finite(state: Any, step: int) -> None:
+    """Raise NonFiniteError naming the arrays of `state` that hold a NaN or infinity: a gradient can go non-finite
+    while the loss stays finite, on a step whose `Grad/*` norms were not computed (`jaxgan.engine.grad_norms`)."""
+    bad = non_finite_arrays(state)
+    if bad:
+        raise NonFiniteError(f"Non-finite arrays in the state after step {step}, with finite losses: {_listed(bad)}. "
+                             "The run stopped without saving this state; the last good checkpoint is kept. Lower "
+                             "optim.*.lr, or add optim.*.grad_clip or a gradient penalty.")
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
 
 
 def non_finite_arrays(state: Any) -> list[str]:
     """Dotted paths of the float arrays of `state` holding a NaN or infinity, params before optimizer moments."""
-    flat = jax.tree_util.tree_flatten_with_path(state)[0]
-    bad = [jax.tree_util.keystr(path, simple=True, separator=".") for path, leaf in flat
-           if jnp.issubdtype(leaf.dtype, jnp.floating) and not bool(jnp.isfinite(leaf).all())]
+    flat = [(path, leaf) for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]
+            if jnp.issubdtype(leaf.dtype, jnp.floating)]
+    finite = jax.device_get(_all_finite([leaf for _, leaf in flat]))  # one program and one transfer for the state
+    bad = [jax.tree_util.keystr(path, simple=True, separator=".") for (path, _), ok in zip(flat, finite, strict=True)
+           if not ok]
     return sorted(bad, key=lambda k: ("opt_state" in k, k))
+
+
+@jax.jit
+def _all_finite(leaves: list[jax.Array]) -> list[jax.Array]:
+    return [jnp.isfinite(leaf).all() for leaf in leaves]
 
 
 def network_of(metric: str) -> str:
@@ -77,8 +97,8 @@ class DeadRunWatch:
             return None
         step, last = rows[-1]
         for key, value in last.items():
-            if key.startswith("Grad/") and key.endswith("_norm"):
-                zero = all(m.get(key, 1.0) == 0.0 for _, m in rows)
+            if key.startswith("Grad/") and key.endswith("_norm"):  # on the logged steps only (engine.grad_norms)
+                zero = all(m[key] == 0.0 for _, m in rows if key in m)
                 self._zero_count[key] = self._zero_count.get(key, 0) + 1 if zero else 0
                 if zero:
                     self._zero_since.setdefault(key, rows[0][0])

@@ -28,12 +28,13 @@ import jax
 import ml_collections
 import numpy as np
 
+from jaxgan.engine.grad_norms import drop_unlogged
 from jaxgan.engine.sharding import check_divisible, data_mesh
 from jaxgan.metrics.protocol import PROTOCOL_FILE, write_protocol
 from jaxgan.run.checkpoint import Checkpointer
 from jaxgan.run.devices import visible_devices
 from jaxgan.run.dispatch import Dispatch, host_rows, make_step_runner
-from jaxgan.run.health import DeadRunWatch, NonFiniteError, check_finite
+from jaxgan.run.health import DeadRunWatch, NonFiniteError, check_finite, check_state_finite
 from jaxgan.run.profiling import instrument, parse_profile_steps
 from jaxgan.run.resume import open_checkpointer, restore_or_init, trim_metrics, warm_start, write_config
 from jaxgan.run.run_info import run_info, update_run_info, write_run_info
@@ -103,8 +104,9 @@ class MetricLog:
     """Queues step metrics on the device; `flush` checks them for NaNs and writes the newest row and images/s."""
 
     def __init__(self, writer: MetricWriter, progress: Progress, images_per_step: int,
-                 postfix: Callable[[dict[str, float]], dict[str, float]] = gan_postfix):
+                 postfix: Callable[[dict[str, float]], dict[str, float]] = gan_postfix, log_every: int = 1):
         self._writer, self._progress, self._images_per_step = writer, progress, images_per_step
+        self._log_every = log_every  # the steps whose Grad/* norms are computed (`jaxgan.engine.grad_norms`)
         self._postfix = postfix
         self._pending: list[Dispatch] = []
         self._t0 = time.perf_counter()
@@ -117,7 +119,7 @@ class MetricLog:
         """Fetch, check (raises NonFiniteError) and write what is queued."""
         if not self._pending:
             return
-        rows = host_rows(self._pending)
+        rows = drop_unlogged(host_rows(self._pending), self._log_every)
         self._pending.clear()
         check_finite(rows)
         self._dead.check(rows)
@@ -235,6 +237,7 @@ class Run:
     def save(self, state: Any, step: int, metrics: dict[str, float] | None = None) -> None:
         """Check the queued metrics (never save a state whose metrics were not checked), then save asynchronously."""
         self.flush_metrics(state)
+        check_state_finite(state, step)
         position = self.start_batch + (step - self.start_step) * self.task.batches_per_step
         meta = self.task.run_meta(step, position)
         if metrics is not None and self.task.eval_protocol:  # how the scores were computed
@@ -319,7 +322,7 @@ def _train_in_locked_workdir(task: Task, workdir: Path, run_log: RunLog, config_
                               config=json.loads(config.to_json_best_effort()))
         progress = (Progress(config.train.num_steps, start, enabled=is_main) if config.train.progress
                     else StatusLines(run_log, config.train.num_steps, start))
-        metrics = MetricLog(writer, progress, task.images_per_step, task.progress_postfix)
+        metrics = MetricLog(writer, progress, task.images_per_step, task.progress_postfix, config.train.log_every)
         state = train_loop(Run(task, workdir, ckpt, writer, metrics, start, start_batch, run_log), instrumented, state)
         progress.close()  # the bar's last line ends before the summary starts
         run_log.summary(start, int(jax.device_get(state.step)), task.images_per_step, config.train.best_metric,

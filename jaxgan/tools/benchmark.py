@@ -42,7 +42,7 @@ from jaxgan.config import base_config
 from jaxgan.engine.multistep import jit_multi_step, unroll_k_steps
 from jaxgan.engine.sharding import batch_sharding, data_mesh, jit_data_parallel, replicated
 from jaxgan.engine.state import GAN, create_state
-from jaxgan.engine.train_step import jit_train_step, without_grad_norms
+from jaxgan.engine.train_step import jit_train_step, with_grad_norm_policy
 from jaxgan.objectives.factory import build_gan, build_train_step
 from jaxgan.run.profiling import trace_to
 from jaxgan.tools import input_bench, plain_jax_mlp
@@ -137,7 +137,7 @@ def bench_jaxgan(model: str, batch: int, dtype: str, k: int, args, cache: dict) 
     config, shape = model_config(model, dtype, batch, sizes)
     gan = with_fast_layers(build_gan(config, shape), not args.no_fast_layers)
     step = build_train_step(config, gan)
-    step = without_grad_norms(step) if args.no_grad_norms else step
+    step = with_grad_norm_policy(step, not args.no_grad_norms, config.train.log_every)  # as the trainer runs it
     rng = np.random.default_rng(0)
     one = {"x": jnp.asarray(rng.uniform(-1, 1, (1, batch, *shape)), jnp.float32)}
     key = ("flops", model, batch, dtype)
@@ -262,7 +262,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--devices", type=int, default=1, help="data-parallel over this many local devices")
     p.add_argument("--no-fast-layers", action="store_true", help="DCGAN with plain conv image layers")
     p.add_argument("--no-grad-norms", action="store_true",
-                   help="jaxgan's step without its Grad/* metrics (train.grad_norms=False), as the plain-JAX step")
+                   help="jaxgan's step without its Grad/* metrics (train.grad_norms=False); by default they are "
+                        "computed every train.log_every steps, as in training")
     p.add_argument("--plain-jax", action="store_true",
                    help="MLP: also time the same step written directly in JAX (jaxgan/tools/plain_jax_mlp.py)")
     p.add_argument("--no-flops", action="store_true", help="skip the CPU compile that counts FLOPs")

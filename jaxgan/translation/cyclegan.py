@@ -25,8 +25,8 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-import optax
 
+from jaxgan.engine.grad_norms import grad_norm
 from jaxgan.engine.phases import KeyStreams
 from jaxgan.engine.state import NetState, TrainState, apply_train, update_net
 from jaxgan.engine.train_step import Phase, run_phases
@@ -113,7 +113,7 @@ def d_phase(spec: CycleGANSpec, fwd: tuple, dom: str, state: TrainState, batch: 
                               f"D/{name}_fake": jnp.mean(fake_logits)})
 
     grads, (coll, metrics) = jax.grad(loss_fn, has_aux=True)(d.params)
-    metrics.update({f"Grad/{name}_norm": optax.tree.norm(grads), f"Pool/{dom}_count": pool.count})
+    metrics.update({f"Grad/{name}_norm": grad_norm(grads), f"Pool/{dom}_count": pool.count})
     d = update_net(spec.models.d_tx, d.replace(collections=coll), grads)
     return state.with_net(name, d).replace(aux={**state.aux, "pools": {**state.aux["pools"], dom: pool}}), metrics
 
@@ -139,7 +139,7 @@ def g_phase(spec: CycleGANSpec, fwd: tuple, state: TrainState, batch: Batch, key
     (total, (d_colls, metrics)), doutputs = jax.value_and_grad(objective, has_aux=True)(
         outputs, state.nets, batch["a"], batch["b"])
     (grads,) = pullback(doutputs)
-    metrics.update({"Loss/G": total, "Grad/G_norm": optax.tree.norm(grads)})
+    metrics.update({"Loss/G": total, "Grad/G_norm": grad_norm(grads)})
     nets = dict(state.nets)
     for g in ("g_ab", "g_ba"):
         nets[g] = update_net(spec.models.g_tx, nets[g].replace(collections=g_colls[g]), grads[g])

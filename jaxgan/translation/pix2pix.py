@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-import optax
 
+from jaxgan.engine.grad_norms import grad_norm
 from jaxgan.engine.phases import KeyStreams
 from jaxgan.engine.state import TrainState, apply_train, update_net
 from jaxgan.engine.train_step import Phase, run_phases
@@ -67,7 +67,7 @@ def d_b(spec: Pix2PixSpec, fwd: tuple, state: TrainState, batch: Batch, keys: Ke
         return value, (coll, {"Loss/D": value, "D/real": jnp.mean(real_logits), "D/fake": jnp.mean(fake_logits)})
 
     grads, (coll, metrics) = jax.grad(loss_fn, has_aux=True)(d.params)
-    metrics["Grad/D_norm"] = optax.tree.norm(grads)
+    metrics["Grad/D_norm"] = grad_norm(grads)
     d = update_net(spec.models.d_tx, d.replace(collections=coll), grads)
     return state.replace(nets={**state.nets, "d_b": d}), metrics
 
@@ -85,7 +85,7 @@ def g_ab(spec: Pix2PixSpec, fwd: tuple, state: TrainState, batch: Batch, keys: K
 
     (value, (d_coll, metrics)), dfake = jax.value_and_grad(loss_wrt_fake, has_aux=True)(fake)
     (grads,) = pullback(dfake)
-    metrics.update({"Loss/G": value, "Grad/G_norm": optax.tree.norm(grads)})
+    metrics.update({"Loss/G": value, "Grad/G_norm": grad_norm(grads)})
     g = update_net(spec.models.g_tx, state.nets["g_ab"].replace(collections=g_coll), grads)
     return state.replace(nets={**state.nets, "g_ab": g, "d_b": d.replace(collections=d_coll)}), metrics
 
