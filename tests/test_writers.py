@@ -24,7 +24,8 @@ def write_rows(workdir, writers, config=None):
 
 def wandb_records(path):
     """The Records of a .wandb transaction log: a 7-byte header, then LevelDB-log blocks of 32 KiB whose chunks
-    are (crc32 4, length 2, type 1, data); type 1 = a whole record, 2/3/4 = its first/middle/last chunk."""
+    are (crc32 4, length 2, type 1, data); type 1 = a whole record, 2/3/4 = its first/middle/last chunk, 0 =
+    zeroed space to skip."""
     from wandb.proto import wandb_internal_pb2
 
     data, block = path.read_bytes(), 32 * 1024
@@ -35,8 +36,9 @@ def wandb_records(path):
             offset += block - offset % block
             continue
         _, length, kind = struct.unpack("<IHB", data[offset:offset + 7])
-        if kind == 0:
-            break
+        if kind == 0:  # zeroed space (LevelDB's reserved type): the rest of this block holds no record
+            offset += block - offset % block
+            continue
         pending += data[offset + 7:offset + 7 + length]
         offset += 7 + length
         if kind in (1, 4):
