@@ -240,6 +240,31 @@ def test_plain_jax_mlp_row_is_timed_beside_jaxgan_and_has_its_parameter_count(ca
     assert (count(g), count(d)) == (count(state.nets["G"].params), count(state.nets["D"].params))
 
 
+def test_alternating_rounds_swap_the_order_each_round_and_report_medians():
+    calls = []
+
+    def fake_time_calls(fn, state, batch, n, warmup):
+        name = "jaxgan" if fn is ours_fn else "plain"
+        calls.append((name, n))
+        seconds = {"jaxgan": [2.0, 1.0, 4.0], "plain": [1.0, 1.0, 1.0]}[name][sum(c[0] == name for c in calls[2:]) - 1]
+        return seconds, state, None
+
+    ours_fn = lambda state, batch: (state, {})
+    row = plain_jax_mlp.alternating_rounds((ours_fn, 0, {}), 8, benchmark.QUICK, 10, 2, 3, fake_time_calls)
+    assert [c[0] for c in calls[2:]] == ["jaxgan", "plain", "plain", "jaxgan", "jaxgan", "plain"]
+    assert calls[:2] == [("jaxgan", 1), ("plain", 1)] and all(n == 10 for _, n in calls[2:])
+    assert row["jaxgan_images_per_s"] == 40.0 and row["plain_jax_images_per_s"] == 80.0  # medians of 80/40/20, 80
+    assert row["ratio"] == 0.5 and row["rounds"] == 3
+
+
+def test_rounds_rows_come_with_plain_jax(capsys):
+    rows = benchmark.main(["--quick", "--models", "mlp", "--ks", "1", "--dtypes", "float32", "--no-input",
+                           "--no-flops", "--no-torch", "--plain-jax", "--rounds", "2"])
+    (row,) = [r for r in rows if r["kind"] == "rounds"]
+    assert row["rounds"] == 2 and row["grad_norms"] and row["batch"] == 8
+    assert row["ratio"] == pytest.approx(row["jaxgan_images_per_s"] / row["plain_jax_images_per_s"])
+
+
 def test_pin_core_takes_effect_before_jax_starts_its_cpu_client():
     # XLA sizes its CPU thread pools by the cores it may use when its client starts: pinning later leaves two
     # pools' threads sharing one core. A fresh process, since this one's client started long ago.

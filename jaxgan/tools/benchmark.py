@@ -131,15 +131,19 @@ def initial_state(gan: GAN, shape: tuple, cache: dict):
     return jax.tree.map(jnp.copy, cache[key])
 
 
-def bench_jaxgan(model: str, batch: int, dtype: str, k: int, args, cache: dict) -> dict:
-    """Measure one jaxgan configuration."""
-    sizes = QUICK if args.quick else FULL
-    config, shape = model_config(model, dtype, batch, sizes)
+def jaxgan_step(model: str, batch: int, dtype: str, args) -> tuple[Callable, GAN, tuple, dict]:
+    """The un-jitted train step of `model` as the trainer runs it, its GAN, the example shape and one batch."""
+    config, shape = model_config(model, dtype, batch, QUICK if args.quick else FULL)
     gan = with_fast_layers(build_gan(config, shape), not args.no_fast_layers)
     step = build_train_step(config, gan)
     step = with_grad_norm_policy(step, not args.no_grad_norms, config.train.log_every)  # as the trainer runs it
     rng = np.random.default_rng(0)
-    one = {"x": jnp.asarray(rng.uniform(-1, 1, (1, batch, *shape)), jnp.float32)}
+    return step, gan, shape, {"x": jnp.asarray(rng.uniform(-1, 1, (1, batch, *shape)), jnp.float32)}
+
+
+def bench_jaxgan(model: str, batch: int, dtype: str, k: int, args, cache: dict) -> dict:
+    """Measure one jaxgan configuration."""
+    step, gan, shape, one = jaxgan_step(model, batch, dtype, args)
     key = ("flops", model, batch, dtype)
     if key not in cache and not args.no_flops:
         cache[key] = cpu_flops(step, jax.eval_shape(lambda: create_state(gan, shape, 0)), one)
@@ -174,6 +178,21 @@ def bench_jaxgan(model: str, batch: int, dtype: str, k: int, args, cache: dict) 
             "images_per_s": batch * steps / seconds, "ms_per_step": 1e3 * seconds / steps,
             "flops_per_step": flops, "tflops_per_s": None if flops is None else flops * steps / seconds / 1e12,
             "compile_s": compile_s, "finite": bool(np.isfinite(loss).all()), "profile": profile_dir}
+
+
+def plain_jax_rounds(args, cache: dict) -> list[dict]:
+    """With --rounds R > 1: per MLP batch size, jaxgan's float32 one-step program and the plain step timed in R
+    alternating rounds of --steps steps each (medians), which evens out the drift between two back-to-back runs."""
+    if args.rounds <= 1:
+        return []
+    rows = []
+    for batch in args.batch_sizes["mlp"]:
+        step, gan, shape, one = jaxgan_step("mlp", batch, "float32", args)
+        ours = (jit_train_step(step), initial_state(gan, shape, cache), one)
+        rows.append(plain_jax_mlp.alternating_rounds(ours, batch, QUICK if args.quick else FULL, args.steps,
+                                                     args.warmup, args.rounds, time_calls))
+        rows[-1]["grad_norms"] = not args.no_grad_norms
+    return rows
 
 
 def bench_torch(batches: Iterable[int], args) -> list[dict]:
@@ -266,6 +285,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "computed every train.log_every steps, as in training")
     p.add_argument("--plain-jax", action="store_true",
                    help="MLP: also time the same step written directly in JAX (jaxgan/tools/plain_jax_mlp.py)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="with --plain-jax: also time the two MLP steps in this many alternating rounds (medians)")
     p.add_argument("--no-flops", action="store_true", help="skip the CPU compile that counts FLOPs")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
     p.add_argument("--torch-variants", default="", help="e.g. eager_fp32,compile_bf16 (default: all; --quick: eager)")
@@ -325,6 +346,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.plain_jax and "mlp" in args.models.split(","):
         rows += plain_jax_mlp.rows_beside(jax_rows, args.batch_sizes["mlp"], QUICK if args.quick else FULL,
                                           args.steps, args.warmup, time_calls, emit)
+        for row in plain_jax_rounds(args, cache):
+            rows.append(row)
+            emit(row)
     if not (args.no_torch or args.input_only) and "dcgan" in args.models.split(","):
         torch_rows = bench_torch(args.batch_sizes["dcgan"], args)
         rows += torch_rows

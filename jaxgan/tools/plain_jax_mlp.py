@@ -9,6 +9,7 @@ mlp --plain-jax` times it beside jaxgan's step.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -89,3 +90,24 @@ def rows_beside(jax_rows: list[dict], batches: list[int], sizes: Any, steps: int
                          "jaxgan_images_per_s": row["images_per_s"], "plain_jax_images_per_s": plain["images_per_s"]})
             emit(rows[-1])
     return rows
+
+
+def alternating_rounds(ours: tuple[Callable, Any, dict], batch: int, sizes: Any, steps: int, warmup: int,
+                       rounds: int, time_calls: Callable) -> dict:
+    """Median images/s of jaxgan's jitted step `ours` = (fn, state, batch) and the plain step over `rounds`
+    rounds of `steps` steps, the two alternating and the first of each round swapped every round."""
+    init, step = make_plain_step(batch, sizes.z_dim, tuple(sizes.mlp_hidden), tuple(sizes.mlp_shape))
+    x = jax.random.uniform(jax.random.PRNGKey(1), (batch, *sizes.mlp_shape), minval=-1.0, maxval=1.0)
+    runs = {"jaxgan": list(ours), "plain_jax": [step, init(0), x]}
+    speeds: dict[str, list[float]] = {name: [] for name in runs}
+    for name, (fn, state, data) in runs.items():  # compile and warm up both before timing either
+        runs[name][1] = time_calls(fn, state, data, 1, warmup)[1]
+    for i in range(rounds):
+        for name in sorted(runs, reverse=bool(i % 2)):
+            fn, state, data = runs[name]
+            seconds, runs[name][1], _ = time_calls(fn, state, data, steps, 0)
+            speeds[name].append(batch * steps / seconds)
+    ours_ips, plain_ips = (statistics.median(speeds[name]) for name in ("jaxgan", "plain_jax"))
+    return {"kind": "rounds", "model": "mlp", "batch": batch, "reference": "plain_jax", "rounds": rounds,
+            "steps": steps, "jaxgan_images_per_s": ours_ips, "plain_jax_images_per_s": plain_ips,
+            "ratio": ours_ips / plain_ips}
