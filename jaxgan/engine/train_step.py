@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.engine.compile_options import Options, step_compiler_options
-from jaxgan.engine.grad_norms import computed_when
+from jaxgan.engine.grad_norms import computed_when, is_grad_norm
 from jaxgan.engine.phases import (  # noqa: F401  (re-exported: the step's public types)
     Batch,
     DiscriminatorFn,
@@ -194,7 +194,7 @@ def without_grad_norms(step: StepFn) -> StepFn:
         @functools.wraps(fn)
         def step_without_grad_norms(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
             state, metrics = fn(state, batch)
-            return state, {k: v for k, v in metrics.items() if not k.startswith("Grad/")}
+            return state, {k: v for k, v in metrics.items() if not is_grad_norm(k)}
 
         return step_without_grad_norms
 
