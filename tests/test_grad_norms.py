@@ -1,6 +1,8 @@
 """The Grad/* metrics: the global gradient norm, computed only on the logged steps (every `train.log_every`-th),
 with the update itself unchanged; the host drops the placeholders of the other steps, and a save checks the state."""
 
+import json
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -104,3 +106,47 @@ def test_a_save_stops_on_a_non_finite_state_whose_losses_were_finite():
     with pytest.raises(NonFiniteError, match=r"after step 7, with finite losses: params\.w\. The run stopped"):
         check_state_finite(state, 7)
     check_state_finite(jax.tree.map(jnp.nan_to_num, state), 7)  # finite: no error
+
+
+def tiny_run_config(**train):
+    from jaxgan.config import base_config
+
+    c = base_config()
+    c.model.mlp.g_hidden = c.model.mlp.d_hidden = (16,)
+    c.model.z_dim = 8
+    c.data.image_size = 8
+    c.train.update(dict(batch_size=8, progress=False, num_devices=1, num_samples=4, sample_every=1000, **train))
+    return c
+
+
+def test_a_run_logs_the_norms_on_multiples_of_log_every_only(tmp_path):
+    from jaxgan.run.train import train_and_evaluate
+
+    train_and_evaluate(tiny_run_config(num_steps=6, log_every=3, checkpoint_every=2), tmp_path)
+    rows = {r["step"]: r for r in map(json.loads, (tmp_path / "metrics.jsonl").read_text().splitlines())}
+    assert sorted(rows) == [2, 3, 4, 6]  # the log steps, and the rows flushed at the saves of steps 2 and 4
+    assert [s for s in rows if "Grad/D_norm" in rows[s]] == [3, 6]
+    assert all(rows[s]["Grad/D_norm"] > 0 for s in (3, 6))
+
+
+def test_a_state_gone_non_finite_with_finite_losses_is_not_saved(tmp_path, monkeypatch):
+    from jaxgan.run import dispatch
+    from jaxgan.run.train import train_and_evaluate
+
+    policy = dispatch.with_grad_norm_policy
+
+    def poisoned(step, *args):  # G's params become NaN in the step that takes the counter to 3; its losses are finite
+        inner = policy(step, *args)
+
+        def step_fn(state, batch):
+            state, metrics = inner(state, batch)
+            nan_if = lambda x: jnp.where(state.step == 3, jnp.nan, x)
+            g = state.nets["G"]
+            return state.with_net("G", g.replace(params=jax.tree.map(nan_if, g.params))), metrics
+
+        return step_fn
+
+    monkeypatch.setattr(dispatch, "with_grad_norm_policy", poisoned)
+    with pytest.raises(NonFiniteError, match=r"after step 3, with finite losses: nets\.G\.params\."):
+        train_and_evaluate(tiny_run_config(num_steps=6, log_every=5, checkpoint_every=3), tmp_path)
+    assert not (tmp_path / "checkpoints" / "3").exists()
