@@ -189,9 +189,9 @@ def plain_jax_rounds(args, cache: dict) -> list[dict]:
     for batch in args.batch_sizes["mlp"]:
         step, gan, shape, one = jaxgan_step("mlp", batch, "float32", args)
         ours = (jit_train_step(step), initial_state(gan, shape, cache), one)
-        rows.append(plain_jax_mlp.alternating_rounds(ours, batch, QUICK if args.quick else FULL, args.steps,
-                                                     args.warmup, args.rounds, time_calls))
-        rows[-1]["grad_norms"] = not args.no_grad_norms
+        row = plain_jax_mlp.alternating_rounds(ours, batch, QUICK if args.quick else FULL, args.steps, args.warmup,
+                                               args.rounds, time_calls)
+        rows.append({**row, "grad_norms": not args.no_grad_norms})
     return rows
 
 

@@ -64,10 +64,16 @@ def make_plain_step(batch: int, z_dim: int = 100, hidden: tuple[int, ...] = (128
     return jax.jit(init, static_argnums=0), jax.jit(step, donate_argnums=0)
 
 
-def time_plain_step(batch: int, steps: int, warmup: int, sizes: Any, time_calls: Callable) -> dict:
-    """Images/s of the plain step at `batch` and the benchmark's `sizes`, timed by the benchmark's `time_calls`."""
+def plain_setup(batch: int, sizes: Any) -> tuple[Callable, Callable, jax.Array]:
+    """(init, jitted step, one batch of images in [-1, 1]) of the plain step at `batch` and the benchmark's `sizes`."""
     init, step = make_plain_step(batch, sizes.z_dim, tuple(sizes.mlp_hidden), tuple(sizes.mlp_shape))
     x = jax.random.uniform(jax.random.PRNGKey(1), (batch, *sizes.mlp_shape), minval=-1.0, maxval=1.0)
+    return init, step, x
+
+
+def time_plain_step(batch: int, steps: int, warmup: int, sizes: Any, time_calls: Callable) -> dict:
+    """Images/s of the plain step at `batch` and the benchmark's `sizes`, timed by the benchmark's `time_calls`."""
+    init, step, x = plain_setup(batch, sizes)
     state, losses = step(init(0), x)  # compile and first call
     seconds, state, losses = time_calls(step, state, x, steps, warmup)
     return {"kind": "plain_jax", "model": "mlp", "batch": batch, "steps": steps,
@@ -96,8 +102,7 @@ def alternating_rounds(ours: tuple[Callable, Any, dict], batch: int, sizes: Any,
                        rounds: int, time_calls: Callable) -> dict:
     """Median images/s of jaxgan's jitted step `ours` = (fn, state, batch) and the plain step over `rounds`
     rounds of `steps` steps, the two alternating and the first of each round swapped every round."""
-    init, step = make_plain_step(batch, sizes.z_dim, tuple(sizes.mlp_hidden), tuple(sizes.mlp_shape))
-    x = jax.random.uniform(jax.random.PRNGKey(1), (batch, *sizes.mlp_shape), minval=-1.0, maxval=1.0)
+    init, step, x = plain_setup(batch, sizes)
     runs = {"jaxgan": list(ours), "plain_jax": [step, init(0), x]}
     speeds: dict[str, list[float]] = {name: [] for name in runs}
     for name, (fn, state, data) in runs.items():  # compile and warm up both before timing either
