@@ -1,5 +1,6 @@
-"""The Grad/* metrics: the global gradient norm, computed only on the logged steps (every `train.log_every`-th),
-with the update itself unchanged; the host drops the placeholders of the other steps, and a save checks the state."""
+"""The logged-only metrics (Grad/* norms and D's output statistics D/*): computed only on the logged steps (every
+`train.log_every`-th), with the update itself unchanged; the host drops the placeholders of the other steps, and a
+save checks the state."""
 
 import json
 
@@ -10,7 +11,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan.engine.grad_norms import computed_when, drop_unlogged, grad_norm
+from jaxgan.engine.grad_norms import computed_when, drop_unlogged, grad_norm, logged_only
 from jaxgan.engine.multistep import jit_multi_step
 from jaxgan.engine.state import GAN, create_state
 from jaxgan.engine.train_step import grad_norms_every, jit_train_step, make_train_step, with_grad_norm_policy
@@ -44,6 +45,20 @@ def _traced_norm(flag, grads):
         return grad_norm(grads)
 
 
+def test_logged_only_computes_any_metrics_under_the_flag_and_nans_of_their_shape_elsewhere():
+    stats = lambda x: {"mean": jnp.mean(x), "rows": jnp.sum(x, axis=1)}
+    x = jnp.array([[1.0, 2.0], [3.0, 5.0]])
+
+    def traced(flag):
+        with computed_when(flag):
+            return logged_only(stats, x)
+
+    assert logged_only(stats, x)["mean"] == 2.75  # outside computed_when: always computed
+    on, off = jax.jit(traced)(True), jax.jit(traced)(False)
+    np.testing.assert_array_equal(on["rows"], [3.0, 8.0])
+    assert on["mean"] == 2.75 and np.isnan(off["mean"]) and off["rows"].shape == (2,) and np.isnan(off["rows"]).all()
+
+
 def test_logged_norms_equal_every_step_norms_on_multiples_of_every_and_the_update_is_the_same():
     gan, step = small_step(n_disc=2)
     every_step, logged = jit_train_step(step), jit_train_step(grad_norms_every(step, 3))
@@ -51,7 +66,7 @@ def test_logged_norms_equal_every_step_norms_on_multiples_of_every_and_the_updat
     for t in range(1, 7):  # the row of the step that takes the counter from t-1 to t is logged when t % 3 == 0
         want, want_metrics = every_step(want, batch_at(t, 2))
         got, got_metrics = logged(got, batch_at(t, 2))
-        for name in ("Grad/D_norm", "Grad/G_norm"):
+        for name in ("Grad/D_norm", "Grad/G_norm", "D/real", "D/fake"):
             if t % 3 == 0:
                 np.testing.assert_allclose(float(got_metrics[name]), float(want_metrics[name]), rtol=1e-5)
             else:
@@ -73,7 +88,7 @@ def test_unlogged_steps_skip_the_norms_in_the_compiled_program():
     gan, step = small_step()
     state, batch = create_state(gan, SHAPE, seed=0), batch_at(0)
     hlo = lambda fn: jax.jit(fn).lower(state, batch).compile().as_text()
-    assert "conditional" in hlo(grad_norms_every(step, 10))  # the norms sit in a branch the other steps skip
+    assert hlo(grad_norms_every(step, 10)).count("conditional(") == 2  # one branch per update, skipped off the log
     assert "conditional" not in hlo(step)
 
 
@@ -88,9 +103,10 @@ def test_the_policy_follows_train_grad_norms_and_log_every():
 
 
 def test_drop_unlogged_keeps_the_norms_of_logged_rows_only():
-    rows = [(t, {"Loss/D": 1.0, "Grad/D_norm": float("nan") if t % 2 else 0.5}) for t in (1, 2, 3, 4)]
-    assert drop_unlogged(rows, 2) == [(1, {"Loss/D": 1.0}), (2, {"Loss/D": 1.0, "Grad/D_norm": 0.5}),
-                                      (3, {"Loss/D": 1.0}), (4, {"Loss/D": 1.0, "Grad/D_norm": 0.5})]
+    logged = {"Grad/D_norm": 0.5, "D/real": 2.0}
+    rows = [(t, {"Loss/D": 1.0, **({k: float("nan") for k in logged} if t % 2 else logged)}) for t in (1, 2, 3, 4)]
+    assert drop_unlogged(rows, 2) == [(1, {"Loss/D": 1.0}), (2, {"Loss/D": 1.0, **logged}),
+                                      (3, {"Loss/D": 1.0}), (4, {"Loss/D": 1.0, **logged})]
     assert drop_unlogged(rows, 1) is rows
 
 
@@ -125,8 +141,9 @@ def test_a_run_logs_the_norms_on_multiples_of_log_every_only(tmp_path):
     train_and_evaluate(tiny_run_config(num_steps=6, log_every=3, checkpoint_every=2), tmp_path)
     rows = {r["step"]: r for r in map(json.loads, (tmp_path / "metrics.jsonl").read_text().splitlines())}
     assert sorted(rows) == [2, 3, 4, 6]  # the log steps, and the rows flushed at the saves of steps 2 and 4
-    assert [s for s in rows if "Grad/D_norm" in rows[s]] == [3, 6]
-    assert all(rows[s]["Grad/D_norm"] > 0 for s in (3, 6))
+    for name in ("Grad/D_norm", "D/real", "D/fake_prob"):
+        assert [s for s in rows if name in rows[s]] == [3, 6], name
+    assert all(rows[s]["Grad/D_norm"] > 0 and 0 < rows[s]["D/fake_prob"] < 1 for s in (3, 6))
 
 
 def test_a_state_gone_non_finite_with_finite_losses_is_not_saved(tmp_path, monkeypatch):

@@ -27,8 +27,9 @@ from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
+import optax
 
-from jaxgan.engine.grad_norms import grad_norm
+from jaxgan.engine.grad_norms import grad_norm, logged_only
 from jaxgan.engine.state import GAN, TrainState, apply_train, update_net
 from jaxgan.terms import ema
 from jaxgan.terms.losses import GANLoss, adversarial_logits
@@ -174,11 +175,12 @@ def d_update(spec: StepSpec, state: TrainState, real, fake, labels, keys: KeyStr
         d_fn = lambda x, y: apply_train(D, net, seen(spec, x, keys.d_input("penalty"), step), y)[0]
         terms = [lambda i, p=p: p(d_fn, real, fake, labels, keys.penalty(i), step) for p in penalties]
         extra, metrics = _sum_terms(terms)
-        metrics.update({"Loss/D": value, "Loss/D_total": value + extra, **_logit_metrics(spec, real_out, fake_out)})
-        return value + extra, (coll, metrics)
+        metrics.update({"Loss/D": value, "Loss/D_total": value + extra})
+        return value + extra, (coll, metrics, (real_out, fake_out))
 
-    grads, (coll, metrics) = jax.grad(loss_fn, has_aux=True)(state.nets[spec.d_name].params)
-    metrics["Grad/D_norm"] = grad_norm(grads)
+    grads, (coll, metrics, outs) = jax.grad(loss_fn, has_aux=True)(state.nets[spec.d_name].params)
+    diagnostics = lambda g, outs: {"Grad/D_norm": optax.tree.norm(g), **_logit_metrics(spec, *outs)}
+    metrics.update(logged_only(diagnostics, grads, outs))  # on the logged steps (`jaxgan.engine.grad_norms`)
     d = update_net(spec.gan.d_tx, state.nets[spec.d_name].replace(collections=coll), grads)
     return state.with_net(spec.d_name, d), metrics
 
