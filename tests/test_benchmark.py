@@ -257,12 +257,37 @@ def test_alternating_rounds_swap_the_order_each_round_and_report_medians():
     assert row["ratio"] == 0.5 and row["rounds"] == 3
 
 
+def test_alternating_rounds_with_options_also_time_the_plain_step_under_them(monkeypatch):
+    made, calls = {}, []
+
+    def fake_setup(batch, sizes, options=None):
+        name = "same" if options else "plain"
+        made[name] = lambda state, x: (state, None)
+        return (lambda seed: 0), made[name], 0
+
+    def fake_time_calls(fn, state, batch, n, warmup):
+        name = {id(f): k for k, f in {**made, "jaxgan": ours_fn}.items()}[id(fn)]
+        calls.append(name)
+        return {"jaxgan": 1.0, "plain": 2.0, "same": 0.8}[name], state, None
+
+    ours_fn = lambda state, batch: (state, {})
+    monkeypatch.setattr(plain_jax_mlp, "plain_setup", fake_setup)
+    row = plain_jax_mlp.alternating_rounds((ours_fn, 0, {}), 8, benchmark.QUICK, 10, 2, 3, fake_time_calls,
+                                           {"an_option": "True"})
+    assert calls[3:] == ["jaxgan", "plain", "same", "plain", "same", "jaxgan", "same", "jaxgan", "plain"]
+    assert row["ratio"] == 2.0 and row["ratio_same_options"] == 0.8 and row["compiler_options"] == {"an_option": "True"}
+
+
 def test_rounds_rows_come_with_plain_jax(capsys):
     rows = benchmark.main(["--quick", "--models", "mlp", "--ks", "1", "--dtypes", "float32", "--no-input",
                            "--no-flops", "--no-torch", "--plain-jax", "--rounds", "2"])
     (row,) = [r for r in rows if r["kind"] == "rounds"]
     assert row["rounds"] == 2 and row["grad_norms"] and row["batch"] == 8
     assert row["ratio"] == pytest.approx(row["jaxgan_images_per_s"] / row["plain_jax_images_per_s"])
+    if jax.default_backend() == "cpu":  # jaxgan's steps ask for XLA:CPU options, so the plain step is timed with them
+        assert row["compiler_options"] and row["plain_jax_same_options_images_per_s"] > 0
+        assert row["ratio_same_options"] == pytest.approx(
+            row["jaxgan_images_per_s"] / row["plain_jax_same_options_images_per_s"])
 
 
 def test_pin_core_takes_effect_before_jax_starts_its_cpu_client():

@@ -39,6 +39,7 @@ import ml_collections
 import numpy as np
 
 from jaxgan.config import base_config
+from jaxgan.engine.compile_options import step_compiler_options
 from jaxgan.engine.multistep import jit_multi_step, unroll_k_steps
 from jaxgan.engine.sharding import batch_sharding, data_mesh, jit_data_parallel, replicated
 from jaxgan.engine.state import GAN, create_state
@@ -181,8 +182,9 @@ def bench_jaxgan(model: str, batch: int, dtype: str, k: int, args, cache: dict) 
 
 
 def plain_jax_rounds(args, cache: dict) -> list[dict]:
-    """With --rounds R > 1: per MLP batch size, jaxgan's float32 one-step program and the plain step timed in R
-    alternating rounds of --steps steps each (medians), which evens out the drift between two back-to-back runs."""
+    """With --rounds R > 1: per MLP batch size, jaxgan's float32 one-step program and the plain step (as XLA
+    compiles it by default, and with jaxgan's compile options) timed in R alternating rounds of --steps steps each
+    (medians), which evens out the drift between back-to-back runs."""
     if args.rounds <= 1:
         return []
     rows = []
@@ -190,7 +192,7 @@ def plain_jax_rounds(args, cache: dict) -> list[dict]:
         step, gan, shape, one = jaxgan_step("mlp", batch, "float32", args)
         ours = (jit_train_step(step), initial_state(gan, shape, cache), one)
         row = plain_jax_mlp.alternating_rounds(ours, batch, QUICK if args.quick else FULL, args.steps, args.warmup,
-                                               args.rounds, time_calls)
+                                               args.rounds, time_calls, step_compiler_options(step))
         rows.append({**row, "grad_norms": not args.no_grad_norms})
     return rows
 
@@ -286,7 +288,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--plain-jax", action="store_true",
                    help="MLP: also time the same step written directly in JAX (jaxgan/tools/plain_jax_mlp.py)")
     p.add_argument("--rounds", type=int, default=1,
-                   help="with --plain-jax: also time the two MLP steps in this many alternating rounds (medians)")
+                   help="with --plain-jax: also time the MLP steps in this many alternating rounds (medians)")
     p.add_argument("--no-flops", action="store_true", help="skip the CPU compile that counts FLOPs")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
     p.add_argument("--torch-variants", default="", help="e.g. eager_fp32,compile_bf16 (default: all; --quick: eager)")

@@ -3,7 +3,8 @@
 The same maths as jaxgan's default MLP GAN (z 100 -> 128 -> 128 -> 784 tanh, D 784 -> 128 -> 128 -> 1, leaky ReLU
 0.2, the non-saturating loss, Adam 2e-4 / 0.5 / 0.999, D updated first and G through the updated D on the same
 fakes), as one jitted function with the state donated, the key carried in the state. `jaxgan benchmark --models
-mlp --plain-jax` times it beside jaxgan's step.
+mlp --plain-jax` times it beside jaxgan's step: as a user would jit it, and (`--rounds`) also with the XLA compile
+options jaxgan's step asks for, which separates what the options gain from what jaxgan's wrapper costs.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ def mlp(params: Params, h: jax.Array) -> jax.Array:
 
 
 def make_plain_step(batch: int, z_dim: int = 100, hidden: tuple[int, ...] = (128, 128),
-                    shape: tuple[int, ...] = (28, 28, 1)):
-    """(init(seed) -> state, step(state, x) -> (state, (D loss, G loss))), step jitted with the state donated."""
+                    shape: tuple[int, ...] = (28, 28, 1), compiler_options: dict | None = None):
+    """(init(seed) -> state, step(state, x) -> (state, (D loss, G loss))), step jitted with the state donated and
+    `compiler_options` (default: XLA's)."""
     opt = optax.adam(2e-4, b1=0.5, b2=0.999)
     pixels = math.prod(shape)
 
@@ -61,12 +63,13 @@ def make_plain_step(batch: int, z_dim: int = 100, hidden: tuple[int, ...] = (128
         updates, g_opt = opt.update(g_vjp(fake_grads)[0], g_opt, g)
         return (optax.apply_updates(g, updates), d, g_opt, d_opt, key), (d_value, g_value)
 
-    return jax.jit(init, static_argnums=0), jax.jit(step, donate_argnums=0)
+    return jax.jit(init, static_argnums=0), jax.jit(step, donate_argnums=0, compiler_options=compiler_options)
 
 
-def plain_setup(batch: int, sizes: Any) -> tuple[Callable, Callable, jax.Array]:
+def plain_setup(batch: int, sizes: Any, compiler_options: dict | None = None) -> tuple[Callable, Callable, jax.Array]:
     """(init, jitted step, one batch of images in [-1, 1]) of the plain step at `batch` and the benchmark's `sizes`."""
-    init, step = make_plain_step(batch, sizes.z_dim, tuple(sizes.mlp_hidden), tuple(sizes.mlp_shape))
+    init, step = make_plain_step(batch, sizes.z_dim, tuple(sizes.mlp_hidden), tuple(sizes.mlp_shape),
+                                 compiler_options)
     x = jax.random.uniform(jax.random.PRNGKey(1), (batch, *sizes.mlp_shape), minval=-1.0, maxval=1.0)
     return init, step, x
 
@@ -99,20 +102,30 @@ def rows_beside(jax_rows: list[dict], batches: list[int], sizes: Any, steps: int
 
 
 def alternating_rounds(ours: tuple[Callable, Any, dict], batch: int, sizes: Any, steps: int, warmup: int,
-                       rounds: int, time_calls: Callable) -> dict:
-    """Median images/s of jaxgan's jitted step `ours` = (fn, state, batch) and the plain step over `rounds`
-    rounds of `steps` steps, the two alternating and the first of each round swapped every round."""
-    init, step, x = plain_setup(batch, sizes)
-    runs = {"jaxgan": list(ours), "plain_jax": [step, init(0), x]}
+                       rounds: int, time_calls: Callable, compiler_options: dict | None = None) -> dict:
+    """Median images/s over `rounds` rounds of `steps` steps of jaxgan's jitted step `ours` = (fn, state, batch),
+    the plain step as XLA compiles it by default and, given jaxgan's `compiler_options`, the plain step with them;
+    they take turns, the order rotated by one each round. `ratio` is jaxgan's over the plain step's;
+    `ratio_same_options` (with options) is jaxgan's over the plain step's under the same options: the wrapper's cost."""
+    runs = {"jaxgan": list(ours)}
+    for name, options in (("plain_jax", None), ("plain_jax_same_options", compiler_options)):
+        if name == "plain_jax" or options:
+            init, step, x = plain_setup(batch, sizes, options)
+            runs[name] = [step, init(0), x]
     speeds: dict[str, list[float]] = {name: [] for name in runs}
-    for name, (fn, state, data) in runs.items():  # compile and warm up both before timing either
+    for name, (fn, state, data) in runs.items():  # compile and warm up each before timing any
         runs[name][1] = time_calls(fn, state, data, 1, warmup)[1]
+    names = list(runs)
     for i in range(rounds):
-        for name in sorted(runs, reverse=bool(i % 2)):
+        for name in names[i % len(names):] + names[:i % len(names)]:
             fn, state, data = runs[name]
             seconds, runs[name][1], _ = time_calls(fn, state, data, steps, 0)
             speeds[name].append(batch * steps / seconds)
-    ours_ips, plain_ips = (statistics.median(speeds[name]) for name in ("jaxgan", "plain_jax"))
-    return {"kind": "rounds", "model": "mlp", "batch": batch, "reference": "plain_jax", "rounds": rounds,
-            "steps": steps, "jaxgan_images_per_s": ours_ips, "plain_jax_images_per_s": plain_ips,
-            "ratio": ours_ips / plain_ips}
+    ips = {name: statistics.median(values) for name, values in speeds.items()}
+    row = {"kind": "rounds", "model": "mlp", "batch": batch, "reference": "plain_jax", "rounds": rounds,
+           "steps": steps, "compiler_options": compiler_options or {}, "jaxgan_images_per_s": ips["jaxgan"],
+           "plain_jax_images_per_s": ips["plain_jax"], "ratio": ips["jaxgan"] / ips["plain_jax"]}
+    if "plain_jax_same_options" in ips:
+        row["plain_jax_same_options_images_per_s"] = ips["plain_jax_same_options"]
+        row["ratio_same_options"] = ips["jaxgan"] / ips["plain_jax_same_options"]
+    return row
