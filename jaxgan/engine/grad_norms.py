@@ -7,8 +7,8 @@ update. On a small model that is a tenth of the step (the seeds' MLP GAN at batc
 images/s. They are NaN on the other steps, whose rows drop them on the host (`drop_unlogged`). The state does not
 depend on them.
 
-D's output statistics (`D/real`, `D/fake` and their sigmoid means) are read only from the logged rows too, so a
-phase computes them in the same branch as D's norm (`logged_only`): one more cond would cost about what it saves.
+D's output statistics (`D/real`, `D/fake` and their sigmoid means) are read only from the logged rows too, so the
+GAN phases compute them in the same branch as D's norm (`logged_only`), with no cond of their own.
 """
 
 from __future__ import annotations

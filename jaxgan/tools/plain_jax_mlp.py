@@ -108,10 +108,10 @@ def alternating_rounds(ours: tuple[Callable, Any, dict], batch: int, sizes: Any,
     they take turns, the order rotated by one each round. `ratio` is jaxgan's over the plain step's;
     `ratio_same_options` (with options) is jaxgan's over the plain step's under the same options: the wrapper's cost."""
     runs = {"jaxgan": list(ours)}
-    for name, options in (("plain_jax", None), ("plain_jax_same_options", compiler_options)):
-        if name == "plain_jax" or options:
-            init, step, x = plain_setup(batch, sizes, options)
-            runs[name] = [step, init(0), x]
+    plain_options = {"plain_jax": None, **({"plain_jax_same_options": compiler_options} if compiler_options else {})}
+    for name, options in plain_options.items():
+        init, step, x = plain_setup(batch, sizes, options)
+        runs[name] = [step, init(0), x]
     speeds: dict[str, list[float]] = {name: [] for name in runs}
     for name, (fn, state, data) in runs.items():  # compile and warm up each before timing any
         runs[name][1] = time_calls(fn, state, data, 1, warmup)[1]
