@@ -25,6 +25,21 @@ import pytest  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def tiny_mlp_run_config(**train):
+    """The default MLP experiment shrunk to a few-second run (16 hidden units, 8x8 images, batch 8, 6 steps saved
+    every 2), for tests that train through `train_and_evaluate`; `train` overrides `config.train`."""
+    from jaxgan.config import base_config
+
+    c = base_config()
+    c.model.mlp.g_hidden = c.model.mlp.d_hidden = (16,)
+    c.model.z_dim = 8
+    c.data.image_size = 8
+    c.train.update(dict(batch_size=8, num_steps=6, checkpoint_every=2, log_every=1, progress=False, num_devices=1,
+                        num_samples=4, sample_every=1000))
+    c.train.update(train)
+    return c
+
+
 def _import_file(path: Path):
     """Import a .py file that is not in a package (tools/, experiments/configs/) as a module."""
     spec = importlib.util.spec_from_file_location(path.stem, path)

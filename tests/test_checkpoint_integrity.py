@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from jaxgan import cli
-from jaxgan.config import base_config
 from jaxgan.engine.sharding import data_mesh
 from jaxgan.errors import run_guarded
 from jaxgan.objectives.factory import build_gan
@@ -17,23 +16,13 @@ from jaxgan.objectives.gan_task import initial_state
 from jaxgan.run.checkpoint import UNREADABLE_DIR, Checkpointer, array_checksums
 from jaxgan.run.run_info import run_meta
 from jaxgan.run.train import train_and_evaluate
+from tests.conftest import tiny_mlp_run_config
 
 SHAPE = (8, 8, 1)
 
 
-def tiny_config(**train):
-    c = base_config()
-    c.model.mlp.g_hidden = c.model.mlp.d_hidden = (16,)
-    c.model.z_dim = 8
-    c.data.image_size = 8
-    c.train.update(dict(batch_size=8, num_steps=6, checkpoint_every=2, log_every=1, progress=False, num_devices=1,
-                        num_samples=4, sample_every=1000))
-    c.train.update(train)
-    return c
-
-
 def make_state(seed):
-    config = tiny_config()
+    config = tiny_mlp_run_config()
     config.seed = seed
     return initial_state(config, build_gan(config, SHAPE), SHAPE, data_mesh(jax.devices()[:1]))
 
@@ -42,7 +31,7 @@ def save_steps(directory, steps=(1, 2, 3)):
     states = {step: jax.device_get(make_state(step)) for step in steps}
     with Checkpointer(directory, keep=5) as ckpt:
         for step in steps:
-            ckpt.save(step, make_state(step), run_meta(tiny_config(), step, step, SHAPE, None))
+            ckpt.save(step, make_state(step), run_meta(tiny_mlp_run_config(), step, step, SHAPE, None))
     return states
 
 
@@ -140,7 +129,7 @@ def guarded_train(config, workdir, capsys) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("finished")
-    train_and_evaluate(tiny_config(), workdir)  # checkpoints 2, 4, 6
+    train_and_evaluate(tiny_mlp_run_config(), workdir)  # checkpoints 2, 4, 6
     return workdir
 
 
@@ -152,7 +141,7 @@ def test_no_readable_checkpoint_stops_the_run_and_keeps_every_checkpoint(finishe
         delete_array_files(workdir / "checkpoints" / str(step))
     before = tree_files(workdir)
     with caplog.at_level(logging.WARNING):
-        status, line = guarded_train(tiny_config(num_steps=8), workdir, capsys)
+        status, line = guarded_train(tiny_mlp_run_config(num_steps=8), workdir, capsys)
     assert status == 2
     assert line.startswith("error: None of the checkpoints [2, 4, 6] in ") and "can be read" in line
     assert "--config.train.restart=True" in line and "they were all left in place" in line
@@ -163,10 +152,10 @@ def test_no_readable_checkpoint_stops_the_run_and_keeps_every_checkpoint(finishe
         k: v for k, v in before.items() if k != "log.txt"}  # nothing moved (log.txt records the attempt)
     assert "Traceback" in (workdir / "logs" / "checkpoint.log").read_text()
 
-    status, line = guarded_train(tiny_config(num_steps=8), workdir, capsys)  # the same command again: no restart
+    status, line = guarded_train(tiny_mlp_run_config(num_steps=8), workdir, capsys)  # the same command: no restart
     assert status == 2 and line.startswith("error: None of the checkpoints [2, 4, 6]")
 
-    state = train_and_evaluate(tiny_config(num_steps=8, restart=True), workdir)  # the explicit request
+    state = train_and_evaluate(tiny_mlp_run_config(num_steps=8, restart=True), workdir)  # the explicit request
     assert int(state.step) == 8
     assert sorted(p.name for p in (workdir / "checkpoints" / UNREADABLE_DIR).iterdir()) == ["2", "4", "6"]
     with Checkpointer(workdir / "checkpoints", read_only=True) as ckpt:
@@ -178,8 +167,8 @@ def test_a_flipped_newest_checkpoint_resumes_from_the_one_before(finished_run, t
 
     workdir = Path(shutil.copytree(finished_run, tmp_path / "run"))
     flip_bytes(workdir / "checkpoints" / "6")
-    resumed = train_and_evaluate(tiny_config(num_steps=8), workdir)
-    straight = train_and_evaluate(tiny_config(num_steps=8), tmp_path / "straight")
+    resumed = train_and_evaluate(tiny_mlp_run_config(num_steps=8), workdir)
+    straight = train_and_evaluate(tiny_mlp_run_config(num_steps=8), tmp_path / "straight")
     assert_trees_equal(resumed, straight)  # trained 4 -> 8 again, not from the damaged 6
     assert (workdir / "checkpoints" / UNREADABLE_DIR / "6").is_dir()  # kept when step 6 was written again
 

@@ -18,6 +18,7 @@ from jaxgan.engine.train_step import grad_norms_every, jit_train_step, make_trai
 from jaxgan.models.mlp import MLPDiscriminator, MLPGenerator
 from jaxgan.run.health import DeadRunWatch, NonFiniteError, check_state_finite
 from jaxgan.terms.losses import get_loss
+from tests.conftest import tiny_mlp_run_config
 
 SHAPE = (6,)
 
@@ -124,21 +125,10 @@ def test_a_save_stops_on_a_non_finite_state_whose_losses_were_finite():
     check_state_finite(jax.tree.map(jnp.nan_to_num, state), 7)  # finite: no error
 
 
-def tiny_run_config(**train):
-    from jaxgan.config import base_config
-
-    c = base_config()
-    c.model.mlp.g_hidden = c.model.mlp.d_hidden = (16,)
-    c.model.z_dim = 8
-    c.data.image_size = 8
-    c.train.update(dict(batch_size=8, progress=False, num_devices=1, num_samples=4, sample_every=1000, **train))
-    return c
-
-
 def test_a_run_logs_the_norms_on_multiples_of_log_every_only(tmp_path):
     from jaxgan.run.train import train_and_evaluate
 
-    train_and_evaluate(tiny_run_config(num_steps=6, log_every=3, checkpoint_every=2), tmp_path)
+    train_and_evaluate(tiny_mlp_run_config(num_steps=6, log_every=3, checkpoint_every=2), tmp_path)
     rows = {r["step"]: r for r in map(json.loads, (tmp_path / "metrics.jsonl").read_text().splitlines())}
     assert sorted(rows) == [2, 3, 4, 6]  # the log steps, and the rows flushed at the saves of steps 2 and 4
     for name in ("Grad/D_norm", "D/real", "D/fake_prob"):
@@ -165,5 +155,5 @@ def test_a_state_gone_non_finite_with_finite_losses_is_not_saved(tmp_path, monke
 
     monkeypatch.setattr(dispatch, "with_grad_norm_policy", poisoned)
     with pytest.raises(NonFiniteError, match=r"after step 3, with finite losses: nets\.G\.params\."):
-        train_and_evaluate(tiny_run_config(num_steps=6, log_every=5, checkpoint_every=3), tmp_path)
+        train_and_evaluate(tiny_mlp_run_config(num_steps=6, log_every=5, checkpoint_every=3), tmp_path)
     assert not (tmp_path / "checkpoints" / "3").exists()

@@ -202,8 +202,9 @@ def without_grad_norms(step: StepFn) -> StepFn:
 
 
 def grad_norms_every(step: StepFn, every: int) -> StepFn:
-    """`step` computing its `Grad/*` norms only on the steps numbered (after the step) a multiple of `every`, the
-    steps whose metrics the loop logs; NaN on the others (`jaxgan.engine.grad_norms`). The state is unchanged."""
+    """`step` computing its logged-only metrics (`Grad/*` norms, D's mean outputs) only on the steps numbered (after
+    the step) a multiple of `every`, the steps whose metrics the loop logs; NaN on the others
+    (`jaxgan.engine.grad_norms`). The state is unchanged."""
 
     def wrap(fn: StepFn) -> StepFn:
         @functools.wraps(fn)  # the jitted program keeps the step's name (profiles show `train_step`)
@@ -217,8 +218,8 @@ def grad_norms_every(step: StepFn, every: int) -> StepFn:
 
 
 def with_grad_norm_policy(step: StepFn, grad_norms: bool, log_every: int) -> StepFn:
-    """`step` as the trainer runs it: `Grad/*` on the logged steps (every `log_every`-th) with `train.grad_norms`,
-    never without it or when no step is logged."""
+    """`step` as the trainer runs it: `Grad/*` and D's mean outputs on the logged steps (every `log_every`-th) with
+    `train.grad_norms`; without it, no `Grad/*` (and D's mean outputs every step), nor when no step is logged."""
     if not grad_norms or log_every <= 0:
         return without_grad_norms(step)
     return step if log_every == 1 else grad_norms_every(step, log_every)

@@ -106,7 +106,7 @@ class MetricLog:
     def __init__(self, writer: MetricWriter, progress: Progress, images_per_step: int,
                  postfix: Callable[[dict[str, float]], dict[str, float]] = gan_postfix, log_every: int = 1):
         self._writer, self._progress, self._images_per_step = writer, progress, images_per_step
-        self._log_every = log_every  # the steps whose Grad/* norms are computed (`jaxgan.engine.grad_norms`)
+        self._log_every = log_every  # the steps whose logged-only metrics are computed (`jaxgan.engine.grad_norms`)
         self._postfix = postfix
         self._pending: list[Dispatch] = []
         self._t0 = time.perf_counter()
